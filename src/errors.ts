@@ -1,0 +1,46 @@
+/** Machine-readable reason carried by every HTTP error the app emits. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'bad_identifier'
+  | 'bad_region'
+  | 'bad_size'
+  | 'bad_rotation'
+  | 'bad_quality'
+  | 'bad_format'
+  | 'over_limit'
+  | 'forbidden'
+  | 'not_found'
+  | 'not_implemented'
+  | 'unsupported_source'
+  | 'upstream_error'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'busy'
+  | 'internal';
+
+/**
+ * The one error type of the app. `message` is a short, safe sentence sent to
+ * the client as is, so it must never contain paths, bucket names or stack text.
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function httpError(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): HttpError {
+  return new HttpError(status, code, message, headers);
+}
+
+export const isHttpError = (e: unknown): e is HttpError => e instanceof HttpError;
