@@ -87,3 +87,18 @@ export interface RenderPlan {
   /** Canonical "{region}/{size}/{rotation}/{quality}.{format}" for this version. */
   canonical: string;
 }
+
+/** The four image parameters as they appear in the path (percent-decoded, otherwise raw). */
+export interface ImageParams {
+  region: string;
+  size: string;
+  rotation: string;
+  quality: string;
+  format: string;
+}
+
+/** What a path below `{prefix}/{version}/` asks for; `identifier` is decoded. */
+export type IiifPath =
+  | { kind: 'base'; identifier: string }
+  | { kind: 'info'; identifier: string }
+  | { kind: 'image'; identifier: string; params: ImageParams };

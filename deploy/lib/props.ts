@@ -1,0 +1,114 @@
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Tokenization } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { PriceClass } from 'aws-cdk-lib/aws-cloudfront';
+
+export type LambdaArchitecture = 'arm64' | 'x86_64';
+export type InvokeModeName = 'RESPONSE_STREAM' | 'BUFFERED';
+
+/** CORS, as serverless-iiif's CorsAllow* / CorsExposeHeaders / CorsMaxAge. */
+export interface IiifEdgeCors {
+  /** `*`, an origin, or `REFLECT_ORIGIN` (echo the request Origin). @default '*' */
+  readonly allowOrigin?: string;
+  /** @default '*' */
+  readonly allowHeaders?: string;
+  /** @default false */
+  readonly allowCredentials?: boolean;
+  /** @default cache-control,content-language,content-length,content-type,date,expires,last-modified,pragma */
+  readonly exposeHeaders?: string;
+  /** Seconds. @default 3600 */
+  readonly maxAge?: number;
+}
+
+export interface IiifEdgeProps {
+  /** Bucket holding the source images (serverless-iiif SourceBucket). Read-only access is granted to it alone. */
+  readonly sourceBucket: string;
+  /** Key prefix inside the bucket; access is limited to it. @default '' (whole bucket) */
+  readonly sourcePrefix?: string;
+  /** serverless-iiif ResolverTemplate: every `%s` is replaced by the identifier. @default '%s.tif' */
+  readonly resolverTemplate?: string;
+  /** serverless-iiif ForceHost: `host[:port]` (https assumed) or a full base URL. Wins over domainNames. */
+  readonly forceHost?: string;
+  /** Custom domain names (CloudFront aliases); the first is the public host. Needs certificateArn. */
+  readonly domainNames?: string[];
+  /** ACM certificate in us-east-1 covering domainNames. */
+  readonly certificateArn?: string;
+  /** ARN of a WAFv2 web ACL with scope CLOUDFRONT (created in us-east-1). */
+  readonly webAclArn?: string;
+  /** @default 'arm64' */
+  readonly architecture?: LambdaArchitecture;
+  /** Function URL invoke mode; the handler follows it (index.streamHandler / index.handler). @default 'RESPONSE_STREAM' */
+  readonly invokeMode?: InvokeModeName;
+  /** @default 3008 */
+  readonly memorySize?: number;
+  /** @default 30 */
+  readonly timeoutSeconds?: number;
+  /** Reserved concurrency: the cost ceiling. 0 leaves it unreserved. @default 20 */
+  readonly reservedConcurrency?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default PriceClass.PRICE_CLASS_ALL */
+  readonly priceClass?: cloudfront.PriceClass;
+  readonly cors?: IiifEdgeCors;
+  /** Output size limits (IIIF maxWidth / maxHeight / maxArea). @default unset (the app's defaults) */
+  readonly maxWidth?: number;
+  readonly maxHeight?: number;
+  readonly maxArea?: number;
+  /** Function code. @default lambda.Code.fromAsset('<repo>/dist/lambda/<architecture>') */
+  readonly code?: lambda.Code;
+  /** Handler override (used by the CloudFormation-parameter stack). @default derived from invokeMode */
+  readonly handler?: string;
+}
+
+export const DEFAULTS = {
+  architecture: 'arm64' as LambdaArchitecture,
+  invokeMode: 'RESPONSE_STREAM' as InvokeModeName,
+  resolverTemplate: '%s.tif',
+  memorySize: 3008,
+  timeoutSeconds: 30,
+  reservedConcurrency: 20,
+  logRetention: logs.RetentionDays.ONE_MONTH,
+  priceClass: PriceClass.PRICE_CLASS_ALL,
+  cors: {
+    allowOrigin: '*',
+    allowHeaders: '*',
+    allowCredentials: false,
+    exposeHeaders: 'cache-control,content-language,content-length,content-type,date,expires,last-modified,pragma',
+    maxAge: 3600,
+  },
+} as const;
+
+/** The explicit public base URL, or undefined when it must come from the distribution itself. */
+export function publicBaseUrlOf(props: Pick<IiifEdgeProps, 'forceHost' | 'domainNames'>): string | undefined {
+  if (props.forceHost) {
+    return props.forceHost.includes('://') ? props.forceHost.replace(/\/+$/, '') : `https://${props.forceHost}`;
+  }
+  const domain = props.domainNames?.[0];
+  return domain ? `https://${domain}` : undefined;
+}
+
+/** Environment of the function, per the adapter contract. */
+export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> {
+  const cors = { ...DEFAULTS.cors, ...props.cors };
+  const base = publicBaseUrlOf(props);
+  const env: Record<string, string> = {
+    IIIF_SOURCE: 's3',
+    IIIF_S3_BUCKET: props.sourceBucket,
+    IIIF_S3_KEY_TEMPLATE: props.resolverTemplate ?? DEFAULTS.resolverTemplate,
+    // Without an explicit base URL the app takes the host from x-forwarded-host, which the
+    // viewer-request CloudFront Function sets to the distribution's own domain name.
+    IIIF_TRUST_FORWARDED: base === undefined ? 'true' : 'false',
+    IIIF_CORS_ALLOW_ORIGIN: cors.allowOrigin,
+    IIIF_CORS_ALLOW_HEADERS: cors.allowHeaders,
+    IIIF_CORS_ALLOW_CREDENTIALS: String(cors.allowCredentials),
+    IIIF_CORS_EXPOSE_HEADERS: cors.exposeHeaders,
+    IIIF_CORS_MAX_AGE: Tokenization.stringifyNumber(cors.maxAge),
+  };
+  if (base !== undefined) env.IIIF_PUBLIC_BASE_URL = base;
+  if (props.sourcePrefix) env.IIIF_S3_PREFIX = props.sourcePrefix;
+  if (props.maxWidth !== undefined) env.IIIF_MAX_WIDTH = Tokenization.stringifyNumber(props.maxWidth);
+  if (props.maxHeight !== undefined) env.IIIF_MAX_HEIGHT = Tokenization.stringifyNumber(props.maxHeight);
+  if (props.maxArea !== undefined) env.IIIF_MAX_AREA = Tokenization.stringifyNumber(props.maxArea);
+  return env;
+}

@@ -1,0 +1,62 @@
+import type { Context } from 'hono';
+import { endTime, startTime } from 'hono/timing';
+import type { Config } from './config.ts';
+import { createGeometryCache } from './geometry-cache.ts';
+import { FORMATS } from './iiif/constants.ts';
+import type { Format, IiifVersion, Limits } from './iiif/types.ts';
+import { serviceBase } from './http/public-base.ts';
+import type { Renderer } from './renderer.ts';
+import { type GeometryProbe, type ResolvedImage, resolveImage } from './resolve.ts';
+import type { ImageSource } from './source.ts';
+import { ConfigError } from './config.ts';
+
+export interface AppOptions {
+  config: Config;
+  source: ImageSource;
+  /** Absent on runtimes without a pixel engine (Workers): image requests needing pixels get 501. */
+  renderer?: Renderer;
+  /** Replaces header probing, e.g. with store metadata. */
+  probe?: GeometryProbe;
+  log?: (line: string, cause?: unknown) => void;
+}
+
+/** Everything a route needs, built once per app. */
+export function createAppContext(options: AppOptions) {
+  const { config, source, renderer } = options;
+  const cache = createGeometryCache();
+  const limits: Limits = {
+    maxWidth: config.IIIF_MAX_WIDTH,
+    maxHeight: config.IIIF_MAX_HEIGHT,
+    maxArea: config.IIIF_MAX_AREA,
+  };
+  const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
+  return {
+    config,
+    source,
+    renderer,
+    limits,
+    preferredFormats,
+    log: options.log ?? ((line: string, cause?: unknown) => console.error(line, cause ?? '')),
+    serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
+    async resolve(c: Context, identifier: string): Promise<ResolvedImage> {
+      startTime(c, 'source', 'stat and probe');
+      try {
+        return await resolveImage(source, cache, identifier, c.req.raw.signal, options.probe);
+      } finally {
+        endTime(c, 'source');
+      }
+    },
+  };
+}
+
+export type AppContext = ReturnType<typeof createAppContext>;
+
+function parseFormats(value: string | undefined): Format[] | undefined {
+  if (!value) return undefined;
+  const list = value.split(',').map((s) => s.trim());
+  const bad = list.find((f) => !(FORMATS as string[]).includes(f));
+  if (bad !== undefined) {
+    throw new ConfigError(`invalid configuration: IIIF_PREFERRED_FORMATS: unknown format "${bad}"`);
+  }
+  return list as Format[];
+}

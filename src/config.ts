@@ -1,0 +1,126 @@
+import * as v from 'valibot';
+
+/** Environment-style settings: process.env on Node/Lambda, vars on Workers. */
+export type Env = Record<string, string | undefined>;
+
+/** serverless-iiif's names, accepted so that a migrating deployment keeps its settings. */
+export const ENV_ALIASES: Record<string, string> = {
+  sourceBucket: 'IIIF_S3_BUCKET',
+  tiffBucket: 'IIIF_S3_BUCKET',
+  resolverTemplate: 'IIIF_S3_KEY_TEMPLATE',
+  forceHost: 'IIIF_FORCE_HOST',
+  corsAllowOrigin: 'IIIF_CORS_ALLOW_ORIGIN',
+  corsAllowHeaders: 'IIIF_CORS_ALLOW_HEADERS',
+  corsAllowCredentials: 'IIIF_CORS_ALLOW_CREDENTIALS',
+  corsExposeHeaders: 'IIIF_CORS_EXPOSE_HEADERS',
+  corsMaxAge: 'IIIF_CORS_MAX_AGE',
+  density: 'IIIF_DENSITY',
+};
+
+const int = (fallback: number, min = 1) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.regex(/^\d{1,10}$/, 'expected a whole number'),
+    v.transform(Number),
+    v.minValue(min, `expected a whole number of at least ${min}`),
+  );
+
+const optionalInt = v.optional(
+  v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number'), v.transform(Number), v.minValue(1)),
+);
+
+const bool = (fallback: boolean) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'expected true or false'),
+    v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+  );
+
+const text = (fallback: string) => v.optional(v.pipe(v.string(), v.trim()), fallback);
+const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
+
+const url = v.optional(
+  v.pipe(
+    v.string(),
+    v.url('expected an absolute URL such as https://images.example.org'),
+    v.regex(/^https?:\/\//, 'expected an http or https URL'),
+    v.transform((s) => s.replace(/\/+$/, '')),
+  ),
+);
+
+const EnvSchema = v.object({
+  IIIF_SOURCE: v.optional(v.picklist(['fs', 's3', 'r2'], 'expected fs, s3 or r2'), 'fs'),
+  IIIF_ROOT: optionalText,
+  IIIF_PREFIX: v.optional(
+    v.pipe(v.string(), v.regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /iiif, or empty')),
+    '/iiif',
+  ),
+  IIIF_PUBLIC_BASE_URL: url,
+  IIIF_FORCE_HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host or host:port'))),
+  IIIF_TRUST_FORWARDED: bool(false),
+  IIIF_SLASH_SUBSTITUTE: optionalText,
+  IIIF_MAX_WIDTH: int(10_000),
+  IIIF_MAX_HEIGHT: int(10_000),
+  IIIF_MAX_AREA: int(25_000_000),
+  IIIF_MAX_INPUT_PIXELS: int(268_402_689),
+  IIIF_TILE_SIZE: int(512, 16),
+  IIIF_RIGHTS: url,
+  IIIF_PREFERRED_FORMATS: optionalText,
+  IIIF_JPEG_QUALITY: int(85),
+  IIIF_DENSITY: optionalInt,
+  IIIF_CACHE_CONTROL_IMAGE: text('public, max-age=2592000'),
+  IIIF_CACHE_CONTROL_INFO: text('public, max-age=86400'),
+  IIIF_CACHE_CONTROL_ERROR: text('public, max-age=60'),
+  IIIF_CORS_ALLOW_ORIGIN: text('*'),
+  IIIF_CORS_ALLOW_HEADERS: text('*'),
+  IIIF_CORS_ALLOW_CREDENTIALS: bool(false),
+  IIIF_CORS_EXPOSE_HEADERS: text('Link, ETag, Server-Timing, Content-Length, Content-Type'),
+  IIIF_CORS_MAX_AGE: int(3600, 0),
+  IIIF_SOURCE_TIMEOUT_MS: int(10_000),
+  IIIF_S3_BUCKET: optionalText,
+  IIIF_S3_PREFIX: v.optional(v.string(), ''),
+  IIIF_S3_KEY_TEMPLATE: text('%s'),
+  IIIF_S3_REGION: optionalText,
+  IIIF_S3_ENDPOINT: url,
+  IIIF_S3_FORCE_PATH_STYLE: bool(false),
+  PORT: int(8080),
+  HOST: text('127.0.0.1'),
+});
+
+export type Config = v.InferOutput<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Applies aliases (ours win) and drops empty values, which mean "unset". */
+function normalise(env: Env): Env {
+  const out: Env = {};
+  for (const [k, value] of Object.entries(env)) if (value !== undefined && value !== '') out[k] = value;
+  for (const [alias, key] of Object.entries(ENV_ALIASES)) {
+    if (out[key] === undefined && out[alias] !== undefined) out[key] = out[alias];
+  }
+  return out;
+}
+
+/** Validates settings at start-up; the error names the bad key and what was expected. */
+export function loadConfig(env: Env): Config {
+  const result = v.safeParse(EnvSchema, normalise(env));
+  if (!result.success) {
+    const problems = result.issues.map((issue) => {
+      const key = issue.path?.map((p) => String(p.key)).join('.') ?? '(settings)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = result.output;
+  if (config.IIIF_SOURCE === 's3' && !config.IIIF_S3_BUCKET) {
+    throw new ConfigError('invalid configuration: IIIF_S3_BUCKET (or sourceBucket) is required when IIIF_SOURCE is s3');
+  }
+  if (config.IIIF_CORS_ALLOW_CREDENTIALS && config.IIIF_CORS_ALLOW_ORIGIN === '*') {
+    throw new ConfigError(
+      'invalid configuration: IIIF_CORS_ALLOW_CREDENTIALS needs IIIF_CORS_ALLOW_ORIGIN set to REFLECT_ORIGIN or a list of origins',
+    );
+  }
+  return config;
+}

@@ -1,0 +1,82 @@
+import { imageSize } from 'image-size';
+import { httpError } from './errors.ts';
+import type { ImageGeometry } from './iiif/types.ts';
+import type { ImageSource, SourceObject } from './source.ts';
+
+/** Source formats the renderers can decode. */
+export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif';
+
+/** Geometry plus what a renderer needs to read the right pyramid level. */
+export interface SourceGeometry extends ImageGeometry {
+  format: SourceFormat;
+  /** EXIF orientation (1–8); width/height are already the displayed (oriented) size. */
+  orientation?: number;
+  /** How pyramid levels beyond the first are stored in a TIFF. */
+  pyramid?: 'pages' | 'subifds';
+}
+
+const HEAD_BYTES = 64 * 1024;
+const MAX_PROBE_BYTES = 4 * 1024 * 1024;
+
+const FORMAT_BY_TYPE: Record<string, SourceFormat> = {
+  jpg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  tiff: 'tiff',
+  avif: 'avif',
+  heif: 'heif',
+};
+
+/** Reads a source's dimensions from its header bytes, never its pixels. */
+export async function probeFlatGeometry(
+  head: Uint8Array,
+  read: (length: number) => Promise<Uint8Array>,
+  size: number,
+): Promise<SourceGeometry> {
+  let bytes = head;
+  for (;;) {
+    try {
+      return fromHeader(bytes);
+    } catch (e) {
+      // Metadata before the frame header (EXIF, ICC) can push it past the first read.
+      if (bytes.length >= size || bytes.length >= MAX_PROBE_BYTES) throw e;
+      bytes = await read(Math.min(size, MAX_PROBE_BYTES, bytes.length * 4));
+    }
+  }
+}
+
+function fromHeader(bytes: Uint8Array): SourceGeometry {
+  let result;
+  try {
+    result = imageSize(bytes);
+  } catch {
+    throw httpError(500, 'unsupported_source', 'the source image is corrupt or in an unknown format');
+  }
+  const format = FORMAT_BY_TYPE[result.type ?? ''];
+  if (!format) {
+    throw httpError(501, 'unsupported_source', `source images of type ${result.type ?? 'unknown'} are not supported`);
+  }
+  const orientation = result.orientation ?? 1;
+  const swap = orientation >= 5 && orientation <= 8;
+  const width = swap ? result.height : result.width;
+  const height = swap ? result.width : result.height;
+  if (!(width > 0 && height > 0)) {
+    throw httpError(500, 'unsupported_source', 'the source image declares no size');
+  }
+  return { width, height, format, orientation };
+}
+
+export async function probeGeometry(
+  source: ImageSource,
+  identifier: string,
+  object: SourceObject,
+  signal?: AbortSignal,
+): Promise<SourceGeometry> {
+  const head = await source.read(identifier, { offset: 0, length: Math.min(HEAD_BYTES, object.size) }, signal);
+  return probeFlatGeometry(
+    head,
+    (length) => source.read(identifier, { offset: 0, length }, signal),
+    object.size,
+  );
+}

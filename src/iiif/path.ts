@@ -1,0 +1,93 @@
+import * as v from 'valibot';
+import { httpError, isHttpError } from '../errors.ts';
+import { MAX_IDENTIFIER_LENGTH } from './constants.ts';
+import { echo, parseSegment } from './parse.ts';
+import { splitQualityFormat } from './quality-format.ts';
+import { parseImageRequest } from './request.ts';
+import type { IiifPath, IiifVersion, ImageParams } from './types.ts';
+
+export interface SplitOptions {
+  /** Stand-in for `/` that some deployments use inside identifiers (e.g. `_SL_`). */
+  slashSubstitute?: string;
+  /** Version whose syntax decides 404-vs-400 for over-long paths; either version when absent. */
+  version?: IiifVersion;
+}
+
+const EXPECTED = '{identifier}/info.json or {identifier}/{region}/{size}/{rotation}/{quality}.{format}';
+
+const isRelative = (id: string): boolean =>
+  id.startsWith('/') || id.includes('\\') || id.split('/').some((s) => s === '.' || s === '..');
+
+const identifierSchema = v.pipe(
+  v.string(),
+  v.check((s) => s.length > 0, 'empty identifier'),
+  v.check((s) => s.length <= MAX_IDENTIFIER_LENGTH, `longer than ${MAX_IDENTIFIER_LENGTH} characters`),
+  v.check((s) => !/\p{Cc}/u.test(s), 'identifier may not contain control characters'),
+  v.check((s) => !isRelative(s), 'identifier may not contain relative path segments'),
+);
+
+function decode(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw httpError(400, what === 'identifier' ? 'bad_identifier' : 'bad_request', `Invalid percent-encoding in ${what} "${echo(raw)}".`);
+  }
+}
+
+function decodeIdentifier(raw: string, slashSubstitute: string | undefined): string {
+  let id = decode(raw, 'identifier');
+  if (slashSubstitute) id = id.replaceAll(slashSubstitute, '/');
+  return parseSegment(identifierSchema, id, 'bad_identifier', 'identifier', 'a valid identifier');
+}
+
+/** Parameters are decoded too, since some clients encode `^`, `!`, `:` or `,`. */
+function decodeParams(segments: string[]): ImageParams {
+  const [region = '', size = '', rotation = '', last = ''] = segments.map((s) => decode(s, 'image parameter'));
+  return { region, size, rotation, ...splitQualityFormat(last) };
+}
+
+/** Paths longer than an image request: 404 when the tail is a valid request (the identifier had a raw `/`), else 400. */
+function rejectLongPath(tail: string[], version: IiifVersion | undefined): never {
+  const versions: IiifVersion[] = version ? [version] : [3, 2];
+  let firstError: unknown;
+  for (const ver of versions) {
+    try {
+      parseImageRequest(ver, decodeParams(tail));
+      firstError = undefined;
+      break;
+    } catch (e) {
+      // 501 (jp2, pdf) means the syntax was fine.
+      if (isHttpError(e) && e.status === 501) {
+        firstError = undefined;
+        break;
+      }
+      firstError ??= e;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+  throw httpError(404, 'not_found', 'Not found: identifiers containing "/" must encode it as %2F.');
+}
+
+/**
+ * Split the raw, still percent-encoded path after `{prefix}/{version}/`. Splitting happens before
+ * decoding so that `%2F` inside an identifier never separates segments.
+ */
+export function splitIiifPath(rest: string, opts: SplitOptions = {}): IiifPath {
+  const segments = rest.split('/');
+  const n = segments.length;
+  const last = segments[n - 1] ?? '';
+  if (n === 1) return { kind: 'base', identifier: decodeIdentifier(last, opts.slashSubstitute) };
+  if (last === 'info.json') {
+    if (n > 2) throw httpError(404, 'not_found', 'Not found: identifiers containing "/" must encode it as %2F.');
+    return { kind: 'info', identifier: decodeIdentifier(segments[0] ?? '', opts.slashSubstitute) };
+  }
+  if (n > 5) rejectLongPath(segments.slice(-4), opts.version);
+  if (n < 5) throw httpError(400, 'bad_request', `Malformed IIIF path: expected ${EXPECTED}.`);
+  const identifier = decodeIdentifier(segments[0] ?? '', opts.slashSubstitute);
+  return { kind: 'image', identifier, params: decodeParams(segments.slice(1)) };
+}
+
+/** Percent-encode an identifier for use in URLs (info.json `id`, Link headers): `a/b` → `a%2Fb`. */
+export function encodeIdentifier(id: string): string {
+  return encodeURIComponent(id);
+}

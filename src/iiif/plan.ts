@@ -1,0 +1,141 @@
+import { httpError } from '../errors.ts';
+import { canonicalParams } from './canonical.ts';
+import { assertWithinLimits, maxSize } from './limits.ts';
+import type { Dimensions, ImageGeometry, ImageRequest, Limits, Rect, RegionSpec, RenderPlan, SizeSpec } from './types.ts';
+
+/** Region in full-resolution pixels, clipped to the image (3.0 §4.1). */
+export function resolveRegion(spec: RegionSpec, image: Dimensions): Rect {
+  const { width: W, height: H } = image;
+  let r: Rect;
+  switch (spec.kind) {
+    case 'full':
+      return { x: 0, y: 0, w: W, h: H };
+    case 'square': {
+      const side = Math.min(W, H);
+      return { x: Math.floor((W - side) / 2), y: Math.floor((H - side) / 2), w: side, h: side };
+    }
+    case 'px':
+      r = spec;
+      break;
+    case 'pct':
+      // A positive percentage never collapses to nothing: at least one pixel.
+      r = {
+        x: Math.round((W * spec.x) / 100),
+        y: Math.round((H * spec.y) / 100),
+        w: Math.max(1, Math.round((W * spec.w) / 100)),
+        h: Math.max(1, Math.round((H * spec.h) / 100)),
+      };
+      break;
+  }
+  if (r.x >= W || r.y >= H) {
+    throw httpError(400, 'bad_region', `Region ${r.x},${r.y},${r.w},${r.h} lies outside the ${W}x${H} image.`);
+  }
+  return { x: r.x, y: r.y, w: Math.min(r.w, W - r.x), h: Math.min(r.h, H - r.y) };
+}
+
+const derived = (n: number): number => Math.max(1, Math.round(n));
+
+function requireNoUpscale(size: Dimensions, region: Rect, upscale: boolean): void {
+  if (!upscale && (size.width > region.w || size.height > region.h)) {
+    throw httpError(
+      400,
+      'bad_size',
+      `Size ${size.width}x${size.height} is larger than the ${region.w}x${region.h} region; prefix it with ^ to upscale.`,
+    );
+  }
+}
+
+/** Scaled size of the region per the size table (3.0 §4.2, 2.1 §4.2), within the limits. */
+export function resolveSize(spec: SizeSpec, region: Rect, limits: Limits): Dimensions {
+  const { w: rw, h: rh } = region;
+  let size: Dimensions;
+  switch (spec.kind) {
+    case 'max':
+      return maxSize(rw, rh, limits, spec.upscale);
+    case 'full':
+      size = { width: rw, height: rh };
+      break;
+    case 'w':
+      size = { width: spec.w, height: derived((rh * spec.w) / rw) };
+      requireNoUpscale(size, region, spec.upscale);
+      break;
+    case 'h':
+      size = { width: derived((rw * spec.h) / rh), height: spec.h };
+      requireNoUpscale(size, region, spec.upscale);
+      break;
+    case 'pct':
+      size = { width: Math.round((rw * spec.pct) / 100), height: Math.round((rh * spec.pct) / 100) };
+      if (size.width < 1 || size.height < 1) {
+        throw httpError(400, 'bad_size', `Size pct:${spec.pct} of the ${rw}x${rh} region is smaller than 1 pixel.`);
+      }
+      break;
+    case 'wh':
+      size = { width: spec.w, height: spec.h };
+      requireNoUpscale(size, region, spec.upscale);
+      break;
+    case 'confined': {
+      // Largest size inside w×h keeping the aspect ratio; without ^ also inside the region.
+      const scale = Math.min(spec.w / rw, spec.h / rh, spec.upscale ? Infinity : 1);
+      size = { width: Math.min(spec.w, derived(rw * scale)), height: Math.min(spec.h, derived(rh * scale)) };
+      break;
+    }
+  }
+  assertWithinLimits(size, limits);
+  return size;
+}
+
+/**
+ * Smallest resolution level that still has (almost) as many pixels as the output: the region in
+ * that level's pixels may be short of the output by less than one pixel, which absorbs the
+ * rounding in level sizes and in viewers' edge-tile sizes without reading a level twice as big.
+ */
+export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensions): { level: number; levelRegion: Rect } {
+  const levels = geometry.levels ?? [];
+  for (let i = levels.length - 1; i > 0; i--) {
+    const level = levels[i] as Dimensions;
+    const sx = level.width / geometry.width;
+    const sy = level.height / geometry.height;
+    if (region.w * sx > size.width - 1 && region.h * sy > size.height - 1) {
+      const x = Math.floor(region.x * sx + 1e-9);
+      const y = Math.floor(region.y * sy + 1e-9);
+      const right = Math.min(level.width, Math.ceil((region.x + region.w) * sx - 1e-9));
+      const bottom = Math.min(level.height, Math.ceil((region.y + region.h) * sy - 1e-9));
+      return { level: i, levelRegion: { x, y, w: Math.max(1, right - x), h: Math.max(1, bottom - y) } };
+    }
+  }
+  return { level: 0, levelRegion: { ...region } };
+}
+
+/** Bounding box of a w×h image rotated clockwise by `degrees` (exact for multiples of 90). */
+export function rotatedSize(width: number, height: number, degrees: number): Dimensions {
+  if (degrees % 180 === 0) return { width, height };
+  if (degrees % 90 === 0) return { width: height, height: width };
+  const t = (degrees * Math.PI) / 180;
+  const cos = Math.abs(Math.cos(t));
+  const sin = Math.abs(Math.sin(t));
+  return { width: derived(width * cos + height * sin), height: derived(width * sin + height * cos) };
+}
+
+/** Exact pixel work for one request: region, then size, then mirror and rotation (3.0 §4.6). */
+export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Limits): RenderPlan {
+  const image = { width: geometry.width, height: geometry.height };
+  const region = resolveRegion(req.region, image);
+  const size = resolveSize(req.size, region, limits);
+  const { level, levelRegion } = selectLevel(geometry, region, size);
+  const rotation = req.rotation.degrees % 360;
+  const output = rotatedSize(size.width, size.height, rotation);
+  return {
+    region,
+    level,
+    levelRegion,
+    width: size.width,
+    height: size.height,
+    mirror: req.rotation.mirror,
+    rotation,
+    quality: req.quality,
+    format: req.format,
+    outputWidth: output.width,
+    outputHeight: output.height,
+    canonical: canonicalParams({ req, image, region, size, limits, rotation }),
+  };
+}

@@ -1,0 +1,22 @@
+import type { RenderPlan } from './iiif/types.ts';
+import type { SourceGeometry } from './geometry.ts';
+import type { ImageSource, SourceObject } from './source.ts';
+
+export interface RenderInput {
+  identifier: string;
+  object: SourceObject;
+  source: ImageSource;
+  geometry: SourceGeometry;
+  signal?: AbortSignal;
+}
+
+export interface RenderOutput {
+  body: Uint8Array<ArrayBuffer>;
+  /** Milliseconds spent reading the source, reported in Server-Timing. */
+  readMs: number;
+}
+
+/** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */
+export interface Renderer {
+  render(input: RenderInput, plan: RenderPlan): Promise<RenderOutput>;
+}

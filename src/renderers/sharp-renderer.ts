@@ -1,0 +1,122 @@
+import type { Sharp, SharpOptions } from 'sharp';
+import { httpError, isHttpError } from '../errors.ts';
+import type { Format, RenderPlan } from '../iiif/types.ts';
+import type { RenderInput, Renderer } from '../renderer.ts';
+
+type SharpFactory = (typeof import('sharp'))['default'];
+let loading: Promise<SharpFactory> | undefined;
+/** Loaded on first render so that info.json-only processes never pay for libvips. */
+const loadSharp = () => (loading ??= import('sharp').then((m) => m.default));
+
+export interface SharpRendererOptions {
+  jpegQuality: number;
+  maxInputPixels: number;
+  density?: number;
+}
+
+const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
+const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
+/** Formats that keep an alpha channel, so arbitrary rotation leaves transparent corners. */
+const HAS_ALPHA = new Set<Format>(['png', 'webp', 'gif', 'tif', 'avif']);
+/** Decoders that shrink while loading, which only applies when resizing comes first. */
+const SHRINK_ON_LOAD = new Set(['jpg', 'webp']);
+
+export function sharpRenderer(options: SharpRendererOptions): Renderer {
+  return {
+    async render(input, plan) {
+      const sharp = await loadSharp();
+      const started = performance.now();
+      const data =
+        input.source.localPath?.(input.identifier) ??
+        (await input.source.read(input.identifier, undefined, input.signal));
+      const readMs = performance.now() - started;
+      try {
+        const loadOptions: SharpOptions = { limitInputPixels: options.maxInputPixels, failOn: 'error' };
+        const { geometry } = input;
+        if (plan.level > 0 && geometry.pyramid === 'pages') loadOptions.page = plan.level;
+        if (plan.level > 0 && geometry.pyramid === 'subifds') loadOptions.subifd = plan.level - 1;
+        let image = sharp(data, loadOptions).autoOrient();
+        const level = geometry.levels?.[plan.level] ?? geometry;
+        image = cropAndScale(image, plan, level, SHRINK_ON_LOAD.has(geometry.format));
+        if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan);
+        image = applyQuality(image, plan);
+        image = encode(image, plan.format, options);
+        const body: Uint8Array<ArrayBuffer> = await image.toBuffer();
+        return { body, readMs };
+      } catch (e) {
+        if (isHttpError(e)) throw e;
+        throw httpError(500, 'unsupported_source', 'the source image could not be decoded');
+      }
+    },
+  };
+}
+
+function cropAndScale(
+  image: Sharp,
+  plan: RenderPlan,
+  level: { width: number; height: number },
+  shrinkOnLoad: boolean,
+): Sharp {
+  const r = plan.levelRegion;
+  const whole = r.x === 0 && r.y === 0 && r.w === level.width && r.h === level.height;
+  const scaled = plan.width !== r.w || plan.height !== r.h;
+  const sx = plan.width / r.w;
+  const sy = plan.height / r.h;
+  if (!whole && shrinkOnLoad && sx < 0.5 && sy < 0.5) {
+    // Scale the whole image first so the decoder can shrink on load; libvips then
+    // computes only the pixels of the extracted window.
+    const width = Math.max(plan.width, Math.round(level.width * sx));
+    const height = Math.max(plan.height, Math.round(level.height * sy));
+    const left = Math.min(Math.round(r.x * sx), width - plan.width);
+    const top = Math.min(Math.round(r.y * sy), height - plan.height);
+    return image
+      .resize(width, height, { fit: 'fill' })
+      .extract({ left, top, width: plan.width, height: plan.height });
+  }
+  if (!whole) image = image.extract({ left: r.x, top: r.y, width: r.w, height: r.h });
+  if (scaled) image = image.resize(plan.width, plan.height, { fit: 'fill' });
+  return image;
+}
+
+/** Mirroring and rotation come after scaling (IIIF order), so they run on the scaled pixels. */
+async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan): Promise<Sharp> {
+  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  let next = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  if (plan.mirror) next = next.flop();
+  if (plan.rotation !== 0) {
+    const quarter = plan.rotation % 90 === 0;
+    const transparent = !quarter && HAS_ALPHA.has(plan.format) && plan.quality !== 'bitonal';
+    if (transparent) next = next.ensureAlpha();
+    next = next.rotate(plan.rotation, { background: transparent ? TRANSPARENT : WHITE });
+  }
+  return next;
+}
+
+function applyQuality(image: Sharp, plan: RenderPlan): Sharp {
+  switch (plan.quality) {
+    case 'gray':
+      return image.toColourspace('b-w');
+    case 'bitonal':
+      return image.flatten({ background: WHITE }).threshold(128).toColourspace('b-w');
+    default:
+      return image;
+  }
+}
+
+function encode(image: Sharp, format: Format, options: SharpRendererOptions): Sharp {
+  if (options.density) image = image.withMetadata({ density: options.density, orientation: 1 });
+  switch (format) {
+    case 'jpg':
+      return image.flatten({ background: WHITE }).jpeg({ quality: options.jpegQuality });
+    case 'png':
+      return image.png();
+    case 'webp':
+      return image.webp({ quality: 80, effort: 2 });
+    case 'gif':
+      return image.gif();
+    case 'tif':
+      return image.tiff({ compression: 'lzw' });
+    case 'avif':
+      return image.avif({ quality: 50, effort: 2 });
+  }
+}

@@ -1,0 +1,60 @@
+import type { Context } from 'hono';
+import { setMetric } from 'hono/timing';
+import { httpError } from '../errors.ts';
+import { FORMAT_MEDIA_TYPES, PROFILE_URI } from '../iiif/constants.ts';
+import { encodeIdentifier } from '../iiif/path.ts';
+import { planImage } from '../iiif/plan.ts';
+import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
+import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
+import type { AppContext } from '../app-context.ts';
+import type { SourceGeometry } from '../geometry.ts';
+
+/** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
+const RENDER_REVISION = 'r1';
+
+export async function imageResponse(
+  c: Context,
+  app: AppContext,
+  version: IiifVersion,
+  identifier: string,
+  request: ImageRequest,
+) {
+  const { config } = app;
+  const { object, geometry } = await app.resolve(c, identifier);
+  const plan = planImage(request, geometry, app.limits);
+  checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
+
+  const base = `${app.serviceBase(c, version)}/${encodeIdentifier(identifier)}`;
+  c.header('Link', `<${base}/${plan.canonical}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
+  c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
+  c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);
+  const etag = await makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
+  c.header('ETag', etag);
+  if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
+  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+  if (c.req.method === 'HEAD') return c.body(null, 200);
+
+  if (!app.renderer) {
+    throw httpError(501, 'not_implemented', 'this deployment cannot render pixels for this request');
+  }
+  const started = performance.now();
+  const { body, readMs } = await app.renderer.render(
+    { identifier, object, source: app.source, geometry, signal: c.req.raw.signal },
+    plan,
+  );
+  setMetric(c, 'read', readMs, 'source read');
+  setMetric(c, 'render', performance.now() - started - readMs, 'render');
+  return c.body(body, 200);
+}
+
+/** Refuse before decoding when the pyramid level we would decode is larger than allowed. */
+function checkInputPixels(plan: RenderPlan, geometry: SourceGeometry, max: number): void {
+  const level = geometry.levels?.[plan.level] ?? geometry;
+  if (level.width * level.height > max) {
+    throw httpError(
+      400,
+      'over_limit',
+      `the source image is too large to render (${level.width}x${level.height} pixels; limit ${max} pixels)`,
+    );
+  }
+}

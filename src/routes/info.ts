@@ -1,0 +1,46 @@
+import type { Context } from 'hono';
+import { accepts } from 'hono/accepts';
+import { CONTEXT, INFO_MEDIA_TYPES, JSONLD_CONTEXT_LINK_2 } from '../iiif/constants.ts';
+import { buildInfo2, buildInfo3 } from '../iiif/info.ts';
+import { encodeIdentifier } from '../iiif/path.ts';
+import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
+import type { IiifVersion } from '../iiif/types.ts';
+import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
+import type { AppContext } from '../app-context.ts';
+
+/** info.json: JSON-LD or plain JSON by the client's Accept, so it varies on Accept. */
+export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
+  const { config } = app;
+  const { object, geometry } = await app.resolve(c, identifier);
+  const id = `${app.serviceBase(c, version)}/${encodeIdentifier(identifier)}`;
+  const types = INFO_MEDIA_TYPES[version];
+  const wanted = accepts(c, {
+    header: 'Accept',
+    supports: [types.jsonld.split(';')[0] ?? types.jsonld, 'application/json'],
+    default: types.default.split(';')[0] ?? types.default,
+  });
+  const mediaType = wanted === 'application/json' ? types.json : wanted === 'application/ld+json' ? types.jsonld : types.default;
+
+  c.header('Content-Type', mediaType);
+  c.header('Vary', 'Accept', { append: true });
+  c.header('Cache-Control', config.IIIF_CACHE_CONTROL_INFO);
+  if (version === 2 && mediaType === types.json) c.header('Link', JSONLD_CONTEXT_LINK_2);
+  const etag = await makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
+  c.header('ETag', etag);
+  if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
+  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+
+  const limits = app.limits;
+  const info = {
+    id,
+    geometry,
+    limits,
+    tiles: deriveTiles(geometry, config.IIIF_TILE_SIZE),
+    sizes: deriveSizes(geometry, limits),
+    rights: config.IIIF_RIGHTS,
+    preferredFormats: app.preferredFormats,
+  };
+  const body = JSON.stringify(version === 3 ? buildInfo3(info) : buildInfo2(info));
+  if (c.req.method === 'HEAD') return c.body(null, 200);
+  return c.body(body, 200);
+}

@@ -1,0 +1,33 @@
+import type { ImageGeometry } from './iiif/types.ts';
+
+/** Half-open byte range [offset, offset + length). */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** What a source knows about one stored image without reading its pixels. */
+export interface SourceObject {
+  /** Changes whenever the bytes change (mtime/size for files, the store's ETag otherwise). */
+  etag: string;
+  size: number;
+  lastModified?: Date;
+  /** Geometry recorded by the store (e.g. S3 object metadata), trusted when complete. */
+  hints?: Partial<ImageGeometry>;
+}
+
+/**
+ * A place images are read from. Implementations throw HttpError for every
+ * failure (404 unknown identifier, 403, 502/503/504 upstream) and never put
+ * paths, bucket names or keys into the message.
+ */
+export interface ImageSource {
+  readonly kind: string;
+  stat(identifier: string, signal?: AbortSignal): Promise<SourceObject>;
+  /** The whole object, or the given range (which may come back short at the end). */
+  read(identifier: string, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Identifiers to show on a landing page; optional because buckets can be huge. */
+  list?(limit: number): Promise<string[]>;
+  /** A local file for native renderers that read with random access; optional. */
+  localPath?(identifier: string): string;
+}

@@ -1,0 +1,68 @@
+import { open, readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { httpError } from '../errors.ts';
+import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+
+export interface FsSourceOptions {
+  root: string;
+}
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
+
+/** Images in one folder; the identifier is the path below it (`a/b.tif` arrives as `a%2Fb.tif`). */
+export function fsSource(options: FsSourceOptions): ImageSource {
+  const root = resolve(options.root);
+
+  const pathOf = (identifier: string): string => {
+    const path = resolve(root, identifier);
+    const rel = relative(root, path);
+    // The parser already rejects `..`, NUL and absolute ids; this is the last line of defence.
+    if (identifier.includes('\0') || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      throw httpError(404, 'not_found', 'no image with that identifier');
+    }
+    return path;
+  };
+
+  const fail = (e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
+      throw httpError(404, 'not_found', 'no image with that identifier');
+    }
+    if (code === 'EACCES' || code === 'EPERM') throw httpError(403, 'forbidden', 'the image cannot be read');
+    if (code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN') {
+      throw httpError(503, 'upstream_unavailable', 'storage is busy, try again', { 'Retry-After': '1' });
+    }
+    throw httpError(502, 'upstream_error', 'storage failed to read the image');
+  };
+
+  return {
+    kind: 'fs',
+    async stat(identifier): Promise<SourceObject> {
+      const s = await stat(pathOf(identifier)).catch(fail);
+      if (!s.isFile()) throw httpError(404, 'not_found', 'no image with that identifier');
+      return { etag: `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`, size: s.size, lastModified: s.mtime };
+    },
+    async read(identifier, range?: ByteRange): Promise<Uint8Array> {
+      const handle = await open(pathOf(identifier), 'r').catch(fail);
+      try {
+        const size = range ? range.length : (await handle.stat()).size;
+        const buffer = new Uint8Array(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, range?.offset ?? 0);
+        return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+      } catch (e) {
+        return fail(e);
+      } finally {
+        await handle.close();
+      }
+    },
+    async list(limit) {
+      const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(fail);
+      return entries
+        .filter((d) => d.isFile() && IMAGE_FILE.test(d.name))
+        .map((d) => relative(root, join(d.parentPath, d.name)).split(sep).join('/'))
+        .sort()
+        .slice(0, limit);
+    },
+    localPath: pathOf,
+  };
+}

@@ -1,0 +1,9 @@
+/** Runtime-agnostic TIFF/BigTIFF structure reader and JPEG tile pass-through. */
+export { TiffError, isTiffError } from './errors.ts';
+export { type BlockReader, type BlockReaderOptions, type RangeRead, createBlockReader } from './range.ts';
+export { readTiffStructure } from './structure.ts';
+export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
+export { type TileLocation, readTileLocation } from './tile-location.ts';
+export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
+export { jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
+export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';

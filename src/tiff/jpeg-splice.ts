@@ -1,0 +1,46 @@
+import { TiffError } from './errors.ts';
+import { SOI, endsWithEoi, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
+
+export interface SpliceOptions {
+  /**
+   * The tile holds RGB components (Photometric RGB): add an Adobe APP14
+   * marker with transform 0 so decoders do not apply YCbCr->RGB.
+   */
+  rgb?: boolean;
+}
+
+/** APP14 "Adobe", version 100, flags 0/0, transform 0 (no colour transform). */
+const ADOBE_RGB = Uint8Array.of(0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00);
+
+/** DQT, DHT, DAC, DRI, COM and APPn: what may precede a frame. */
+const isTableMarker = (m: number): boolean =>
+  m === 0xdb || m === 0xc4 || m === 0xcc || m === 0xdd || m === 0xfe || (m >= 0xe0 && m <= 0xef);
+
+/** Table segments of a JPEGTables stream (between its SOI and EOI), validated. */
+function tablesBody(tables: Uint8Array): Uint8Array {
+  if (!startsWithSoi(tables)) throw new TiffError('Malformed JPEGTables.');
+  const end = endsWithEoi(tables) ? tables.length - 2 : tables.length;
+  for (const seg of jpegSegments(tables, 2, end)) {
+    if (!isTableMarker(seg.marker)) throw new TiffError('Malformed JPEGTables.');
+  }
+  return tables.subarray(2, end);
+}
+
+/**
+ * A complete standalone JPEG from a stored TIFF tile (an abbreviated stream,
+ * TechNote 2) and the image's JPEGTables: the tile's SOI, the tables without
+ * their SOI/EOI, then the rest of the tile. Throws TiffError when either part
+ * lacks its SOI or the tile lacks its EOI.
+ */
+export function spliceJpegTile(jpegTables: Uint8Array | undefined, tile: Uint8Array, opts: SpliceOptions = {}): Uint8Array {
+  if (!startsWithSoi(tile) || !endsWithEoi(tile) || tile.length < 4) throw new TiffError('Malformed JPEG tile.');
+  const body = jpegTables && jpegTables.length > 0 ? tablesBody(jpegTables) : new Uint8Array(0);
+  const adobe = opts.rgb ? ADOBE_RGB : new Uint8Array(0);
+  const out = new Uint8Array(2 + adobe.length + body.length + tile.length - 2);
+  out[0] = 0xff;
+  out[1] = SOI;
+  out.set(adobe, 2);
+  out.set(body, 2 + adobe.length);
+  out.set(tile.subarray(2), 2 + adobe.length + body.length);
+  return out;
+}

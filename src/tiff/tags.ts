@@ -1,0 +1,55 @@
+/** TIFF 6.0 / BigTIFF tag numbers and field types this reader uses. */
+
+export const Tag = {
+  NewSubfileType: 254,
+  ImageWidth: 256,
+  ImageLength: 257,
+  BitsPerSample: 258,
+  Compression: 259,
+  Photometric: 262,
+  StripOffsets: 273,
+  Orientation: 274,
+  SamplesPerPixel: 277,
+  RowsPerStrip: 278,
+  StripByteCounts: 279,
+  PlanarConfiguration: 284,
+  TileWidth: 322,
+  TileLength: 323,
+  TileOffsets: 324,
+  TileByteCounts: 325,
+  SubIFDs: 330,
+  JPEGTables: 347,
+} as const;
+
+export const Compression = { None: 1, Jpeg: 7, OldJpeg: 6, Lzw: 5, Deflate: 8, AdobeDeflate: 32946 } as const;
+
+export const Photometric = { MinIsWhite: 0, MinIsBlack: 1, Rgb: 2, YCbCr: 6 } as const;
+
+/** NewSubfileType bits. */
+export const SubfileType = { ReducedImage: 1, Page: 2, Mask: 4 } as const;
+
+/** Byte size of one value of each field type (TIFF 6.0 §2, BigTIFF adds 16–18). */
+const FIELD_TYPE_SIZE: Record<number, number> = {
+  1: 1, // BYTE
+  2: 1, // ASCII
+  3: 2, // SHORT
+  4: 4, // LONG
+  5: 8, // RATIONAL
+  6: 1, // SBYTE
+  7: 1, // UNDEFINED
+  8: 2, // SSHORT
+  9: 4, // SLONG
+  10: 8, // SRATIONAL
+  11: 4, // FLOAT
+  12: 8, // DOUBLE
+  13: 4, // IFD
+  16: 8, // LONG8
+  17: 8, // SLONG8
+  18: 8, // IFD8
+};
+
+export const fieldTypeSize = (type: number): number | undefined => FIELD_TYPE_SIZE[type];
+
+/** Field types that hold unsigned integers (offsets, counts, sizes). */
+export const isUnsignedIntType = (type: number): boolean =>
+  type === 1 || type === 3 || type === 4 || type === 13 || type === 16 || type === 18;

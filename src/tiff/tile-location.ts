@@ -1,0 +1,54 @@
+import { ByteView } from './bytes.ts';
+import { TiffError } from './errors.ts';
+import type { RangeRead } from './range.ts';
+import type { TiffArray, TiffLevel } from './types.ts';
+
+/** Read both table entries in one request when they are at most this far apart. */
+const COALESCE_SPAN = 64 * 1024;
+
+export interface TileLocation {
+  offset: number;
+  length: number;
+}
+
+const entrySize = (arr: TiffArray): number => (arr.type === 3 ? 2 : arr.type === 4 ? 4 : 8);
+
+async function readExact(read: RangeRead, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = await read(offset, length);
+  if (bytes.length < length) throw new TiffError('Unexpected end of TIFF file.');
+  return bytes;
+}
+
+/**
+ * Byte range of one stored tile (or strip, with col 0) of the first sample
+ * plane, read from the level's offset and byte-count tables: one small range
+ * request, two when the tables are far apart (then sent together).
+ */
+export async function readTileLocation(read: RangeRead, level: TiffLevel, col: number, row: number): Promise<TileLocation> {
+  if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0 || col >= level.columns || row >= level.rows) {
+    throw new TiffError('Tile outside the image.');
+  }
+  const index = row * level.columns + col;
+  const a = { pos: level.offsets.offset + index * entrySize(level.offsets), size: entrySize(level.offsets) };
+  const b = { pos: level.byteCounts.offset + index * entrySize(level.byteCounts), size: entrySize(level.byteCounts) };
+  const start = Math.min(a.pos, b.pos);
+  const end = Math.max(a.pos + a.size, b.pos + b.size);
+  if (end > level.fileSize) throw new TiffError('TIFF offset past end of file.');
+  let offsetBytes: Uint8Array;
+  let countBytes: Uint8Array;
+  if (end - start <= COALESCE_SPAN) {
+    const window = await readExact(read, start, end - start);
+    offsetBytes = window.subarray(a.pos - start);
+    countBytes = window.subarray(b.pos - start);
+  } else {
+    [offsetBytes, countBytes] = await Promise.all([readExact(read, a.pos, a.size), readExact(read, b.pos, b.size)]);
+  }
+  const offset = new ByteView(offsetBytes, level.littleEndian).uint(0, a.size);
+  const length = new ByteView(countBytes, level.littleEndian).uint(0, b.size);
+  // Compressed tiles never approach 4x their raw size; a bigger claim is hostile.
+  const rawSize = level.tileWidth * level.tileHeight * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
+  const maxLength = rawSize * 4 + 64 * 1024;
+  if (length === 0) throw new TiffError('TIFF tile is missing.');
+  if (length > maxLength || offset + length > level.fileSize) throw new TiffError('TIFF tile past end of file.');
+  return { offset, length };
+}
