@@ -83,7 +83,7 @@ const EnvSchema = v.object({
   IIIF_S3_REGION: optionalText,
   IIIF_S3_ENDPOINT: url,
   IIIF_S3_FORCE_PATH_STYLE: bool(false),
-  PORT: int(8080),
+  PORT: int(8080, 0),
   HOST: text('127.0.0.1'),
 });
 

@@ -7,7 +7,7 @@ import type { IiifEdgeCors, IiifEdgeProps, InvokeModeName, LambdaArchitecture } 
  * the environment variable IIIF_EDGE_<KEY_IN_SNAKE_CASE> (e.g. IIIF_EDGE_SOURCE_BUCKET). Context wins.
  */
 export const SETTINGS = [
-  'stackName', 'sourceBucket', 'sourcePrefix', 'resolverTemplate', 'forceHost', 'domainNames',
+  'stackName', 'sourceBucket', 'sourcePrefix', 'sourceRegion', 'resolverTemplate', 'forceHost', 'domainNames',
   'certificateArn', 'webAclArn', 'architecture', 'invokeMode', 'memorySize', 'timeout',
   'reservedConcurrency', 'logRetentionDays', 'priceClass', 'corsAllowOrigin', 'corsAllowHeaders',
   'corsAllowCredentials', 'corsExposeHeaders', 'corsMaxAge', 'maxWidth', 'maxHeight', 'maxArea',
@@ -67,6 +67,7 @@ export function readAppConfig(lookup: (key: string) => unknown, env: NodeJS.Proc
   const props: Omit<IiifEdgeProps, 'code'> = {
     sourceBucket,
     sourcePrefix: get('sourcePrefix'),
+    sourceRegion: get('sourceRegion'),
     resolverTemplate: get('resolverTemplate'),
     forceHost: get('forceHost'),
     domainNames,

@@ -43,6 +43,10 @@ export class IiifEdge extends Construct {
     if (props.certificateArn && !Token.isUnresolved(props.certificateArn) && !/^arn:[\w-]+:acm:us-east-1:/.test(props.certificateArn)) {
       throw new Error('IiifEdge: CloudFront needs the ACM certificate in us-east-1');
     }
+    const cors = { ...DEFAULTS.cors, ...props.cors };
+    if (cors.allowCredentials && cors.allowOrigin === '*') {
+      throw new Error('IiifEdge: cors.allowCredentials needs cors.allowOrigin REFLECT_ORIGIN or a list of origins');
+    }
     // CloudFront names (functions, policies, OAC) are unique per account: derive them from the stack id.
     const uniqueName = `iiif-${this.node.addr.slice(0, 8)}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`;
 
@@ -86,7 +90,6 @@ export class IiifEdge extends Construct {
       code: cloudfront.FunctionCode.fromInline(VIEWER_REQUEST_SOURCE),
       comment: 'iiif-edge: x-forwarded-host from the distribution, Accept normalised for the cache key',
     });
-    const allowOrigin = props.cors?.allowOrigin ?? DEFAULTS.cors.allowOrigin;
     this.cachePolicy = new cloudfront.CachePolicy(this, 'CachePolicy', {
       cachePolicyName: uniqueName,
       comment: 'iiif-edge: honour origin Cache-Control; key on normalised Accept; no query strings',
@@ -94,7 +97,7 @@ export class IiifEdge extends Construct {
       defaultTtl: Duration.days(1),
       maxTtl: Duration.days(365),
       // A reflected CORS origin makes responses vary by Origin, so Origin must then be in the key.
-      headerBehavior: allowOrigin === '*'
+      headerBehavior: cors.allowOrigin === '*'
         ? cloudfront.CacheHeaderBehavior.allowList('accept')
         : cloudfront.CacheHeaderBehavior.allowList('accept', 'origin'),
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.none(),
@@ -133,7 +136,7 @@ export class IiifEdge extends Construct {
       certificate: props.certificateArn
         ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
         : undefined,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      minimumProtocolVersion: props.certificateArn ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
     });
     this.publicBaseUrl = publicBaseUrlOf(props) ?? `https://${this.distribution.distributionDomainName}`;
   }

@@ -26,10 +26,12 @@ export class IiifEdgeTemplateStack extends Stack {
     const notEmpty = (id: string, value: string) => cond(id, Fn.conditionNot(Fn.conditionEquals(value, '')));
     const orNothing = (c: CfnCondition, value: unknown) => Fn.conditionIf(c.logicalId, value, Aws.NO_VALUE).toString();
 
+    // Rules allow Fn::Select but not Fn::Join; an empty CommaDelimitedList is [''].
+    const firstAlternate = Fn.select(0, p.AlternateDomainNames.valueAsList);
     const isStreaming = cond('IsResponseStream', Fn.conditionEquals(str('InvokeMode'), 'RESPONSE_STREAM'));
     const hasForceHost = notEmpty('HasForceHost', str('ForceHost'));
     const hasDomain = notEmpty('HasDomainName', str('DomainName'));
-    const hasAlternates = notEmpty('HasAlternateDomainNames', Fn.join(',', p.AlternateDomainNames.valueAsList));
+    const hasAlternates = notEmpty('HasAlternateDomainNames', firstAlternate);
     const hasPublicBase = cond('HasPublicBaseUrl', Fn.conditionOr(hasForceHost, hasDomain));
     const hasWebAcl = notEmpty('HasWebAcl', str('WebAclArn'));
     const hasPrefix = notEmpty('HasSourcePrefix', str('SourcePrefix'));
@@ -43,8 +45,15 @@ export class IiifEdgeTemplateStack extends Stack {
         assertDescription: 'DomainName needs CertificateArn (an ACM certificate in us-east-1)',
       }],
     });
+    new CfnRule(this, 'CorsCredentialsNeedExplicitOrigin', {
+      ruleCondition: Fn.conditionEquals(str('CorsAllowCredentials'), 'true'),
+      assertions: [{
+        assert: Fn.conditionNot(Fn.conditionEquals(str('CorsAllowOrigin'), '*')),
+        assertDescription: 'CorsAllowCredentials=true needs CorsAllowOrigin REFLECT_ORIGIN or a list of origins',
+      }],
+    });
     new CfnRule(this, 'AlternateDomainNamesNeedDomainName', {
-      ruleCondition: Fn.conditionNot(Fn.conditionEquals(Fn.join(',', p.AlternateDomainNames.valueAsList), '')),
+      ruleCondition: Fn.conditionNot(Fn.conditionEquals(firstAlternate, '')),
       assertions: [{
         assert: Fn.conditionNot(Fn.conditionEquals(str('DomainName'), '')),
         assertDescription: 'AlternateDomainNames need DomainName (the primary public host)',
@@ -74,6 +83,7 @@ export class IiifEdgeTemplateStack extends Stack {
     fn.addEnvironment('IIIF_PUBLIC_BASE_URL', orNothing(hasPublicBase, explicitBase));
     fn.addEnvironment('IIIF_TRUST_FORWARDED', Fn.conditionIf(hasPublicBase.logicalId, 'false', 'true').toString());
     fn.addEnvironment('IIIF_S3_PREFIX', orNothing(hasPrefix, str('SourcePrefix')));
+    fn.addEnvironment('IIIF_S3_REGION', orNothing(notEmpty('HasSourceBucketRegion', str('SourceBucketRegion')), str('SourceBucketRegion')));
     fn.addEnvironment('IIIF_CORS_ALLOW_ORIGIN', str('CorsAllowOrigin'));
     fn.addEnvironment('IIIF_CORS_ALLOW_HEADERS', str('CorsAllowHeaders'));
     fn.addEnvironment('IIIF_CORS_ALLOW_CREDENTIALS', str('CorsAllowCredentials'));
@@ -95,11 +105,13 @@ export class IiifEdgeTemplateStack extends Stack {
       [str('DomainName')],
     );
     distribution.addPropertyOverride('DistributionConfig.Aliases', Fn.conditionIf(hasDomain.logicalId, aliases, Aws.NO_VALUE));
-    distribution.addPropertyOverride('DistributionConfig.ViewerCertificate', Fn.conditionIf(
-      hasDomain.logicalId,
-      { AcmCertificateArn: str('CertificateArn'), SslSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021' },
-      { CloudFrontDefaultCertificate: true },
-    ));
+    const ifDomain = (value: unknown, otherwise: unknown = Aws.NO_VALUE) => Fn.conditionIf(hasDomain.logicalId, value, otherwise);
+    distribution.addPropertyOverride('DistributionConfig.ViewerCertificate', {
+      AcmCertificateArn: ifDomain(str('CertificateArn')),
+      SslSupportMethod: ifDomain('sni-only'),
+      MinimumProtocolVersion: ifDomain('TLSv1.2_2021'),
+      CloudFrontDefaultCertificate: ifDomain(Aws.NO_VALUE, true),
+    });
 
     const base = Fn.conditionIf(hasPublicBase.logicalId, explicitBase, https(this.edge.distribution.distributionDomainName));
     addIiifEdgeOutputs(this, this.edge, base.toString());

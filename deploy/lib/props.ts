@@ -9,13 +9,13 @@ export type InvokeModeName = 'RESPONSE_STREAM' | 'BUFFERED';
 
 /** CORS, as serverless-iiif's CorsAllow* / CorsExposeHeaders / CorsMaxAge. */
 export interface IiifEdgeCors {
-  /** `*`, an origin, or `REFLECT_ORIGIN` (echo the request Origin). @default '*' */
+  /** `*`, origins (comma separated), or `REFLECT_ORIGIN` (echo the request Origin). @default '*' */
   readonly allowOrigin?: string;
   /** @default '*' */
   readonly allowHeaders?: string;
   /** @default false */
   readonly allowCredentials?: boolean;
-  /** @default cache-control,content-language,content-length,content-type,date,expires,last-modified,pragma */
+  /** @default 'Link, ETag, Server-Timing, Content-Length, Content-Type' (the app's default) */
   readonly exposeHeaders?: string;
   /** Seconds. @default 3600 */
   readonly maxAge?: number;
@@ -26,7 +26,9 @@ export interface IiifEdgeProps {
   readonly sourceBucket: string;
   /** Key prefix inside the bucket; access is limited to it. @default '' (whole bucket) */
   readonly sourcePrefix?: string;
-  /** serverless-iiif ResolverTemplate: every `%s` is replaced by the identifier. @default '%s.tif' */
+  /** Region of the source bucket when it differs from the stack's. @default the stack's region */
+  readonly sourceRegion?: string;
+  /** serverless-iiif ResolverTemplate: every `%s` is replaced by the identifier. @default '%s' (serverless-iiif's was '%s.tif') */
   readonly resolverTemplate?: string;
   /** serverless-iiif ForceHost: `host[:port]` (https assumed) or a full base URL. Wins over domainNames. */
   readonly forceHost?: string;
@@ -64,7 +66,7 @@ export interface IiifEdgeProps {
 export const DEFAULTS = {
   architecture: 'arm64' as LambdaArchitecture,
   invokeMode: 'RESPONSE_STREAM' as InvokeModeName,
-  resolverTemplate: '%s.tif',
+  resolverTemplate: '%s',
   memorySize: 3008,
   timeoutSeconds: 30,
   reservedConcurrency: 20,
@@ -74,7 +76,7 @@ export const DEFAULTS = {
     allowOrigin: '*',
     allowHeaders: '*',
     allowCredentials: false,
-    exposeHeaders: 'cache-control,content-language,content-length,content-type,date,expires,last-modified,pragma',
+    exposeHeaders: 'Link, ETag, Server-Timing, Content-Length, Content-Type',
     maxAge: 3600,
   },
 } as const;
@@ -107,6 +109,7 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
   };
   if (base !== undefined) env.IIIF_PUBLIC_BASE_URL = base;
   if (props.sourcePrefix) env.IIIF_S3_PREFIX = props.sourcePrefix;
+  if (props.sourceRegion) env.IIIF_S3_REGION = props.sourceRegion;
   if (props.maxWidth !== undefined) env.IIIF_MAX_WIDTH = Tokenization.stringifyNumber(props.maxWidth);
   if (props.maxHeight !== undefined) env.IIIF_MAX_HEIGHT = Tokenization.stringifyNumber(props.maxHeight);
   if (props.maxArea !== undefined) env.IIIF_MAX_AREA = Tokenization.stringifyNumber(props.maxArea);

@@ -2,36 +2,63 @@ import type { CfnParameterProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULTS } from './props.ts';
 
-const text = (Description: string, Default = '', extra: Partial<CfnParameterProps> = {}): CfnParameterProps =>
-  ({ Type: 'String', Description, Default, ...extra }) as unknown as CfnParameterProps;
-const fix = (props: Record<string, unknown>): CfnParameterProps =>
-  Object.fromEntries(Object.entries(props).map(([k, v]) => [k[0]!.toLowerCase() + k.slice(1), v])) as CfnParameterProps;
+const text = (description: string, props: Partial<CfnParameterProps> = {}): CfnParameterProps =>
+  ({ type: 'String', description, default: '', ...props });
+const number = (description: string, props: Partial<CfnParameterProps>): CfnParameterProps =>
+  ({ type: 'Number', description, ...props });
+const digits = { allowedPattern: '^[0-9]*$', constraintDescription: 'digits only, or empty' };
+const retentionValues = Object.values(RetentionDays)
+  .filter((v): v is number => typeof v === 'number' && v !== RetentionDays.INFINITE)
+  .map(String);
 
 /** CloudFormation parameters of the committed template; names follow serverless-iiif where one exists. */
-export const PARAMETERS = Object.fromEntries(Object.entries({
-  CodeS3Bucket: text('S3 bucket (in the stack\'s region) holding the zipped Lambda bundle (contents of dist/lambda/<arch>)', undefined, { MinLength: 3 } as never),
-  CodeS3Key: text('Key of the zip, e.g. iiif-edge/iiif-edge-arm64.zip; built for the chosen Architecture', undefined, { MinLength: 1 } as never),
-  SourceBucket: text('Bucket holding the source images (serverless-iiif SourceBucket); read-only access is granted to it alone', undefined, { AllowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' } as never),
-  SourcePrefix: text('Optional key prefix inside SourceBucket (e.g. images/); access is limited to it'),
-  ResolverTemplate: text('serverless-iiif ResolverTemplate: every %s is replaced by the identifier', DEFAULTS.resolverTemplate, { MinLength: 2 } as never),
-  ForceHost: text('serverless-iiif ForceHost: public host[:port] for info.json ids (https). Empty: DomainName, else the CloudFront domain', '', { AllowedPattern: '^([A-Za-z0-9.-]+(:[0-9]+)?)?$' } as never),
+export const PARAMETERS = {
+  CodeS3Bucket: text('S3 bucket, in the stack\'s region, holding the zipped Lambda bundle (the contents of dist/lambda/<arch>)', { default: undefined, minLength: 3 }),
+  CodeS3Key: text('Key of that zip, e.g. iiif-edge/iiif-edge-arm64.zip; it must be built for Architecture', { default: undefined, minLength: 1 }),
+  SourceBucket: text('Bucket holding the source images (serverless-iiif SourceBucket); read-only access is granted to it alone', {
+    default: undefined, allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', constraintDescription: 'an S3 bucket name',
+  }),
+  SourcePrefix: text('Optional key prefix inside SourceBucket (e.g. images/); object access is limited to it'),
+  SourceBucketRegion: text('Region of SourceBucket if it is not the stack\'s region (e.g. eu-west-1); empty: the stack\'s region', {
+    allowedPattern: '^([a-z]{2}(-[a-z]+)+-[0-9])?$', constraintDescription: 'an AWS region such as eu-west-1, or empty',
+  }),
+  ResolverTemplate: text('serverless-iiif ResolverTemplate: every %s is replaced by the identifier to give the S3 key', {
+    default: DEFAULTS.resolverTemplate, minLength: 1,
+  }),
+  ForceHost: text('serverless-iiif ForceHost: public host[:port] for info.json ids (https is assumed). Empty: DomainName, else the CloudFront domain', {
+    allowedPattern: '^([A-Za-z0-9.-]+(:[0-9]+)?)?$', constraintDescription: 'a host name, optionally with :port, without scheme',
+  }),
   DomainName: text('Optional custom domain (CloudFront alias), e.g. images.example.org; needs CertificateArn'),
-  AlternateDomainNames: { Type: 'CommaDelimitedList', Description: 'Optional further aliases (comma separated); need DomainName', Default: '' },
-  CertificateArn: text('ACM certificate ARN in us-east-1 covering DomainName (and AlternateDomainNames)', '', { AllowedPattern: '^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$' } as never),
-  WebAclArn: text('Optional AWS WAF web ACL ARN (scope CLOUDFRONT, in us-east-1)'),
-  Architecture: text('Lambda architecture; the code zip must be built for it', DEFAULTS.architecture, { AllowedValues: ['arm64', 'x86_64'] } as never),
-  InvokeMode: text('Function URL invoke mode: RESPONSE_STREAM (responses up to 200 MB) or BUFFERED (6 MB)', DEFAULTS.invokeMode, { AllowedValues: ['RESPONSE_STREAM', 'BUFFERED'] } as never),
-  MemorySize: { Type: 'Number', Description: 'Lambda memory in MB (1769 MB = one vCPU)', Default: DEFAULTS.memorySize, MinValue: 128, MaxValue: 10240 },
-  Timeout: { Type: 'Number', Description: 'Lambda timeout in seconds (CloudFront waits up to 60 s)', Default: DEFAULTS.timeoutSeconds, MinValue: 1, MaxValue: 60 },
-  ReservedConcurrency: { Type: 'Number', Description: 'Reserved concurrency, the cost ceiling; 0 leaves it unreserved (accounts with a concurrency quota below 120)', Default: DEFAULTS.reservedConcurrency, MinValue: 0 },
-  LogRetentionDays: { Type: 'Number', Description: 'CloudWatch Logs retention in days', Default: DEFAULTS.logRetention, AllowedValues: Object.values(RetentionDays).filter((v) => typeof v === 'number' && v !== RetentionDays.INFINITE).map(String) },
-  PriceClass: text('CloudFront price class', DEFAULTS.priceClass, { AllowedValues: ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] } as never),
-  CorsAllowOrigin: text('Access-Control-Allow-Origin: *, an origin, or REFLECT_ORIGIN', DEFAULTS.cors.allowOrigin, { MinLength: 1 } as never),
-  CorsAllowHeaders: text('Access-Control-Allow-Headers', DEFAULTS.cors.allowHeaders),
-  CorsAllowCredentials: text('Access-Control-Allow-Credentials', String(DEFAULTS.cors.allowCredentials), { AllowedValues: ['true', 'false'] } as never),
-  CorsExposeHeaders: text('Access-Control-Expose-Headers', DEFAULTS.cors.exposeHeaders),
-  CorsMaxAge: { Type: 'Number', Description: 'Access-Control-Max-Age in seconds', Default: DEFAULTS.cors.maxAge, MinValue: 0 },
-  MaxWidth: text('Optional maximum output width in pixels (IIIF maxWidth)', '', { AllowedPattern: '^[0-9]*$' } as never),
-  MaxHeight: text('Optional maximum output height in pixels (IIIF maxHeight)', '', { AllowedPattern: '^[0-9]*$' } as never),
-  MaxArea: text('Optional maximum output area in pixels (IIIF maxArea)', '', { AllowedPattern: '^[0-9]*$' } as never),
-}).map(([name, spec]) => [name, fix(spec as unknown as Record<string, unknown>)])) as Record<string, CfnParameterProps>;
+  AlternateDomainNames: { type: 'CommaDelimitedList', description: 'Optional further aliases, comma separated; need DomainName', default: '' },
+  CertificateArn: text('ACM certificate in us-east-1 covering DomainName and AlternateDomainNames', {
+    allowedPattern: '^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$', constraintDescription: 'an ACM certificate ARN in us-east-1',
+  }),
+  WebAclArn: text('Optional AWS WAF web ACL ARN (scope CLOUDFRONT, created in us-east-1)'),
+  Architecture: text('Lambda architecture; the code zip must be built for it', { default: DEFAULTS.architecture, allowedValues: ['arm64', 'x86_64'] }),
+  InvokeMode: text('Function URL invoke mode: RESPONSE_STREAM (large responses) or BUFFERED (responses up to 6 MB)', {
+    default: DEFAULTS.invokeMode, allowedValues: ['RESPONSE_STREAM', 'BUFFERED'],
+  }),
+  MemorySize: number('Lambda memory in MB (1769 MB is one vCPU)', { default: DEFAULTS.memorySize, minValue: 128, maxValue: 10240 }),
+  Timeout: number('Lambda timeout in seconds (CloudFront waits up to 60 s)', { default: DEFAULTS.timeoutSeconds, minValue: 1, maxValue: 60 }),
+  ReservedConcurrency: number('Reserved concurrency, the cost ceiling; 0 leaves the function unreserved (needed where the account concurrency quota is below 120)', {
+    default: DEFAULTS.reservedConcurrency, minValue: 0,
+  }),
+  LogRetentionDays: number('CloudWatch Logs retention in days', { default: DEFAULTS.logRetention, allowedValues: retentionValues }),
+  PriceClass: text('CloudFront price class', { default: DEFAULTS.priceClass, allowedValues: ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] }),
+  CorsAllowOrigin: text('Access-Control-Allow-Origin: *, one origin, or REFLECT_ORIGIN', { default: DEFAULTS.cors.allowOrigin, minLength: 1 }),
+  CorsAllowHeaders: text('Access-Control-Allow-Headers', { default: DEFAULTS.cors.allowHeaders }),
+  CorsAllowCredentials: text('Access-Control-Allow-Credentials', { default: String(DEFAULTS.cors.allowCredentials), allowedValues: ['true', 'false'] }),
+  CorsExposeHeaders: text('Access-Control-Expose-Headers', { default: DEFAULTS.cors.exposeHeaders }),
+  CorsMaxAge: number('Access-Control-Max-Age in seconds', { default: DEFAULTS.cors.maxAge, minValue: 0 }),
+  MaxWidth: text('Optional maximum output width in pixels (IIIF maxWidth)', digits),
+  MaxHeight: text('Optional maximum output height in pixels (IIIF maxHeight)', digits),
+  MaxArea: text('Optional maximum output area in pixels (IIIF maxArea)', digits),
+} satisfies Record<string, CfnParameterProps>;
+
+export const PARAMETER_GROUPS = [
+  { Label: { default: 'Code' }, Parameters: ['CodeS3Bucket', 'CodeS3Key', 'Architecture'] },
+  { Label: { default: 'Images (serverless-iiif settings)' }, Parameters: ['SourceBucket', 'SourcePrefix', 'SourceBucketRegion', 'ResolverTemplate', 'ForceHost'] },
+  { Label: { default: 'Domain and protection' }, Parameters: ['DomainName', 'AlternateDomainNames', 'CertificateArn', 'WebAclArn', 'PriceClass'] },
+  { Label: { default: 'Function' }, Parameters: ['InvokeMode', 'MemorySize', 'Timeout', 'ReservedConcurrency', 'LogRetentionDays', 'MaxWidth', 'MaxHeight', 'MaxArea'] },
+  { Label: { default: 'CORS' }, Parameters: ['CorsAllowOrigin', 'CorsAllowHeaders', 'CorsAllowCredentials', 'CorsExposeHeaders', 'CorsMaxAge'] },
+];

@@ -1,6 +1,6 @@
 import { httpError } from '../errors.ts';
 import { canonicalParams } from './canonical.ts';
-import { assertWithinLimits, maxSize } from './limits.ts';
+import { assertWithinLimits, exceededLimit, maxSize } from './limits.ts';
 import type { Dimensions, ImageGeometry, ImageRequest, Limits, Rect, RegionSpec, RenderPlan, SizeSpec } from './types.ts';
 
 /** Region in full-resolution pixels, clipped to the image (3.0 §4.1). */
@@ -74,10 +74,11 @@ export function resolveSize(spec: SizeSpec, region: Rect, limits: Limits): Dimen
       requireNoUpscale(size, region, spec.upscale);
       break;
     case 'confined': {
-      // Largest size inside w×h keeping the aspect ratio; without ^ also inside the region.
+      // Largest size inside w×h keeping the aspect ratio; without ^ also inside the region,
       const scale = Math.min(spec.w / rw, spec.h / rh, spec.upscale ? Infinity : 1);
       size = { width: Math.min(spec.w, derived(rw * scale)), height: Math.min(spec.h, derived(rh * scale)) };
-      break;
+      // "...or server-imposed limits": shrink to the limits instead of rejecting.
+      return exceededLimit(size, limits) === undefined ? size : maxSize(rw, rh, limits, spec.upscale);
     }
   }
   assertWithinLimits(size, limits);

@@ -71,6 +71,6 @@ export async function readUints(ctx: IfdContext, entry: IfdEntry, max: number): 
 export async function readBytes(ctx: IfdContext, entry: IfdEntry, maxBytes: number): Promise<Uint8Array> {
   const length = entry.count * entry.valueSize;
   if (entry.valueSize !== 1 || length > maxBytes) throw new TiffError('TIFF field too large.');
-  // Copy: the block cache must not leak into long-lived structures.
-  return (await ctx.reader.read(entry.valueOffset, length)).slice();
+  // A copy (not Buffer#slice, which shares memory): the block cache must not outlive the parse.
+  return new Uint8Array(await ctx.reader.read(entry.valueOffset, length));
 }

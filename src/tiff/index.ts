@@ -6,4 +6,5 @@ export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts'
 export { type TileLocation, readTileLocation } from './tile-location.ts';
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
+export { cropJpeg } from './jpeg-crop.ts';
 export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';

@@ -10,7 +10,7 @@ interface ScanComponent {
   v: number;
   dc: HuffmanTable;
   ac: HuffmanTable;
-  /** DC predictors: of the input (reset at restarts) and of the output. */
+  /** DC predictors of the input and of the output. */
   inPred: number;
   outPred: number;
 }
@@ -19,8 +19,7 @@ interface Frame {
   width: number;
   height: number;
   components: ScanComponent[];
-  restartInterval: number;
-  /** Header segments to copy, SOS included, DRI left out (the output has no restarts). */
+  /** Header segments to copy, SOS included. */
   header: JpegSegment[];
   sof: JpegSegment;
   dataStart: number;
@@ -46,11 +45,11 @@ function readFrame(jpeg: Uint8Array): Frame {
   const ac = new Map<number, HuffmanTable>();
   const header: JpegSegment[] = [];
   let sof: JpegSegment | undefined;
-  let restartInterval = 0;
   for (const seg of jpegSegments(jpeg, 2)) {
     if (seg.marker === DHT) readDht(jpeg, seg, dc, ac);
-    if (seg.marker === DRI) restartInterval = u16(jpeg, seg.start + 4);
-    else header.push(seg);
+    // Restart intervals count MCUs, which a crop changes; libtiff does not write them.
+    if (seg.marker === DRI && u16(jpeg, seg.start + 4) !== 0) throw new TiffError('Unsupported JPEG restart interval.');
+    header.push(seg);
     if (seg.marker === 0xc0 || seg.marker === 0xc1) sof = seg;
     else if (seg.marker >= 0xc2 && seg.marker <= 0xcf && seg.marker !== DHT && seg.marker !== 0xc8 && seg.marker !== 0xcc) {
       throw new TiffError('Unsupported JPEG frame type.');
@@ -60,18 +59,19 @@ function readFrame(jpeg: Uint8Array): Frame {
     const nf = jpeg[sof.start + 9] ?? 0;
     const ns = jpeg[seg.start + 4] ?? 0;
     if (ns !== nf || ns < 1 || ns > 4) throw new TiffError('Unsupported JPEG scan layout.');
+    const sofStart = sof.start;
     const components: ScanComponent[] = [];
     for (let i = 0; i < ns; i++) {
       const id = jpeg[seg.start + 5 + i * 2];
       const tables = jpeg[seg.start + 6 + i * 2] ?? 0;
-      const c = Array.from({ length: nf }, (_, k) => sof.start + 10 + k * 3).find((at) => jpeg[at] === id);
+      const c = Array.from({ length: nf }, (_, k) => sofStart + 10 + k * 3).find((at) => jpeg[at] === id);
       const dcTable = dc.get(tables >> 4);
       const acTable = ac.get(tables & 15);
       if (c === undefined || !dcTable || !acTable) throw new TiffError('Malformed JPEG data.');
       const hv = jpeg[c + 1] ?? 0;
       components.push({ h: hv >> 4, v: hv & 15, dc: dcTable, ac: acTable, inPred: 0, outPred: 0 });
     }
-    return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, restartInterval, header, sof, dataStart: seg.end };
+    return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, header, sof, dataStart: seg.end };
   }
   throw new TiffError('JPEG has no scan.');
 }
@@ -120,12 +120,8 @@ export function cropJpeg(jpeg: Uint8Array, width: number, height: number): Uint8
   const keepY = Math.ceil(height / mcuH);
   const r = new BitReader(jpeg, f.dataStart);
   const out = new BitWriter();
-  for (let my = 0, n = 0; my < keepY; my++) {
-    for (let mx = 0; mx < mcusX; mx++, n++) {
-      if (f.restartInterval > 0 && n > 0 && n % f.restartInterval === 0) {
-        r.restart();
-        for (const c of f.components) c.inPred = 0;
-      }
+  for (let my = 0; my < keepY; my++) {
+    for (let mx = 0; mx < mcusX; mx++) {
       for (const c of f.components) {
         const blocks = interleaved ? c.h * c.v : 1;
         for (let b = 0; b < blocks; b++) copyBlock(r, mx < keepX ? out : undefined, c);

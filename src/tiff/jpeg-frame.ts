@@ -1,4 +1,5 @@
 import { TiffError } from './errors.ts';
+import { cropJpeg } from './jpeg-crop.ts';
 import { type JpegSegment, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
 
 /** Baseline, extended sequential and progressive Huffman frames. */
@@ -25,10 +26,11 @@ export function jpegFrameSize(jpeg: Uint8Array): { width: number; height: number
 }
 
 /**
- * Copy of `jpeg` whose SOF declares a smaller size, so a decoder crops the
- * padding of a stored edge tile. Exact for any height; a width only while the
- * MCU count per row is unchanged (the entropy data encodes whole MCU rows), so
- * a larger width cut throws — use cropJpeg for those.
+ * Copy of `jpeg` declaring a smaller size, for a padded stored edge tile.
+ * Patching the SOF is enough for any height and for a width cut inside the
+ * last MCU column (decoders drop the rest). A cut that removes whole MCU
+ * columns changes how the entropy data splits into rows, so then the kept
+ * MCUs are re-packed losslessly (cropJpeg).
  */
 export function rewriteJpegFrameSize(jpeg: Uint8Array, width: number, height: number): Uint8Array {
   const { start } = findSof(jpeg);
@@ -36,8 +38,8 @@ export function rewriteJpegFrameSize(jpeg: Uint8Array, width: number, height: nu
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new TiffError('Invalid JPEG size.');
   if (width > current.width || height > current.height) throw new TiffError('JPEG size can only shrink.');
   const mcuWidth = 8 * maxHorizontalSampling(jpeg, start);
-  if (Math.ceil(width / mcuWidth) !== Math.ceil(current.width / mcuWidth)) throw new TiffError('JPEG width cut needs cropJpeg.');
-  const out = jpeg.slice();
+  if (Math.ceil(width / mcuWidth) !== Math.ceil(current.width / mcuWidth)) return cropJpeg(jpeg, width, height);
+  const out = new Uint8Array(jpeg); // a copy even when given a Buffer
   out[start + 5] = height >> 8;
   out[start + 6] = height & 0xff;
   out[start + 7] = width >> 8;

@@ -39,14 +39,14 @@ export function buildHuffmanTable(counts: Uint8Array, values: Uint8Array): Huffm
   return t;
 }
 
-/** Reads entropy-coded bits, undoing 0xFF00 stuffing; stops dead at a marker. */
+/** Reads entropy-coded bits, undoing 0xFF00 stuffing; a marker mid-data is an error. */
 export class BitReader {
   private cur = 0;
   private left = 0;
 
   constructor(
     private readonly data: Uint8Array,
-    public pos: number,
+    private pos: number,
   ) {}
 
   bit(): number {
@@ -78,14 +78,6 @@ export class BitReader {
       if (code <= (t.maxCode[len] ?? -1)) return t.values[(t.valPtr[len] ?? 0) + code - (t.minCode[len] ?? 0)] ?? 0;
     }
     throw new TiffError('Malformed JPEG data.');
-  }
-
-  /** Skips to the byte boundary and over the expected RSTn marker. */
-  restart(): void {
-    this.left = 0;
-    const m = this.data[this.pos + 1] ?? 0;
-    if (this.data[this.pos] !== 0xff || m < 0xd0 || m > 0xd7) throw new TiffError('Malformed JPEG data.');
-    this.pos += 2;
   }
 }
 

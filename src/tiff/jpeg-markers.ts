@@ -4,7 +4,7 @@ export const SOI = 0xd8;
 export const EOI = 0xd9;
 export const SOS = 0xda;
 
-/** One marker segment: `start` is at its 0xFF, `end` just past its payload. */
+/** One marker segment: `start` is at the 0xFF right before the marker code (after any fill bytes), `end` just past its payload. */
 export interface JpegSegment {
   marker: number;
   start: number;
@@ -27,7 +27,7 @@ export function* jpegSegments(jpeg: Uint8Array, from: number, to = jpeg.length):
     const marker = jpeg[at];
     if (marker === undefined || marker === 0 || marker === SOI) throw new TiffError('Malformed JPEG data.');
     if (marker === EOI || standalone(marker)) {
-      yield { marker, start: pos, end: at + 1 };
+      yield { marker, start: at - 1, end: at + 1 };
       if (marker === EOI) return;
       pos = at + 1;
       continue;
@@ -35,7 +35,7 @@ export function* jpegSegments(jpeg: Uint8Array, from: number, to = jpeg.length):
     const length = ((jpeg[at + 1] ?? 0) << 8) | (jpeg[at + 2] ?? 0);
     const end = at + 1 + length;
     if (length < 2 || end > to) throw new TiffError('Malformed JPEG data.');
-    yield { marker, start: pos, end };
+    yield { marker, start: at - 1, end };
     if (marker === SOS) return;
     pos = end;
   }

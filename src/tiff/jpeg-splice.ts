@@ -3,8 +3,8 @@ import { SOI, endsWithEoi, jpegSegments, startsWithSoi } from './jpeg-markers.ts
 
 export interface SpliceOptions {
   /**
-   * The tile holds RGB components (Photometric RGB): add an Adobe APP14
-   * marker with transform 0 so decoders do not apply YCbCr->RGB.
+   * The tile holds RGB components (Photometric RGB): make sure it has an
+   * Adobe APP14 marker with transform 0 so decoders do not apply YCbCr->RGB.
    */
   rgb?: boolean;
 }
@@ -26,6 +26,14 @@ function tablesBody(tables: Uint8Array): Uint8Array {
   return tables.subarray(2, end);
 }
 
+/** libjpeg-written RGB tiles (libvips at Q >= 90) already carry an APP14. */
+function hasAdobeMarker(tile: Uint8Array): boolean {
+  for (const seg of jpegSegments(tile, 2)) {
+    if (seg.marker === 0xee && seg.end - seg.start >= 9 && String.fromCharCode(...tile.subarray(seg.start + 4, seg.start + 9)) === 'Adobe') return true;
+  }
+  return false;
+}
+
 /**
  * A complete standalone JPEG from a stored TIFF tile (an abbreviated stream,
  * TechNote 2) and the image's JPEGTables: the tile's SOI, the tables without
@@ -35,7 +43,7 @@ function tablesBody(tables: Uint8Array): Uint8Array {
 export function spliceJpegTile(jpegTables: Uint8Array | undefined, tile: Uint8Array, opts: SpliceOptions = {}): Uint8Array {
   if (!startsWithSoi(tile) || !endsWithEoi(tile) || tile.length < 4) throw new TiffError('Malformed JPEG tile.');
   const body = jpegTables && jpegTables.length > 0 ? tablesBody(jpegTables) : new Uint8Array(0);
-  const adobe = opts.rgb ? ADOBE_RGB : new Uint8Array(0);
+  const adobe = opts.rgb && !hasAdobeMarker(tile) ? ADOBE_RGB : new Uint8Array(0);
   const out = new Uint8Array(2 + adobe.length + body.length + tile.length - 2);
   out[0] = 0xff;
   out[1] = SOI;
