@@ -4,7 +4,7 @@ import type { Config } from './config.ts';
 import { createGeometryCache } from './geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
-import { serviceBase } from './http/public-base.ts';
+import { publicBase, serviceBase } from './http/public-base.ts';
 import type { Renderer } from './renderer.ts';
 import { type GeometryProbe, type ResolvedImage, resolveImage } from './resolve.ts';
 import type { ImageSource } from './source.ts';
@@ -37,6 +37,7 @@ export function createAppContext(options: AppOptions) {
     limits,
     preferredFormats,
     log: options.log ?? ((line: string, cause?: unknown) => console.error(line, cause ?? '')),
+    publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
     async resolve(c: Context, identifier: string): Promise<ResolvedImage> {
       startTime(c, 'source', 'stat and probe');

@@ -4,7 +4,7 @@ import type { ImageGeometry } from './iiif/types.ts';
 import type { ImageSource, SourceObject } from './source.ts';
 
 /** Source formats the renderers can decode. */
-export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif';
+export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif' | 'unknown';
 
 /** Geometry plus what a renderer needs to read the right pyramid level. */
 export interface SourceGeometry extends ImageGeometry {
@@ -67,12 +67,20 @@ function fromHeader(bytes: Uint8Array): SourceGeometry {
   return { width, height, format, orientation };
 }
 
+/** Store-recorded geometry of a flat image; pyramids are always read from the file, for exact level sizes. */
+function fromHints(hints: SourceObject['hints']): SourceGeometry | undefined {
+  if (!hints?.width || !hints.height || (hints.levels && hints.levels.length > 1)) return undefined;
+  return { width: hints.width, height: hints.height, ...(hints.tile ? { tile: hints.tile } : {}), format: 'unknown' };
+}
+
 export async function probeGeometry(
   source: ImageSource,
   identifier: string,
   object: SourceObject,
   signal?: AbortSignal,
 ): Promise<SourceGeometry> {
+  const hinted = fromHints(object.hints);
+  if (hinted) return hinted;
   const head = await source.read(identifier, { offset: 0, length: Math.min(HEAD_BYTES, object.size) }, signal);
   return probeFlatGeometry(
     head,

@@ -1,4 +1,4 @@
-import type { RenderPlan } from './iiif/types.ts';
+import type { IiifVersion, RenderPlan } from './iiif/types.ts';
 import type { SourceGeometry } from './geometry.ts';
 import type { ImageSource, SourceObject } from './source.ts';
 
@@ -7,6 +7,9 @@ export interface RenderInput {
   object: SourceObject;
   source: ImageSource;
   geometry: SourceGeometry;
+  version: IiifVersion;
+  /** `{prefix}/{version}/{encoded identifier}/{canonical params}`: a cache key shared by equivalent requests. */
+  canonicalPath: string;
   signal?: AbortSignal;
 }
 

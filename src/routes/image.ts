@@ -24,8 +24,8 @@ export async function imageResponse(
   const plan = planImage(request, geometry, app.limits);
   checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
 
-  const base = `${app.serviceBase(c, version)}/${encodeIdentifier(identifier)}`;
-  c.header('Link', `<${base}/${plan.canonical}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
+  const canonicalPath = `${config.IIIF_PREFIX}/${version}/${encodeIdentifier(identifier)}/${plan.canonical}`;
+  c.header('Link', `<${app.publicBase(c)}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
   c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);
   const etag = await makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
@@ -39,7 +39,7 @@ export async function imageResponse(
   }
   const started = performance.now();
   const { body, readMs } = await app.renderer.render(
-    { identifier, object, source: app.source, geometry, signal: c.req.raw.signal },
+    { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal },
     plan,
   );
   setMetric(c, 'read', readMs, 'source read');
