@@ -34,7 +34,10 @@ export function createApp(options: AppOptions): Hono {
 async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base: string) {
   // The raw pathname still holds `%2F`; splitting happens before any decoding.
   const pathname = new URL(c.req.url).pathname;
-  const target = splitIiifPath(pathname.slice(base.length + 1), { slashSubstitute: ctx.config.IIIF_SLASH_SUBSTITUTE });
+  const target = splitIiifPath(pathname.slice(base.length + 1), {
+    slashSubstitute: ctx.config.IIIF_SLASH_SUBSTITUTE,
+    version,
+  });
   switch (target.kind) {
     case 'base':
       c.header('Cache-Control', ctx.config.IIIF_CACHE_CONTROL_INFO);
