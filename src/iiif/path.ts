@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { httpError, isHttpError } from '../errors.ts';
+import { httpError, isHttpError, type ErrorCode } from '../errors.ts';
 import { MAX_IDENTIFIER_LENGTH } from './constants.ts';
 import { echo, parseSegment } from './parse.ts';
 import { splitQualityFormat } from './quality-format.ts';
@@ -26,46 +26,44 @@ const identifierSchema = v.pipe(
   v.check((s) => !isRelative(s), 'identifier may not contain relative path segments'),
 );
 
-function decode(raw: string, what: string): string {
+const unencodedSlash = () =>
+  httpError(404, 'not_found', 'Not found: identifiers containing "/" must encode it as %2F.');
+
+function decode(raw: string, what: string, code: ErrorCode): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw httpError(400, what === 'identifier' ? 'bad_identifier' : 'bad_request', `Invalid percent-encoding in ${what} "${echo(raw)}".`);
+    throw httpError(400, code, `Invalid percent-encoding in ${what} "${echo(raw)}".`);
   }
 }
 
 function decodeIdentifier(raw: string, slashSubstitute: string | undefined): string {
-  let id = decode(raw, 'identifier');
+  let id = decode(raw, 'identifier', 'bad_identifier');
   if (slashSubstitute) id = id.replaceAll(slashSubstitute, '/');
   return parseSegment(identifierSchema, id, 'bad_identifier', 'identifier', 'a valid identifier');
 }
 
 /** Parameters are decoded too, since some clients encode `^`, `!`, `:` or `,`. */
 function decodeParams(segments: string[]): ImageParams {
-  const [region = '', size = '', rotation = '', last = ''] = segments.map((s) => decode(s, 'image parameter'));
+  const [region = '', size = '', rotation = '', last = ''] = segments.map((s) => decode(s, 'image parameter', 'bad_request'));
   return { region, size, rotation, ...splitQualityFormat(last) };
 }
 
-/** Paths longer than an image request: 404 when the tail is a valid request (the identifier had a raw `/`), else 400. */
-function rejectLongPath(tail: string[], version: IiifVersion | undefined): never {
-  const versions: IiifVersion[] = version ? [version] : [3, 2];
-  let firstError: unknown;
-  for (const ver of versions) {
-    try {
-      parseImageRequest(ver, decodeParams(tail));
-      firstError = undefined;
-      break;
-    } catch (e) {
-      // 501 (jp2, pdf) means the syntax was fine.
-      if (isHttpError(e) && e.status === 501) {
-        firstError = undefined;
-        break;
-      }
-      firstError ??= e;
-    }
+/** Why the tail is not a valid image request, or undefined when it is (a 501 such as jp2 is valid syntax). */
+function tailError(tail: string[], version: IiifVersion): unknown {
+  try {
+    parseImageRequest(version, decodeParams(tail));
+    return undefined;
+  } catch (e) {
+    return isHttpError(e) && e.status === 501 ? undefined : e;
   }
-  if (firstError !== undefined) throw firstError;
-  throw httpError(404, 'not_found', 'Not found: identifiers containing "/" must encode it as %2F.');
+}
+
+/** Paths longer than an image request: 404 when the tail is valid (the identifier had a raw `/`), else the tail's 400. */
+function rejectLongPath(tail: string[], version: IiifVersion | undefined): never {
+  const errors = (version ? [version] : ([3, 2] as const)).map((ver) => tailError(tail, ver));
+  if (errors.every((e) => e !== undefined)) throw errors[0];
+  throw unencodedSlash();
 }
 
 /**
@@ -78,7 +76,7 @@ export function splitIiifPath(rest: string, opts: SplitOptions = {}): IiifPath {
   const last = segments[n - 1] ?? '';
   if (n === 1) return { kind: 'base', identifier: decodeIdentifier(last, opts.slashSubstitute) };
   if (last === 'info.json') {
-    if (n > 2) throw httpError(404, 'not_found', 'Not found: identifiers containing "/" must encode it as %2F.');
+    if (n > 2) throw unencodedSlash();
     return { kind: 'info', identifier: decodeIdentifier(segments[0] ?? '', opts.slashSubstitute) };
   }
   if (n > 5) rejectLongPath(segments.slice(-4), opts.version);

@@ -36,7 +36,7 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
     geometry,
     limits,
     tiles: deriveTiles(geometry, config.IIIF_TILE_SIZE),
-    sizes: deriveSizes(geometry, limits),
+    sizes: deriveSizes(geometry, limits, config.IIIF_TILE_SIZE),
     rights: config.IIIF_RIGHTS,
     preferredFormats: app.preferredFormats,
   };
