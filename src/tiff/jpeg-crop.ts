@@ -5,9 +5,19 @@ import { type JpegSegment, SOS, jpegSegments, startsWithSoi } from './jpeg-marke
 const DHT = 0xc4;
 const DRI = 0xdd;
 
+/**
+ * DC differences change when MCUs are dropped, and an optimised DC table may
+ * lack the new categories; re-encoding DC with the complete standard table
+ * (Annex K.3) always works. AC symbols are copied, so their tables stay.
+ */
+const STANDARD_DC_COUNTS = Uint8Array.of(0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0);
+const STANDARD_DC_VALUES = Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+const STANDARD_DC = buildHuffmanTable(STANDARD_DC_COUNTS, STANDARD_DC_VALUES);
+
 interface ScanComponent {
   h: number;
   v: number;
+  dcId: number;
   dc: HuffmanTable;
   ac: HuffmanTable;
   /** DC predictors of the input and of the output. */
@@ -59,6 +69,7 @@ function readFrame(jpeg: Uint8Array): Frame {
     const nf = jpeg[sof.start + 9] ?? 0;
     const ns = jpeg[seg.start + 4] ?? 0;
     if (ns !== nf || ns < 1 || ns > 4) throw new TiffError('Unsupported JPEG scan layout.');
+    if (sof.end - sof.start < 10 + 3 * nf || seg.end - seg.start < 8 + 2 * ns) throw new TiffError('Malformed JPEG data.');
     const sofStart = sof.start;
     const components: ScanComponent[] = [];
     for (let i = 0; i < ns; i++) {
@@ -69,7 +80,9 @@ function readFrame(jpeg: Uint8Array): Frame {
       const acTable = ac.get(tables & 15);
       if (c === undefined || !dcTable || !acTable) throw new TiffError('Malformed JPEG data.');
       const hv = jpeg[c + 1] ?? 0;
-      components.push({ h: hv >> 4, v: hv & 15, dc: dcTable, ac: acTable, inPred: 0, outPred: 0 });
+      // Sampling factors are 1–4 (B.2.2); zero would make the MCU grid infinite.
+      if (hv >> 4 < 1 || hv >> 4 > 4 || (hv & 15) < 1 || (hv & 15) > 4) throw new TiffError('Malformed JPEG data.');
+      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, inPred: 0, outPred: 0 });
     }
     return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, header, sof, dataStart: seg.end };
   }
@@ -86,7 +99,7 @@ function copyBlock(r: BitReader, out: BitWriter | undefined, c: ScanComponent): 
     const diff = c.inPred - c.outPred;
     c.outPred = c.inPred;
     const size = diff === 0 ? 0 : 32 - Math.clz32(Math.abs(diff));
-    out.symbol(c.dc, size);
+    out.symbol(STANDARD_DC, size);
     out.write(diff < 0 ? (diff - 1) & ((1 << size) - 1) : diff, size);
   }
   for (let k = 1; k < 64; ) {
@@ -131,12 +144,25 @@ export function cropJpeg(jpeg: Uint8Array, width: number, height: number): Uint8
   return assemble(jpeg, f, out.finish(), width, height);
 }
 
+/** A DHT segment defining the standard DC table under each given id. */
+function standardDcSegment(ids: number[]): Uint8Array {
+  const table = [...STANDARD_DC_COUNTS, ...STANDARD_DC_VALUES];
+  const length = 2 + ids.length * (1 + table.length);
+  return Uint8Array.from([0xff, DHT, length >> 8, length & 0xff, ...ids.flatMap((id) => [id, ...table])]);
+}
+
 function assemble(jpeg: Uint8Array, f: Frame, data: Uint8Array, width: number, height: number): Uint8Array {
+  const dht = standardDcSegment([...new Set(f.components.map((c) => c.dcId))]);
   const headerLength = f.header.reduce((a, s) => a + s.end - s.start, 0);
-  const out = new Uint8Array(2 + headerLength + data.length + 2);
+  const out = new Uint8Array(2 + headerLength + dht.length + data.length + 2);
   out.set([0xff, 0xd8]);
   let at = 2;
   for (const s of f.header) {
+    // The new DC tables go right before SOS, overriding earlier definitions.
+    if (s.marker === SOS) {
+      out.set(dht, at);
+      at += dht.length;
+    }
     out.set(jpeg.subarray(s.start, s.end), at);
     if (s === f.sof) out.set([height >> 8, height & 0xff, width >> 8, width & 0xff], at + 5);
     at += s.end - s.start;

@@ -1,7 +1,7 @@
 import { TiffError } from './errors.ts';
 
 export const SOI = 0xd8;
-export const EOI = 0xd9;
+const EOI = 0xd9;
 export const SOS = 0xda;
 
 /** One marker segment: `start` is at the 0xFF right before the marker code (after any fill bytes), `end` just past its payload. */

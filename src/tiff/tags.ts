@@ -21,9 +21,9 @@ export const Tag = {
   JPEGTables: 347,
 } as const;
 
-export const Compression = { None: 1, Jpeg: 7, OldJpeg: 6, Lzw: 5, Deflate: 8, AdobeDeflate: 32946 } as const;
+export const Compression = { Jpeg: 7 } as const;
 
-export const Photometric = { MinIsWhite: 0, MinIsBlack: 1, Rgb: 2, YCbCr: 6 } as const;
+export const Photometric = { MinIsBlack: 1, Rgb: 2, YCbCr: 6 } as const;
 
 /** NewSubfileType bits. */
 export const SubfileType = { ReducedImage: 1, Page: 2, Mask: 4 } as const;

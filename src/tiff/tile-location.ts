@@ -49,6 +49,7 @@ export async function readTileLocation(read: RangeRead, level: TiffLevel, col: n
   const rawSize = level.tileWidth * level.tileHeight * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
   const maxLength = rawSize * 4 + 64 * 1024;
   if (length === 0) throw new TiffError('TIFF tile is missing.');
-  if (length > maxLength || offset + length > level.fileSize) throw new TiffError('TIFF tile past end of file.');
+  if (length > maxLength) throw new TiffError('TIFF tile too large.');
+  if (offset + length > level.fileSize) throw new TiffError('TIFF tile past end of file.');
   return { offset, length };
 }
