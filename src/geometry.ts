@@ -2,6 +2,8 @@ import { imageSize } from 'image-size';
 import { httpError } from './errors.ts';
 import type { ImageGeometry } from './iiif/types.ts';
 import type { ImageSource, SourceObject } from './source.ts';
+import type { TiffLevel } from './tiff/index.ts';
+import { probeTiffGeometry } from './tiff-geometry.ts';
 
 /** Source formats the renderers can decode. */
 export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif' | 'unknown';
@@ -11,8 +13,10 @@ export interface SourceGeometry extends ImageGeometry {
   format: SourceFormat;
   /** EXIF orientation (1–8); width/height are already the displayed (oriented) size. */
   orientation?: number;
-  /** How pyramid levels beyond the first are stored in a TIFF. */
-  pyramid?: 'pages' | 'subifds';
+  /** Where each level lives in a multi-resolution TIFF: its page in the IFD chain, or its SubIFD. */
+  levelAccess?: Array<{ page: number } | { subifd: number }>;
+  /** Parsed TIFF levels (tile tables, JPEG tables), for reading stored tiles directly. */
+  tiffLevels?: TiffLevel[];
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -82,6 +86,12 @@ export async function probeGeometry(
   const hinted = fromHints(object.hints);
   if (hinted) return hinted;
   const head = await source.read(identifier, { offset: 0, length: Math.min(HEAD_BYTES, object.size) }, signal);
+  const tiff = await probeTiffGeometry(
+    head,
+    (offset, length) => source.read(identifier, { offset, length }, signal),
+    object.size,
+  );
+  if (tiff) return tiff;
   return probeFlatGeometry(
     head,
     (length) => source.read(identifier, { offset: 0, length }, signal),

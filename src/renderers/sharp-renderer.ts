@@ -33,8 +33,8 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       try {
         const loadOptions: SharpOptions = { limitInputPixels: options.maxInputPixels, failOn: 'error' };
         const { geometry } = input;
-        if (plan.level > 0 && geometry.pyramid === 'pages') loadOptions.page = plan.level;
-        if (plan.level > 0 && geometry.pyramid === 'subifds') loadOptions.subifd = plan.level - 1;
+        const access = geometry.levelAccess?.[plan.level];
+        if (access) Object.assign(loadOptions, access);
         let image = sharp(data, loadOptions).autoOrient();
         const level = geometry.levels?.[plan.level] ?? geometry;
         image = cropAndScale(image, plan, level, SHRINK_ON_LOAD.has(geometry.format));

@@ -1,0 +1,38 @@
+import type { SourceGeometry } from './geometry.ts';
+import { type RangeRead, pyramidLevels, readTiffStructure } from './tiff/index.ts';
+
+const isTiff = (b: Uint8Array): boolean =>
+  b.length >= 4 &&
+  ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) ||
+    (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)));
+
+/**
+ * Geometry of a TIFF from its structure alone (a few range reads): the real
+ * pyramid levels and tile size, plus where each level lives for the renderer
+ * and the tile pass-through. Undefined for anything that is not a TIFF.
+ */
+export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size: number): Promise<SourceGeometry | undefined> {
+  if (!isTiff(head)) return undefined;
+  // The first block is usually the head we already have.
+  const reader: RangeRead = (offset, length) =>
+    offset + length <= head.length ? Promise.resolve(head.subarray(offset, offset + length)) : read(offset, length);
+  const structure = await readTiffStructure(reader, size);
+  const levels = pyramidLevels(structure);
+  const base = levels[0];
+  // Rotated TIFFs are rare; the flat path lets the renderer orient them.
+  if (!base || base.orientation !== 1) return undefined;
+  const access = levels.map((level) => {
+    const page = structure.images.findIndex((img) => img.ifdOffset === level.ifdOffset);
+    if (page >= 0) return { page };
+    return { subifd: base.subImages.findIndex((img) => img.ifdOffset === level.ifdOffset) };
+  });
+  return {
+    width: base.width,
+    height: base.height,
+    format: 'tiff',
+    levels: levels.map((l) => ({ width: l.width, height: l.height })),
+    ...(base.tiled ? { tile: { width: base.tileWidth, height: base.tileHeight } } : {}),
+    levelAccess: access,
+    tiffLevels: levels,
+  };
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import type { ImageSource } from '../../src/source.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { PYRAMID, gridColour } from '../fixtures/images.ts';
+
+/** Mean absolute difference per channel between two decoded images of the same size. */
+async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
+  const [x, y] = await Promise.all([a, b].map((buf) => sharp(buf).removeAlpha().raw().toBuffer()));
+  if (!x || !y || x.length !== y.length) throw new Error('sizes differ');
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.abs((x[i] ?? 0) - (y[i] ?? 0));
+  return sum / x.length;
+}
+
+function countingSource(inner: ImageSource) {
+  const counts = { reads: 0, bytes: 0 };
+  const source: ImageSource = {
+    kind: inner.kind,
+    stat: (id, signal) => inner.stat(id, signal),
+    async read(id, range, signal) {
+      const bytes = await inner.read(id, range, signal);
+      counts.reads++;
+      counts.bytes += bytes.length;
+      return bytes;
+    },
+  };
+  return { source, counts };
+}
+
+/** Every tile URL a viewer derives from info.json (3.0 implementation notes §3), `w,` form. */
+function viewerTiles(width: number, height: number, tile: number, scaleFactors: number[]) {
+  const urls: Array<{ scale: number; path: string; w: number; h: number }> = [];
+  for (const s of scaleFactors) {
+    for (let y = 0; y < height; y += tile * s) {
+      for (let x = 0; x < width; x += tile * s) {
+        const w = Math.min(tile * s, width - x);
+        const h = Math.min(tile * s, height - y);
+        const outW = Math.ceil(w / s);
+        urls.push({ scale: s, path: `${x},${y},${w},${h}/${outW},/0/default`, w: outW, h: Math.max(1, Math.round((h * outW) / w)) });
+      }
+    }
+  }
+  return urls;
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-tiles-'));
+  const raw = Buffer.alloc(PYRAMID.width * PYRAMID.height * 3);
+  for (let y = 0; y < PYRAMID.height; y++)
+    for (let x = 0; x < PYRAMID.width; x++) raw.set(gridColour(x, y), (y * PYRAMID.width + x) * 3);
+  const image = () => sharp(raw, { raw: { width: PYRAMID.width, height: PYRAMID.height, channels: 3 } });
+  const tiff = { tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg' } as const;
+  // Quality ≥ 90 makes libvips store RGB JPEG tiles, below it YCbCr 4:2:0: both must pass through.
+  await writeFile(join(root, 'rgb.tif'), await image().tiff({ ...tiff, quality: 95 }).toBuffer());
+  await writeFile(join(root, 'ycbcr.tif'), await image().tiff({ ...tiff, quality: 75 }).toBuffer());
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe.each(['rgb.tif', 'ycbcr.tif'])('tile pass-through of %s', (name) => {
+  const build = () => {
+    const { source, counts } = countingSource(fsSource({ root }));
+    const config = loadConfig({ IIIF_ROOT: root });
+    const renderer = sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e9 });
+    return { app: createApp({ config, source, renderer }), counts };
+  };
+
+  it('serves every viewer tile at its exact size, matching the rendered path', async () => {
+    const { app } = build();
+    const info = (await (await app.request(`/iiif/3/${name}/info.json`)).json()) as {
+      tiles: Array<{ width: number; scaleFactors: number[] }>;
+    };
+    const [tiles] = info.tiles;
+    expect(tiles?.width).toBe(256);
+    expect(tiles?.scaleFactors).toEqual([1, 2, 4, 8]);
+    const paths = { passthrough: 0, render: 0 };
+    let worst = 0;
+    for (const t of viewerTiles(PYRAMID.width, PYRAMID.height, 256, tiles?.scaleFactors ?? [])) {
+      const res = await app.request(`/iiif/3/${name}/${t.path}.jpg`);
+      expect(res.status, t.path).toBe(200);
+      const path = /path;desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1];
+      if (path === 'passthrough' || path === 'render') paths[path]++;
+      const jpg = new Uint8Array(await res.arrayBuffer());
+      const meta = await sharp(jpg).metadata();
+      expect([meta.width, meta.height], t.path).toEqual([t.w, t.h]);
+      if (path !== 'passthrough') continue;
+      // The same request as PNG always goes through the renderer.
+      const rendered = new Uint8Array(await (await app.request(`/iiif/3/${name}/${t.path}.png`)).arrayBuffer());
+      worst = Math.max(worst, await meanAbsDiff(jpg, rendered));
+    }
+    // Levels 2000, 1000 and 500 wide are exact halvings: all their 48+12+4 tiles pass through.
+    // At scale 8 the level is 250×187 but a viewer asks for 250×188, which needs rendering.
+    expect(paths).toEqual({ passthrough: 64, render: 1 });
+    // Stored tiles are JPEG (quality 75–95) of a grid with hard 50 px edges; 4 levels of 255 is JPEG noise.
+    expect(worst).toBeLessThan(4);
+  });
+
+  it('reads two small ranges for a tile once the structure is known, never the whole file', async () => {
+    const { app, counts } = build();
+    await app.request(`/iiif/3/${name}/info.json`);
+    const before = { ...counts };
+    const res = await app.request(`/iiif/3/${name}/1792,1280,208,220/208,/0/default.jpg`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('server-timing')).toContain('path;desc="passthrough"');
+    expect(counts.reads - before.reads).toBe(2);
+    // One tile table window plus one 256×256 JPEG tile: far below the file.
+    expect(counts.bytes - before.bytes).toBeLessThan(64 * 1024);
+  });
+
+  it('keeps colours where they belong in a passed-through tile', async () => {
+    const { app } = build();
+    const res = await app.request(`/iiif/3/${name}/1024,512,512,512/256,/0/default.jpg`);
+    const { data, info } = await sharp(new Uint8Array(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
+    // Output pixel (x, y) at scale 2 shows source pixel (1024 + 2x, 512 + 2y); sample cell centres.
+    for (const [x, y] of [[12, 12], [137, 62], [240, 240]] as const) {
+      const want = gridColour(1024 + 2 * x, 512 + 2 * y);
+      at(x, y).forEach((v, i) => expect(Math.abs(v - (want[i] ?? 0)), `(${x},${y})`).toBeLessThan(24));
+    }
+  });
+});
