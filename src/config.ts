@@ -77,12 +77,27 @@ const EnvSchema = v.object({
   IIIF_CORS_EXPOSE_HEADERS: text('Link, ETag, Server-Timing, Content-Length, Content-Type'),
   IIIF_CORS_MAX_AGE: int(3600, 0),
   IIIF_SOURCE_TIMEOUT_MS: int(10_000),
+  IIIF_CACHE_DIR: optionalText,
+  IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
+  // Adapters with more cores pass their own default for the render slots.
+  IIIF_MAX_CONCURRENT_RENDERS: int(4),
+  IIIF_MAX_QUEUED_RENDERS: int(200, 0),
+  IIIF_QUEUE_TIMEOUT_MS: int(5_000, 0),
+  IIIF_REQUEST_TIMEOUT_MS: int(30_000),
+  IIIF_SHUTDOWN_GRACE_MS: int(10_000, 0),
+  IIIF_SECURITY_HEADERS: bool(false),
   IIIF_S3_BUCKET: optionalText,
   IIIF_S3_PREFIX: v.optional(v.string(), ''),
-  IIIF_S3_KEY_TEMPLATE: text('%s'),
+  IIIF_S3_KEY_TEMPLATE: v.optional(
+    v.pipe(v.string(), v.trim(), v.includes('%s', 'expected a key template containing %s, such as %s.tif')),
+    '%s',
+  ),
   IIIF_S3_REGION: optionalText,
   IIIF_S3_ENDPOINT: url,
   IIIF_S3_FORCE_PATH_STYLE: bool(false),
+  IIIF_R2_BINDING: text('IMAGES'),
+  IIIF_RENDER_ORIGIN: url,
+  IIIF_RENDER_TIMEOUT_MS: int(30_000),
   PORT: int(8080, 0),
   HOST: text('127.0.0.1'),
 });
@@ -97,9 +112,13 @@ export class ConfigError extends Error {
 function normalise(env: Env): Env {
   const out: Env = {};
   for (const [k, value] of Object.entries(env)) if (value !== undefined && value !== '') out[k] = value;
+  // A deployment configured by serverless-iiif's names keeps its default template, `%s.tif`.
+  if (out.IIIF_S3_BUCKET === undefined && (out.sourceBucket ?? out.tiffBucket) !== undefined) out.resolverTemplate ??= '%s.tif';
   for (const [alias, key] of Object.entries(ENV_ALIASES)) {
     if (out[key] === undefined && out[alias] !== undefined) out[key] = out[alias];
   }
+  // A bucket means the S3 source unless another is chosen.
+  if (out.IIIF_S3_BUCKET !== undefined) out.IIIF_SOURCE ??= 's3';
   return out;
 }
 

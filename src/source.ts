@@ -28,6 +28,9 @@ export interface ImageSource {
   read(identifier: string, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array>;
   /** Identifiers to show on a landing page; optional because buckets can be huge. */
   list?(limit: number): Promise<string[]>;
-  /** A local file for native renderers that read with random access; optional. */
-  localPath?(identifier: string): string;
+  /**
+   * A local file holding the object's bytes (the file itself, or a cached copy),
+   * for native renderers that read with random access; undefined when there is none.
+   */
+  localFile?(identifier: string, object: SourceObject, signal?: AbortSignal): Promise<string | undefined>;
 }

@@ -6,9 +6,10 @@ import { readAppConfig } from '../lib/app-config.ts';
 import { IiifEdgeAppStack } from '../lib/iiif-edge-app-stack.ts';
 
 const app = new App();
-const { stackName, props } = readAppConfig((key) => app.node.tryGetContext(key));
+const { stackName, bundleDir, props } = readAppConfig((key) => app.node.tryGetContext(key));
 new IiifEdgeAppStack(app, stackName, {
   edge: props,
+  bundleDir,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'iiif-edge: IIIF Image API on Lambda behind CloudFront (Origin Access Control)',
 });

@@ -7,7 +7,7 @@ import type { IiifEdgeCors, IiifEdgeProps, InvokeModeName, LambdaArchitecture } 
  * the environment variable IIIF_EDGE_<KEY_IN_SNAKE_CASE> (e.g. IIIF_EDGE_SOURCE_BUCKET). Context wins.
  */
 export const SETTINGS = [
-  'stackName', 'sourceBucket', 'sourcePrefix', 'sourceRegion', 'resolverTemplate', 'forceHost', 'domainNames',
+  'stackName', 'bundleDir', 'sourceBucket', 'sourcePrefix', 'sourceRegion', 'resolverTemplate', 'forceHost', 'domainNames',
   'certificateArn', 'webAclArn', 'architecture', 'invokeMode', 'memorySize', 'timeout',
   'reservedConcurrency', 'logRetentionDays', 'priceClass', 'corsAllowOrigin', 'corsAllowHeaders',
   'corsAllowCredentials', 'corsExposeHeaders', 'corsMaxAge', 'maxWidth', 'maxHeight', 'maxArea',
@@ -20,6 +20,8 @@ export function envName(key: SettingName): string {
 
 export interface AppConfig {
   stackName: string;
+  /** Where index.mjs is, when not the default dist/lambda/<architecture>. */
+  bundleDir: string | undefined;
   props: Omit<IiifEdgeProps, 'code'>;
 }
 
@@ -80,10 +82,10 @@ export function readAppConfig(lookup: (key: string) => unknown, env: NodeJS.Proc
     reservedConcurrency: int('reservedConcurrency', 0, 100000),
     logRetention: retention as RetentionDays | undefined,
     priceClass,
-    cors: Object.fromEntries(Object.entries(cors).filter(([, v]) => v !== undefined)),
+    cors,
     maxWidth: int('maxWidth', 1, 1_000_000),
     maxHeight: int('maxHeight', 1, 1_000_000),
     maxArea: int('maxArea', 1, Number.MAX_SAFE_INTEGER),
   };
-  return { stackName: get('stackName') ?? 'IiifEdge', props };
+  return { stackName: get('stackName') ?? 'IiifEdge', bundleDir: get('bundleDir'), props };
 }

@@ -8,6 +8,8 @@ import { addIiifEdgeOutputs } from './outputs.ts';
 
 export interface IiifEdgeAppStackProps extends StackProps {
   readonly edge: IiifEdgeProps;
+  /** Directory holding index.mjs when edge.code is not given. @default <repo>/dist/lambda/<architecture> */
+  readonly bundleDir?: string;
 }
 
 /** The ready stack of `bin/app.ts`: the construct plus named outputs. */
@@ -19,7 +21,7 @@ export class IiifEdgeAppStack extends Stack {
     const arch = props.edge.architecture ?? DEFAULTS.architecture;
     let code = props.edge.code;
     if (!code) {
-      const dir = lambdaBundleDir(arch);
+      const dir = props.bundleDir ?? lambdaBundleDir(arch);
       if (!existsSync(join(dir, 'index.mjs'))) {
         throw new Error(`No Lambda bundle in ${dir}: run \`npm run build:lambda\` at the repository root first`);
       }

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
+import { corsOf, DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
 import { VIEWER_REQUEST_SOURCE } from './viewer-request.ts';
 
 export * from './props.ts';
@@ -43,7 +43,7 @@ export class IiifEdge extends Construct {
     if (props.certificateArn && !Token.isUnresolved(props.certificateArn) && !/^arn:[\w-]+:acm:us-east-1:/.test(props.certificateArn)) {
       throw new Error('IiifEdge: CloudFront needs the ACM certificate in us-east-1');
     }
-    const cors = { ...DEFAULTS.cors, ...props.cors };
+    const cors = corsOf(props);
     if (cors.allowCredentials && cors.allowOrigin === '*') {
       throw new Error('IiifEdge: cors.allowCredentials needs cors.allowOrigin REFLECT_ORIGIN or a list of origins');
     }

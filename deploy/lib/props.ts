@@ -81,6 +81,12 @@ export const DEFAULTS = {
   },
 } as const;
 
+/** CORS settings with defaults filled in (undefined values keep the default). */
+export function corsOf(props: Pick<IiifEdgeProps, 'cors'>): Required<IiifEdgeCors> {
+  const given = Object.fromEntries(Object.entries(props.cors ?? {}).filter(([, v]) => v !== undefined));
+  return { ...DEFAULTS.cors, ...given };
+}
+
 /** The explicit public base URL, or undefined when it must come from the distribution itself. */
 export function publicBaseUrlOf(props: Pick<IiifEdgeProps, 'forceHost' | 'domainNames'>): string | undefined {
   if (props.forceHost) {
@@ -92,7 +98,7 @@ export function publicBaseUrlOf(props: Pick<IiifEdgeProps, 'forceHost' | 'domain
 
 /** Environment of the function, per the adapter contract. */
 export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> {
-  const cors = { ...DEFAULTS.cors, ...props.cors };
+  const cors = corsOf(props);
   const base = publicBaseUrlOf(props);
   const env: Record<string, string> = {
     IIIF_SOURCE: 's3',

@@ -62,12 +62,12 @@ describe('IiifEdge construct, defaults', () => {
     const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').map(([, p]) => p.Properties);
     expect(permissions.map((p) => p.Action).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
     const sourceArn = {
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::111111111111:distribution/', { Ref: distributionId }]],
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: distributionId }]],
     };
     for (const p of permissions) {
       expect(p.Principal).toBe('cloudfront.amazonaws.com');
       expect(p.SourceArn).toEqual(sourceArn);
-      expect(p.FunctionName).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+      expect(p.FunctionName).toEqual({ 'Fn::GetAtt': [only(json, 'AWS::Lambda::Url')[0], 'FunctionArn'] });
     }
     expect(permissions.find((p) => p.Action === 'lambda:InvokeFunction')!.InvokedViaFunctionUrl).toBe(true);
   });

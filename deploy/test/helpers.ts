@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,16 +11,21 @@ export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-an
 
 /** Synthesizes the construct in a plain stack with stub code (the real bundle is not needed). */
 export function synthEdge(props: Partial<IiifEdgeProps> = {}): { template: Template; json: Json } {
-  const app = new App({ analyticsReporting: false });
-  const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
-  const edge = new IiifEdge(stack, 'Edge', {
-    sourceBucket: 'my-images',
-    code: lambda.Code.fromInline('export const handler = async () => ({ statusCode: 200 });'),
-    ...props,
-  });
-  addIiifEdgeOutputs(stack, edge);
-  const template = Template.fromStack(stack);
-  return { template, json: template.toJSON() };
+  const outdir = mkdtempSync(join(tmpdir(), 'iiif-edge-test-'));
+  try {
+    const app = new App({ analyticsReporting: false, outdir });
+    const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const edge = new IiifEdge(stack, 'Edge', {
+      sourceBucket: 'my-images',
+      code: lambda.Code.fromInline('export const handler = async () => ({ statusCode: 200 });'),
+      ...props,
+    });
+    addIiifEdgeOutputs(stack, edge);
+    const template = Template.fromStack(stack);
+    return { template, json: template.toJSON() };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 export function resourcesOfType(json: Json, type: string): [string, Json][] {

@@ -1,7 +1,8 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import { httpError, isHttpError } from '../errors.ts';
-import type { Format, RenderPlan } from '../iiif/types.ts';
+import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { RenderInput, Renderer } from '../renderer.ts';
+import { composableLevel, composeTiles } from './sharp-tiles.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
@@ -26,21 +27,13 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
     async render(input, plan) {
       const sharp = await loadSharp();
       const started = performance.now();
-      const data =
-        input.source.localPath?.(input.identifier) ??
-        (await input.source.read(input.identifier, undefined, input.signal));
-      const readMs = performance.now() - started;
       try {
-        const loadOptions: SharpOptions = { limitInputPixels: options.maxInputPixels, failOn: 'error' };
-        const { geometry } = input;
-        const access = geometry.levelAccess?.[plan.level];
-        if (access) Object.assign(loadOptions, access);
-        let image = sharp(data, loadOptions).autoOrient();
-        const level = geometry.levels?.[plan.level] ?? geometry;
-        image = cropAndScale(image, plan, level, SHRINK_ON_LOAD.has(geometry.format));
+        const source = await open(sharp, input, plan, options.maxInputPixels);
+        const readMs = performance.now() - started;
+        let image = cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);
         if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan);
         image = applyQuality(image, plan);
-        image = encode(image, plan.format, options);
+        image = encode(image, plan, options);
         const body: Uint8Array<ArrayBuffer> = await image.toBuffer();
         return { body, readMs };
       } catch (e) {
@@ -51,13 +44,39 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
   };
 }
 
-function cropAndScale(
-  image: Sharp,
-  plan: RenderPlan,
-  level: { width: number; height: number },
-  shrinkOnLoad: boolean,
-): Sharp {
-  const r = plan.levelRegion;
+interface OpenedSource {
+  image: Sharp;
+  /** What to take from `image`, in its own pixels. */
+  region: Rect;
+  level: Dimensions;
+  shrinkOnLoad: boolean;
+}
+
+/**
+ * The cheapest way in: a local file (random access), else only the stored tiles
+ * covering the region of a tiled JPEG pyramid, else the whole object.
+ */
+async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number): Promise<OpenedSource> {
+  const { geometry } = input;
+  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
+  const composable = file ? undefined : composableLevel(input, plan);
+  if (composable) {
+    const { w, h } = plan.levelRegion;
+    const image = await composeTiles(sharp, input, plan, composable);
+    return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false };
+  }
+  const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
+  const loadOptions: SharpOptions = { limitInputPixels: maxInputPixels, failOn: 'error' };
+  Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);
+  return {
+    image: sharp(data, loadOptions).autoOrient(),
+    region: plan.levelRegion,
+    level: geometry.levels?.[plan.level] ?? geometry,
+    shrinkOnLoad: SHRINK_ON_LOAD.has(geometry.format),
+  };
+}
+
+function cropAndScale(image: Sharp, plan: RenderPlan, r: Rect, level: Dimensions, shrinkOnLoad: boolean): Sharp {
   const whole = r.x === 0 && r.y === 0 && r.w === level.width && r.h === level.height;
   const scaled = plan.width !== r.w || plan.height !== r.h;
   const sx = plan.width / r.w;
@@ -103,13 +122,14 @@ function applyQuality(image: Sharp, plan: RenderPlan): Sharp {
   }
 }
 
-function encode(image: Sharp, format: Format, options: SharpRendererOptions): Sharp {
+function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): Sharp {
   if (options.density) image = image.withMetadata({ density: options.density, orientation: 1 });
-  switch (format) {
+  switch (plan.format) {
     case 'jpg':
       return image.flatten({ background: WHITE }).jpeg({ quality: options.jpegQuality });
     case 'png':
-      return image.png();
+      // Two colours make libvips write a 1-bit palette PNG.
+      return plan.quality === 'bitonal' ? image.png({ palette: true, colours: 2 }) : image.png();
     case 'webp':
       return image.webp({ quality: 80, effort: 2 });
     case 'gif':

@@ -63,6 +63,6 @@ export function fsSource(options: FsSourceOptions): ImageSource {
         .sort()
         .slice(0, limit);
     },
-    localPath: pathOf,
+    localFile: async (identifier) => pathOf(identifier),
   };
 }

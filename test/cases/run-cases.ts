@@ -46,6 +46,8 @@ async function checkImage(body: Uint8Array, want: NonNullable<IiifCase['image']>
   expect(Math.abs(meta.height - want.height), `height ${meta.height} vs ${want.height}`).toBeLessThanOrEqual(tolerance);
   if (want.format) expect(meta.format).toBe(want.format);
   if (want.channels !== undefined) expect(meta.channels).toBe(want.channels);
+  // IHDR: bit depth is the byte after the 8-byte signature, chunk header and width/height.
+  if (want.pngBitDepth !== undefined) expect(body[24]).toBe(want.pngBitDepth);
   if (!want.pixels?.length) return;
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
   for (const p of want.pixels) checkPixel(data, info.width, info.channels, p);

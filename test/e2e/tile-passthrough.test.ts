@@ -126,3 +126,28 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('tile pass-through of %s', (name) => {
     }
   });
 });
+
+describe('rendering from a remote tiled pyramid', () => {
+  it('reads only the stored tiles covering the region, and renders the same pixels as from a local file', async () => {
+    const local = fsSource({ root });
+    const { source, counts } = countingSource(local); // no localFile: like S3 or R2
+    const config = loadConfig({ IIIF_ROOT: root });
+    const renderer = sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e9 });
+    const remote = createApp({ config, source, renderer });
+    const reference = createApp({ config, source: local, renderer });
+    const path = '/iiif/3/ycbcr.tif/300,300,400,400/200,/0/default.png';
+
+    await remote.request('/iiif/3/ycbcr.tif/info.json');
+    const before = { ...counts };
+    const res = await remote.request(path);
+    expect(res.status).toBe(200);
+    const composed = new Uint8Array(await res.arrayBuffer());
+    // Level 1 (1000×750) covers 200 px from a 400 px region: its region 150,150,200,200 spans 2×2 tiles,
+    // each costing a table read and a tile read.
+    expect(counts.reads - before.reads).toBe(8);
+    const { size } = await local.stat('ycbcr.tif');
+    expect(counts.bytes - before.bytes).toBeLessThan(size / 4);
+    const fromFile = new Uint8Array(await (await reference.request(path)).arrayBuffer());
+    expect(await meanAbsDiff(composed, fromFile)).toBeLessThan(1);
+  });
+});

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderTemplate, synthesizeTemplate, TEMPLATE_PATH } from '../lib/synth-template.ts';
+import { evaluate, type Json, only } from './helpers.ts';
+
+const REQUIRED = { CodeS3Bucket: 'my-code', CodeS3Key: 'iiif-edge-arm64.zip', SourceBucket: 'my-images' };
+const resource = (evaluated: Json, type: string) =>
+  Object.values(evaluated.Resources as Record<string, Json>).find((r) => r.Type === type)!.Properties;
+const env = (evaluated: Json) => resource(evaluated, 'AWS::Lambda::Function').Environment.Variables;
+const distribution = (evaluated: Json) => resource(evaluated, 'AWS::CloudFront::Distribution').DistributionConfig;
+const cacheHeaders = (evaluated: Json) =>
+  resource(evaluated, 'AWS::CloudFront::CachePolicy').CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig.Headers;
+
+describe('committed CloudFormation template', () => {
+  let fresh: Json;
+  beforeAll(() => {
+    fresh = synthesizeTemplate();
+  });
+
+  it('matches a fresh synthesis (regenerate with `npm run deploy:template`)', () => {
+    const committed = readFileSync(fileURLToPath(TEMPLATE_PATH), 'utf8');
+    expect(JSON.parse(committed)).toEqual(fresh);
+    expect(committed).toBe(renderTemplate(fresh));
+  });
+
+  it('deploys without CDK: no bootstrap version, no asset hashes, code from parameters', () => {
+    const text = JSON.stringify(fresh);
+    expect(fresh.Parameters.BootstrapVersion).toBeUndefined();
+    expect(text).not.toMatch(/cdk-hnb659fds|AssetParameters|aws:asset|CDKMetadata/);
+    const [, fn] = only(fresh, 'AWS::Lambda::Function');
+    expect(fn.Properties.Code).toEqual({ S3Bucket: { Ref: 'CodeS3Bucket' }, S3Key: { Ref: 'CodeS3Key' } });
+    // `aws cloudformation deploy --template-file` sends up to 51,200 bytes inline; beyond it needs --s3-bucket.
+    expect(Buffer.byteLength(renderTemplate(fresh))).toBeLessThan(51_200);
+  });
+
+  it('offers the parameters a serverless-iiif user recognises', () => {
+    for (const name of ['SourceBucket', 'ResolverTemplate', 'ForceHost', 'CorsAllowOrigin', 'CorsAllowHeaders',
+      'CorsAllowCredentials', 'CorsExposeHeaders', 'CorsMaxAge', 'MemorySize', 'Timeout']) {
+      expect(fresh.Parameters[name], name).toBeDefined();
+    }
+    expect(fresh.Parameters.SourceBucket.Default).toBeUndefined();
+    expect(Object.keys(fresh.Rules)).toEqual(expect.arrayContaining(['DomainNameNeedsCertificate', 'CorsCredentialsNeedExplicitOrigin']));
+  });
+
+  it('with defaults: arm64, streaming, IAM URL, OAC, no alias, host from the distribution', () => {
+    const t = evaluate(fresh, REQUIRED);
+    expect(resource(t, 'AWS::Lambda::Function')).toMatchObject({
+      Architectures: ['arm64'], Handler: 'index.streamHandler', Runtime: 'nodejs22.x',
+      MemorySize: '3008', Timeout: '30', ReservedConcurrentExecutions: '20',
+    });
+    expect(resource(t, 'AWS::Lambda::Url')).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
+    const d = distribution(t);
+    expect(d.Origins[0].OriginAccessControlId).toMatch(/^<.*OriginAccessControl.*\.Id>$/);
+    expect(d.DefaultCacheBehavior.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac');
+    expect(d.DefaultCacheBehavior.ResponseHeadersPolicyId).toBe('67f7725c-6f97-4210-82d7-5512b31e9d03');
+    expect(d.Aliases).toBeUndefined();
+    expect(d.WebACLId).toBeUndefined();
+    expect(d.ViewerCertificate).toEqual({ CloudFrontDefaultCertificate: true });
+    expect(env(t).IIIF_PUBLIC_BASE_URL).toBeUndefined();
+    expect(env(t)).toMatchObject({ IIIF_TRUST_FORWARDED: 'true', IIIF_S3_BUCKET: 'my-images', IIIF_S3_KEY_TEMPLATE: '%s' });
+    expect(env(t).IIIF_S3_PREFIX).toBeUndefined();
+    expect(cacheHeaders(t)).toEqual(['accept']);
+    expect(t.Outputs.PublicBaseUrl).toMatch(/^https:\/\/<IiifEdgeDistribution\w+\.DomainName>$/);
+    expect(t.Outputs.IiifBaseUrlV3).toBe(`${t.Outputs.PublicBaseUrl}/iiif/3`);
+    expect(t.Outputs.IiifBaseUrlV2).toBe(`${t.Outputs.PublicBaseUrl}/iiif/2`);
+    expect(t.Outputs.DistributionId).toMatch(/^<Ref IiifEdgeDistribution/);
+    expect(t.Outputs.FunctionName).toMatch(/^<Ref IiifEdgeFunction/);
+    const grants = resource(t, 'AWS::IAM::Policy').PolicyDocument.Statement.filter((s: Json) => String(s.Action).startsWith('s3:'));
+    expect(grants.map((s: Json) => [s.Action, s.Resource])).toEqual([
+      ['s3:GetObject', 'arn:<Ref AWS::Partition>:s3:::my-images/*'],
+      ['s3:ListBucket', 'arn:<Ref AWS::Partition>:s3:::my-images'],
+    ]);
+  });
+
+  it('parameters change the template: domain, aliases, WAF, architecture, mode, sizes, prefix, CORS', () => {
+    const t = evaluate(fresh, {
+      ...REQUIRED, DomainName: 'images.example.org', AlternateDomainNames: 'a.example.org,b.example.org',
+      CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc', WebAclArn: 'arn:aws:wafv2:us-east-1:1:global/webacl/x/1',
+      Architecture: 'x86_64', InvokeMode: 'BUFFERED', MemorySize: '1769', Timeout: '12', ReservedConcurrency: '0',
+      SourcePrefix: 'iiif/', SourceBucketRegion: 'us-west-2', ResolverTemplate: '%s.tif', CorsAllowOrigin: 'REFLECT_ORIGIN',
+      MaxWidth: '5000', LogRetentionDays: '7',
+    });
+    const d = distribution(t);
+    expect(d.Aliases).toEqual(['images.example.org', 'a.example.org', 'b.example.org']);
+    expect(d.ViewerCertificate).toEqual({
+      AcmCertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc', SslSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021',
+    });
+    expect(d.WebACLId).toBe('arn:aws:wafv2:us-east-1:1:global/webacl/x/1');
+    const fn = resource(t, 'AWS::Lambda::Function');
+    expect(fn).toMatchObject({ Architectures: ['x86_64'], Handler: 'index.handler', MemorySize: '1769', Timeout: '12' });
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+    expect(resource(t, 'AWS::Lambda::Url').InvokeMode).toBe('BUFFERED');
+    expect(resource(t, 'AWS::Logs::LogGroup').RetentionInDays).toBe('7');
+    expect(env(t)).toMatchObject({
+      IIIF_PUBLIC_BASE_URL: 'https://images.example.org', IIIF_TRUST_FORWARDED: 'false', IIIF_S3_PREFIX: 'iiif/',
+      IIIF_S3_REGION: 'us-west-2', IIIF_S3_KEY_TEMPLATE: '%s.tif', IIIF_CORS_ALLOW_ORIGIN: 'REFLECT_ORIGIN', IIIF_MAX_WIDTH: '5000',
+    });
+    expect(env(t).IIIF_MAX_HEIGHT).toBeUndefined();
+    expect(cacheHeaders(t)).toEqual(['accept', 'origin']);
+    expect(t.Outputs.IiifBaseUrlV2).toBe('https://images.example.org/iiif/2');
+    const getObject = resource(t, 'AWS::IAM::Policy').PolicyDocument.Statement.find((s: Json) => s.Action === 's3:GetObject');
+    expect(getObject.Resource).toBe('arn:<Ref AWS::Partition>:s3:::my-images/iiif/*');
+  });
+
+  it('ForceHost wins over DomainName for the public base URL', () => {
+    const t = evaluate(fresh, {
+      ...REQUIRED, ForceHost: 'iiif.example.org', DomainName: 'cdn.example.org',
+      CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc',
+    });
+    expect(env(t)).toMatchObject({ IIIF_PUBLIC_BASE_URL: 'https://iiif.example.org', IIIF_TRUST_FORWARDED: 'false' });
+    expect(distribution(t).Aliases).toEqual(['cdn.example.org']);
+    expect(t.Outputs.IiifBaseUrlV3).toBe('https://iiif.example.org/iiif/3');
+  });
+});

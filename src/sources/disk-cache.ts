@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import type { ImageSource, SourceObject } from '../source.ts';
+
+export interface DiskCacheOptions {
+  /** Parent folder; the cache owns a subfolder of it and empties that at start. */
+  dir: string;
+  maxBytes: number;
+}
+
+/**
+ * Keeps whole source objects on local disk (Lambda's /tmp, a folder on Node)
+ * for renders that need the whole file, so a second request for the same image
+ * does not download it again. Files are named by identifier and ETag, so a
+ * changed object is a new file; the least recently used go first when full.
+ */
+export function withDiskCache(source: ImageSource, options: DiskCacheOptions): ImageSource {
+  const dir = join(options.dir, 'iiif-edge-source-cache');
+  // Files left by an earlier process are not in the index, so start empty.
+  const ready = rm(dir, { recursive: true, force: true }).then(() => mkdir(dir, { recursive: true }));
+  const files = new LRUCache<string, number>({
+    maxSize: options.maxBytes,
+    sizeCalculation: (size) => Math.max(1, size),
+    dispose: (_size, path) => void rm(path, { force: true }),
+  });
+  const pending = new Map<string, Promise<string>>();
+
+  const fileFor = (identifier: string, object: SourceObject) =>
+    join(dir, createHash('sha256').update(`${identifier}\u0000${object.etag}`).digest('hex').slice(0, 40));
+
+  async function download(identifier: string, path: string, signal?: AbortSignal): Promise<string> {
+    const bytes = await source.read(identifier, undefined, signal);
+    const part = `${path}.part`;
+    await writeFile(part, bytes);
+    await rename(part, path);
+    files.set(path, bytes.length);
+    return path;
+  }
+
+  return {
+    ...source,
+    async localFile(identifier, object, signal) {
+      // Objects that would crowd out everything else are read into memory instead.
+      if (object.size > options.maxBytes / 2) return undefined;
+      await ready;
+      const path = fileFor(identifier, object);
+      if (files.get(path) !== undefined) return path;
+      let job = pending.get(path);
+      if (!job) {
+        job = download(identifier, path, signal).finally(() => pending.delete(path));
+        pending.set(path, job);
+      }
+      return job;
+    },
+  };
+}
