@@ -47,7 +47,11 @@ export async function imageResponse(
     return c.body(body as Uint8Array<ArrayBuffer>, 200);
   }
   if (!app.renderer) {
-    throw httpError(501, 'not_implemented', 'this deployment cannot render pixels for this request');
+    throw httpError(
+      501,
+      'not_implemented',
+      'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
+    );
   }
   const started = performance.now();
   const { body, readMs } = await app.renderer.render(
