@@ -1,0 +1,47 @@
+/**
+ * `npm run build:lambda`: dist/lambda/<arch>/index.mjs (handlers `index.handler` and
+ * `index.streamHandler`) plus sharp for linux/<arch> in dist/lambda/<arch>/node_modules.
+ * Installing sharp reaches the npm registry. `--skip-sharp` bundles only.
+ */
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHARP_VERSION = '0.35.5';
+/** Lambda architecture name → npm's cpu name. */
+const ARCHES = { arm64: 'arm64', x86_64: 'x64' } as const;
+
+async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Promise<void> {
+  const outdir = `${ROOT}dist/lambda/${arch}`;
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  await build({
+    entryPoints: [`${ROOT}adapters/lambda/handler.ts`],
+    outfile: `${outdir}/index.mjs`,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: true,
+    legalComments: 'none',
+    // Native code: installed for the target platform next to the bundle.
+    external: ['sharp'],
+    // CommonJS dependencies (parts of the AWS SDK) call require() on Node built-ins.
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  if (installSharp) {
+    execFileSync(
+      'npm',
+      ['install', '--no-save', '--no-package-lock', '--os=linux', `--cpu=${ARCHES[arch]}`, '--libc=glibc', '--prefix', outdir, `sharp@${SHARP_VERSION}`],
+      { stdio: 'inherit' },
+    );
+    await rm(`${outdir}/package.json`, { force: true });
+  }
+  const { size } = await stat(`${outdir}/index.mjs`);
+  console.log(`dist/lambda/${arch}/index.mjs: ${(size / 1024).toFixed(0)} KiB`);
+}
+
+const installSharp = !process.argv.includes('--skip-sharp');
+for (const arch of Object.keys(ARCHES) as (keyof typeof ARCHES)[]) await buildArch(arch, installSharp);

@@ -1,0 +1,32 @@
+import type { APIGatewayProxyResult } from 'hono/aws-lambda';
+import type { Config } from '../../src/config.ts';
+
+/** Lambda rejects a buffered response whose JSON (base64 body included) exceeds 6 MiB. */
+export const BUFFERED_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+/** Headers and the envelope stay far below this, so smaller bodies need no exact count. */
+const ENVELOPE_ALLOWANCE = 64 * 1024;
+
+const KEEP_HEADERS = /^(access-control-|vary$|server-timing$)/;
+
+/**
+ * A buffered response that Lambda would refuse (the client would see a bare
+ * platform 502) becomes our own JSON error: 400 over_limit, like any other
+ * request the deployment cannot honour at that size. Streaming has no such cap.
+ */
+export function guardBufferedPayload<R extends APIGatewayProxyResult>(result: R, config: Config): R | APIGatewayProxyResult {
+  if (result.body.length + ENVELOPE_ALLOWANCE <= BUFFERED_PAYLOAD_LIMIT) return result;
+  if (Buffer.byteLength(JSON.stringify(result)) <= BUFFERED_PAYLOAD_LIMIT) return result;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    if (KEEP_HEADERS.test(name.toLowerCase())) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['content-type'] = 'application/json';
+  headers['cache-control'] = config.IIIF_CACHE_CONTROL_ERROR;
+  const message = 'the response would exceed the 6 MB limit of this deployment; request a smaller size or region';
+  return {
+    statusCode: 400,
+    headers,
+    isBase64Encoded: false,
+    body: JSON.stringify({ status: 400, error: 'over_limit', message }),
+  };
+}

@@ -1,0 +1,94 @@
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+import { objectKey } from './key-template.ts';
+import { describeFault, isRangeNotSatisfiable, storageError } from './s3-errors.ts';
+import { hintsFromMetadata } from './s3-hints.ts';
+
+export interface S3SourceOptions {
+  bucket: string;
+  /** Prepended to every key, e.g. `images/`. */
+  prefix?: string;
+  /** Every `%s` is replaced by the identifier; default `%s`. */
+  keyTemplate?: string;
+  /** Shared by all requests of the process (see createS3Client). */
+  client: S3Client;
+  /** Deadline for each store call, body included (IIIF_SOURCE_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Operator log for upstream faults (5xx, timeouts); never sees bucket, key or credentials. */
+  log?: (line: string) => void;
+}
+
+/** Images in an S3 (or S3-compatible) bucket, read with HeadObject and ranged GetObject. */
+export function s3Source(options: S3SourceOptions): ImageSource {
+  const { bucket, client, timeoutMs, log } = options;
+  const template = { prefix: options.prefix ?? '', template: options.keyTemplate ?? '%s' };
+
+  /** Runs one call under our deadline and the caller's signal, mapping every failure to an HttpError. */
+  async function call<T>(operation: string, signal: AbortSignal | undefined, run: (s: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+    try {
+      return await run(combined);
+    } catch (e) {
+      const error = storageError(e, deadline.aborted);
+      if (error.status >= 500) log?.(describeFault(operation, e));
+      throw error;
+    }
+  }
+
+  return {
+    kind: 's3',
+    stat(identifier, signal): Promise<SourceObject> {
+      return call('HeadObject', signal, async (abortSignal) => {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(identifier, template) }), { abortSignal });
+        const size = head.ContentLength ?? 0;
+        const hints = hintsFromMetadata(head.Metadata);
+        return {
+          // Stores without ETags still change size or date when the bytes change.
+          etag: head.ETag ?? `${size}-${head.LastModified?.getTime() ?? 0}`,
+          size,
+          ...(head.LastModified ? { lastModified: head.LastModified } : {}),
+          ...(hints ? { hints } : {}),
+        };
+      });
+    },
+    read(identifier, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array> {
+      if (range && range.length <= 0) return Promise.resolve(new Uint8Array(0));
+      return call('GetObject', signal, async (abortSignal) => {
+        const command = new GetObjectCommand({
+          Bucket: bucket,
+          Key: objectKey(identifier, template),
+          // Absolute ranges only: suffix ranges are not portable across S3-compatible stores.
+          ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+        });
+        const object = await client.send(command, { abortSignal }).catch((e: unknown) => {
+          // A range starting past the end is a short read of nothing, not an error.
+          if (range && isRangeNotSatisfiable(e)) return undefined;
+          throw e;
+        });
+        return object?.Body ? readBody(object.Body, abortSignal) : new Uint8Array(0);
+      });
+    },
+  };
+}
+
+type Body = { transformToByteArray(): Promise<Uint8Array> };
+
+/** Reads the body under the same signal: the SDK's own abort may no longer apply once headers arrived. */
+async function readBody(body: Body, signal: AbortSignal): Promise<Uint8Array> {
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      if (body instanceof Readable) body.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([body.transformToByteArray(), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
