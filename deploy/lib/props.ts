@@ -112,6 +112,9 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
     IIIF_CORS_ALLOW_CREDENTIALS: String(cors.allowCredentials),
     IIIF_CORS_EXPOSE_HEADERS: cors.exposeHeaders,
     IIIF_CORS_MAX_AGE: Tokenization.stringifyNumber(cors.maxAge),
+    // Whole objects that a render needs (untiled sources) stay in /tmp (512 MB by default) between requests.
+    IIIF_CACHE_DIR: '/tmp',
+    IIIF_CACHE_MAX_BYTES: String(400 * 1024 * 1024),
   };
   if (base !== undefined) env.IIIF_PUBLIC_BASE_URL = base;
   if (props.sourcePrefix) env.IIIF_S3_PREFIX = props.sourcePrefix;
