@@ -1,0 +1,147 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Env } from '../../src/config.ts';
+import type { Renderer } from '../../src/renderer.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { makeFixtures } from '../fixtures/images.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-headers-'));
+  await writeFile(join(root, 'grid.png'), (await makeFixtures())['grid.png'] ?? Buffer.alloc(0));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+function build(env: Env = {}) {
+  const config = loadConfig({ IIIF_ROOT: root, ...env });
+  const inner = sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 });
+  const renders: string[] = [];
+  const renderer: Renderer = {
+    render(input, plan) {
+      renders.push(plan.canonical);
+      return inner.render(input, plan);
+    },
+  };
+  return { app: createApp({ config, source: fsSource({ root }), renderer }), renders };
+}
+
+const IMAGE = '/iiif/3/grid.png/full/max/0/default.jpg';
+
+describe('HTTP headers', () => {
+  it('answers HEAD without rendering, with the same ETag as GET', async () => {
+    const { app, renders } = build();
+    const head = await app.request(IMAGE, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(renders).toEqual([]);
+    const get = await app.request(IMAGE);
+    expect(renders).toEqual(['full/max/0/default.jpg']);
+    expect(head.headers.get('etag')).toBe(get.headers.get('etag'));
+  });
+
+  it('gives 304 for a matching If-None-Match without rendering, 200 otherwise', async () => {
+    const { app, renders } = build();
+    const etag = (await app.request(IMAGE, { method: 'HEAD' })).headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"[0-9a-f]+"$/);
+    const hit = await app.request(IMAGE, { headers: { 'if-none-match': `"other", W/${etag}` } });
+    expect(hit.status).toBe(304);
+    expect(await hit.text()).toBe('');
+    expect(renders).toEqual([]);
+    expect((await app.request(IMAGE, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+  });
+
+  it('gives equivalent requests the same ETag and different requests different ones', async () => {
+    const { app } = build();
+    const tag = async (path: string) => (await app.request(path, { method: 'HEAD' })).headers.get('etag');
+    expect(await tag('/iiif/3/grid.png/full/max/0/default.jpg')).toBe(await tag('/iiif/3/grid.png/0,0,300,200/300,200/0/default.jpg'));
+    expect(await tag('/iiif/3/grid.png/full/max/0/default.jpg')).not.toBe(await tag('/iiif/3/grid.png/full/max/0/default.png'));
+    expect(await tag('/iiif/3/grid.png/full/max/0/default.jpg')).not.toBe(await tag('/iiif/2/grid.png/full/max/0/default.jpg'));
+  });
+
+  it('sends Cache-Control per kind of response, from configuration', async () => {
+    const { app } = build({
+      IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=111',
+      IIIF_CACHE_CONTROL_INFO: 'public, max-age=222',
+      IIIF_CACHE_CONTROL_ERROR: 'public, max-age=333',
+    });
+    const cc = async (path: string) => (await app.request(path, { method: 'HEAD' })).headers.get('cache-control');
+    expect(await cc(IMAGE)).toBe('public, max-age=111');
+    expect(await cc('/iiif/3/grid.png/info.json')).toBe('public, max-age=222');
+    expect(await cc('/iiif/3/missing.png/info.json')).toBe('public, max-age=333');
+    expect(await cc('/iiif/3/grid.png/full/max/0/default.xyz')).toBe('public, max-age=333');
+  });
+
+  it('sends the exact canonical and profile Link headers with the public base URL', async () => {
+    const { app } = build({ IIIF_PUBLIC_BASE_URL: 'https://images.example.org/base' });
+    const res = await app.request('/iiif/3/grid.png/pct:50,50,50,50/!100,100/!90/gray.png', { method: 'HEAD' });
+    expect(res.headers.get('link')).toBe(
+      '<https://images.example.org/base/iiif/3/grid.png/150,100,150,100/100,67/!90/gray.png>;rel="canonical", ' +
+        '<http://iiif.io/api/image/3/level2.json>;rel="profile"',
+    );
+    const info = (await (await app.request('/iiif/3/grid.png/info.json')).json()) as { id: string };
+    expect(info.id).toBe('https://images.example.org/base/iiif/3/grid.png');
+  });
+
+  it('negotiates the info.json media type per version and varies on Accept', async () => {
+    const { app } = build();
+    const type = async (version: number, accept?: string) => {
+      const res = await app.request(`/iiif/${version}/grid.png/info.json`, { headers: accept ? { accept } : {} });
+      expect(res.headers.get('vary')).toMatch(/Accept/);
+      return res.headers.get('content-type');
+    };
+    expect(await type(3)).toBe('application/ld+json;profile="http://iiif.io/api/image/3/context.json"');
+    expect(await type(3, 'application/json')).toBe('application/json');
+    expect(await type(2)).toBe('application/json');
+    expect(await type(2, 'application/ld+json')).toBe('application/ld+json');
+  });
+
+  it('reflects the origin with Vary: Origin when configured, and allows only listed origins', async () => {
+    const reflect = build({ IIIF_CORS_ALLOW_ORIGIN: 'REFLECT_ORIGIN' }).app;
+    const res = await reflect.request(IMAGE, { method: 'HEAD', headers: { origin: 'https://viewer.example' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://viewer.example');
+    expect(res.headers.get('vary')).toMatch(/Origin/);
+    const listed = build({ IIIF_CORS_ALLOW_ORIGIN: 'https://a.example, https://b.example' }).app;
+    const other = await listed.request(IMAGE, { method: 'HEAD', headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers a CORS preflight with 204, methods and headers', async () => {
+    const { app } = build();
+    const res = await app.request(IMAGE, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://viewer.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-test' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET,HEAD,OPTIONS');
+    expect(res.headers.get('access-control-allow-headers')).toBe('*');
+    expect(res.headers.get('access-control-max-age')).toBe('3600');
+  });
+
+  it('never sends Set-Cookie and reports timings', async () => {
+    const { app } = build();
+    for (const path of [IMAGE, '/iiif/3/grid.png/info.json', '/iiif/3/missing.png/info.json']) {
+      const res = await app.request(path);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(res.headers.get('server-timing')).toMatch(/total;dur=/);
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('names the bad key and what it expected', () => {
+    expect(() => loadConfig({ IIIF_MAX_WIDTH: 'wide' })).toThrow(/IIIF_MAX_WIDTH: expected a whole number/);
+    expect(() => loadConfig({ IIIF_SOURCE: 'ftp' })).toThrow(/IIIF_SOURCE: expected fs, s3 or r2/);
+    expect(() => loadConfig({ IIIF_PUBLIC_BASE_URL: 'images.example.org' })).toThrow(/IIIF_PUBLIC_BASE_URL/);
+    expect(() => loadConfig({ IIIF_CORS_ALLOW_CREDENTIALS: 'true' })).toThrow(/IIIF_CORS_ALLOW_CREDENTIALS/);
+  });
+
+  it('accepts serverless-iiif names as aliases, ours winning', () => {
+    const c = loadConfig({ forceHost: 'a.example', corsMaxAge: '10', IIIF_CORS_MAX_AGE: '20' });
+    expect(c.IIIF_FORCE_HOST).toBe('a.example');
+    expect(c.IIIF_CORS_MAX_AGE).toBe(20);
+  });
+});
