@@ -5,6 +5,7 @@ import { createGeometryCache } from './geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
+import { limitRenderer, renderSlotOptions } from './http/concurrency.ts';
 import type { Renderer } from './renderer.ts';
 import { type GeometryProbe, type ResolvedImage, resolveImage } from './resolve.ts';
 import type { ImageSource } from './source.ts';
@@ -33,7 +34,7 @@ export function createAppContext(options: AppOptions) {
   return {
     config,
     source,
-    renderer,
+    renderer: renderer && limitRenderer(renderer, renderSlotOptions(config)),
     limits,
     preferredFormats,
     log: options.log ?? ((line: string, cause?: unknown) => console.error(line, cause ?? '')),

@@ -3,6 +3,8 @@ import { timing } from 'hono/timing';
 import { createAppContext, type AppContext, type AppOptions } from './app-context.ts';
 import { corsMiddleware } from './http/cors.ts';
 import { errorHandler, notFound } from './http/errors.ts';
+import { requestTimeout } from './http/request-timeout.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { splitIiifPath } from './iiif/path.ts';
 import { parseImageRequest } from './iiif/request.ts';
 import type { IiifVersion } from './iiif/types.ts';
@@ -18,8 +20,10 @@ export function createApp(options: AppOptions): Hono {
   const ctx = createAppContext(options);
   const { config } = ctx;
   const app = new Hono();
+  app.use('*', securityHeaders(config.IIIF_SECURITY_HEADERS));
   app.use('*', corsMiddleware(config));
   app.use('*', timing({ totalDescription: 'total' }));
+  app.use('*', requestTimeout(config.IIIF_REQUEST_TIMEOUT_MS));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   for (const version of VERSIONS) {
     const base = `${config.IIIF_PREFIX}/${version}`;

@@ -14,7 +14,12 @@ if (values.host !== undefined) env.HOST = values.host;
 try {
   const server = await startServer(env);
   console.log(`iiif-edge listening on ${server.url} (IIIF 3.0 at /iiif/3, 2.1 at /iiif/2)`);
-  const stop = () => void server.close().then(() => process.exit(0));
+  // First signal: finish in-flight requests (up to IIIF_SHUTDOWN_GRACE_MS) and exit 0; a second one exits at once.
+  const stop = (signal: string) => {
+    console.log(`${signal}: draining in-flight requests`);
+    process.once(signal, () => process.exit(1));
+    void server.close().then(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } catch (e) {

@@ -1,5 +1,7 @@
 import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
@@ -10,12 +12,27 @@ export const SAMPLES_DIR = new URL('./samples/', import.meta.url).pathname;
 
 export interface RunningServer {
   url: string;
-  close(): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs` (IIIF_SHUTDOWN_GRACE_MS), then drops the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Two renders per core keep the CPUs busy while one waits on I/O, but sharp and file reads
+ * share libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise): leave one
+ * thread free so that info.json and file stats never queue behind pixel work.
+ */
+function defaultRenderSlots(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(2 * availableParallelism(), pool - 1));
 }
 
 /** Builds the app from settings and serves it; port 0 picks a free port (tests). */
 export async function startServer(env: Env): Promise<RunningServer> {
-  const config = loadConfig({ IIIF_ROOT: SAMPLES_DIR, ...env });
+  const config = loadConfig({
+    IIIF_ROOT: SAMPLES_DIR,
+    IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
+    ...env,
+  });
   if (config.IIIF_SOURCE !== 'fs') throw new Error(`the Node adapter serves IIIF_SOURCE=fs here, not ${config.IIIF_SOURCE}`);
   const source = fsSource({ root: config.IIIF_ROOT ?? SAMPLES_DIR });
   const app = createApp({
@@ -28,7 +45,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     }),
   });
   mountViewer(app, source, config.IIIF_PREFIX);
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;
   await new Promise<void>((ok, fail) => {
     server.once('listening', ok);
     server.once('error', fail);
@@ -36,6 +53,19 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: (graceMs = config.IIIF_SHUTDOWN_GRACE_MS) => drain(server, graceMs),
   };
+}
+
+/** Graceful close: keep-alive connections are dropped as soon as they go idle, the rest at the deadline. */
+function drain(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((ok) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(deadline);
+      ok();
+    });
+  });
 }

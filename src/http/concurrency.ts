@@ -1,0 +1,89 @@
+import type { Config } from '../config.ts';
+import { httpError } from '../errors.ts';
+import type { Renderer } from '../renderer.ts';
+
+export interface RenderSlotOptions {
+  /** Renders running at once; more only add memory, as each render already uses every core. */
+  maxConcurrent: number;
+  /** Renders allowed to wait for a slot; beyond that a request is refused at once. */
+  maxQueued: number;
+  /** How long a render may wait for a slot before the request is refused. */
+  queueTimeoutMs: number;
+}
+
+const busy = (message: string) => httpError(503, 'busy', message, { 'Retry-After': '1' });
+
+/** A counting semaphore with a bounded, first-come queue whose waiters leave on timeout or abort. */
+export function createRenderSlots(options: RenderSlotOptions) {
+  let running = 0;
+  /** Each waiter's start function, oldest first. */
+  const queue: Array<() => void> = [];
+
+  const release = (): void => {
+    const next = queue.shift();
+    if (next) next();
+    else running--;
+  };
+
+  function acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(busy('the request was cancelled'));
+    if (running < options.maxConcurrent) {
+      running++;
+      return Promise.resolve(once(release));
+    }
+    if (queue.length >= options.maxQueued) return Promise.reject(busy('the server is busy, try again'));
+    return new Promise((resolve, reject) => {
+      const leave = (error: Error) => {
+        const at = queue.indexOf(start);
+        if (at >= 0) queue.splice(at, 1);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      };
+      const onAbort = () => leave(busy('the request was cancelled'));
+      // The slot passes straight from the releasing render to this one, so `running` is unchanged.
+      const start = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(once(release));
+      };
+      const timer = setTimeout(() => leave(busy('the server is busy, try again')), options.queueTimeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.push(start);
+    });
+  }
+
+  return {
+    /** Runs `work` in a slot, freeing it however the work ends. */
+    async run<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+      const done = await acquire(signal);
+      try {
+        return await work();
+      } finally {
+        done();
+      }
+    },
+  };
+}
+
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (!called) fn();
+    called = true;
+  };
+}
+
+/** The same renderer, with its pixel work limited to the given slots (info.json and 304s never wait). */
+export function limitRenderer(renderer: Renderer, options: RenderSlotOptions): Renderer {
+  const slots = createRenderSlots(options);
+  return {
+    render: (input, plan) => slots.run(input.signal, () => renderer.render(input, plan)),
+  };
+}
+
+export const renderSlotOptions = (config: Config): RenderSlotOptions => ({
+  maxConcurrent: config.IIIF_MAX_CONCURRENT_RENDERS,
+  maxQueued: config.IIIF_MAX_QUEUED_RENDERS,
+  queueTimeoutMs: config.IIIF_QUEUE_TIMEOUT_MS,
+});

@@ -1,0 +1,155 @@
+/**
+ * Hostile and unusual source files through the Node adapter over real HTTP: every request
+ * ends, within a bounded time, in a correct image or a clean JSON error, and the server keeps
+ * serving. Bombs are refused from their header alone; unusual encodings render correctly.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { makeHostileFiles, quadrantColour } from '../helpers/hostile-files.ts';
+
+let server: RunningServer;
+let root: string;
+let files: Record<string, Buffer>;
+let names: string[];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-hostile-'));
+  files = await makeHostileFiles();
+  names = Object.keys(files);
+  for (const [name, bytes] of Object.entries(files)) await writeFile(join(root, name), bytes);
+  server = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  ms: number;
+  body: Buffer;
+  type: string;
+  json?: { status: number; error: string; message: string };
+}
+
+async function get(path: string): Promise<Answer> {
+  const started = performance.now();
+  const res = await fetch(`${server.url}${path}`, { signal: AbortSignal.timeout(15_000) });
+  const body = Buffer.from(await res.arrayBuffer());
+  const type = res.headers.get('content-type') ?? '';
+  expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  const answer: Answer = { status: res.status, ms: performance.now() - started, body, type };
+  if (res.status >= 400) {
+    expect(type).toMatch(/^application\/json/);
+    answer.json = JSON.parse(body.toString()) as Answer['json'];
+    expect(answer.json?.status).toBe(res.status);
+    expect(answer.json?.message).not.toContain(root);
+    expect(answer.json?.message).not.toMatch(/\/tmp|\/work|node_modules|Error:|\n/);
+  }
+  return answer;
+}
+
+const TAILS = ['info.json', 'full/max/0/default.jpg', '0,0,64,64/64,/0/default.png', 'full/!100,100/45/gray.webp'];
+
+describe('hostile files: every answer is an image or a clean error, and the server survives', () => {
+  it('answers each file and request within 10 s, never with a bare 500 or a leaked path', async () => {
+    for (const name of names) {
+      for (const tail of TAILS) {
+        const a = await get(`/iiif/3/${name}/${tail}`);
+        const where = `${name}/${tail}: ${a.status} ${a.json?.message ?? ''}`;
+        expect(a.ms, where).toBeLessThan(10_000);
+        if (a.status === 200 && tail !== 'info.json') {
+          const meta = await sharp(a.body).metadata();
+          expect(meta.width, where).toBeGreaterThan(0);
+        } else if (a.status !== 200) {
+          expect([400, 404, 500, 501, 502, 503], where).toContain(a.status);
+          expect(a.json?.error, where).not.toBe('internal');
+        }
+      }
+      expect((await get('/health')).status, `after ${name}`).toBe(200);
+    }
+  });
+
+  it.each(['bomb-60000.png', 'bomb-60000.jpg', 'bomb-60000.tif'])(
+    '%s: info.json reports the declared 60000x60000; pixels are refused with 400 before decoding',
+    async (name) => {
+      const info = await get(`/iiif/3/${name}/info.json`);
+      expect(info.status).toBe(200);
+      expect(JSON.parse(info.body.toString())).toMatchObject({ width: 60_000, height: 60_000 });
+      for (const tail of ['full/max/0/default.jpg', '0,0,512,512/512,/0/default.jpg', 'full/!64,64/0/default.png']) {
+        const a = await get(`/iiif/3/${name}/${tail}`);
+        expect([a.status, a.json?.error]).toEqual([400, 'over_limit']);
+        expect(a.ms).toBeLessThan(1_000);
+      }
+    },
+  );
+
+  it('a PNG declaring 16000x16000 (under the input limit) with no pixel data fails cleanly and fast', async () => {
+    const a = await get('/iiif/3/bomb-16000.png/full/!256,256/0/default.jpg');
+    expect([a.status, a.json?.error]).toEqual([500, 'unsupported_source']);
+    expect(a.ms).toBeLessThan(5_000);
+  });
+});
+
+async function pixels(body: Buffer) {
+  const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+  const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x + 1) * info.channels));
+  return { info, at };
+}
+
+const near = (got: number[], want: readonly number[], tolerance: number) =>
+  want.every((v, i) => Math.abs((got[i] ?? -999) - v) <= tolerance);
+
+describe('unusual but valid encodings render correctly', () => {
+  it('EXIF orientation 6: info.json reports the upright 200x300 and pixels come out upright', async () => {
+    for (const version of [3, 2]) {
+      const info = JSON.parse((await get(`/iiif/${version}/exif-6.jpg/info.json`)).body.toString()) as { width: number; height: number };
+      expect([info.width, info.height]).toEqual([200, 300]);
+    }
+    const full = await get('/iiif/3/exif-6.jpg/full/max/0/default.png');
+    const { info, at } = await pixels(full.body);
+    expect([info.width, info.height]).toEqual([200, 300]);
+    // Stored 300x200 turned 90° clockwise: the stored bottom-left (blue) is now top-left.
+    const upright: Array<[number, number, readonly number[]]> = [
+      [50, 75, quadrantColour(0, 199)],
+      [150, 75, quadrantColour(0, 0)],
+      [150, 225, quadrantColour(299, 0)],
+      [50, 225, quadrantColour(299, 199)],
+    ];
+    for (const [x, y, want] of upright) expect(near(at(x, y), want, 12), `(${x},${y}) = ${at(x, y)}`).toBe(true);
+    const region = await pixels((await get('/iiif/3/exif-6.jpg/0,0,100,150/max/0/default.png')).body);
+    expect([region.info.width, region.info.height]).toEqual([100, 150]);
+    expect(near(region.at(50, 75), quadrantColour(0, 199), 12)).toBe(true);
+  });
+
+  it('alpha PNG keeps its alpha in PNG and is flattened on white in JPEG', async () => {
+    const png = await pixels((await get('/iiif/3/alpha.png/full/max/0/default.png')).body);
+    expect(png.info.channels).toBe(4);
+    expect(near(png.at(10, 10), [255, 0, 0, 128], 2)).toBe(true);
+    const jpg = await pixels((await get('/iiif/3/alpha.png/full/max/0/default.jpg')).body);
+    expect(jpg.info.channels).toBe(3);
+    expect(near(jpg.at(10, 10), [255, 127, 127], 10), `${jpg.at(10, 10)}`).toBe(true);
+  });
+
+  // CMYK has no exact sRGB round trip: the reference is libvips' own colour-managed decode of the file.
+  it.each([
+    ['cmyk.jpg', true],
+    ['deep.png', false],
+    ['palette.png', false],
+  ])('%s comes out as 8-bit sRGB with the right colours', async (name, decodeReference) => {
+    const reference = decodeReference ? await pixels(await sharp(files[name]).toColourspace('srgb').png().toBuffer()) : undefined;
+    for (const format of ['jpg', 'png']) {
+      const out = await pixels((await get(`/iiif/3/${name}/full/max/0/default.${format}`)).body);
+      expect([out.info.width, out.info.height, out.info.channels]).toEqual([300, 200, 3]);
+      for (const [x, y] of [[40, 40], [260, 40], [40, 160], [260, 160]] as const) {
+        const want = reference?.at(x, y) ?? quadrantColour(x, y);
+        expect(near(out.at(x, y), want, format === 'jpg' ? 10 : 2), `${name} ${format} (${x},${y}) = ${out.at(x, y)}`).toBe(true);
+      }
+    }
+  });
+});
