@@ -45,7 +45,10 @@ export async function probeFlatGeometry(
     } catch (e) {
       // Metadata before the frame header (EXIF, ICC) can push it past the first read.
       if (bytes.length >= size || bytes.length >= MAX_PROBE_BYTES) throw e;
-      bytes = await read(Math.min(size, MAX_PROBE_BYTES, bytes.length * 4));
+      const more = await read(Math.min(size, MAX_PROBE_BYTES, Math.max(bytes.length * 4, HEAD_BYTES)));
+      // A file shorter than its stat said (changed underneath us) must not loop.
+      if (more.length <= bytes.length) throw e;
+      bytes = more;
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { Config } from '../config.ts';
 import { HttpError, httpError, isHttpError } from '../errors.ts';
+import { echo } from '../iiif/parse.ts';
 
 /** Log line for operators: status and code only, never request secrets or storage names. */
 export type ErrorLogger = (line: string, cause?: unknown) => void;
@@ -25,5 +26,5 @@ export function errorHandler(config: Config, log: ErrorLogger) {
 }
 
 export function notFound(c: Context): Response {
-  throw httpError(404, 'not_found', `no route for ${c.req.path.slice(0, 200)}`);
+  throw httpError(404, 'not_found', `no route for ${echo(c.req.path)}`);
 }

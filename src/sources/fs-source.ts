@@ -25,7 +25,7 @@ export function fsSource(options: FsSourceOptions): ImageSource {
 
   const fail = (e: unknown): never => {
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') {
       throw httpError(404, 'not_found', 'no image with that identifier');
     }
     if (code === 'EACCES' || code === 'EPERM') throw httpError(403, 'forbidden', 'the image cannot be read');
@@ -45,7 +45,9 @@ export function fsSource(options: FsSourceOptions): ImageSource {
     async read(identifier, range?: ByteRange): Promise<Uint8Array> {
       const handle = await open(pathOf(identifier), 'r').catch(fail);
       try {
-        const size = range ? range.length : (await handle.stat()).size;
+        const fileSize = (await handle.stat()).size;
+        // Never allocate more than the file holds, whatever range was asked for.
+        const size = range ? Math.max(0, Math.min(range.length, fileSize - range.offset)) : fileSize;
         const buffer = new Uint8Array(size);
         const { bytesRead } = await handle.read(buffer, 0, size, range?.offset ?? 0);
         return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);

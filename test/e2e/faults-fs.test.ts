@@ -100,9 +100,9 @@ describe('filesystem faults', () => {
     afterStat.set('shrink.png', (path) => truncate(path, 20));
     const started = performance.now();
     const r = await clean('/iiif/3/shrink.png/info.json');
-    // A probe that notices the shrink answers 500; one that keeps re-reading is cut off by the timeout (503).
-    expect([500, 503]).toContain(r.status);
-    expect(performance.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+    // The probe notices that the file is shorter than its stat said.
+    expect(r.status).toBe(500);
+    expect(performance.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS);
     afterStat.delete('shrink.png');
     await rm(join(root, 'shrink.png'));
   });
@@ -111,7 +111,7 @@ describe('filesystem faults', () => {
     for (const id of ['dir.png', 'dir.png%2Finner.png%2Fx', 'ok.png%2Fx', 'loop-a.png']) {
       for (const tail of ['info.json', 'full/max/0/default.jpg']) {
         const r = await clean(`/iiif/3/${id}/${tail}`);
-        expect([404, 502], `${id}/${tail}`).toContain(r.status);
+        expect(r.status, `${id}/${tail}`).toBe(404);
       }
     }
     expect((await clean('/iiif/3/dir.png%2Finner.png/info.json')).status).toBe(200);
