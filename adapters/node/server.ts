@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
-import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
-import { fsSource } from '../../src/sources/fs-source.ts';
+import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
+import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { mountViewer } from './viewer.ts';
 
 export const SAMPLES_DIR = new URL('./samples/', import.meta.url).pathname;
@@ -33,17 +33,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
     IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
     ...env,
   });
-  if (config.IIIF_SOURCE !== 'fs') throw new Error(`the Node adapter serves IIIF_SOURCE=fs here, not ${config.IIIF_SOURCE}`);
-  const source = fsSource({ root: config.IIIF_ROOT ?? SAMPLES_DIR });
-  const app = createApp({
-    config,
-    source,
-    renderer: sharpRenderer({
-      jpegQuality: config.IIIF_JPEG_QUALITY,
-      maxInputPixels: config.IIIF_MAX_INPUT_PIXELS,
-      density: config.IIIF_DENSITY,
-    }),
-  });
+  const source = sourceFromConfig(config, (line) => console.warn(line));
+  const app = createApp({ config, source, renderer: sharpRendererFromConfig(config) });
   mountViewer(app, source, config.IIIF_PREFIX);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;
   await new Promise<void>((ok, fail) => {

@@ -1,4 +1,5 @@
 import type { Sharp, SharpOptions } from 'sharp';
+import type { Config } from '../config.ts';
 import { httpError, isHttpError } from '../errors.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { RenderInput, Renderer } from '../renderer.ts';
@@ -21,6 +22,13 @@ const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 const HAS_ALPHA = new Set<Format>(['png', 'webp', 'gif', 'tif', 'avif']);
 /** Decoders that shrink while loading, which only applies when resizing comes first. */
 const SHRINK_ON_LOAD = new Set(['jpg', 'webp']);
+
+export const sharpRendererFromConfig = (config: Config): Renderer =>
+  sharpRenderer({
+    jpegQuality: config.IIIF_JPEG_QUALITY,
+    maxInputPixels: config.IIIF_MAX_INPUT_PIXELS,
+    ...(config.IIIF_DENSITY ? { density: config.IIIF_DENSITY } : {}),
+  });
 
 export function sharpRenderer(options: SharpRendererOptions): Renderer {
   return {

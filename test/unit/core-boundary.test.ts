@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** Plug-ins that may use Node or native code; nothing else in src/ may. */
-const NODE_PLUGINS = /^src\/(sources\/(fs-source|s3-[a-z-]+|disk-cache)|renderers\/sharp-[a-z-]+)\.ts$/;
+const NODE_PLUGINS = /^src\/(sources\/(fs-source|s3-[a-z-]+|disk-cache|from-config)|renderers\/sharp-[a-z-]+)\.ts$/;
 const FORBIDDEN = /from\s+['"](node:|sharp|@aws-sdk\/|fs|path|os|crypto)['"/]|import\(\s*['"](node:|sharp|@aws-sdk)/;
 
 async function tsFiles(dir: string): Promise<string[]> {

@@ -1,0 +1,32 @@
+import { ConfigError, type Config } from '../config.ts';
+import type { ImageSource } from '../source.ts';
+import { withDiskCache } from './disk-cache.ts';
+import { fsSource } from './fs-source.ts';
+import { createS3Client } from './s3-client.ts';
+import { s3Source } from './s3-source.ts';
+
+/** The source the settings name, for the Node and Lambda adapters: moving between them is configuration. */
+export function sourceFromConfig(config: Config, log: (line: string) => void): ImageSource {
+  switch (config.IIIF_SOURCE) {
+    case 's3': {
+      if (!config.IIIF_S3_BUCKET) throw new ConfigError('invalid configuration: IIIF_S3_BUCKET is required');
+      const s3 = s3Source({
+        bucket: config.IIIF_S3_BUCKET,
+        prefix: config.IIIF_S3_PREFIX,
+        keyTemplate: config.IIIF_S3_KEY_TEMPLATE,
+        client: createS3Client(config),
+        timeoutMs: config.IIIF_SOURCE_TIMEOUT_MS,
+        log,
+      });
+      // Opt-in (IIIF_CACHE_DIR): whole objects that a render needs stay on local disk.
+      return config.IIIF_CACHE_DIR
+        ? withDiskCache(s3, { dir: config.IIIF_CACHE_DIR, maxBytes: config.IIIF_CACHE_MAX_BYTES })
+        : s3;
+    }
+    case 'fs':
+      if (!config.IIIF_ROOT) throw new ConfigError('invalid configuration: IIIF_ROOT is required when IIIF_SOURCE is fs');
+      return fsSource({ root: config.IIIF_ROOT });
+    default:
+      throw new ConfigError(`invalid configuration: IIIF_SOURCE=${config.IIIF_SOURCE} needs the Workers adapter (use fs or s3 here)`);
+  }
+}
