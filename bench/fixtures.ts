@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+
+export type Scale = 'full' | 'small';
+
+export interface Level {
+  page: number;
+  width: number;
+  height: number;
+}
+
+export interface Fixtures {
+  scale: Scale;
+  dir: string;
+  /** Tiled pyramidal JPEG-compressed TIFF; levels[0] is full resolution. */
+  tiff: { name: string; path: string; levels: Level[]; tile: number };
+  /** Large untiled baseline JPEG. */
+  jpeg: { name: string; path: string; width: number; height: number };
+  /** Medium PNG. */
+  png: { name: string; path: string; width: number; height: number };
+  /** Symlinks to each image (big-0.tif …), so that repeated requests can use distinct identifiers. */
+  aliases: { tiff: string[]; jpeg: string[]; png: string[] };
+}
+
+const SIZES: Record<Scale, { tiff: [number, number]; jpeg: [number, number]; png: [number, number] }> = {
+  full: { tiff: [12000, 9000], jpeg: [6000, 4000], png: [1500, 1000] },
+  small: { tiff: [3000, 2250], jpeg: [1500, 1000], png: [600, 400] },
+};
+const TILE = 256;
+const ALIASES = 16;
+/** Bump when the generated images change, so stale caches are not reused. */
+const VERSION = 1;
+
+export function scaleFromEnv(value: string | undefined): Scale {
+  if (value === undefined || value === '' || value === 'full') return 'full';
+  if (value === 'small') return 'small';
+  throw new Error(`BENCH_SCALE must be "small" or "full", not ${JSON.stringify(value)}`);
+}
+
+/**
+ * Photo-like content: smooth blobs (upscaled colour noise) overlaid with
+ * fine grain, so JPEG lands near 1.5–2 bits/pixel like a real scan.
+ */
+function synthetic(width: number, height: number): Sharp {
+  const coarse = sharp({
+    create: {
+      width: Math.ceil(width / 48),
+      height: Math.ceil(height / 48),
+      channels: 3,
+      background: { r: 0, g: 0, b: 0 },
+      noise: { type: 'gaussian', mean: 128, sigma: 70 },
+    },
+  });
+  return coarse
+    .resize(width, height, { kernel: 'cubic', fit: 'fill' })
+    .composite([
+      {
+        input: { create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 14 } } },
+        blend: 'overlay',
+      },
+    ]);
+}
+
+async function writeAtomically(path: string, make: (tmp: string) => Promise<unknown>): Promise<void> {
+  if (existsSync(path)) return;
+  const tmp = `${path}.${process.pid}.part`;
+  await make(tmp);
+  await rename(tmp, path);
+}
+
+/** Stages through a raw buffer: the composite above cannot stream into a pyramid. */
+async function rawOf(width: number, height: number): Promise<Sharp> {
+  const { data, info } = await synthetic(width, height).raw().toBuffer({ resolveWithObject: true });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+}
+
+/** Creates (or reuses, in os.tmpdir()) the images the benchmark serves. */
+export async function ensureFixtures(scale: Scale, log: (msg: string) => void = () => {}): Promise<Fixtures> {
+  const size = SIZES[scale];
+  const dir = join(tmpdir(), `iiif-edge-bench-v${VERSION}-${scale}`);
+  await mkdir(dir, { recursive: true });
+  const tiffPath = join(dir, 'big.tif');
+  const jpegPath = join(dir, 'photo.jpg');
+  const pngPath = join(dir, 'medium.png');
+
+  const started = performance.now();
+  await writeAtomically(tiffPath, async (tmp) => {
+    log(`generating ${size.tiff.join('×')} pyramidal TIFF…`);
+    await (await rawOf(...size.tiff))
+      .tiff({ tile: true, tileWidth: TILE, tileHeight: TILE, pyramid: true, compression: 'jpeg', quality: 85 })
+      .toFile(tmp);
+  });
+  await writeAtomically(jpegPath, async (tmp) => {
+    log(`generating ${size.jpeg.join('×')} JPEG…`);
+    await (await rawOf(...size.jpeg)).jpeg({ quality: 85 }).toFile(tmp);
+  });
+  await writeAtomically(pngPath, async (tmp) => {
+    log(`generating ${size.png.join('×')} PNG…`);
+    await (await rawOf(...size.png)).png().toFile(tmp);
+  });
+  const elapsed = performance.now() - started;
+  if (elapsed > 1000) log(`fixtures ready in ${(elapsed / 1000).toFixed(1)} s (cached in ${dir})`);
+
+  const aliases = {
+    tiff: await linksTo(dir, 'big', 'tif'),
+    jpeg: await linksTo(dir, 'photo', 'jpg'),
+    png: await linksTo(dir, 'medium', 'png'),
+  };
+
+  return {
+    scale,
+    dir,
+    tiff: { name: 'big.tif', path: tiffPath, levels: await levelsOf(dir, tiffPath), tile: TILE },
+    jpeg: { name: 'photo.jpg', path: jpegPath, width: size.jpeg[0], height: size.jpeg[1] },
+    png: { name: 'medium.png', path: pngPath, width: size.png[0], height: size.png[1] },
+    aliases,
+  };
+}
+
+async function linksTo(dir: string, stem: string, ext: string): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < ALIASES; i++) {
+    const name = `${stem}-${i}.${ext}`;
+    if (!existsSync(join(dir, name))) await symlink(`${stem}.${ext}`, join(dir, name));
+    names.push(name);
+  }
+  return names;
+}
+
+/** Page sizes of the pyramid, cached next to it (reading each page's header is cheap but noisy). */
+async function levelsOf(dir: string, path: string): Promise<Level[]> {
+  const cache = join(dir, 'levels.json');
+  if (existsSync(cache)) return JSON.parse(await readFile(cache, 'utf8')) as Level[];
+  const { pages = 1 } = await sharp(path).metadata();
+  const levels: Level[] = [];
+  for (let page = 0; page < pages; page++) {
+    const { width, height } = await sharp(path, { page }).metadata();
+    levels.push({ page, width, height });
+  }
+  await writeFile(cache, JSON.stringify(levels));
+  return levels;
+}

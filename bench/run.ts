@@ -1,0 +1,164 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
+import { load } from './load.ts';
+import { type Child, startChild, waitIdle, watchPeakRss } from './processes.ts';
+import { type Context, render, type Row } from './report.ts';
+import { loop } from './sharp-loop.ts';
+import { check } from './verify.ts';
+import { type Workload, workloads } from './workloads.ts';
+
+/**
+ * `npm run bench` (issue 7): iiif-edge and the serverless-iiif engine
+ * (iiif-processor) as child processes on 127.0.0.1, the same viewer
+ * workloads against both with autocannon, plus sharp in-process as the
+ * physical reference for a per-request renderer.
+ *
+ * BENCH_SCALE=small   small fixtures, for a quick run
+ * BENCH_SECONDS=10    measured seconds per workload and contestant
+ * BENCH_CONNECTIONS=8 concurrency
+ * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, thumb-tiff, thumb-jpeg, png-max)
+ * BENCH_OUT=path      where to write the table (default: bench/results/latest.md for a full run)
+ * REF_DIMENSIONS=stream  reference without object metadata (a second full read per request)
+ */
+const ROOT = new URL('..', import.meta.url).pathname;
+const PREFIX = '/iiif/3/';
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function gitDescription(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function fileMb(path: string): Promise<string> {
+  return `${((await stat(path)).size / 2 ** 20).toFixed(1)} MB`;
+}
+
+async function verify(w: Workload, server: Child): Promise<string | undefined> {
+  const probes = [...new Set([w.paths[0]!, w.paths[w.paths.length - 1]!])];
+  for (const path of probes) {
+    // Only the first path is guaranteed to have the expected size (edge tiles differ).
+    const expect = path === w.paths[0] ? w.expect : { ...w.expect, width: 0, height: 0, slack: Number.MAX_SAFE_INTEGER };
+    const result = await check(`${server.url}${PREFIX}${path}`, expect);
+    if (!result.ok) return `${server.name} failed ${PREFIX}${path}: ${result.detail}`;
+    log(`  ${server.name.padEnd(9)} ${PREFIX}${path} → ${result.detail}`);
+  }
+  return undefined;
+}
+
+async function measure(w: Workload, server: Child, connections: number, seconds: number) {
+  const peak = await watchPeakRss(server.pid);
+  const result = await load({ base: server.url, paths: w.paths.map((p) => PREFIX + p), connections, seconds });
+  const rss = await peak();
+  await waitIdle(server.pid);
+  log(`  ${server.name.padEnd(9)} ${result.rps.toFixed(1)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, peak RSS ${(rss / 2 ** 20).toFixed(0)} MB${result.failed ? `, ${result.failed} failed` : ''}`);
+  return { result, rss };
+}
+
+async function main(): Promise<number> {
+  const scale = scaleFromEnv(process.env.BENCH_SCALE);
+  const seconds = positiveInt('BENCH_SECONDS', 10);
+  const connections = positiveInt('BENCH_CONNECTIONS', 8);
+  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+
+  const fx: Fixtures = await ensureFixtures(scale, log);
+  const loadBefore = loadavg()[0]!;
+  // The loop stands for a per-request renderer: no libvips operation cache carried between requests.
+  sharp.cache(false);
+  const selected = workloads(fx).filter((w) => !only?.length || only.includes(w.id));
+  if (selected.length === 0) throw new Error(`BENCH_ONLY matched no workload`);
+
+  const started = await Promise.allSettled([
+    startChild('iiif-edge', ['--import', 'tsx', join(ROOT, 'bench/our-server.ts'), fx.dir], { cwd: ROOT }),
+    startChild('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], { cwd: join(ROOT, 'bench/reference') }),
+  ]);
+  const [ours, reference] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  if (!ours || !reference) {
+    await Promise.all([ours?.stop(), reference?.stop()]);
+    throw started.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []))[0];
+  }
+  log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})`);
+
+  const rows: Row[] = [];
+  try {
+    for (const w of selected) {
+      log(`\n${w.title}`);
+      const row: Row = { workload: w, problems: [] };
+      rows.push(row);
+      const oursBroken = await verify(w, ours);
+      const refBroken = await verify(w, reference);
+      if (oursBroken) row.problems.push(`not measured: ${oursBroken}`);
+      if (refBroken) row.problems.push(`not measured: ${refBroken}`);
+      if (!oursBroken) {
+        const m = await measure(w, ours, connections, seconds);
+        row.ours = m.result;
+        row.oursRss = m.rss;
+      }
+      if (!refBroken) {
+        const m = await measure(w, reference, connections, seconds);
+        row.reference = m.result;
+        row.referenceRss = m.rss;
+      }
+      if (w.sharpJob) {
+        row.loop = await loop(w.sharpJob, connections, seconds);
+        log(`  sharp loop ${row.loop.rps.toFixed(1)} /s, p50 ${row.loop.p50.toFixed(1)} ms, p99 ${row.loop.p99.toFixed(1)} ms`);
+      }
+      for (const [name, r] of [['iiif-edge', row.ours], ['reference', row.reference]] as const) {
+        if (r?.failed) row.problems.push(`${name}: ${r.failed} of ${r.ok + r.failed} requests failed (non-2xx, errors or timeouts)`);
+      }
+    }
+  } finally {
+    await Promise.all([ours.stop(), reference.stop()]);
+  }
+
+  const cpu = cpus();
+  const context: Context = {
+    command: [
+      ...['BENCH_SCALE', 'BENCH_SECONDS', 'BENCH_CONNECTIONS', 'BENCH_ONLY', 'REF_DIMENSIONS']
+        .filter((k) => process.env[k])
+        .map((k) => `${k}=${process.env[k]}`),
+      'npm run bench',
+    ].join(' '),
+    lines: [
+      `${new Date().toISOString()}, iiif-edge ${gitDescription()}`,
+      `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, ${process.platform}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after (noise from other processes)`,
+      `iiif-edge: sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}); reference: iiif-processor 7.0.0, sharp ${String(reference.hello.sharp)} (libvips ${String(reference.hello.vips)}), dimensions ${process.env.REF_DIMENSIONS === 'stream' ? 'read from the file per request' : 'from object metadata (serverless-iiif with width/height/pages metadata)'}`,
+      `autocannon, ${connections} connections, ${seconds} s per workload after a ${connections * 2}-request warm-up; load generator, both servers and the sharp loop share the same machine`,
+      `fixtures (${scale}): ${fx.tiff.levels[0]!.width}×${fx.tiff.levels[0]!.height} JPEG-compressed 256² tiled pyramidal TIFF (${await fileMb(fx.tiff.path)}, ${fx.tiff.levels.length} levels), ${fx.jpeg.width}×${fx.jpeg.height} baseline JPEG (${await fileMb(fx.jpeg.path)}), ${fx.png.width}×${fx.png.height} PNG (${await fileMb(fx.png.path)})`,
+      'req/s counts 2xx responses only; the sharp loop is in-process from the local file, no HTTP, libvips operation cache off',
+    ],
+  };
+  const markdown = render(rows, context);
+  process.stdout.write(`\n${markdown}`);
+
+  const complete = scale === 'full' && !only?.length;
+  const out = process.env.BENCH_OUT || (complete ? join(ROOT, 'bench/results/latest.md') : join(tmpdir(), `iiif-edge-bench-${scale}.md`));
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, markdown);
+  log(`\nwritten to ${out}`);
+  return rows.some((r) => r.problems.some((p) => p.startsWith('not measured'))) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    process.exit(1);
+  },
+);

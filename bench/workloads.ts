@@ -1,0 +1,178 @@
+import sharp from 'sharp';
+import type { Fixtures, Level } from './fixtures.ts';
+
+/** What a correct response must measure: image pixels, or info.json's width/height. */
+export interface Expect {
+  kind: 'image' | 'info';
+  width: number;
+  height: number;
+  /** Thumbnail rounding may differ by a pixel between implementations. */
+  slack: number;
+}
+
+/** Minimum ratios from issue 7 (ours ÷ reference server, ours ÷ in-process sharp loop). */
+export interface Targets {
+  vsReference?: number;
+  vsSharp?: number;
+}
+
+export interface Workload {
+  id: string;
+  title: string;
+  /** Paths below /iiif/3/, cycled in order so that consecutive requests differ. */
+  paths: string[];
+  expect: Expect;
+  targets: Targets;
+  /** The same work done by sharp in-process from the local file, request i of the cycle. */
+  sharpJob?: (i: number) => Promise<unknown>;
+}
+
+const QUALITY = 85;
+
+/** Deterministic shuffle, so runs are comparable but neighbours are not requested in order. */
+function shuffled<T>(items: T[], seed = 7): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+interface Tile {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+const at = <T>(list: T[], i: number): T => list[i % list.length]!;
+const tilePath = (id: string, t: Tile, size: number) => `${id}/${t.x},${t.y},${t.w},${t.h}/${size},/0/default.jpg`;
+
+/** Smallest pyramid page whose both sides are at least the requested ones. */
+function pageFor(levels: Level[], width: number, height: number): Level {
+  const fits = levels.filter((l) => l.width >= width && l.height >= height);
+  return fits[fits.length - 1] ?? levels[0]!;
+}
+
+/** Fits width×height inside box×box, keeping the aspect ratio (IIIF `!box,box`). */
+function fitInside(width: number, height: number, box: number): { width: number; height: number } {
+  const scale = Math.min(box / width, box / height);
+  return { width: Math.round(width * scale), height: Math.round(height * scale) };
+}
+
+export function workloads(fx: Fixtures): Workload[] {
+  const { tiff, jpeg, png, aliases } = fx;
+  const levels = tiff.levels;
+  const full = levels[0]!;
+  const T = tiff.tile;
+
+  // Aligned full-resolution tiles: every whole 256×256 tile.
+  const aligned: Tile[] = [];
+  for (let y = 0; y + T <= full.height; y += T) for (let x = 0; x + T <= full.width; x += T) aligned.push({ x, y, w: T, h: T });
+
+  // Aligned tiles at the middle pyramid level (scale factor 8 for 12000×9000): region 256·f → 256 px.
+  const midIndex = Math.max(1, Math.floor((levels.length - 1) / 2));
+  const f = 2 ** midIndex;
+  const mid: Tile[] = [];
+  for (let y = 0; y + T * f <= full.height; y += T * f) for (let x = 0; x + T * f <= full.width; x += T * f) mid.push({ x, y, w: T * f, h: T * f });
+
+  // Edge tiles at full resolution: the right column, the bottom row and the corner, at their exact size.
+  const edgeX = Math.floor((full.width - 1) / T) * T;
+  const edgeY = Math.floor((full.height - 1) / T) * T;
+  const edges: Tile[] = [];
+  for (let y = 0; y < edgeY; y += T) edges.push({ x: edgeX, y, w: full.width - edgeX, h: T });
+  for (let x = 0; x < edgeX; x += T) edges.push({ x, y: edgeY, w: T, h: full.height - edgeY });
+  edges.push({ x: edgeX, y: edgeY, w: full.width - edgeX, h: full.height - edgeY });
+
+  const alignedOrder = shuffled(aligned);
+  const midOrder = shuffled(mid);
+  const edgeOrder = shuffled(edges);
+  const midLevel = levels[midIndex]!;
+  const thumbTiff = fitInside(full.width, full.height, 200);
+  const thumbJpeg = fitInside(jpeg.width, jpeg.height, 200);
+  const thumbPage = pageFor(levels, thumbTiff.width, thumbTiff.height);
+  const encodeTile = (page: number, left: number, top: number, w: number, h: number, size: number) =>
+    sharp(tiff.path, { page })
+      .extract({ left, top, width: w, height: h })
+      .resize(size)
+      .jpeg({ quality: QUALITY })
+      .toBuffer();
+
+  return [
+    {
+      id: 'info',
+      title: 'info.json (TIFF)',
+      paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/info.json`),
+      expect: { kind: 'info', width: full.width, height: full.height, slack: 0 },
+      targets: { vsReference: 1 },
+    },
+    {
+      id: 'aligned',
+      title: `aligned tiles, full resolution (${alignedOrder.length} URLs)`,
+      paths: alignedOrder.map((t) => tilePath(tiff.name, t, T)),
+      expect: { kind: 'image', width: T, height: T, slack: 0 },
+      targets: { vsReference: 100, vsSharp: 5 },
+      sharpJob: (i) => {
+        const t = at(alignedOrder, i);
+        return encodeTile(0, t.x, t.y, t.w, t.h, T);
+      },
+    },
+    {
+      id: 'mid',
+      title: `aligned tiles, scale factor ${f} (${midOrder.length} URLs)`,
+      paths: midOrder.map((t) => tilePath(tiff.name, t, T)),
+      expect: { kind: 'image', width: T, height: T, slack: 0 },
+      targets: { vsReference: 100, vsSharp: 5 },
+      sharpJob: (i) => {
+        const t = at(midOrder, i);
+        const left = t.x / f;
+        const top = t.y / f;
+        return encodeTile(midLevel.page, left, top, Math.min(T, midLevel.width - left), Math.min(T, midLevel.height - top), T);
+      },
+    },
+    {
+      id: 'edge',
+      title: `edge tiles, full resolution (${edgeOrder.length} URLs)`,
+      paths: edgeOrder.map((t) => tilePath(tiff.name, t, t.w)),
+      // The first path is checked; its size is its own region's.
+      expect: { kind: 'image', width: edgeOrder[0]!.w, height: edgeOrder[0]!.h, slack: 0 },
+      targets: {},
+      sharpJob: (i) => {
+        const t = at(edgeOrder, i);
+        return encodeTile(0, t.x, t.y, t.w, t.h, t.w);
+      },
+    },
+    {
+      id: 'thumb-tiff',
+      title: 'thumbnail !200,200 of the tiled TIFF',
+      paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/full/!200,200/0/default.jpg`),
+      expect: { kind: 'image', ...thumbTiff, slack: 1 },
+      targets: { vsReference: 20 },
+      sharpJob: () =>
+        sharp(tiff.path, { page: thumbPage.page })
+          .resize(200, 200, { fit: 'inside' })
+          .jpeg({ quality: QUALITY })
+          .toBuffer(),
+    },
+    {
+      id: 'thumb-jpeg',
+      title: `thumbnail !200,200 of the ${jpeg.width}×${jpeg.height} JPEG`,
+      paths: [jpeg.name, ...aliases.jpeg].map((id) => `${id}/full/!200,200/0/default.jpg`),
+      expect: { kind: 'image', ...thumbJpeg, slack: 1 },
+      targets: { vsReference: 1.5 },
+      // resize() before any crop lets libjpeg shrink on load.
+      sharpJob: () => sharp(jpeg.path).resize(200, 200, { fit: 'inside' }).jpeg({ quality: QUALITY }).toBuffer(),
+    },
+    {
+      id: 'png-max',
+      title: `full/max of the ${png.width}×${png.height} PNG`,
+      paths: [png.name, ...aliases.png].map((id) => `${id}/full/max/0/default.png`),
+      expect: { kind: 'image', width: png.width, height: png.height, slack: 0 },
+      targets: { vsReference: 1 },
+      sharpJob: () => sharp(png.path).png().toBuffer(),
+    },
+  ];
+}
