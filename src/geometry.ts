@@ -2,7 +2,7 @@ import { imageSize } from 'image-size';
 import { httpError } from './errors.ts';
 import type { ImageGeometry } from './iiif/types.ts';
 import type { ImageSource, SourceObject } from './source.ts';
-import type { TiffLevel } from './tiff/index.ts';
+import type { TiffLevel, TileTables } from './tiff/index.ts';
 import { probeTiffGeometry } from './tiff-geometry.ts';
 
 /** Source formats the renderers can decode. */
@@ -17,6 +17,11 @@ export interface SourceGeometry extends ImageGeometry {
   levelAccess?: Array<{ page: number } | { subifd: number }>;
   /** Parsed TIFF levels (tile tables, JPEG tables), for reading stored tiles directly. */
   tiffLevels?: TiffLevel[];
+  /**
+   * Each level's tile offset tables once read, filled on demand: it lives in the geometry
+   * cache, so it shares the geometry's key (identifier and ETag) and eviction.
+   */
+  tileTables?: Map<number, Promise<TileTables | undefined>>;
 }
 
 const HEAD_BYTES = 64 * 1024;

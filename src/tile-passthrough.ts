@@ -3,13 +3,37 @@ import type { RenderPlan } from './iiif/types.ts';
 import {
   type RangeRead,
   type TiffLevel,
+  type TileLocation,
   TiffError,
   isPassThroughJpeg,
   readTileLocation,
+  readTileTables,
   rewriteJpegFrameSize,
   spliceJpegTile,
   spliceOptionsFor,
+  tileFromTables,
 } from './tiff/index.ts';
+
+export type TileLocator = (level: TiffLevel, col: number, row: number) => Promise<TileLocation>;
+
+/**
+ * Finds stored tiles through each level's offset tables, read whole on first use and
+ * kept with the geometry, so a viewer's later tiles cost one range read each.
+ */
+export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLocator {
+  return async (level, col, row) => {
+    const cache = (geometry.tileTables ??= new Map());
+    let tables = cache.get(level.level);
+    if (!tables) {
+      tables = readTileTables(read, level);
+      cache.set(level.level, tables);
+      // A failed read (an aborted request, a storage fault) is retried by the next request.
+      tables.catch(() => cache.delete(level.level));
+    }
+    const loaded = await tables;
+    return loaded ? tileFromTables(loaded, level, col, row) : readTileLocation(read, level, col, row);
+  };
+}
 
 export interface AlignedTile {
   level: TiffLevel;
@@ -38,10 +62,10 @@ export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): Aligned
   return { level, col: r.x / level.tileWidth, row: r.y / level.tileHeight, width: r.w, height: r.h };
 }
 
-/** Two small range reads (tile table entry, tile bytes); no decode, no encode. */
-export async function readAlignedTile(read: RangeRead, tile: AlignedTile): Promise<Uint8Array> {
+/** The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no decode, no encode. */
+export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile): Promise<Uint8Array> {
   const { level } = tile;
-  const location = await readTileLocation(read, level, tile.col, tile.row);
+  const location = await locate(level, tile.col, tile.row);
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));

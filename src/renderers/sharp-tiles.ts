@@ -1,7 +1,8 @@
 import type { Sharp } from 'sharp';
 import type { RenderPlan } from '../iiif/types.ts';
 import type { RenderInput } from '../renderer.ts';
-import { type TiffLevel, isPassThroughJpeg, readTileLocation, spliceJpegTile, spliceOptionsFor } from '../tiff/index.ts';
+import { type TiffLevel, isPassThroughJpeg, spliceJpegTile, spliceOptionsFor } from '../tiff/index.ts';
+import { tileLocator } from '../tile-passthrough.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 
@@ -31,13 +32,14 @@ export async function composeTiles(sharp: SharpFactory, input: RenderInput, plan
   const [c1, r1] = [Math.floor((r.x + r.w - 1) / level.tileWidth), Math.floor((r.y + r.h - 1) / level.tileHeight)];
   const read = (offset: number, length: number) =>
     input.source.read(input.identifier, { offset, length }, input.signal);
+  const locate = tileLocator(read, input.geometry);
   const cells: Array<{ col: number; row: number }> = [];
   for (let row = r0; row <= r1; row++) for (let col = c0; col <= c1; col++) cells.push({ col, row });
 
   const tiles: Array<{ input: Buffer; left: number; top: number }> = [];
   for (let i = 0; i < cells.length; i += PARALLEL_READS) {
     const batch = cells.slice(i, i + PARALLEL_READS).map(async ({ col, row }) => {
-      const loc = await readTileLocation(read, level, col, row);
+      const loc = await locate(level, col, row);
       const bytes = await read(loc.offset, loc.length);
       return {
         input: Buffer.from(spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level))),

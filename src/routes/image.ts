@@ -8,7 +8,7 @@ import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../geometry.ts';
-import { alignedTile, readAlignedTile } from '../tile-passthrough.ts';
+import { alignedTile, readAlignedTile, tileLocator } from '../tile-passthrough.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r1';
@@ -38,10 +38,8 @@ export async function imageResponse(
   const tile = alignedTile(plan, geometry);
   if (tile) {
     const started = performance.now();
-    const body = await readAlignedTile(
-      (offset, length) => app.source.read(identifier, { offset, length }, c.req.raw.signal),
-      tile,
-    );
+    const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, c.req.raw.signal);
+    const body = await readAlignedTile(read, tileLocator(read, geometry), tile);
     setMetric(c, 'read', performance.now() - started, 'stored tile read');
     setMetric(c, 'path', 'passthrough');
     return c.body(body as Uint8Array<ArrayBuffer>, 200);

@@ -4,6 +4,7 @@ export { type BlockReader, type BlockReaderOptions, type RangeRead, createBlockR
 export { readTiffStructure } from './structure.ts';
 export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
 export { type TileLocation, readTileLocation } from './tile-location.ts';
+export { type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';

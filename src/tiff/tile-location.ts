@@ -45,6 +45,11 @@ export async function readTileLocation(read: RangeRead, level: TiffLevel, col: n
   }
   const offset = new ByteView(offsetBytes, level.littleEndian).uint(0, a.size);
   const length = new ByteView(countBytes, level.littleEndian).uint(0, b.size);
+  return checkTileLocation(level, offset, length);
+}
+
+/** Rejects tile locations a hostile file could use to make us read or allocate without bound. */
+export function checkTileLocation(level: TiffLevel, offset: number, length: number): TileLocation {
   // Compressed tiles never approach 4x their raw size; a bigger claim is hostile.
   const rawSize = level.tileWidth * level.tileHeight * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
   const maxLength = rawSize * 4 + 64 * 1024;

@@ -1,0 +1,49 @@
+import { ByteView } from './bytes.ts';
+import { TiffError } from './errors.ts';
+import type { RangeRead } from './range.ts';
+import { type TileLocation, checkTileLocation } from './tile-location.ts';
+import type { TiffArray, TiffLevel } from './types.ts';
+
+/** Tables larger than this (a level of ~500k tiles) are read entry by entry instead. */
+export const MAX_TABLE_ENTRIES = 512 * 1024;
+
+/** A level's whole TileOffsets and TileByteCounts, so each later tile costs one range read. */
+export interface TileTables {
+  offsets: Float64Array;
+  counts: Float64Array;
+}
+
+const entrySize = (arr: TiffArray): number => (arr.type === 3 ? 2 : arr.type === 4 ? 4 : 8);
+
+async function readArray(read: RangeRead, level: TiffLevel, arr: TiffArray): Promise<Float64Array> {
+  const size = entrySize(arr);
+  const bytes = await read(arr.offset, arr.count * size);
+  if (bytes.length < arr.count * size) throw new TiffError('Unexpected end of TIFF file.');
+  const view = new ByteView(bytes, level.littleEndian);
+  const values = new Float64Array(arr.count);
+  for (let i = 0; i < arr.count; i++) values[i] = view.uint(i * size, size);
+  return values;
+}
+
+/** Two range reads (in parallel) for the whole tables of one level; undefined when they are too big. */
+export async function readTileTables(read: RangeRead, level: TiffLevel): Promise<TileTables | undefined> {
+  const count = level.columns * level.rows;
+  if (count > MAX_TABLE_ENTRIES || level.offsets.count < count || level.byteCounts.count < count) return undefined;
+  for (const arr of [level.offsets, level.byteCounts]) {
+    if (arr.offset + count * entrySize(arr) > level.fileSize) throw new TiffError('TIFF offset past end of file.');
+  }
+  // Only the first sample plane: planar files store the other planes' tiles after it.
+  const [offsets, counts] = await Promise.all([
+    readArray(read, level, { ...level.offsets, count }),
+    readArray(read, level, { ...level.byteCounts, count }),
+  ]);
+  return { offsets, counts };
+}
+
+export function tileFromTables(tables: TileTables, level: TiffLevel, col: number, row: number): TileLocation {
+  if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0 || col >= level.columns || row >= level.rows) {
+    throw new TiffError('Tile outside the image.');
+  }
+  const index = row * level.columns + col;
+  return checkTileLocation(level, tables.offsets[index] ?? 0, tables.counts[index] ?? 0);
+}
