@@ -29,7 +29,7 @@ export async function imageResponse(
   c.header('Link', `<${app.publicBase(c)}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
   c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);
-  const etag = await makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
+  const etag = makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
   c.header('ETag', etag);
   if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
   if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);

@@ -25,7 +25,7 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
   c.header('Vary', 'Accept', { append: true });
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_INFO);
   if (version === 2 && mediaType === types.json) c.header('Link', JSONLD_CONTEXT_LINK_2);
-  const etag = await makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
+  const etag = makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
   c.header('ETag', etag);
   if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
   if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);

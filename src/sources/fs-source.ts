@@ -1,7 +1,8 @@
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { httpError } from '../errors.ts';
 import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+import { createHandleCache, fileIdentity } from './fs-handles.ts';
 
 export interface FsSourceOptions {
   root: string;
@@ -12,6 +13,7 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 /** Images in one folder; the identifier is the path below it (`a/b.tif` arrives as `a%2Fb.tif`). */
 export function fsSource(options: FsSourceOptions): ImageSource {
   const root = resolve(options.root);
+  const handles = createHandleCache();
 
   const pathOf = (identifier: string): string => {
     const path = resolve(root, identifier);
@@ -38,24 +40,19 @@ export function fsSource(options: FsSourceOptions): ImageSource {
   return {
     kind: 'fs',
     async stat(identifier): Promise<SourceObject> {
-      const s = await stat(pathOf(identifier)).catch(fail);
+      const path = pathOf(identifier);
+      const s = await stat(path).catch(fail);
       if (!s.isFile()) throw httpError(404, 'not_found', 'no image with that identifier');
+      handles.check(path, fileIdentity(s));
       return { etag: `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`, size: s.size, lastModified: s.mtime };
     },
     async read(identifier, range?: ByteRange): Promise<Uint8Array> {
-      const handle = await open(pathOf(identifier), 'r').catch(fail);
-      try {
-        const fileSize = (await handle.stat()).size;
-        // Never allocate more than the file holds, whatever range was asked for.
-        const size = range ? Math.max(0, Math.min(range.length, fileSize - range.offset)) : fileSize;
-        const buffer = new Uint8Array(size);
-        const { bytesRead } = await handle.read(buffer, 0, size, range?.offset ?? 0);
-        return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
-      } catch (e) {
-        return fail(e);
-      } finally {
-        await handle.close();
-      }
+      const file = await handles.get(pathOf(identifier)).catch(fail);
+      // Never allocate more than the file holds, whatever range was asked for.
+      const size = range ? Math.max(0, Math.min(range.length, file.size - range.offset)) : file.size;
+      const buffer = new Uint8Array(size);
+      const { bytesRead } = await file.handle.read(buffer, 0, size, range?.offset ?? 0).catch(fail);
+      return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
     },
     async list(limit) {
       const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(fail);
