@@ -3,6 +3,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { buildNodeBundle } from '../adapters/node/build.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
 import { load } from './load.ts';
 import { type Child, startChild, waitIdle, watchPeakRss } from './processes.ts';
@@ -84,8 +85,11 @@ async function main(): Promise<number> {
   const selected = workloads(fx).filter((w) => !only?.length || only.includes(w.id));
   if (selected.length === 0) throw new Error(`BENCH_ONLY matched no workload`);
 
+  // Served from its esbuild bundle with plain node, as deployed (no TypeScript loader in the process).
+  const ourBundle = join(ROOT, 'dist/bench/our-server.mjs');
+  await buildNodeBundle(join(ROOT, 'bench/our-server.ts'), ourBundle);
   const started = await Promise.allSettled([
-    startChild('iiif-edge', ['--import', 'tsx', join(ROOT, 'bench/our-server.ts'), fx.dir], { cwd: ROOT }),
+    startChild('iiif-edge', [ourBundle, fx.dir], { cwd: ROOT }),
     startChild('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], { cwd: join(ROOT, 'bench/reference') }),
   ]);
   const [ours, reference] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));

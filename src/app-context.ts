@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
 import { createGeometryCache } from './geometry-cache.ts';
@@ -31,12 +32,15 @@ export function createAppContext(options: AppOptions) {
     maxArea: config.IIIF_MAX_AREA,
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
+  // Serialised info.json bodies: viewers fetch the same ones over and over.
+  const infoBodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
   return {
     config,
     source,
     renderer: renderer && limitRenderer(renderer, renderSlotOptions(config)),
     limits,
     preferredFormats,
+    infoBodies,
     log: options.log ?? ((line: string, cause?: unknown) => console.error(line, cause ?? '')),
     publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),

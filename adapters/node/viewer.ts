@@ -22,6 +22,7 @@ export function mountViewer(app: Hono, source: ImageSource, prefix: string): voi
   );
 
   app.get('/', async (c) => {
+    c.header('Content-Security-Policy', undefined);
     const ids = (await source.list?.(500)) ?? [];
     const items = ids.map((id) => {
       const enc = encodeURIComponent(id);
@@ -39,6 +40,7 @@ export function mountViewer(app: Hono, source: ImageSource, prefix: string): voi
   });
 
   app.get('/viewer', (c) => {
+    c.header('Content-Security-Policy', undefined);
     const id = c.req.query('id') ?? '';
     const infoUrl = `${prefix}/3/${encodeURIComponent(id)}/info.json`;
     return c.html(

@@ -19,15 +19,12 @@ const STRICT: Record<string, string> = {
 /** Images and JSON never load anything; HTML (a bundled viewer page) keeps its own scripts working. */
 const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+/** Set before the handler runs: headers added afterwards make @hono/node-server stream the body. */
 export function securityHeaders(strict: boolean): MiddlewareHandler {
+  // An adapter's own HTML page (the Node viewer) drops the CSP in its handler, as it loads scripts.
+  const headers = strict ? { ...ALWAYS, ...STRICT, 'Content-Security-Policy': STRICT_CSP } : ALWAYS;
   return async (c, next) => {
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
     await next();
-    for (const [name, value] of Object.entries(ALWAYS)) c.header(name, value);
-    // Never advertise the software or its version.
-    c.header('Server', undefined);
-    c.header('X-Powered-By', undefined);
-    if (!strict) return;
-    for (const [name, value] of Object.entries(STRICT)) c.header(name, value);
-    if (!c.res.headers.get('Content-Type')?.startsWith('text/html')) c.header('Content-Security-Policy', STRICT_CSP);
   };
 }

@@ -4,7 +4,7 @@ import { CONTEXT, INFO_MEDIA_TYPES, JSONLD_CONTEXT_LINK_2 } from '../iiif/consta
 import { buildInfo2, buildInfo3 } from '../iiif/info.ts';
 import { encodeIdentifier } from '../iiif/path.ts';
 import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
-import type { IiifVersion } from '../iiif/types.ts';
+import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
 import type { AppContext } from '../app-context.ts';
 
@@ -30,7 +30,19 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
   if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
   if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
 
-  const limits = app.limits;
+  if (c.req.method === 'HEAD') return c.body(null, 200);
+  // The id holds the public base, version and identifier; the source ETag covers the geometry.
+  const key = `${object.etag}\u0000${id}`;
+  let body = app.infoBodies.get(key);
+  if (body === undefined) {
+    body = buildBody(app, version, id, geometry);
+    app.infoBodies.set(key, body);
+  }
+  return c.body(body, 200);
+}
+
+function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: ImageGeometry): string {
+  const { config, limits } = app;
   const info = {
     id,
     geometry,
@@ -40,7 +52,5 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
     rights: config.IIIF_RIGHTS,
     preferredFormats: app.preferredFormats,
   };
-  const body = JSON.stringify(version === 3 ? buildInfo3(info) : buildInfo2(info));
-  if (c.req.method === 'HEAD') return c.body(null, 200);
-  return c.body(body, 200);
+  return JSON.stringify(version === 3 ? buildInfo3(info) : buildInfo2(info));
 }

@@ -1,0 +1,28 @@
+import { build } from 'esbuild';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * One ESM file for `node` with no TypeScript loader in the process (less memory,
+ * faster start). sharp stays external: it is native and loads its own binary.
+ */
+export async function buildNodeBundle(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['sharp'],
+    // Bundled CommonJS dependencies call require(); ESM output has none of its own.
+    banner: { js: "import { createRequire as __iiifRequire } from 'node:module'; const require = __iiifRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
+
+// `npm run build:node`: dist/node/main.mjs, run with `node dist/node/main.mjs [--root …] [--port …]`.
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  await buildNodeBundle(`${ROOT}adapters/node/main.ts`, `${ROOT}dist/node/main.mjs`);
+  console.log('dist/node/main.mjs written');
+}
