@@ -7,8 +7,15 @@ import { composableLevel, composeTiles } from './sharp-tiles.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
-/** Loaded on first render so that info.json-only processes never pay for libvips. */
-const loadSharp = () => (loading ??= import('sharp').then((m) => m.default));
+/**
+ * Loaded on first render so that info.json-only processes never pay for libvips. Its
+ * operation cache is off: requests rarely repeat an operation, and it holds up to 50 MB.
+ */
+const loadSharp = () =>
+  (loading ??= import('sharp').then((m) => {
+    m.default.cache(false);
+    return m.default;
+  }));
 
 export interface SharpRendererOptions {
   jpegQuality: number;
