@@ -67,6 +67,15 @@ describe('Workers adapter: stored JPEG tiles of tiled TIFFs in R2 (core fast pat
     });
   }
 
+  it('returns the same JPEG bytes as the Node adapter for the same tile URL', async () => {
+    for (const tile of ALIGNED) {
+      const fromWorker = new Uint8Array(await (await infoOnly.fetch(tile.path)).arrayBuffer());
+      const fromNode = new Uint8Array(await (await fetch(`${origin.url}${tile.path}`)).arrayBuffer());
+      expect(fromWorker.length).toBeGreaterThan(0);
+      expect(Buffer.from(fromWorker).equals(Buffer.from(fromNode)), tile.path).toBe(true);
+    }
+  });
+
   it('never forwards an aligned tile to the render origin', async () => {
     const before = origin.requests.length;
     for (const tile of ALIGNED) expect(passedThrough(await forwarding.fetch(tile.path))).toBe(true);
