@@ -2,13 +2,15 @@ import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { mountViewer } from './viewer.ts';
 
-export const SAMPLES_DIR = new URL('./samples/', import.meta.url).pathname;
+// Spelled from the repository root so that it also holds in the bundle (dist/node/main.mjs).
+export const SAMPLES_DIR = fileURLToPath(new URL('../../adapters/node/samples/', import.meta.url));
 
 export interface RunningServer {
   url: string;
