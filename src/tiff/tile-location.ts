@@ -11,7 +11,16 @@ export interface TileLocation {
   length: number;
 }
 
-const entrySize = (arr: TiffArray): number => (arr.type === 3 ? 2 : arr.type === 4 ? 4 : 8);
+/** Bytes per value of a SHORT, LONG or LONG8 table. */
+export const entrySize = (arr: TiffArray): number => (arr.type === 3 ? 2 : arr.type === 4 ? 4 : 8);
+
+/** The index of a tile in its level's tables, or TiffError when the tile is outside the grid. */
+export function tileIndex(level: TiffLevel, col: number, row: number): number {
+  if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0 || col >= level.columns || row >= level.rows) {
+    throw new TiffError('Tile outside the image.');
+  }
+  return row * level.columns + col;
+}
 
 async function readExact(read: RangeRead, offset: number, length: number): Promise<Uint8Array> {
   const bytes = await read(offset, length);
@@ -25,10 +34,7 @@ async function readExact(read: RangeRead, offset: number, length: number): Promi
  * request, two when the tables are far apart (then sent together).
  */
 export async function readTileLocation(read: RangeRead, level: TiffLevel, col: number, row: number): Promise<TileLocation> {
-  if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0 || col >= level.columns || row >= level.rows) {
-    throw new TiffError('Tile outside the image.');
-  }
-  const index = row * level.columns + col;
+  const index = tileIndex(level, col, row);
   const a = { pos: level.offsets.offset + index * entrySize(level.offsets), size: entrySize(level.offsets) };
   const b = { pos: level.byteCounts.offset + index * entrySize(level.byteCounts), size: entrySize(level.byteCounts) };
   const start = Math.min(a.pos, b.pos);

@@ -1,7 +1,7 @@
 import { ByteView } from './bytes.ts';
 import { TiffError } from './errors.ts';
 import type { RangeRead } from './range.ts';
-import { type TileLocation, checkTileLocation } from './tile-location.ts';
+import { type TileLocation, checkTileLocation, entrySize, tileIndex } from './tile-location.ts';
 import type { TiffArray, TiffLevel } from './types.ts';
 
 /** Tables larger than this (a level of ~500k tiles) are read entry by entry instead. */
@@ -12,8 +12,6 @@ export interface TileTables {
   offsets: Float64Array;
   counts: Float64Array;
 }
-
-const entrySize = (arr: TiffArray): number => (arr.type === 3 ? 2 : arr.type === 4 ? 4 : 8);
 
 async function readArray(read: RangeRead, level: TiffLevel, arr: TiffArray): Promise<Float64Array> {
   const size = entrySize(arr);
@@ -41,9 +39,6 @@ export async function readTileTables(read: RangeRead, level: TiffLevel): Promise
 }
 
 export function tileFromTables(tables: TileTables, level: TiffLevel, col: number, row: number): TileLocation {
-  if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0 || col >= level.columns || row >= level.rows) {
-    throw new TiffError('Tile outside the image.');
-  }
-  const index = row * level.columns + col;
+  const index = tileIndex(level, col, row);
   return checkTileLocation(level, tables.offsets[index] ?? 0, tables.counts[index] ?? 0);
 }
