@@ -1,6 +1,6 @@
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { Tokenization } from 'aws-cdk-lib';
+import { Token, Tokenization } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { PriceClass } from 'aws-cdk-lib/aws-cloudfront';
 
@@ -117,6 +117,10 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
     IIIF_CACHE_MAX_BYTES: String(400 * 1024 * 1024),
   };
   if (base !== undefined) env.IIIF_PUBLIC_BASE_URL = base;
+  // The app's own deadline must fire before Lambda's, so slow requests end with a JSON 503, not a
+  // platform error. A template parameter (a token) cannot be computed with: the app default stays.
+  const timeout = props.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
+  if (!Token.isUnresolved(timeout) && timeout > 3) env.IIIF_REQUEST_TIMEOUT_MS = String((timeout - 2) * 1000);
   if (props.sourcePrefix) env.IIIF_S3_PREFIX = props.sourcePrefix;
   if (props.sourceRegion) env.IIIF_S3_REGION = props.sourceRegion;
   if (props.maxWidth !== undefined) env.IIIF_MAX_WIDTH = Tokenization.stringifyNumber(props.maxWidth);

@@ -122,6 +122,11 @@ describe('IiifEdge construct, defaults', () => {
     expect(cfFunction.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
   });
 
+  it('gives the app a request deadline below the function timeout, and /tmp for whole objects', () => {
+    expect(env(json)).toMatchObject({ IIIF_REQUEST_TIMEOUT_MS: '28000', IIIF_CACHE_DIR: '/tmp' });
+    expect(env(synthEdge({ sourceBucket: 'my-images', timeoutSeconds: 12 }).json).IIIF_REQUEST_TIMEOUT_MS).toBe('10000');
+  });
+
   it('outputs the IIIF base URLs, distribution id and function name', () => {
     const domain = { 'Fn::GetAtt': [distributionId, 'DomainName'] };
     expect(json.Outputs.IiifBaseUrlV2.Value).toEqual({ 'Fn::Join': ['', ['https://', domain, '/iiif/2']] });
