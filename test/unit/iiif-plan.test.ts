@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planImage, resolveRegion, resolveSize, rotatedSize } from '../../src/iiif/plan.ts';
 import { parseImageRequest } from '../../src/iiif/request.ts';
 import type { IiifVersion, ImageGeometry, Limits, RenderPlan } from '../../src/iiif/types.ts';
-import { expectHttpError } from './iiif-expect.ts';
+import { PYRAMID_10000, expectHttpError } from './iiif-expect.ts';
 
 /** Plan a request given as the path tail "{region}/{size}/{rotation}/{quality}.{format}". */
 function plan(version: IiifVersion, tail: string, geometry: ImageGeometry, limits: Limits = {}): RenderPlan {
@@ -208,18 +208,7 @@ describe('rotation and mirroring', () => {
 });
 
 describe('level selection (10000x7500 pyramid)', () => {
-  const pyramid: ImageGeometry = {
-    width: 10000,
-    height: 7500,
-    tile: { width: 256, height: 256 },
-    levels: [
-      { width: 10000, height: 7500 },
-      { width: 5000, height: 3750 },
-      { width: 2500, height: 1875 },
-      { width: 1250, height: 938 },
-      { width: 625, height: 469 },
-    ],
-  };
+  const pyramid = PYRAMID_10000;
   const lv = (tail: string) => {
     const p = plan(3, tail, pyramid);
     return { level: p.level, levelRegion: p.levelRegion, size: [p.width, p.height] };

@@ -3,6 +3,7 @@ import { planImage } from '../../src/iiif/plan.ts';
 import { parseImageRequest } from '../../src/iiif/request.ts';
 import { deriveSizes, deriveTiles, type TileInfo } from '../../src/iiif/tiles.ts';
 import type { IiifVersion, ImageGeometry, Limits, RenderPlan } from '../../src/iiif/types.ts';
+import { PYRAMID_10000 } from './iiif-expect.ts';
 
 function plan(version: IiifVersion, region: string, size: string, geometry: ImageGeometry, limits: Limits = {}): RenderPlan {
   return planImage(parseImageRequest(version, { region, size, rotation: '0', quality: 'default', format: 'jpg' }), geometry, limits);
@@ -22,18 +23,7 @@ function* tileRequests(g: ImageGeometry, t: TileInfo) {
 }
 
 const flat: ImageGeometry = { width: 3000, height: 2000 };
-const pyramid: ImageGeometry = {
-  width: 10000,
-  height: 7500,
-  tile: { width: 256, height: 256 },
-  levels: [
-    { width: 10000, height: 7500 },
-    { width: 5000, height: 3750 },
-    { width: 2500, height: 1875 },
-    { width: 1250, height: 938 },
-    { width: 625, height: 469 },
-  ],
-};
+const pyramid = PYRAMID_10000;
 
 describe('deriveTiles', () => {
   it('cuts a flat image into default tiles until one tile holds it', () => {
