@@ -23,6 +23,8 @@ export interface SourceObject {
  */
 export interface ImageSource {
   readonly kind: string;
+  /** Reads are local file reads, so random access into the whole file is cheap (the fs source). */
+  readonly local?: boolean;
   stat(identifier: string, signal?: AbortSignal): Promise<SourceObject>;
   /** The whole object, or the given range (which may come back short at the end). */
   read(identifier: string, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array>;

@@ -68,18 +68,20 @@ interface OpenedSource {
 }
 
 /**
- * The cheapest way in: a local file (random access), else only the stored tiles
- * covering the region of a tiled JPEG pyramid, else the whole object.
+ * The cheapest way in: a local file, read with random access; from a remote store, only
+ * the stored tiles covering the region of a tiled JPEG pyramid; else the whole object
+ * (kept in the disk cache when there is one).
  */
 async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number): Promise<OpenedSource> {
   const { geometry } = input;
-  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
-  const composable = file ? undefined : composableLevel(input, plan);
+  // From a remote store, a few stored tiles beat downloading the whole object, even into a cache.
+  const composable = input.source.local ? undefined : composableLevel(input, plan);
   if (composable) {
     const { w, h } = plan.levelRegion;
     const image = await composeTiles(sharp, input, plan, composable);
     return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false };
   }
+  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
   const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
   const loadOptions: SharpOptions = { limitInputPixels: maxInputPixels, failOn: 'error' };
   Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);

@@ -39,6 +39,7 @@ export function fsSource(options: FsSourceOptions): ImageSource {
 
   return {
     kind: 'fs',
+    local: true,
     async stat(identifier): Promise<SourceObject> {
       const path = pathOf(identifier);
       const s = await stat(path).catch(fail);

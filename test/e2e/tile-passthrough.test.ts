@@ -7,6 +7,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import type { ImageSource } from '../../src/source.ts';
+import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { PYRAMID, gridColour } from '../fixtures/images.ts';
 
@@ -20,7 +21,7 @@ async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
 }
 
 function countingSource(inner: ImageSource) {
-  const counts = { reads: 0, bytes: 0 };
+  const counts = { reads: 0, bytes: 0, whole: 0 };
   const source: ImageSource = {
     kind: inner.kind,
     stat: (id, signal) => inner.stat(id, signal),
@@ -28,6 +29,7 @@ function countingSource(inner: ImageSource) {
       const bytes = await inner.read(id, range, signal);
       counts.reads++;
       counts.bytes += bytes.length;
+      if (!range) counts.whole++;
       return bytes;
     },
   };
@@ -61,6 +63,7 @@ beforeAll(async () => {
   // Quality ≥ 90 makes libvips store RGB JPEG tiles, below it YCbCr 4:2:0: both must pass through.
   await writeFile(join(root, 'rgb.tif'), await image().tiff({ ...tiff, quality: 95 }).toBuffer());
   await writeFile(join(root, 'ycbcr.tif'), await image().tiff({ ...tiff, quality: 75 }).toBuffer());
+  await writeFile(join(root, 'flat.jpg'), await image().jpeg().toBuffer());
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -155,5 +158,22 @@ describe('rendering from a remote tiled pyramid', () => {
     expect(counts.bytes - before.bytes).toBeLessThan(size / 4);
     const fromFile = new Uint8Array(await (await reference.request(path)).arrayBuffer());
     expect(await meanAbsDiff(composed, fromFile)).toBeLessThan(1);
+  });
+
+  it('prefers the covering tiles to downloading the whole object into the disk cache', async () => {
+    const { source, counts } = countingSource(fsSource({ root }));
+    const cacheDir = await mkdtemp(join(tmpdir(), 'iiif-edge-tiles-cache-'));
+    const cached = withDiskCache(source, { dir: cacheDir, maxBytes: 1e9 });
+    const config = loadConfig({ IIIF_ROOT: root });
+    const app = createApp({ config, source: cached, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e9 }) });
+    await app.request('/iiif/3/ycbcr.tif/info.json');
+    const before = { ...counts };
+    expect((await app.request('/iiif/3/ycbcr.tif/300,300,400,400/200,/0/default.png')).status).toBe(200);
+    expect(counts.reads - before.reads).toBe(6);
+    // An untiled source has no such shortcut: it is fetched whole, once, into the cache.
+    await app.request('/iiif/3/flat.jpg/full/100,/0/default.png');
+    await app.request('/iiif/3/flat.jpg/full/50,/0/default.png');
+    expect(counts.whole).toBe(1);
+    await rm(cacheDir, { recursive: true, force: true });
   });
 });
