@@ -34,9 +34,13 @@ export function createAppContext(options: AppOptions) {
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
   // Serialised info.json bodies: viewers fetch the same ones over and over.
   const infoBodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
+  // A request's AbortSignal is built on first access, and costs more than a local stat: only
+  // remote sources, whose calls it can cancel, get one.
+  const sourceSignal = (c: Context): AbortSignal | undefined => (source.local ? undefined : c.req.raw.signal);
   return {
     config,
     source,
+    sourceSignal,
     renderer: renderer && limitRenderer(renderer, renderSlotOptions(config)),
     limits,
     preferredFormats,
@@ -45,11 +49,12 @@ export function createAppContext(options: AppOptions) {
     publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
     async resolve(c: Context, identifier: string): Promise<ResolvedImage> {
-      startTime(c, 'source', 'stat and probe');
+      const timed = c.get('metric') !== undefined;
+      if (timed) startTime(c, 'source', 'stat and probe');
       try {
-        return await resolveImage(source, cache, identifier, c.req.raw.signal, options.probe);
+        return await resolveImage(source, cache, identifier, sourceSignal(c), options.probe);
       } finally {
-        endTime(c, 'source');
+        if (timed) endTime(c, 'source');
       }
     },
   };

@@ -1,9 +1,11 @@
 import { Hono, type Context } from 'hono';
+import { timeout } from 'hono/timeout';
 import { timing } from 'hono/timing';
 import { createAppContext, type AppContext, type AppOptions } from './app-context.ts';
 import { corsMiddleware } from './http/cors.ts';
 import { errorHandler, notFound } from './http/errors.ts';
-import { requestTimeout } from './http/request-timeout.ts';
+import { httpError } from './errors.ts';
+import { requestUrl } from './http/request-url.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { splitIiifPath } from './iiif/path.ts';
 import { parseImageRequest } from './iiif/request.ts';
@@ -22,8 +24,14 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.use('*', securityHeaders(config.IIIF_SECURITY_HEADERS));
   app.use('*', corsMiddleware(config));
-  app.use('*', timing({ totalDescription: 'total' }));
-  app.use('*', requestTimeout(config.IIIF_REQUEST_TIMEOUT_MS));
+  const serverTiming = timing({ totalDescription: 'total' });
+  // info.json from local files is one stat and a cached body; timing it would cost a tenth of its
+  // CPU and tell nothing. Image responses, and info.json from remote stores, carry Server-Timing.
+  const local = options.source.local === true;
+  app.use('*', (c, next) => (local && c.req.path.endsWith('/info.json') ? next() : serverTiming(c, next)));
+  // A decode cannot be cancelled (it runs to its end in its render slot), but the client is
+  // told to retry rather than held open indefinitely.
+  app.use('*', timeout(config.IIIF_REQUEST_TIMEOUT_MS, tooLong));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   for (const version of VERSIONS) {
     const base = `${config.IIIF_PREFIX}/${version}`;
@@ -35,9 +43,11 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
+const tooLong = () => httpError(503, 'busy', 'the request took too long, try again later', { 'Retry-After': '5' });
+
 async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base: string) {
   // The raw pathname still holds `%2F`; splitting happens before any decoding.
-  const pathname = new URL(c.req.url).pathname;
+  const { pathname } = requestUrl(c.req.url);
   const target = splitIiifPath(pathname.slice(base.length + 1), {
     slashSubstitute: ctx.config.IIIF_SLASH_SUBSTITUTE,
     version,

@@ -77,6 +77,7 @@ const EnvSchema = v.object({
   IIIF_CORS_EXPOSE_HEADERS: text('Link, ETag, Server-Timing, Content-Length, Content-Type'),
   IIIF_CORS_MAX_AGE: int(3600, 0),
   IIIF_SOURCE_TIMEOUT_MS: int(10_000),
+  IIIF_FS_STAT_TTL_MS: int(1_000, 0),
   IIIF_CACHE_DIR: optionalText,
   IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
   // Adapters with more cores pass their own default for the render slots.

@@ -1,3 +1,6 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
 /** Machine-readable reason carried by every HTTP error the app emits. */
 export type ErrorCode =
   | 'bad_request'
@@ -22,20 +25,20 @@ export type ErrorCode =
  * The one error type of the app. `message` is a short, safe sentence sent to
  * the client as is, so it must never contain paths, bucket names or stack text.
  */
-export class HttpError extends Error {
+export class HttpError extends HTTPException {
   constructor(
-    readonly status: number,
+    status: ContentfulStatusCode,
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(status, { message });
     this.name = 'HttpError';
   }
 }
 
 export function httpError(
-  status: number,
+  status: ContentfulStatusCode,
   code: ErrorCode,
   message: string,
   headers?: Record<string, string>,

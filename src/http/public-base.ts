@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { requestUrl } from './request-url.ts';
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
@@ -14,9 +15,7 @@ function firstForwarded(value: string | null): string | undefined {
  */
 export function publicBase(request: Request, config: Config): string {
   if (config.IIIF_PUBLIC_BASE_URL) return config.IIIF_PUBLIC_BASE_URL;
-  const url = new URL(request.url);
-  let scheme = url.protocol.replace(':', '');
-  let host = url.host;
+  let { scheme, host } = requestUrl(request.url);
   if (config.IIIF_TRUST_FORWARDED) {
     const proto = firstForwarded(request.headers.get('x-forwarded-proto'));
     if (proto === 'http' || proto === 'https') scheme = proto;

@@ -38,7 +38,7 @@ export async function imageResponse(
   const tile = alignedTile(plan, geometry);
   if (tile) {
     const started = performance.now();
-    const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, c.req.raw.signal);
+    const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, app.sourceSignal(c));
     const body = await readAlignedTile(read, tileLocator(read, geometry), tile);
     setMetric(c, 'read', performance.now() - started, 'stored tile read');
     setMetric(c, 'path', 'passthrough');

@@ -1,11 +1,18 @@
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { httpError } from '../errors.ts';
 import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
 import { createHandleCache, fileIdentity } from './fs-handles.ts';
 
 export interface FsSourceOptions {
   root: string;
+  /**
+   * How long a file's stat is trusted (0: stat every request). A stat through libuv's thread
+   * pool costs more CPU than the rest of an info.json, so viewers' bursts share one; a file
+   * replaced in place is seen within this time.
+   */
+  statTtlMs?: number;
 }
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
@@ -14,6 +21,8 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 export function fsSource(options: FsSourceOptions): ImageSource {
   const root = resolve(options.root);
   const handles = createHandleCache();
+  const ttl = options.statTtlMs ?? 0;
+  const stats = ttl > 0 ? new LRUCache<string, SourceObject>({ max: 10_000, ttl }) : undefined;
 
   const pathOf = (identifier: string): string => {
     const path = resolve(root, identifier);
@@ -42,10 +51,14 @@ export function fsSource(options: FsSourceOptions): ImageSource {
     local: true,
     async stat(identifier): Promise<SourceObject> {
       const path = pathOf(identifier);
+      const known = stats?.get(path);
+      if (known) return known;
       const s = await stat(path).catch(fail);
       if (!s.isFile()) throw httpError(404, 'not_found', 'no image with that identifier');
       handles.check(path, fileIdentity(s));
-      return { etag: `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`, size: s.size, lastModified: s.mtime };
+      const object = { etag: `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`, size: s.size, lastModified: s.mtime };
+      stats?.set(path, object);
+      return object;
     },
     async read(identifier, range?: ByteRange): Promise<Uint8Array> {
       const file = await handles.get(pathOf(identifier)).catch(fail);

@@ -1,0 +1,40 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fsSource } from '../../src/sources/fs-source.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-fs-'));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+describe('fs source stat TTL', () => {
+  it('trusts a stat for statTtlMs, then sees the replaced file', async () => {
+    await writeFile(join(root, 'a.png'), 'one');
+    const source = fsSource({ root, statTtlMs: 200 });
+    const first = await source.stat('a.png');
+    await writeFile(join(root, 'a.png'), 'longer content');
+    expect((await source.stat('a.png')).etag).toBe(first.etag);
+    await sleep(250);
+    const later = await source.stat('a.png');
+    expect(later.size).toBe('longer content'.length);
+    expect(later.etag).not.toBe(first.etag);
+  });
+
+  it('stats every time without a TTL, and never caches a missing file', async () => {
+    await writeFile(join(root, 'b.png'), 'one');
+    const source = fsSource({ root });
+    const first = await source.stat('b.png');
+    await writeFile(join(root, 'b.png'), 'two bytes more');
+    expect((await source.stat('b.png')).etag).not.toBe(first.etag);
+
+    const cached = fsSource({ root, statTtlMs: 60_000 });
+    await expect(cached.stat('c.png')).rejects.toMatchObject({ status: 404 });
+    await writeFile(join(root, 'c.png'), 'now here');
+    expect((await cached.stat('c.png')).size).toBe('now here'.length);
+  });
+});
