@@ -9,6 +9,7 @@ interface BodyQueue {
 // with. These runs never look at bodies (verify.ts checks them apart), so they are dropped;
 // byte counts and timings are kept by autocannon elsewhere.
 const queue = createRequire(import.meta.url)('autocannon/lib/pipelinedRequestsQueue.js') as BodyQueue;
+if (typeof queue.prototype.addBody !== 'function') throw new Error('autocannon changed: pipelinedRequestsQueue has no addBody to replace');
 queue.prototype.addBody = () => {};
 
 export interface LoadResult {
