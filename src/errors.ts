@@ -24,6 +24,7 @@ export type ErrorCode =
 /**
  * The one error type of the app. `message` is a short, safe sentence sent to
  * the client as is, so it must never contain paths, bucket names or stack text.
+ * A Hono HTTPException, so that Hono's own middleware (timeout) can raise it.
  */
 export class HttpError extends HTTPException {
   constructor(
