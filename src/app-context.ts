@@ -2,14 +2,14 @@ import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
-import { createGeometryCache } from './geometry-cache.ts';
+import { createGeometryCache } from './image/geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
 import { limitRenderer, renderSlotOptions } from './http/concurrency.ts';
-import type { Renderer } from './renderer.ts';
-import { type GeometryProbe, type ResolvedImage, resolveImage } from './resolve.ts';
-import type { ImageSource } from './source.ts';
+import type { Renderer } from './renderers/renderer.ts';
+import { type GeometryProbe, type ResolvedImage, resolveImage } from './image/resolve.ts';
+import type { ImageSource } from './sources/source.ts';
 import { ConfigError } from './config.ts';
 
 export interface AppOptions {

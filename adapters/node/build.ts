@@ -13,7 +13,7 @@ export async function buildNodeBundle(entry: string, outfile: string): Promise<v
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     external: ['sharp'],
     // Bundled CommonJS dependencies call require(); ESM output has none of its own.
     banner: { js: "import { createRequire as __iiifRequire } from 'node:module'; const require = __iiifRequire(import.meta.url);" },

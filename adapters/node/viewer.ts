@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
 import { html, raw } from 'hono/html';
-import type { ImageSource } from '../../src/source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 
 const osdDir = dirname(createRequire(import.meta.url).resolve('openseadragon'));
 

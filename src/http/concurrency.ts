@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { httpError } from '../errors.ts';
-import type { Renderer } from '../renderer.ts';
+import type { Renderer } from '../renderers/renderer.ts';
 
 export interface RenderSlotOptions {
   /** Renders running at once; more only add memory, as each render already uses every core. */

@@ -1,7 +1,7 @@
 import { httpError, isHttpError } from '../errors.ts';
 import { FORMAT_MEDIA_TYPES } from '../iiif/constants.ts';
 import type { RenderPlan } from '../iiif/types.ts';
-import type { RenderInput, Renderer } from '../renderer.ts';
+import type { RenderInput, Renderer } from './renderer.ts';
 
 /** The Cache API surface used here (`caches.default` on Workers), typed structurally. */
 export interface ResponseCache {

@@ -2,7 +2,7 @@ import type { Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import { httpError, isHttpError } from '../errors.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
-import type { RenderInput, Renderer } from '../renderer.ts';
+import type { RenderInput, Renderer } from './renderer.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];

@@ -1,8 +1,8 @@
 import type { Sharp } from 'sharp';
 import type { RenderPlan } from '../iiif/types.ts';
-import type { RenderInput } from '../renderer.ts';
+import type { RenderInput } from './renderer.ts';
 import { type TiffLevel, TiffError, isPassThroughJpeg, spliceJpegTile, spliceOptionsFor } from '../tiff/index.ts';
-import { tileLocator } from '../tile-passthrough.ts';
+import { tileLocator } from '../image/tile-passthrough.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 

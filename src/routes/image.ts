@@ -7,8 +7,8 @@ import { planImage } from '../iiif/plan.ts';
 import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
 import type { AppContext } from '../app-context.ts';
-import type { SourceGeometry } from '../geometry.ts';
-import { alignedTile, readAlignedTile, tileLocator } from '../tile-passthrough.ts';
+import type { SourceGeometry } from '../image/geometry.ts';
+import { alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r1';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { ImageSource, SourceObject } from '../source.ts';
+import type { ImageSource, SourceObject } from './source.ts';
 
 export interface DiskCacheOptions {
   /** Parent folder; the cache owns a subfolder of it and empties that at start. */

@@ -1,5 +1,5 @@
 import { ConfigError, type Config } from '../config.ts';
-import type { ImageSource } from '../source.ts';
+import type { ImageSource } from './source.ts';
 import { withDiskCache } from './disk-cache.ts';
 import { fsSource } from './fs-source.ts';
 import { createS3Client } from './s3-client.ts';

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { httpError } from '../errors.ts';
-import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+import type { ByteRange, ImageSource, SourceObject } from './source.ts';
 import { createHandleCache, fileIdentity } from './fs-handles.ts';
 
 export interface FsSourceOptions {

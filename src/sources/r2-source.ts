@@ -1,5 +1,5 @@
 import { httpError, isHttpError } from '../errors.ts';
-import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+import type { ByteRange, ImageSource, SourceObject } from './source.ts';
 import { objectKey } from './key-template.ts';
 import { hintsFromMetadata } from './s3-hints.ts';
 

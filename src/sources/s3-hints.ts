@@ -1,4 +1,4 @@
-import type { SourceObject } from '../source.ts';
+import type { SourceObject } from './source.ts';
 
 type Metadata = Record<string, string> | undefined;
 

@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { ByteRange, ImageSource, SourceObject } from '../source.ts';
+import type { ByteRange, ImageSource, SourceObject } from './source.ts';
 import { objectKey } from './key-template.ts';
 import { describeFault, isRangeNotSatisfiable, storageError } from './s3-errors.ts';
 import { hintsFromMetadata } from './s3-hints.ts';

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
-import type { ImageSource } from '../../src/source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 
 /** File name → errno code that the next stat/open of that file fails with. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
-import type { Renderer } from '../../src/renderer.ts';
+import type { Renderer } from '../../src/renderers/renderer.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { makeFixtures } from '../fixtures/images.ts';

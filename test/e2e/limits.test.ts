@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../adapters/node/server.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
-import type { RenderInput, Renderer } from '../../src/renderer.ts';
-import type { ImageSource } from '../../src/source.ts';
+import type { RenderInput, Renderer } from '../../src/renderers/renderer.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 
 const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#123456' } }).png().toBuffer();
 const source: ImageSource = {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
-import type { ImageSource } from '../../src/source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { PYRAMID, gridColour } from '../fixtures/images.ts';

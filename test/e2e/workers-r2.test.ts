@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHttpError } from '../../src/errors.ts';
-import type { ImageSource } from '../../src/source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 import { r2Source, type R2BucketLike } from '../../src/sources/r2-source.ts';
 import { startWorker, type RunningWorker } from '../helpers/workerd.ts';
 

@@ -13,7 +13,7 @@ import { isHttpError } from '../../src/errors.ts';
 import { splitIiifPath } from '../../src/iiif/path.ts';
 import { parseImageRequest } from '../../src/iiif/request.ts';
 import type { IiifVersion } from '../../src/iiif/types.ts';
-import type { ImageSource } from '../../src/source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS) || 20_000;
 const SEED = Number(process.env.FUZZ_SEED) || 20_240_605;

@@ -1,6 +1,6 @@
 import type { GeometryCache } from './geometry-cache.ts';
 import { probeGeometry, type SourceGeometry } from './geometry.ts';
-import type { ImageSource, SourceObject } from './source.ts';
+import type { ImageSource, SourceObject } from '../sources/source.ts';
 
 export interface ResolvedImage {
   object: SourceObject;

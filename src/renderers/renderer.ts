@@ -1,6 +1,6 @@
-import type { IiifVersion, RenderPlan } from './iiif/types.ts';
-import type { SourceGeometry } from './geometry.ts';
-import type { ImageSource, SourceObject } from './source.ts';
+import type { IiifVersion, RenderPlan } from '../iiif/types.ts';
+import type { SourceGeometry } from '../image/geometry.ts';
+import type { ImageSource, SourceObject } from '../sources/source.ts';
 
 export interface RenderInput {
   identifier: string;

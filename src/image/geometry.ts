@@ -1,8 +1,8 @@
 import { imageSize } from 'image-size';
-import { httpError } from './errors.ts';
-import type { ImageGeometry } from './iiif/types.ts';
-import type { ImageSource, SourceObject } from './source.ts';
-import type { TiffLevel, TileTables } from './tiff/index.ts';
+import { httpError } from '../errors.ts';
+import type { ImageGeometry } from '../iiif/types.ts';
+import type { ImageSource, SourceObject } from '../sources/source.ts';
+import type { TiffLevel, TileTables } from '../tiff/index.ts';
 import { probeTiffGeometry } from './tiff-geometry.ts';
 
 /** Source formats the renderers can decode. */

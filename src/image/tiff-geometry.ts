@@ -1,5 +1,5 @@
 import type { SourceGeometry } from './geometry.ts';
-import { type RangeRead, pyramidLevels, readTiffStructure } from './tiff/index.ts';
+import { type RangeRead, pyramidLevels, readTiffStructure } from '../tiff/index.ts';
 
 const isTiff = (b: Uint8Array): boolean =>
   b.length >= 4 &&

@@ -1,5 +1,5 @@
 import type { SourceGeometry } from './geometry.ts';
-import type { RenderPlan } from './iiif/types.ts';
+import type { RenderPlan } from '../iiif/types.ts';
 import {
   type RangeRead,
   type TiffLevel,
@@ -12,7 +12,7 @@ import {
   spliceJpegTile,
   spliceOptionsFor,
   tileFromTables,
-} from './tiff/index.ts';
+} from '../tiff/index.ts';
 
 export type TileLocator = (level: TiffLevel, col: number, row: number) => Promise<TileLocation>;
 

@@ -1,4 +1,4 @@
-import type { ImageGeometry } from './iiif/types.ts';
+import type { ImageGeometry } from '../iiif/types.ts';
 
 /** Half-open byte range [offset, offset + length). */
 export interface ByteRange {
