@@ -4,18 +4,25 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
 import { html, raw } from 'hono/html';
 import type { ImageSource } from '../../src/sources/source.ts';
+import { cachedListing, galleryPage } from './gallery.ts';
 
 const osdDir = dirname(createRequire(import.meta.url).resolve('openseadragon'));
 
 const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem}
-#viewer{width:100%;height:80vh;background:#111}code{background:#eee;padding:0 .2em}</style></head>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#222}
+#viewer{width:100%;height:80vh;background:#111}code{background:#eee;padding:0 .2em}
+.grid{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:1rem}
+.card{border:1px solid #ddd;border-radius:.4rem;padding:.5rem;background:#fafafa;overflow-wrap:anywhere}
+.card a.thumb{display:flex;align-items:center;justify-content:center;height:200px;background:#eee}
+.card img{max-width:100%;max-height:200px}.meta{font-size:.85rem;color:#555}
+nav.pages{display:flex;gap:1rem;align-items:center;margin:1rem 0}input[type=search]{font:inherit;padding:.2rem .4rem;width:20rem}</style></head>
 <body>${body}</body></html>`;
 
-/** Landing page listing the served images, each opening in OpenSeadragon (served from npm, no CDN). */
+/** Landing page: a gallery of the served images (thumbnails by our own IIIF URLs), each opening in OpenSeadragon, served from npm (no CDN). */
 export function mountViewer(app: Hono, source: ImageSource, prefix: string): void {
+  const listing = cachedListing(source);
   app.use(
     '/openseadragon/*',
     serveStatic({ root: osdDir, rewriteRequestPath: (p) => p.replace(/^\/openseadragon/, '') }),
@@ -23,18 +30,31 @@ export function mountViewer(app: Hono, source: ImageSource, prefix: string): voi
 
   app.get('/', async (c) => {
     c.header('Content-Security-Policy', undefined);
-    const ids = (await source.list?.(500)) ?? [];
-    const items = ids.map((id) => {
+    const { ids, truncated } = await listing();
+    const view = galleryPage(ids, c.req.query('q') ?? '', Number(c.req.query('page') ?? '1'));
+    const cards = view.items.map((id) => {
       const enc = encodeURIComponent(id);
-      return html`<li><a href="/viewer?id=${enc}">${id}</a> ·
-        <a href="${prefix}/3/${enc}/info.json">info.json (3.0)</a> ·
-        <a href="${prefix}/2/${enc}/info.json">info.json (2.1)</a></li>`;
+      const ext = /\.([^./]+)$/.exec(id)?.[1]?.toLowerCase() ?? '?';
+      return html`<li class="card" data-id="${id}"><a class="thumb" href="/viewer?id=${enc}"><img loading="lazy" alt="${id}"
+        src="${prefix}/3/${enc}/full/!200,200/0/default.jpg"></a>
+        <div><a href="/viewer?id=${enc}">${id}</a></div>
+        <div class="meta"><span class="dims" data-info="${prefix}/3/${enc}/info.json">…</span> · ${ext.toUpperCase()} ·
+        <a href="${prefix}/3/${enc}/info.json">3.0</a> · <a href="${prefix}/2/${enc}/info.json">2.1</a></div></li>`;
     });
+    const link = (p: number) => `/?${new URLSearchParams({ ...(view.query ? { q: view.query } : {}), page: String(p) })}`;
     return c.html(
       page(
         'iiif-edge',
         html`<h1>iiif-edge</h1><p>IIIF Image API 3.0 at <code>${prefix}/3/</code> and 2.1 at <code>${prefix}/2/</code>.</p>
-        <ul>${items}</ul>${ids.length ? '' : html`<p>No images found.</p>`}`,
+        <form method="get" action="/"><input type="search" name="q" value="${view.query}" placeholder="Filter by name" aria-label="Filter by name">
+        <button>Search</button></form>
+        <p class="count">${view.total} image${view.total === 1 ? '' : 's'}${view.query ? html` matching <code>${view.query}</code>` : ''}${truncated ? ` (listing stops at ${ids.length} files)` : ''}</p>
+        <ul class="grid">${cards}</ul>${view.total ? '' : html`<p>No images found.</p>`}
+        ${view.pages > 1
+          ? html`<nav class="pages">${view.page > 1 ? html`<a rel="prev" href="${link(view.page - 1)}">← previous</a>` : ''}
+            <span>page ${view.page} of ${view.pages}</span>${view.page < view.pages ? html`<a rel="next" href="${link(view.page + 1)}">next →</a>` : ''}</nav>`
+          : ''}
+        <script>${raw(DIMENSIONS_SCRIPT)}</script>`,
       ),
     );
   });
@@ -48,8 +68,18 @@ export function mountViewer(app: Hono, source: ImageSource, prefix: string): voi
         id,
         html`<p><a href="/">← all images</a> · <code>${id}</code></p><div id="viewer"></div>
         <script src="/openseadragon/openseadragon.min.js"></script>
-        <script>OpenSeadragon({id:'viewer',prefixUrl:'/openseadragon/images/',tileSources:[${raw(JSON.stringify(infoUrl).replace(/</g, '\\u003c'))}],showNavigator:true});</script>`,
+        <script>OpenSeadragon({id:'viewer',prefixUrl:'/openseadragon/images/',tileSources:[${raw(JSON.stringify(infoUrl).replace(/</g, '\\u003c'))}],showNavigator:true,navigatorAutoFade:false});</script>`,
       ),
     );
   });
 }
+
+/** Dimensions come from each card's info.json once it scrolls into view: the page itself reads no image. */
+const DIMENSIONS_SCRIPT = `(() => {
+  const show = async (el) => {
+    try { const r = await fetch(el.dataset.info); const i = await r.json(); el.textContent = i.width + ' × ' + i.height; }
+    catch { el.textContent = 'unreadable'; }
+  };
+  const io = new IntersectionObserver((es) => es.forEach((e) => { if (e.isIntersecting) { io.unobserve(e.target); show(e.target); } }));
+  document.querySelectorAll('.dims').forEach((el) => io.observe(el));
+})();`;

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { httpError } from '../errors.ts';
@@ -15,6 +15,7 @@ export interface FsSourceOptions {
   statTtlMs?: number;
 }
 
+const LIST_MAX_ENTRIES = 200_000;
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 
 /** Images in one folder; the identifier is the path below it (`a/b.tif` arrives as `a%2Fb.tif`). */
@@ -68,13 +69,24 @@ export function fsSource(options: FsSourceOptions): ImageSource {
       const { bytesRead } = await file.handle.read(buffer, 0, size, range?.offset ?? 0).catch(fail);
       return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
     },
+    // Breadth-first, stopping at `limit` images or LIST_MAX_ENTRIES directory entries: a huge
+    // root costs a bounded walk, not one proportional to its size.
     async list(limit) {
-      const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(fail);
-      return entries
-        .filter((d) => d.isFile() && IMAGE_FILE.test(d.name))
-        .map((d) => relative(root, join(d.parentPath, d.name)).split(sep).join('/'))
-        .sort()
-        .slice(0, limit);
+      const found: string[] = [];
+      const dirs = [root];
+      let seen = 0;
+      for (let dir = dirs.shift(); dir !== undefined && found.length < limit; dir = dirs.shift()) {
+        const entries = await opendir(dir).catch((e: unknown) => (dir === root ? fail(e) : undefined));
+        if (!entries) continue;
+        for await (const d of entries) {
+          const path = join(dir, d.name);
+          if (d.isDirectory()) dirs.push(path);
+          else if (d.isFile() && IMAGE_FILE.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
+          if (found.length >= limit || ++seen >= LIST_MAX_ENTRIES) break;
+        }
+        if (seen >= LIST_MAX_ENTRIES) break;
+      }
+      return found.sort();
     },
     localFile: async (identifier) => pathOf(identifier),
   };
