@@ -44,7 +44,25 @@ const url = v.optional(
     v.string(),
     v.url('expected an absolute URL such as https://images.example.org'),
     v.regex(/^https?:\/\//, 'expected an http or https URL'),
-    v.transform((s) => s.replace(/\/+$/, '')),
+    v.transform(trimTrailingSlashes),
+  ),
+);
+
+/** A loop, not `/\/+$/`: that regex backtracks quadratically on a long run of slashes. */
+function trimTrailingSlashes(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x2f) end--;
+  return s.slice(0, end);
+}
+
+/** `host` or `host:port`: a DNS name, IPv4 or bracketed IPv6 address, as a Host header may carry it. */
+export const HOST_PORT = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+const hostList = v.optional(
+  v.pipe(
+    v.string(),
+    v.transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+    v.check((hosts) => hosts.every((h) => HOST_PORT.test(h)), 'expected a comma list of host or host:port'),
   ),
 );
 
@@ -58,6 +76,7 @@ const EnvSchema = v.object({
   IIIF_PUBLIC_BASE_URL: url,
   IIIF_FORCE_HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host or host:port'))),
   IIIF_TRUST_FORWARDED: bool(false),
+  IIIF_PUBLIC_HOSTS: hostList,
   IIIF_SLASH_SUBSTITUTE: optionalText,
   IIIF_MAX_WIDTH: int(10_000),
   IIIF_MAX_HEIGHT: int(10_000),

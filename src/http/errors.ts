@@ -20,7 +20,8 @@ export function errorHandler(config: Config, log: ErrorLogger) {
       e = httpError(500, 'internal', 'internal server error');
     }
     for (const [name, value] of Object.entries(e.headers)) c.header(name, value);
-    c.header('Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR);
+    // An error may say it must not be cached (e.g. one caused by a request header the cache key lacks).
+    if (!e.headers['Cache-Control']) c.header('Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR);
     return c.json({ status: e.status, error: e.code, message: e.message }, e.status as 400);
   };
 }

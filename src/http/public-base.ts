@@ -1,11 +1,21 @@
-import type { Config } from '../config.ts';
+import { HOST_PORT, type Config } from '../config.ts';
+import { httpError } from '../errors.ts';
 import { requestUrl } from './request-url.ts';
-
-const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
 function firstForwarded(value: string | null): string | undefined {
   const first = value?.split(',')[0]?.trim();
   return first ? first : undefined;
+}
+
+/**
+ * A host taken from the request ends up in info.json ids, Link and Location headers that
+ * shared caches keep: anything but a plain host[:port] (or, with IIIF_PUBLIC_HOSTS, a listed
+ * one) is refused, and the refusal itself is not cached.
+ */
+function checkedHost(host: string, config: Config): string {
+  const allowed = config.IIIF_PUBLIC_HOSTS;
+  if (allowed ? allowed.includes(host.toLowerCase()) : HOST_PORT.test(host)) return host;
+  throw httpError(400, 'bad_request', 'the Host header names no host this server answers for', { 'Cache-Control': 'no-store' });
 }
 
 /**
@@ -20,10 +30,10 @@ export function publicBase(request: Request, config: Config): string {
     const proto = firstForwarded(request.headers.get('x-forwarded-proto'));
     if (proto === 'http' || proto === 'https') scheme = proto;
     const fwdHost = firstForwarded(request.headers.get('x-forwarded-host'));
-    if (fwdHost && HOST.test(fwdHost)) host = fwdHost;
+    if (fwdHost && HOST_PORT.test(fwdHost)) host = fwdHost;
   }
-  if (config.IIIF_FORCE_HOST) host = config.IIIF_FORCE_HOST;
-  return `${scheme}://${host}`;
+  if (config.IIIF_FORCE_HOST) return `${scheme}://${config.IIIF_FORCE_HOST}`;
+  return `${scheme}://${checkedHost(host, config)}`;
 }
 
 /** `{base}{prefix}/{version}`: the part of every IIIF URL before the identifier. */
