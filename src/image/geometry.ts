@@ -3,10 +3,12 @@ import { httpError } from '../errors.ts';
 import type { ImageGeometry } from '../iiif/types.ts';
 import type { ImageSource, SourceObject } from '../sources/source.ts';
 import type { TiffLevel, TileTables } from '../tiff/index.ts';
+import type { Jp2Structure } from '../jp2/index.ts';
+import { probeJp2Geometry } from '../jp2/probe.ts';
 import { probeTiffGeometry } from './tiff-geometry.ts';
 
 /** Source formats the renderers can decode. */
-export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif' | 'unknown';
+export type SourceFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif' | 'jp2' | 'unknown';
 
 /** Geometry plus what a renderer needs to read the right pyramid level. */
 export interface SourceGeometry extends ImageGeometry {
@@ -22,6 +24,8 @@ export interface SourceGeometry extends ImageGeometry {
    * cache, so it shares the geometry's key (identifier and ETag) and eviction.
    */
   tileTables?: Map<number, Promise<TileTables | undefined>>;
+  /** JPEG 2000 headers: where the codestream and its tile-parts are, for the JP2 renderer. */
+  jp2?: Jp2Structure;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -100,6 +104,8 @@ export async function probeGeometry(
     object.size,
   );
   if (tiff) return tiff;
+  const jp2 = await probeJp2Geometry(head, (offset, length) => source.read(identifier, { offset, length }, signal), object.size);
+  if (jp2) return jp2;
   return probeFlatGeometry(
     head,
     (length) => source.read(identifier, { offset: 0, length }, signal),

@@ -1,0 +1,43 @@
+import type { Dimensions } from '../iiif/types.ts';
+import type { Siz } from './codestream.ts';
+import type { Jp2Structure } from './structure.ts';
+
+/** Largest codestream tile advertised as the IIIF tile; bigger ones cost too much per viewer tile. */
+const MAX_NATIVE_TILE = 2048;
+
+/** Size of the image at reduction r: ceil(x1 / 2^r) - ceil(x0 / 2^r) (ISO 15444-1 B.5). */
+export function reducedSize(siz: Siz, r: number): Dimensions {
+  const f = 2 ** r;
+  return {
+    width: Math.ceil(siz.x1 / f) - Math.ceil(siz.x0 / f),
+    height: Math.ceil(siz.y1 / f) - Math.ceil(siz.y0 / f),
+  };
+}
+
+export interface Jp2Geometry extends Dimensions {
+  levels: Dimensions[];
+  tile?: Dimensions;
+}
+
+/**
+ * Full size, one level per reduction and the codestream's tile size. Levels stop where
+ * the rounded full/level ratio is no longer 2^r, so info.json's scaleFactors (derived
+ * from the levels) are the true reduction factors.
+ */
+export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
+  const full = reducedSize(s.siz, 0);
+  const levels = [full];
+  for (let r = 1; r <= s.levels; r++) {
+    const level = reducedSize(s.siz, r);
+    if (Math.round(full.width / level.width) !== 2 ** r || Math.round(full.height / level.height) !== 2 ** r) break;
+    levels.push(level);
+  }
+  const { siz } = s;
+  const aligned = siz.tileX0 === siz.x0 && siz.tileY0 === siz.y0;
+  const tiled = s.columns * s.rows > 1 && siz.tileWidth <= MAX_NATIVE_TILE && siz.tileHeight <= MAX_NATIVE_TILE;
+  return {
+    ...full,
+    levels,
+    ...(aligned && tiled ? { tile: { width: siz.tileWidth, height: siz.tileHeight } } : {}),
+  };
+}

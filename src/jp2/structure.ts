@@ -1,0 +1,19 @@
+import { type CodestreamLocation, locateCodestream } from './boxes.ts';
+import { type MainHeader, readMainHeader } from './codestream.ts';
+import { type RangeRead, headerReader } from './reader.ts';
+
+/** Everything the renderer needs from a JPEG 2000 file's headers, kept with its geometry. */
+export interface Jp2Structure extends MainHeader {
+  codestream: CodestreamLocation;
+}
+
+/** Header bytes one parse may fetch: boxes, an ICC profile and TLM markers fit easily. */
+const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+
+/** Parses the JP2 boxes (if any) and the codestream main header over bounded range reads. */
+export async function readJp2Structure(read: RangeRead, size: number, head?: Uint8Array): Promise<Jp2Structure> {
+  const reader = headerReader(read, size, MAX_HEADER_BYTES, head);
+  const codestream = await locateCodestream(reader);
+  const header = await readMainHeader(reader, codestream.offset, codestream.length);
+  return { ...header, codestream };
+}
