@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
+import { refuseEvent } from './event-guard.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
 
 const log = (line: string) => console.warn(line);
@@ -33,7 +34,7 @@ export function createHandlers(env: Env) {
   const buffered = handle(app);
   return {
     handler: async (event: LambdaEvent, context?: LambdaContext) =>
-      guardBufferedPayload(await buffered(event, context), config),
+      refuseEvent(event, log) ?? guardBufferedPayload(await buffered(event, context), config),
     streamHandler: streamHandle(app),
   };
 }

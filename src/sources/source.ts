@@ -1,3 +1,4 @@
+import { HttpError } from '../errors.ts';
 import type { ImageGeometry } from '../iiif/types.ts';
 
 /** Half-open byte range [offset, offset + length). */
@@ -26,8 +27,11 @@ export interface ImageSource {
   /** Reads are local file reads, so random access into the whole file is cheap (the fs source). */
   readonly local?: boolean;
   stat(identifier: string, signal?: AbortSignal): Promise<SourceObject>;
-  /** The whole object, or the given range (which may come back short at the end). */
-  read(identifier: string, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The whole object, or the given range (which may come back short at the end). With `etag`
+   * (from stat), bytes of any other version are refused with SourceChangedError.
+   */
+  read(identifier: string, range?: ByteRange, signal?: AbortSignal, etag?: string): Promise<Uint8Array>;
   /** Identifiers to show on a landing page; optional because buckets can be huge. */
   list?(limit: number): Promise<string[]>;
   /**
@@ -36,3 +40,15 @@ export interface ImageSource {
    */
   localFile?(identifier: string, object: SourceObject, signal?: AbortSignal): Promise<string | undefined>;
 }
+
+/**
+ * The stored object is no longer the version stat described (replaced during the request).
+ * Callers stat again and retry once; if it keeps changing the client is asked to retry.
+ */
+export class SourceChangedError extends HttpError {
+  constructor() {
+    super(503, 'upstream_unavailable', 'the image changed while it was read, try again', { 'Retry-After': '1' });
+  }
+}
+
+export const isSourceChanged = (e: unknown): e is SourceChangedError => e instanceof SourceChangedError;
