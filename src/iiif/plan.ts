@@ -87,8 +87,9 @@ export function resolveSize(spec: SizeSpec, region: Rect, limits: Limits): Dimen
 
 /**
  * Smallest resolution level that still has (almost) as many pixels as the output: the region in
- * that level's pixels may be short of the output by less than one pixel, which absorbs the
- * rounding in level sizes and in viewers' edge-tile sizes without reading a level twice as big.
+ * that level's pixels may be short of the output by up to one pixel, which absorbs the rounding
+ * in level sizes (stored rounded down, viewers round up: 187 vs 188) without reading a level
+ * twice as big.
  */
 export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensions): { level: number; levelRegion: Rect } {
   const levels = geometry.levels ?? [];
@@ -96,7 +97,7 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     const level = levels[i] as Dimensions;
     const sx = level.width / geometry.width;
     const sy = level.height / geometry.height;
-    if (region.w * sx > size.width - 1 && region.h * sy > size.height - 1) {
+    if (region.w * sx >= size.width - 1 - 1e-9 && region.h * sy >= size.height - 1 - 1e-9) {
       const x = Math.floor(region.x * sx + 1e-9);
       const y = Math.floor(region.y * sy + 1e-9);
       const right = Math.min(level.width, Math.ceil((region.x + region.w) * sx - 1e-9));

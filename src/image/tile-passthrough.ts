@@ -39,27 +39,40 @@ export interface AlignedTile {
   level: TiffLevel;
   col: number;
   row: number;
-  /** Exact IIIF size; smaller than the stored tile at the right and bottom edges. */
+  /** Exact IIIF size; smaller than the stored tile at the right and bottom edges, or by a rounding pixel. */
   width: number;
   height: number;
 }
 
 /**
- * The stored tile a request maps onto exactly, if any: a pyramid level's tile
- * grid cell at its own resolution, unrotated, in colour, as JPEG, stored as a
- * JPEG that browsers decode as is. Everything else goes to the renderer.
+ * The stored tile a request maps onto, if any: a pyramid level's tile grid cell at its own
+ * resolution, unrotated, in colour, as JPEG, stored as a JPEG that browsers decode as is.
+ * Level sizes are rounded (a viewer asks 188 rows where 187 are stored, or a region that maps to
+ * 256.14..512.27 level rows), so the region may sit less than a pixel off the cell and the size
+ * may be one pixel short of it (the tile is then cropped losslessly). A size one pixel larger
+ * needs new pixels: the renderer makes them from the same tile. Everything else goes to the renderer.
  */
 export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): AlignedTile | undefined {
   const level = geometry.tiffLevels?.[plan.level];
   if (!level || !isPassThroughJpeg(level)) return undefined;
   if (plan.format !== 'jpg' || plan.rotation !== 0 || plan.mirror) return undefined;
   if (plan.quality !== 'default' && plan.quality !== 'color') return undefined;
-  const r = plan.levelRegion;
-  if (plan.width !== r.w || plan.height !== r.h) return undefined;
-  if (r.x % level.tileWidth !== 0 || r.y % level.tileHeight !== 0) return undefined;
-  if (r.w !== Math.min(level.tileWidth, level.width - r.x)) return undefined;
-  if (r.h !== Math.min(level.tileHeight, level.height - r.y)) return undefined;
-  return { level, col: r.x / level.tileWidth, row: r.y / level.tileHeight, width: r.w, height: r.h };
+  const x = cellAlong(plan.region.x, plan.region.w, level.width / geometry.width, level.tileWidth, level.width, plan.width);
+  const y = cellAlong(plan.region.y, plan.region.h, level.height / geometry.height, level.tileHeight, level.height, plan.height);
+  if (x === undefined || y === undefined) return undefined;
+  return { level, col: x, row: y, width: plan.width, height: plan.height };
+}
+
+/** The tile index along one axis whose cell the region covers within rounding, with `size` 0 or 1 px short of it. */
+function cellAlong(start: number, length: number, scale: number, tile: number, levelSize: number, size: number): number | undefined {
+  const from = start * scale;
+  const to = (start + length) * scale;
+  const index = Math.round(from / tile);
+  const cellStart = index * tile;
+  const cellEnd = Math.min(levelSize, cellStart + tile);
+  if (cellStart >= levelSize || Math.abs(from - cellStart) >= 1 || Math.abs(to - cellEnd) >= 1) return undefined;
+  const cell = cellEnd - cellStart;
+  return size <= cell && size >= cell - 1 ? index : undefined;
 }
 
 /** The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no decode, no encode. */
@@ -69,6 +82,6 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
-  const padded = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
-  return padded ? rewriteJpegFrameSize(jpeg, tile.width, tile.height) : jpeg;
+  const cropped = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
+  return cropped ? rewriteJpegFrameSize(jpeg, tile.width, tile.height) : jpeg;
 }

@@ -17,6 +17,8 @@ export interface RenderOutput {
   body: Uint8Array<ArrayBuffer>;
   /** Milliseconds spent reading the source, reported in Server-Timing. */
   readMs: number;
+  /** 'tiles' when the pixels came from stored tiles decoded on their own (Server-Timing `path`). */
+  via?: 'tiles';
 }
 
 /** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */

@@ -50,7 +50,7 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
         image = applyQuality(image, plan);
         image = encode(image, plan, options);
         const body: Uint8Array<ArrayBuffer> = await image.toBuffer();
-        return { body, readMs };
+        return source.fromTiles ? { body, readMs, via: 'tiles' } : { body, readMs };
       } catch (e) {
         if (isHttpError(e)) throw e;
         throw httpError(500, 'unsupported_source', 'the source image could not be decoded');
@@ -65,6 +65,7 @@ interface OpenedSource {
   region: Rect;
   level: Dimensions;
   shrinkOnLoad: boolean;
+  fromTiles?: boolean;
 }
 
 /**
@@ -74,12 +75,12 @@ interface OpenedSource {
  */
 async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number): Promise<OpenedSource> {
   const { geometry } = input;
-  // From a remote store, a few stored tiles beat downloading the whole object, even into a cache.
-  const composable = input.source.local ? undefined : composableLevel(input, plan);
+  // A few stored tiles beat downloading the whole object, even into a cache, and beat libvips
+  // opening a local TIFF for a small region.
+  const composable = composableLevel(input, plan);
   if (composable) {
-    const { w, h } = plan.levelRegion;
-    const image = await composeTiles(sharp, input, plan, composable);
-    return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false };
+    const { image, width: w, height: h } = await composeTiles(sharp, input, plan, composable);
+    return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false, fromTiles: true };
   }
   const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
   const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));

@@ -52,13 +52,13 @@ export async function imageResponse(
     );
   }
   const started = performance.now();
-  const { body, readMs } = await app.renderer.render(
+  const { body, readMs, via } = await app.renderer.render(
     { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal },
     plan,
   );
   setMetric(c, 'read', readMs, 'source read');
   setMetric(c, 'render', performance.now() - started - readMs, 'render');
-  setMetric(c, 'path', 'render');
+  setMetric(c, 'path', via ?? 'render');
   return c.body(body, 200);
 }
 

@@ -216,17 +216,22 @@ describe('level selection (10000x7500 pyramid)', () => {
 
   it('reads the full level for the full size', () => {
     expect(lv('full/max/0/default.jpg')).toEqual({ level: 0, levelRegion: { x: 0, y: 0, w: 10000, h: 7500 }, size: [10000, 7500] });
-    expect(lv('full/5001,/0/default.jpg').level).toBe(0);
+    // 5001 is one rounding pixel above level 1 (5000): still level 1; 5002 needs level 0.
+    expect(lv('full/5001,/0/default.jpg').level).toBe(1);
+    expect(lv('full/5002,/0/default.jpg').level).toBe(0);
   });
 
   it('picks the smallest level that still covers the output', () => {
     // 7500×625/10000 = 468.75 → 469: exactly the smallest level.
     expect(lv('full/625,/0/default.jpg')).toEqual({ level: 4, levelRegion: { x: 0, y: 0, w: 625, h: 469 }, size: [625, 469] });
-    // 626 wide needs more pixels than 625: next level up.
-    expect(lv('full/626,/0/default.jpg').level).toBe(3);
+    // 626 is the rounding pixel a viewer adds (ceil where the level was floored): same level.
+    expect(lv('full/626,/0/default.jpg').level).toBe(4);
+    // 627 wide needs more pixels than 625 can give: next level up.
+    expect(lv('full/627,/0/default.jpg').level).toBe(3);
     // 7500×1250/10000 = 937.5 → 938 = level 3's height.
     expect(lv('full/1250,/0/default.jpg')).toEqual({ level: 3, levelRegion: { x: 0, y: 0, w: 1250, h: 938 }, size: [1250, 938] });
-    expect(lv('full/1251,/0/default.jpg').level).toBe(2);
+    expect(lv('full/1251,/0/default.jpg').level).toBe(3);
+    expect(lv('full/1252,/0/default.jpg').level).toBe(2);
     expect(lv('full/5000,/0/default.jpg').level).toBe(1);
     expect(lv('full/2500,1875/0/default.jpg').level).toBe(2);
   });

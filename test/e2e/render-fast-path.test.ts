@@ -1,0 +1,163 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { probeGeometry } from '../../src/image/geometry.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { PYRAMID, gridColour } from '../fixtures/images.ts';
+
+/** Mean absolute difference per channel (0–255) between two decoded images of the same size. */
+async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
+  const [x, y] = await Promise.all([a, b].map((buf) => sharp(buf).removeAlpha().raw().toBuffer()));
+  if (!x || !y || x.length !== y.length) throw new Error('sizes differ');
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.abs((x[i] ?? 0) - (y[i] ?? 0));
+  return sum / x.length;
+}
+
+function countingSource(inner: ImageSource) {
+  const counts = { reads: 0, bytes: 0 };
+  const source: ImageSource = {
+    kind: inner.kind,
+    local: inner.local === true,
+    stat: (id, signal) => inner.stat(id, signal),
+    async read(id, range, signal) {
+      const bytes = await inner.read(id, range, signal);
+      counts.reads++;
+      counts.bytes += bytes.length;
+      return bytes;
+    },
+    ...(inner.localFile && { localFile: inner.localFile.bind(inner) }),
+  };
+  return { source, counts };
+}
+
+const pathOf = (res: Response) => /path;desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1];
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-fast-'));
+  const raw = Buffer.alloc(PYRAMID.width * PYRAMID.height * 3);
+  for (let y = 0; y < PYRAMID.height; y++)
+    for (let x = 0; x < PYRAMID.width; x++) raw.set(gridColour(x, y), (y * PYRAMID.width + x) * 3);
+  const image = () => sharp(raw, { raw: { width: PYRAMID.width, height: PYRAMID.height, channels: 3 } });
+  const tiff = { tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg' } as const;
+  await writeFile(join(root, 'rgb.tif'), await image().tiff({ ...tiff, quality: 95 }).toBuffer());
+  await writeFile(join(root, 'ycbcr.tif'), await image().tiff({ ...tiff, quality: 75 }).toBuffer());
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+// Levels of the 2000×1500 pyramid: 2000×1500, 1000×750, 500×375, 250×187 (one tile).
+describe.each(['rgb.tif', 'ycbcr.tif'])('fast paths of %s', (name) => {
+  const build = () => {
+    const { source, counts } = countingSource(fsSource({ root }));
+    const config = loadConfig({ IIIF_ROOT: root });
+    const renderer = sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e9 });
+    const app = createApp({ config, source, renderer });
+    // The plain render path: libvips opens the file's level itself, no stored-tile shortcut.
+    const plain = createApp({
+      config,
+      source: fsSource({ root }),
+      renderer,
+      probe: async (...args) => {
+        const { tiffLevels: _, ...geometry } = await probeGeometry(...args);
+        return geometry;
+      },
+    });
+    return { app, plain, counts };
+  };
+  /** Our response, and the plain path's lossless (PNG) render of the same request. */
+  const fetchBoth = async (apps: ReturnType<typeof build>, url: string) => {
+    const res = await apps.app.request(url);
+    expect(res.status, url).toBe(200);
+    const body = new Uint8Array(await res.arrayBuffer());
+    const plainRes = await apps.plain.request(url.replace(/\.jpg$/, '.png'));
+    expect(plainRes.status, url).toBe(200);
+    expect(pathOf(plainRes), url).toBe('render');
+    return { path: pathOf(res), body, plain: new Uint8Array(await plainRes.arrayBuffer()) };
+  };
+
+  it('passes through a sizes entry that is one stored tile, exactly or one rounding pixel short', async () => {
+    const apps = build();
+    await apps.app.request(`/iiif/3/${name}/info.json`);
+    const level = await sharp(await (await apps.plain.request(`/iiif/3/${name}/full/250,187/0/default.png`)).arrayBuffer());
+    for (const [w, h] of [[250, 187], [249, 186], [250, 186], [249, 187]] as const) {
+      const url = `/iiif/3/${name}/full/${w},${h}/0/default.jpg`;
+      const before = { ...apps.counts };
+      const { path, body, plain } = await fetchBoth(apps, url);
+      expect(path, url).toBe('passthrough');
+      expect(apps.counts.reads - before.reads, url).toBeLessThanOrEqual(3);
+      const meta = await sharp(body).metadata();
+      expect([meta.width, meta.height], url).toEqual([w, h]);
+      // The level's pixels, cropped: measured ≤ 0.07 of 255 (the same stored tile, decoded twice).
+      const levelCrop = await level.clone().extract({ left: 0, top: 0, width: w, height: h }).png().toBuffer();
+      expect(await meanAbsDiff(body, levelCrop), url).toBeLessThan(0.5);
+      // Against resizing by 249/250, a crop moves grid edges by up to a pixel: measured ≤ 10.5 of 255
+      // on this 50 px grid (the plain path's own JPEG and PNG outputs differ by 4–9).
+      expect(await meanAbsDiff(body, plain), url).toBeLessThan(12);
+    }
+  });
+
+  it('makes a size one rounding pixel above a level from that level\'s stored tiles', async () => {
+    const apps = build();
+    await apps.app.request(`/iiif/3/${name}/info.json`);
+    // OpenSeadragon rounds level sizes up: full/250,188 (level 3 stores 187 rows), and the bottom
+    // tile at scale 4 asked as 256×120 (level 2 stores 119 rows); 1000,751 is level 1 (1000×750, 4×3 tiles) plus a row.
+    const cases = [
+      { url: 'full/250,188', reads: 1 },
+      { url: '0,1024,1024,476/256,120', reads: 1 },
+      { url: '0,0,2000,1500/1000,751', reads: 12 },
+    ];
+    for (const { url, reads } of cases) {
+      const full = `/iiif/3/${name}/${url}/0/default.png`;
+      await apps.app.request(full); // loads the level's tables
+      const before = { ...apps.counts };
+      const { path, body, plain } = await fetchBoth(apps, full);
+      expect(path, url).toBe('tiles');
+      expect(apps.counts.reads - before.reads, url).toBe(reads);
+      // Same level, same resize: measured 0.00.
+      expect(await meanAbsDiff(body, plain), url).toBeLessThan(0.5);
+    }
+  });
+
+  it('makes thumbnails from the covering tiles of the best level', async () => {
+    const apps = build();
+    await apps.app.request(`/iiif/3/${name}/info.json`);
+    const { size } = await fsSource({ root }).stat(name);
+    for (const [url, reads] of [
+      ['full/!200,200', 1], // level 3, one tile
+      ['full/!100,100', 1], // still level 3: the smallest
+      ['full/!400,400', 4], // level 2 (500×375): 2×2 tiles
+    ] as const) {
+      const full = `/iiif/3/${name}/${url}/0/default.png`;
+      await apps.app.request(full);
+      const before = { ...apps.counts };
+      const { path, body, plain } = await fetchBoth(apps, full);
+      expect(path, url).toBe('tiles');
+      expect(apps.counts.reads - before.reads, url).toBe(reads);
+      expect(apps.counts.bytes - before.bytes, url).toBeLessThan(size / 5);
+      const [a, b] = await Promise.all([sharp(body).metadata(), sharp(plain).metadata()]);
+      expect([a.width, a.height], url).toEqual([b.width, b.height]);
+      // Same level, same resize: measured 0.00.
+      expect(await meanAbsDiff(body, plain), url).toBeLessThan(0.5);
+    }
+  });
+
+  it('reads only the tiles covering a region that is not tile-aligned', async () => {
+    const apps = build();
+    await apps.app.request(`/iiif/3/${name}/info.json`);
+    // Full resolution, x 300..1000 (tiles 1..3), y 200..700 (tiles 0..2): 9 tiles, after 2 tables.
+    const url = `/iiif/3/${name}/300,200,700,500/max/0/default.png`;
+    const before = { ...apps.counts };
+    const { path, body, plain } = await fetchBoth(apps, url);
+    expect(path).toBe('tiles');
+    expect(apps.counts.reads - before.reads).toBe(11);
+    // Measured 0.00: the same tiles, decoded by the same libjpeg.
+    expect(await meanAbsDiff(body, plain)).toBeLessThan(0.5);
+  });
+});
