@@ -9,11 +9,15 @@
 #include "openjpeg.h"
 
 static char last_error[200];
+/* Why the last call failed: 1 the data (OpenJPEG's message), 2 over the byte budget, 3 memory. */
+static int last_code;
 
 const char *ojw_last_error(void) { return last_error; }
+int ojw_last_error_code(void) { return last_code; }
 
 static void set_error(const char *msg) {
   size_t n = 0;
+  if (!last_code) last_code = 1;
   while (msg[n] && msg[n] != '\n' && n < sizeof last_error - 1) {
     last_error[n] = msg[n];
     n++;
@@ -24,7 +28,9 @@ static void set_error(const char *msg) {
 /* OpenJPEG reports several errors on the way out; the first says what went wrong. */
 static void on_error(const char *msg, void *data) {
   (void)data;
-  if (!last_error[0]) set_error(msg);
+  if (last_error[0]) return;
+  if (strstr(msg, "emory")) last_code = 3; /* "Not enough memory ...", "Memory allocation failure ..." */
+  set_error(msg);
 }
 
 static void quiet(const char *msg, void *data) {
@@ -62,17 +68,30 @@ static OPJ_BOOL buf_seek(OPJ_OFF_T to, void *user) {
   return OPJ_TRUE;
 }
 
-/* Writing: the buffer doubles as needed; seeking back (JP2 box lengths) is allowed. */
+/* Writing: the buffer doubles as needed; the JP2 writer skips ahead and seeks back for box lengths. */
+static int reserve(buffer_t *b, OPJ_SIZE_T end) {
+  if (end <= b->cap) return 1;
+  OPJ_SIZE_T cap = b->cap ? b->cap : 65536;
+  while (cap < end) cap *= 2;
+  uint8_t *grown = realloc(b->data, cap);
+  if (!grown) return 0;
+  b->data = grown;
+  b->cap = cap;
+  return 1;
+}
+
+/* Bytes skipped over and never written stay zero. */
+static void grow_to(buffer_t *b, OPJ_SIZE_T end) {
+  if (end > b->size) {
+    memset(b->data + b->size, 0, end - b->size);
+    b->size = end;
+  }
+}
+
 static OPJ_SIZE_T buf_write(void *in, OPJ_SIZE_T n, void *user) {
   buffer_t *b = user;
-  if (b->pos + n > b->cap) {
-    OPJ_SIZE_T cap = b->cap ? b->cap : 65536;
-    while (cap < b->pos + n) cap *= 2;
-    uint8_t *grown = realloc(b->data, cap);
-    if (!grown) return (OPJ_SIZE_T)-1;
-    b->data = grown;
-    b->cap = cap;
-  }
+  if (!reserve(b, b->pos + n)) return (OPJ_SIZE_T)-1;
+  grow_to(b, b->pos);
   memcpy(b->data + b->pos, in, n);
   b->pos += n;
   if (b->pos > b->size) b->size = b->pos;
@@ -81,8 +100,8 @@ static OPJ_SIZE_T buf_write(void *in, OPJ_SIZE_T n, void *user) {
 
 static OPJ_OFF_T buf_write_skip(OPJ_OFF_T n, void *user) {
   buffer_t *b = user;
-  if (n < 0 || b->pos + (OPJ_SIZE_T)n > b->size) return -1;
-  b->pos += n;
+  if (n < 0 || !reserve(b, b->pos + (OPJ_SIZE_T)n)) return -1;
+  b->pos += (OPJ_SIZE_T)n;
   return n;
 }
 
@@ -124,11 +143,22 @@ typedef struct {
 
 static result_t result;
 
-static void release_result(void) {
+typedef struct {
+  uint8_t *data;
+  uint32_t length;
+} encoded_t;
+
+static encoded_t encoded;
+
+/* Frees the last result once codec.ts has copied it out. */
+void ojw_release(void) {
   free(result.data);
   free(result.icc);
   memset(&result, 0, sizeof result);
+  free(encoded.data);
+  memset(&encoded, 0, sizeof encoded);
 }
+
 
 static const uint8_t JP2_SIGNATURE[12] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', 13, 10, 0x87, 10};
 
@@ -209,8 +239,9 @@ static uint32_t output_channels(const opj_image_t *im, int cmyk) {
  */
 result_t *ojw_decode(const uint8_t *data, uint32_t length, uint32_t reduce, uint32_t x0, uint32_t y0, uint32_t x1,
                      uint32_t y1, double max_bytes) {
-  release_result();
+  ojw_release();
   last_error[0] = 0;
+  last_code = 0;
   OPJ_CODEC_FORMAT format;
   if (length >= 12 && !memcmp(data, JP2_SIGNATURE, 12)) format = OPJ_CODEC_JP2;
   else if (length >= 2 && data[0] == 0xFF && data[1] == 0x4F) format = OPJ_CODEC_J2K;
@@ -255,6 +286,7 @@ result_t *ojw_decode(const uint8_t *data, uint32_t length, uint32_t reduce, uint
   for (uint32_t c = 0; c < im->numcomps; c++) samples += (double)im->comps[c].w * im->comps[c].h;
   double pixels = (double)im->comps[0].w * im->comps[0].h;
   if (samples > max_bytes || pixels * (im->numcomps < 4 ? im->numcomps : 4) > max_bytes) {
+    last_code = 2;
     set_error("the decoded area is larger than the decoding budget");
     goto done;
   }
@@ -268,6 +300,7 @@ result_t *ojw_decode(const uint8_t *data, uint32_t length, uint32_t reduce, uint
   int cmyk = im->color_space == OPJ_CLRSPC_CMYK && im->numcomps >= 4;
   uint32_t channels = output_channels(im, cmyk);
   if ((double)im->comps[0].w * im->comps[0].h * channels > max_bytes) {
+    last_code = 2;
     set_error("the decoded area is larger than the decoding budget");
     goto done;
   }
@@ -275,6 +308,7 @@ result_t *ojw_decode(const uint8_t *data, uint32_t length, uint32_t reduce, uint
             (im->color_space == OPJ_CLRSPC_SYCC ||
              (im->color_space == OPJ_CLRSPC_UNSPECIFIED && (im->comps[1].dx > im->comps[0].dx || im->comps[1].dy > im->comps[0].dy)));
   if (!interleave(im, channels, ycc, cmyk)) {
+    last_code = 3;
     set_error("out of memory for the decoded pixels");
     goto done;
   }
@@ -299,13 +333,6 @@ done:
 
 /* ---- encoding ---- */
 
-typedef struct {
-  uint8_t *data;
-  uint32_t length;
-} encoded_t;
-
-static encoded_t encoded;
-
 /*
  * Encodes 8-bit interleaved samples (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). format: 0 J2K, 1 JP2.
  * rate 0 is lossless (reversible 5/3); above, a lossy 9/7 layer at that compression ratio.
@@ -313,9 +340,9 @@ static encoded_t encoded;
  */
 encoded_t *ojw_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels, uint32_t format,
                       double rate, uint32_t tile, uint32_t levels, uint32_t flags) {
-  free(encoded.data);
-  memset(&encoded, 0, sizeof encoded);
+  ojw_release();
   last_error[0] = 0;
+  last_code = 0;
   if (!width || !height || channels < 1 || channels > 4) {
     set_error("nothing to encode");
     return NULL;
