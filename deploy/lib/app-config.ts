@@ -11,6 +11,8 @@ export const SETTINGS = [
   'certificateArn', 'webAclArn', 'architecture', 'invokeMode', 'memorySize', 'timeout',
   'reservedConcurrency', 'logRetentionDays', 'priceClass', 'corsAllowOrigin', 'corsAllowHeaders',
   'corsAllowCredentials', 'corsExposeHeaders', 'corsMaxAge', 'maxWidth', 'maxHeight', 'maxArea',
+  'hostedZoneId', 'hostedZoneName', 'jpegQuality', 'density', 'cacheControlImage', 'cacheControlInfo', 'cacheControlError',
+  'rights', 'slashSubstitute', 'securityHeaders', 'preflight', 'rawSlashIds',
 ] as const;
 export type SettingName = (typeof SETTINGS)[number];
 
@@ -66,6 +68,15 @@ export function readAppConfig(lookup: (key: string) => unknown, env: NodeJS.Proc
     maxAge: int('corsMaxAge', 0, 86400),
   };
   const domainNames = get('domainNames')?.split(',').map((d) => d.trim()).filter(Boolean);
+  const flag = (key: SettingName): boolean | undefined => {
+    const raw = oneOf(key, ['true', 'false'] as const);
+    return raw === undefined ? undefined : raw === 'true';
+  };
+  const zoneId = get('hostedZoneId');
+  const zoneName = get('hostedZoneName');
+  if ((zoneId === undefined) !== (zoneName === undefined)) {
+    throw new Error(`hostedZoneId and hostedZoneName go together (${envName('hostedZoneId')}, ${envName('hostedZoneName')})`);
+  }
   const props: Omit<IiifEdgeProps, 'code'> = {
     sourceBucket,
     sourcePrefix: get('sourcePrefix'),
@@ -86,6 +97,19 @@ export function readAppConfig(lookup: (key: string) => unknown, env: NodeJS.Proc
     maxWidth: int('maxWidth', 1, 1_000_000),
     maxHeight: int('maxHeight', 1, 1_000_000),
     maxArea: int('maxArea', 1, Number.MAX_SAFE_INTEGER),
+    hostedZone: zoneId && zoneName ? { id: zoneId, name: zoneName } : undefined,
+    app: {
+      jpegQuality: int('jpegQuality', 1, 100),
+      density: int('density', 1, 100_000),
+      cacheControlImage: get('cacheControlImage'),
+      cacheControlInfo: get('cacheControlInfo'),
+      cacheControlError: get('cacheControlError'),
+      rights: get('rights'),
+      slashSubstitute: get('slashSubstitute'),
+      securityHeaders: flag('securityHeaders'),
+      preflight: flag('preflight'),
+      rawSlashIds: flag('rawSlashIds'),
+    },
   };
   return { stackName: get('stackName') ?? 'IiifEdge', bundleDir: get('bundleDir'), props };
 }

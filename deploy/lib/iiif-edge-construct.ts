@@ -1,15 +1,20 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, Fn, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
-import { corsOf, DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
-import { VIEWER_REQUEST_SOURCE } from './viewer-request.ts';
+import { CLOUDFRONT_WEB_ACL, corsOf, DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
+import { viewerRequestSource } from './viewer-request.ts';
+
+/** What the function answers when throttled or past its deadline; CloudFront keeps these only briefly. */
+export const SHORT_LIVED_ERRORS = [500, 502, 503, 504] as const;
 
 export * from './props.ts';
 
@@ -37,8 +42,16 @@ export class IiifEdge extends Construct {
     const arch = props.architecture ?? DEFAULTS.architecture;
     const invokeMode = props.invokeMode ?? DEFAULTS.invokeMode;
     const domainNames = props.domainNames ?? [];
-    if (domainNames.length > 0 && !props.certificateArn) {
-      throw new Error('IiifEdge: domainNames need certificateArn (an ACM certificate in us-east-1)');
+    if (domainNames.length > 0 && !props.certificateArn && !props.hostedZone) {
+      throw new Error('IiifEdge: domainNames need certificateArn (an ACM certificate in us-east-1) or hostedZone');
+    }
+    if (props.hostedZone && domainNames.length === 0) throw new Error('IiifEdge: hostedZone needs domainNames');
+    const region = Stack.of(this).region;
+    if (props.hostedZone && !props.certificateArn && !Token.isUnresolved(region) && region !== 'us-east-1') {
+      throw new Error('IiifEdge: CloudFront needs its certificate in us-east-1: deploy there, or give certificateArn');
+    }
+    if (props.webAclArn && !Token.isUnresolved(props.webAclArn) && !CLOUDFRONT_WEB_ACL.test(props.webAclArn)) {
+      throw new Error('IiifEdge: webAclArn must be a WAFv2 web ACL of scope CLOUDFRONT (arn:aws:wafv2:us-east-1:<account>:global/webacl/...)');
     }
     if (props.certificateArn && !Token.isUnresolved(props.certificateArn) && !/^arn:[\w-]+:acm:us-east-1:/.test(props.certificateArn)) {
       throw new Error('IiifEdge: CloudFront needs the ACM certificate in us-east-1');
@@ -87,8 +100,8 @@ export class IiifEdge extends Construct {
     this.viewerRequestFunction = new cloudfront.Function(this, 'ViewerRequest', {
       functionName: uniqueName,
       runtime: cloudfront.FunctionRuntime.JS_2_0,
-      code: cloudfront.FunctionCode.fromInline(VIEWER_REQUEST_SOURCE),
-      comment: 'iiif-edge: x-forwarded-host from the distribution, Accept normalised for the cache key',
+      code: cloudfront.FunctionCode.fromInline(viewerRequestSource(props.preflightSource)),
+      comment: 'iiif-edge: x-forwarded-host from the distribution, Accept normalised, client x-preflight-* removed',
     });
     this.cachePolicy = new cloudfront.CachePolicy(this, 'CachePolicy', {
       cachePolicyName: uniqueName,
@@ -105,6 +118,18 @@ export class IiifEdge extends Construct {
       enableAcceptEncodingGzip: true,
       enableAcceptEncodingBrotli: true,
     });
+    const zone = props.hostedZone
+      ? route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: props.hostedZone.id, zoneName: props.hostedZone.name })
+      : undefined;
+    const certificate = props.certificateArn
+      ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
+      : zone
+        ? new acm.Certificate(this, 'Certificate', {
+          domainName: domainNames[0]!,
+          subjectAlternativeNames: domainNames.slice(1),
+          validation: acm.CertificateValidation.fromDns(zone),
+        })
+        : undefined;
     const oac = new cloudfront.FunctionUrlOriginAccessControl(this, 'OriginAccessControl', {
       originAccessControlName: uniqueName,
       signing: cloudfront.Signing.SIGV4_ALWAYS,
@@ -133,11 +158,22 @@ export class IiifEdge extends Construct {
       priceClass: props.priceClass ?? DEFAULTS.priceClass,
       webAclId: props.webAclArn,
       domainNames: domainNames.length > 0 ? domainNames : undefined,
-      certificate: props.certificateArn
-        ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
-        : undefined,
-      minimumProtocolVersion: props.certificateArn ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
+      certificate,
+      minimumProtocolVersion: certificate ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
+      // Throttling (the function at its reserved concurrency) and deadlines must not stick in the cache
+      // for CloudFront's default 10 s: ask the function again after a second (docs/deploy-aws.md).
+      errorResponses: SHORT_LIVED_ERRORS.map((httpStatus) => ({
+        httpStatus,
+        ttl: Duration.seconds(props.errorCachingSeconds ?? DEFAULTS.errorCachingSeconds),
+      })),
     });
+    if (zone) {
+      domainNames.forEach((recordName, i) => {
+        const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
+        new route53.ARecord(this, `AliasA${i}`, { zone, recordName, target });
+        new route53.AaaaRecord(this, `AliasAAAA${i}`, { zone, recordName, target });
+      });
+    }
     this.publicBaseUrl = publicBaseUrlOf(props) ?? `https://${this.distribution.distributionDomainName}`;
   }
 }

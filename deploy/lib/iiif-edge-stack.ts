@@ -1,11 +1,17 @@
-import { Aws, CfnCondition, CfnParameter, CfnRule, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnMapping, CfnParameter, CfnRule, Fn, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { IiifEdge, type InvokeModeName, type LambdaArchitecture } from './iiif-edge-construct.ts';
 import { addIiifEdgeOutputs } from './outputs.ts';
-import { PARAMETER_GROUPS, PARAMETERS } from './template-parameters.ts';
+import { requestDeadlineMs } from './props.ts';
+import { PARAMETER_GROUPS, PARAMETERS, TIMEOUTS } from './template-parameters.ts';
+
+/** CloudFront's fixed hosted zone id for alias records that point at a distribution. */
+const CLOUDFRONT_ZONE_ID = 'Z2FDTNDATAQYW2';
 
 /**
  * The stack behind the committed CloudFormation template (template/iiif-edge.template.json), for
@@ -37,12 +43,28 @@ export class IiifEdgeTemplateStack extends Stack {
     const hasPrefix = notEmpty('HasSourcePrefix', str('SourcePrefix'));
     const hasReserved = cond('HasReservedConcurrency', Fn.conditionNot(Fn.conditionEquals(str('ReservedConcurrency'), '0')));
     const originInKey = cond('CorsOriginInCacheKey', Fn.conditionNot(Fn.conditionEquals(str('CorsAllowOrigin'), '*')));
+    const hasCertificateArn = notEmpty('HasCertificateArn', str('CertificateArn'));
+    const hasZone = cond('HasHostedZone', Fn.conditionAnd(notEmpty('HasHostedZoneId', str('HostedZoneId')), hasDomain));
+    const issueCertificate = cond('IssueCertificate', Fn.conditionAnd(hasZone, Fn.conditionNot(hasCertificateArn)));
 
     new CfnRule(this, 'DomainNameNeedsCertificate', {
       ruleCondition: Fn.conditionNot(Fn.conditionEquals(str('DomainName'), '')),
       assertions: [{
-        assert: Fn.conditionNot(Fn.conditionEquals(str('CertificateArn'), '')),
-        assertDescription: 'DomainName needs CertificateArn (an ACM certificate in us-east-1)',
+        assert: Fn.conditionOr(
+          Fn.conditionNot(Fn.conditionEquals(str('CertificateArn'), '')),
+          Fn.conditionNot(Fn.conditionEquals(str('HostedZoneId'), '')),
+        ),
+        assertDescription: 'DomainName needs CertificateArn (an ACM certificate in us-east-1) or HostedZoneId (a certificate is then issued)',
+      }],
+    });
+    new CfnRule(this, 'IssuedCertificateCoversDomainNameOnly', {
+      ruleCondition: Fn.conditionAnd(
+        Fn.conditionNot(Fn.conditionEquals(str('HostedZoneId'), '')),
+        Fn.conditionEquals(str('CertificateArn'), ''),
+      ),
+      assertions: [{
+        assert: Fn.conditionEquals(firstAlternate, ''),
+        assertDescription: 'AlternateDomainNames need CertificateArn: the certificate issued with HostedZoneId covers DomainName only',
       }],
     });
     new CfnRule(this, 'CorsCredentialsNeedExplicitOrigin', {
@@ -89,9 +111,18 @@ export class IiifEdgeTemplateStack extends Stack {
     fn.addEnvironment('IIIF_CORS_ALLOW_CREDENTIALS', str('CorsAllowCredentials'));
     fn.addEnvironment('IIIF_CORS_EXPOSE_HEADERS', str('CorsExposeHeaders'));
     fn.addEnvironment('IIIF_CORS_MAX_AGE', str('CorsMaxAge'));
-    for (const [param, env] of [['MaxWidth', 'IIIF_MAX_WIDTH'], ['MaxHeight', 'IIIF_MAX_HEIGHT'], ['MaxArea', 'IIIF_MAX_AREA']] as const) {
-      fn.addEnvironment(env, orNothing(notEmpty(`Has${param}`, str(param)), str(param)));
-    }
+    const optional = [['MaxWidth', 'IIIF_MAX_WIDTH'], ['MaxHeight', 'IIIF_MAX_HEIGHT'], ['MaxArea', 'IIIF_MAX_AREA'],
+      ['PixelDensity', 'IIIF_DENSITY'], ['Rights', 'IIIF_RIGHTS'], ['SlashSubstitute', 'IIIF_SLASH_SUBSTITUTE']] as const;
+    for (const [param, env] of optional) fn.addEnvironment(env, orNothing(notEmpty(`Has${param}`, str(param)), str(param)));
+    const always = [['JpegQuality', 'IIIF_JPEG_QUALITY'], ['CacheControlImage', 'IIIF_CACHE_CONTROL_IMAGE'],
+      ['CacheControlInfo', 'IIIF_CACHE_CONTROL_INFO'], ['CacheControlError', 'IIIF_CACHE_CONTROL_ERROR'],
+      ['SecurityHeaders', 'IIIF_SECURITY_HEADERS'], ['Preflight', 'IIIF_PREFLIGHT'], ['RawSlashIds', 'IIIF_RAW_SLASH_IDS']] as const;
+    for (const [param, env] of always) fn.addEnvironment(env, str(param));
+    // CloudFormation has no arithmetic: the deadline for each offered Timeout is looked up.
+    const deadlines = new CfnMapping(this, 'RequestDeadline', {
+      mapping: Object.fromEntries(TIMEOUTS.map((t) => [String(t), { Ms: String(requestDeadlineMs(t)) }])),
+    });
+    fn.addEnvironment('IIIF_REQUEST_TIMEOUT_MS', deadlines.findInMap(str('Timeout'), 'Ms'));
 
     const cachePolicy = this.edge.cachePolicy.node.defaultChild as cloudfront.CfnCachePolicy;
     cachePolicy.addPropertyOverride(
@@ -106,12 +137,28 @@ export class IiifEdgeTemplateStack extends Stack {
     );
     distribution.addPropertyOverride('DistributionConfig.Aliases', Fn.conditionIf(hasDomain.logicalId, aliases, Aws.NO_VALUE));
     const ifDomain = (value: unknown, otherwise: unknown = Aws.NO_VALUE) => Fn.conditionIf(hasDomain.logicalId, value, otherwise);
+    const issued = new acm.CfnCertificate(this, 'Certificate', {
+      domainName: str('DomainName'),
+      validationMethod: 'DNS',
+      domainValidationOptions: [{ domainName: str('DomainName'), hostedZoneId: str('HostedZoneId') }],
+    });
+    issued.cfnOptions.condition = issueCertificate;
     distribution.addPropertyOverride('DistributionConfig.ViewerCertificate', {
-      AcmCertificateArn: ifDomain(str('CertificateArn')),
+      AcmCertificateArn: ifDomain(Fn.conditionIf(hasCertificateArn.logicalId, str('CertificateArn'), issued.ref)),
       SslSupportMethod: ifDomain('sni-only'),
       MinimumProtocolVersion: ifDomain('TLSv1.2_2021'),
       CloudFrontDefaultCertificate: ifDomain(Aws.NO_VALUE, true),
     });
+
+    for (const type of ['A', 'AAAA']) {
+      const record = new route53.CfnRecordSet(this, `Alias${type}`, {
+        hostedZoneId: str('HostedZoneId'),
+        name: str('DomainName'),
+        type,
+        aliasTarget: { dnsName: this.edge.distribution.distributionDomainName, hostedZoneId: CLOUDFRONT_ZONE_ID },
+      });
+      record.cfnOptions.condition = hasZone;
+    }
 
     const base = Fn.conditionIf(hasPublicBase.logicalId, explicitBase, https(this.edge.distribution.distributionDomainName));
     addIiifEdgeOutputs(this, this.edge, base.toString());

@@ -36,8 +36,13 @@ export interface IiifEdgeProps {
   readonly domainNames?: string[];
   /** ACM certificate in us-east-1 covering domainNames. */
   readonly certificateArn?: string;
-  /** ARN of a WAFv2 web ACL with scope CLOUDFRONT (created in us-east-1). */
+  /** ARN of a WAFv2 web ACL with scope CLOUDFRONT (created in us-east-1): `arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>`. */
   readonly webAclArn?: string;
+  /**
+   * Route 53 hosted zone holding domainNames: the stack then adds A/AAAA alias records for each name and,
+   * without certificateArn, requests a DNS-validated ACM certificate (the stack must then be in us-east-1).
+   */
+  readonly hostedZone?: { readonly id: string; readonly name: string };
   /** @default 'arm64' */
   readonly architecture?: LambdaArchitecture;
   /** Function URL invoke mode; the handler follows it (index.streamHandler / index.handler). @default 'RESPONSE_STREAM' */
@@ -46,7 +51,7 @@ export interface IiifEdgeProps {
   readonly memorySize?: number;
   /** @default 30 */
   readonly timeoutSeconds?: number;
-  /** Reserved concurrency: the cost ceiling. 0 leaves it unreserved. @default 20 */
+  /** Reserved concurrency: the cost ceiling. 0 leaves it unreserved. @default 50 */
   readonly reservedConcurrency?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -57,10 +62,41 @@ export interface IiifEdgeProps {
   readonly maxWidth?: number;
   readonly maxHeight?: number;
   readonly maxArea?: number;
+  /** App settings a team tunes; each maps to the IIIF_* variable of the same name (docs/configuration.md). */
+  readonly app?: IiifEdgeAppSettings;
+  /** Seconds CloudFront keeps a 500/502/503/504 (throttling, deadlines) before asking the function again. @default 1 */
+  readonly errorCachingSeconds?: number;
+  /**
+   * ES5 source of `function preflight(event)` run by the viewer-request function after it has removed any
+   * client-sent x-preflight-* headers; it may set `x-preflight-location` / `x-preflight-dimensions`. Use with app.preflight.
+   */
+  readonly preflightSource?: string;
   /** Function code. @default lambda.Code.fromAsset('<repo>/dist/lambda/<architecture>') */
   readonly code?: lambda.Code;
   /** Handler override (used by the CloudFormation-parameter stack). @default derived from invokeMode */
   readonly handler?: string;
+}
+
+/** App settings exposed by the stack; undefined keeps the app's default. */
+export interface IiifEdgeAppSettings {
+  /** IIIF_JPEG_QUALITY, 1–100. */
+  readonly jpegQuality?: number;
+  /** IIIF_DENSITY: DPI written into output images (serverless-iiif PixelDensity). */
+  readonly density?: number;
+  /** IIIF_CACHE_CONTROL_IMAGE / _INFO / _ERROR. */
+  readonly cacheControlImage?: string;
+  readonly cacheControlInfo?: string;
+  readonly cacheControlError?: string;
+  /** IIIF_RIGHTS: licence URL for info.json `rights`. */
+  readonly rights?: string;
+  /** IIIF_SLASH_SUBSTITUTE (Cantaloupe slash_substitute). */
+  readonly slashSubstitute?: string;
+  /** IIIF_SECURITY_HEADERS. */
+  readonly securityHeaders?: boolean;
+  /** IIIF_PREFLIGHT: trust x-preflight-* headers, which only the viewer-request function can set. */
+  readonly preflight?: boolean;
+  /** IIIF_RAW_SLASH_IDS: accept a raw `/` inside identifiers (serverless-iiif). */
+  readonly rawSlashIds?: boolean;
 }
 
 export const DEFAULTS = {
@@ -69,7 +105,8 @@ export const DEFAULTS = {
   resolverTemplate: '%s',
   memorySize: 3008,
   timeoutSeconds: 30,
-  reservedConcurrency: 20,
+  reservedConcurrency: 50,
+  errorCachingSeconds: 1,
   logRetention: logs.RetentionDays.ONE_MONTH,
   priceClass: PriceClass.PRICE_CLASS_ALL,
   cors: {
@@ -118,13 +155,39 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
   };
   if (base !== undefined) env.IIIF_PUBLIC_BASE_URL = base;
   // The app's own deadline must fire before Lambda's, so slow requests end with a JSON 503, not a
-  // platform error. A template parameter (a token) cannot be computed with: the app default stays.
+  // platform error. The template stack maps its Timeout parameter to the same value.
   const timeout = props.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
-  if (!Token.isUnresolved(timeout) && timeout > 3) env.IIIF_REQUEST_TIMEOUT_MS = String((timeout - 2) * 1000);
+  if (!Token.isUnresolved(timeout)) env.IIIF_REQUEST_TIMEOUT_MS = String(requestDeadlineMs(timeout));
   if (props.sourcePrefix) env.IIIF_S3_PREFIX = props.sourcePrefix;
   if (props.sourceRegion) env.IIIF_S3_REGION = props.sourceRegion;
   if (props.maxWidth !== undefined) env.IIIF_MAX_WIDTH = Tokenization.stringifyNumber(props.maxWidth);
   if (props.maxHeight !== undefined) env.IIIF_MAX_HEIGHT = Tokenization.stringifyNumber(props.maxHeight);
   if (props.maxArea !== undefined) env.IIIF_MAX_AREA = Tokenization.stringifyNumber(props.maxArea);
+  for (const [key, name] of Object.entries(APP_ENV) as [keyof IiifEdgeAppSettings, string][]) {
+    const value = props.app?.[key];
+    if (value !== undefined) env[name] = typeof value === 'number' ? Tokenization.stringifyNumber(value) : String(value);
+  }
   return env;
 }
+
+/** Stack app setting → the app's environment variable. */
+export const APP_ENV: Record<keyof IiifEdgeAppSettings, string> = {
+  jpegQuality: 'IIIF_JPEG_QUALITY',
+  density: 'IIIF_DENSITY',
+  cacheControlImage: 'IIIF_CACHE_CONTROL_IMAGE',
+  cacheControlInfo: 'IIIF_CACHE_CONTROL_INFO',
+  cacheControlError: 'IIIF_CACHE_CONTROL_ERROR',
+  rights: 'IIIF_RIGHTS',
+  slashSubstitute: 'IIIF_SLASH_SUBSTITUTE',
+  securityHeaders: 'IIIF_SECURITY_HEADERS',
+  preflight: 'IIIF_PREFLIGHT',
+  rawSlashIds: 'IIIF_RAW_SLASH_IDS',
+};
+
+/** The app's request deadline for a function timeout: 2 s of margin, or half a second for very short timeouts. */
+export function requestDeadlineMs(timeoutSeconds: number): number {
+  return timeoutSeconds > 3 ? (timeoutSeconds - 2) * 1000 : timeoutSeconds * 1000 - 500;
+}
+
+/** A WAFv2 web ACL that CloudFront accepts: scope CLOUDFRONT, which AWS keeps in us-east-1 under `global/`. */
+export const CLOUDFRONT_WEB_ACL = /^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global\/webacl\/[A-Za-z0-9_-]{1,128}\/[0-9a-f-]{36}$/;

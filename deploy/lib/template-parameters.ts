@@ -2,10 +2,16 @@ import type { CfnParameterProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULTS } from './props.ts';
 
+/** Function timeouts the template offers, each mapped to the app's request deadline (a list: the template size is capped). */
+export const TIMEOUTS = [3, 5, 10, 15, 20, 25, 30, 40, 50, 60];
+
 const text = (description: string, props: Partial<CfnParameterProps> = {}): CfnParameterProps =>
   ({ type: 'String', description, default: '', ...props });
+// Defaults are strings: CloudFormation compares them with AllowedValues as strings (cfn-lint E2015).
 const number = (description: string, props: Partial<CfnParameterProps>): CfnParameterProps =>
-  ({ type: 'Number', description, ...props });
+  ({ type: 'Number', description, ...props, ...(props.default === undefined ? {} : { default: String(props.default) }) });
+const flag = (description: string, fallback = false): CfnParameterProps =>
+  text(description, { default: String(fallback), allowedValues: ['true', 'false'] });
 const digits = { allowedPattern: '^[0-9]*$', constraintDescription: 'digits only, or empty' };
 const retentionValues = Object.values(RetentionDays)
   .filter((v): v is number => typeof v === 'number' && v !== RetentionDays.INFINITE)
@@ -33,13 +39,21 @@ export const PARAMETERS = {
   CertificateArn: text('ACM certificate in us-east-1 covering DomainName and AlternateDomainNames', {
     allowedPattern: '^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$', constraintDescription: 'an ACM certificate ARN in us-east-1',
   }),
-  WebAclArn: text('Optional AWS WAF web ACL ARN (scope CLOUDFRONT, created in us-east-1)'),
+  WebAclArn: text('Optional AWS WAF web ACL ARN (scope CLOUDFRONT, created in us-east-1)', {
+    allowedPattern: '^(arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36})?$',
+    constraintDescription: 'a WAFv2 web ACL ARN of scope CLOUDFRONT: arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>',
+  }),
+  HostedZoneId: text('Optional Route 53 hosted zone of DomainName: adds A/AAAA alias records and, without CertificateArn, a DNS-validated certificate (stack in us-east-1)', {
+    allowedPattern: '^(Z[A-Z0-9]{1,31})?$', constraintDescription: 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ',
+  }),
   Architecture: text('Lambda architecture; the code zip must be built for it', { default: DEFAULTS.architecture, allowedValues: ['arm64', 'x86_64'] }),
   InvokeMode: text('Function URL invoke mode: RESPONSE_STREAM (large responses) or BUFFERED (responses up to 6 MB)', {
     default: DEFAULTS.invokeMode, allowedValues: ['RESPONSE_STREAM', 'BUFFERED'],
   }),
   MemorySize: number('Lambda memory in MB (1769 MB is one vCPU)', { default: DEFAULTS.memorySize, minValue: 128, maxValue: 10240 }),
-  Timeout: number('Lambda timeout in seconds (CloudFront waits up to 60 s)', { default: DEFAULTS.timeoutSeconds, minValue: 1, maxValue: 60 }),
+  Timeout: number('Lambda timeout in seconds (CloudFront waits up to 60 s); the app\'s request deadline is set 2 s below it', {
+    default: DEFAULTS.timeoutSeconds, allowedValues: TIMEOUTS.map(String),
+  }),
   ReservedConcurrency: number('Reserved concurrency, the cost ceiling; 0 leaves the function unreserved (needed where the account concurrency quota is below 120)', {
     default: DEFAULTS.reservedConcurrency, minValue: 0,
   }),
@@ -53,12 +67,24 @@ export const PARAMETERS = {
   MaxWidth: text('Optional maximum output width in pixels (IIIF maxWidth)', digits),
   MaxHeight: text('Optional maximum output height in pixels (IIIF maxHeight)', digits),
   MaxArea: text('Optional maximum output area in pixels (IIIF maxArea)', digits),
+  JpegQuality: number('JPEG quality of rendered output (IIIF_JPEG_QUALITY)', { default: 85, minValue: 1, maxValue: 100 }),
+  PixelDensity: text('Optional DPI written into output images (serverless-iiif PixelDensity)', digits),
+  CacheControlImage: text('Cache-Control of images', { default: 'public, max-age=2592000', minLength: 1 }),
+  CacheControlInfo: text('Cache-Control of info.json', { default: 'public, max-age=86400', minLength: 1 }),
+  CacheControlError: text('Cache-Control of 4xx errors (5xx are never cached by the app)', { default: 'public, max-age=60', minLength: 1 }),
+  Rights: text('Optional licence URL for info.json rights', { allowedPattern: '^(https?://[^ ]+)?$', constraintDescription: 'an http(s) URL, or empty' }),
+  SlashSubstitute: text('Optional string that stands for / in identifiers, also in the ids the app emits (Cantaloupe slash_substitute)'),
+  SecurityHeaders: flag('Stricter response headers from the app (IIIF_SECURITY_HEADERS)'),
+  Preflight: flag('serverless-iiif preflight: trust x-preflight-location / x-preflight-dimensions, which only the viewer-request function can set'),
+  RawSlashIds: flag('serverless-iiif compatibility: accept a raw / inside identifiers (IIIF_RAW_SLASH_IDS)'),
 } satisfies Record<string, CfnParameterProps>;
 
 export const PARAMETER_GROUPS = [
   { Label: { default: 'Code' }, Parameters: ['CodeS3Bucket', 'CodeS3Key', 'Architecture'] },
   { Label: { default: 'Images (serverless-iiif settings)' }, Parameters: ['SourceBucket', 'SourcePrefix', 'SourceBucketRegion', 'ResolverTemplate', 'ForceHost'] },
-  { Label: { default: 'Domain and protection' }, Parameters: ['DomainName', 'AlternateDomainNames', 'CertificateArn', 'WebAclArn', 'PriceClass'] },
+  { Label: { default: 'Domain and protection' }, Parameters: ['DomainName', 'AlternateDomainNames', 'CertificateArn', 'HostedZoneId', 'WebAclArn', 'PriceClass'] },
+  { Label: { default: 'Images and caching' }, Parameters: ['JpegQuality', 'PixelDensity', 'CacheControlImage', 'CacheControlInfo', 'CacheControlError', 'Rights'] },
+  { Label: { default: 'Compatibility' }, Parameters: ['SlashSubstitute', 'RawSlashIds', 'Preflight', 'SecurityHeaders'] },
   { Label: { default: 'Function' }, Parameters: ['InvokeMode', 'MemorySize', 'Timeout', 'ReservedConcurrency', 'LogRetentionDays', 'MaxWidth', 'MaxHeight', 'MaxArea'] },
   { Label: { default: 'CORS' }, Parameters: ['CorsAllowOrigin', 'CorsAllowHeaders', 'CorsAllowCredentials', 'CorsExposeHeaders', 'CorsMaxAge'] },
 ];

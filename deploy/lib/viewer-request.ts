@@ -14,10 +14,13 @@
  *    decide: `application/ld+json`, `application/json`, or no header (the app's per-version default).
  *    Every other route ignores Accept, so it is removed there. test/viewer-request.test.ts checks the
  *    reduction against hono's own `accepts`.
+ * 3. Preflight. Client-sent `x-preflight-location` / `x-preflight-dimensions` are always removed: the
+ *    app trusts them (IIIF_PREFLIGHT=true) only because this function is the one place that can set
+ *    them. A deployment's own `preflight(event)` (props.preflightSource) runs afterwards and may set them.
  *
  * ES5 syntax, so the same text runs under CloudFront and in the tests.
  */
-export const VIEWER_REQUEST_SOURCE = `var SUPPORTS = ['application/ld+json', 'application/json'];
+const NEGOTIATE = `var SUPPORTS = ['application/ld+json', 'application/json'];
 
 function specificity(type) {
   if (type === '*/*' || type === '*') return 1;
@@ -69,6 +72,9 @@ function handler(event) {
   var request = event.request;
   var headers = request.headers;
   headers['x-forwarded-host'] = { value: event.context.distributionDomainName };
+  delete headers['x-preflight-location'];
+  delete headers['x-preflight-dimensions'];
+  if (typeof preflight === 'function') preflight(event);
   var accept = headers.accept ? headers.accept.value : '';
   var wanted = accept && /\\/info\\.json$/.test(request.uri) ? negotiate(accept) : null;
   if (wanted) {
@@ -79,3 +85,10 @@ function handler(event) {
   return request;
 }
 `;
+
+/** The function's source; `preflightSource` must define `function preflight(event)` in ES5. */
+export function viewerRequestSource(preflightSource?: string): string {
+  return preflightSource ? `${NEGOTIATE}\n${preflightSource.trim()}\n` : NEGOTIATE;
+}
+
+export const VIEWER_REQUEST_SOURCE = viewerRequestSource();

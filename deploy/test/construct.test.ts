@@ -6,6 +6,7 @@ import { iamStatements, type Json, only, resourcesOfType, synthEdge } from './he
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac'; // Managed-AllViewerExceptHostHeader
 const SECURITY_HEADERS = '67f7725c-6f97-4210-82d7-5512b31e9d03'; // Managed-SecurityHeadersPolicy
 
+const WEB_ACL = 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/w/a1b2c3d4-5678-90ab-cdef-0123456789ab';
 const distributionConfig = (json: Json) => only(json, 'AWS::CloudFront::Distribution')[1].Properties.DistributionConfig;
 const functionProps = (json: Json) => only(json, 'AWS::Lambda::Function')[1].Properties;
 const env = (json: Json) => functionProps(json).Environment.Variables;
@@ -31,7 +32,7 @@ describe('IiifEdge construct, defaults', () => {
   });
 
   it('sets reserved concurrency and a log group with retention', () => {
-    expect(functionProps(json).ReservedConcurrentExecutions).toBe(20);
+    expect(functionProps(json).ReservedConcurrentExecutions).toBe(50);
     const [logId, log] = only(json, 'AWS::Logs::LogGroup');
     expect(log.Properties.RetentionInDays).toBe(30);
     expect(functionProps(json).LoggingConfig.LogGroup).toEqual({ Ref: logId });
@@ -167,7 +168,7 @@ describe('IiifEdge construct, props change the template', () => {
   it('ForceHost wins; WAF, prefix, region, CORS and limits reach the template', () => {
     const { json, template } = synthEdge({
       forceHost: 'iiif.example.org', domainNames: ['cdn.example.org'], certificateArn: 'arn:aws:acm:us-east-1:1:certificate/x',
-      webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/w/1', sourcePrefix: 'images/', sourceRegion: 'us-west-2',
+      webAclArn: WEB_ACL, sourcePrefix: 'images/', sourceRegion: 'us-west-2',
       resolverTemplate: '%s.tif', cors: { allowOrigin: 'REFLECT_ORIGIN', allowCredentials: true, maxAge: 60 }, maxWidth: 4000,
     });
     expect(env(json)).toMatchObject({
@@ -175,7 +176,7 @@ describe('IiifEdge construct, props change the template', () => {
       IIIF_S3_REGION: 'us-west-2', IIIF_S3_KEY_TEMPLATE: '%s.tif', IIIF_CORS_ALLOW_ORIGIN: 'REFLECT_ORIGIN',
       IIIF_CORS_ALLOW_CREDENTIALS: 'true', IIIF_CORS_MAX_AGE: '60', IIIF_MAX_WIDTH: '4000',
     });
-    expect(distributionConfig(json).WebACLId).toBe('arn:aws:wafv2:us-east-1:111111111111:global/webacl/w/1');
+    expect(distributionConfig(json).WebACLId).toBe(WEB_ACL);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
         Action: 's3:GetObject', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-images/images/*']] },
@@ -185,5 +186,54 @@ describe('IiifEdge construct, props change the template', () => {
     const key = only(json, 'AWS::CloudFront::CachePolicy')[1].Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin;
     expect(key.HeadersConfig.Headers).toEqual(['accept', 'origin']);
     expect(() => synthEdge({ cors: { allowCredentials: true } })).toThrow(/allowCredentials/);
+  });
+
+  it('rejects a WAF web ACL that CloudFront cannot use (regional scope or another region)', () => {
+    expect(() => synthEdge({ webAclArn: WEB_ACL.replace('global/', 'regional/') })).toThrow(/scope CLOUDFRONT/);
+    expect(() => synthEdge({ webAclArn: WEB_ACL.replace('us-east-1', 'eu-west-1') })).toThrow(/scope CLOUDFRONT/);
+  });
+
+  it('app settings a team tunes reach the function environment', () => {
+    const { json } = synthEdge({
+      app: {
+        jpegQuality: 70, density: 300, cacheControlImage: 'public, max-age=60', cacheControlInfo: 'no-cache', cacheControlError: 'no-store',
+        rights: 'https://rightsstatements.org/vocab/InC/1.0/', slashSubstitute: '_SL_', securityHeaders: true, preflight: true, rawSlashIds: true,
+      },
+    });
+    expect(env(json)).toMatchObject({
+      IIIF_JPEG_QUALITY: '70', IIIF_DENSITY: '300', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=60', IIIF_CACHE_CONTROL_INFO: 'no-cache',
+      IIIF_CACHE_CONTROL_ERROR: 'no-store', IIIF_RIGHTS: 'https://rightsstatements.org/vocab/InC/1.0/', IIIF_SLASH_SUBSTITUTE: '_SL_',
+      IIIF_SECURITY_HEADERS: 'true', IIIF_PREFLIGHT: 'true', IIIF_RAW_SLASH_IDS: 'true',
+    });
+    expect(env(synthEdge().json).IIIF_JPEG_QUALITY).toBeUndefined();
+  });
+
+  it('throttling and deadline errors are cached for 1 s only', () => {
+    expect(distributionConfig(synthEdge().json).CustomErrorResponses).toEqual(
+      [500, 502, 503, 504].map((code) => ({ ErrorCode: code, ErrorCachingMinTTL: 1 })),
+    );
+  });
+
+  it('hosted zone: alias records for every domain name and a DNS-validated certificate in us-east-1', () => {
+    const hostedZone = { id: 'Z0123456789ABC', name: 'example.org' };
+    const domainNames = ['images.example.org', 'iiif.example.org'];
+    const { json } = synthEdge({ domainNames, hostedZone }, 'us-east-1');
+    const [certId, cert] = only(json, 'AWS::CertificateManager::Certificate');
+    expect(cert.Properties).toMatchObject({
+      DomainName: 'images.example.org', SubjectAlternativeNames: ['iiif.example.org'], ValidationMethod: 'DNS',
+      DomainValidationOptions: domainNames.map((DomainName) => ({ DomainName, HostedZoneId: 'Z0123456789ABC' })),
+    });
+    expect(distributionConfig(json).ViewerCertificate.AcmCertificateArn).toEqual({ Ref: certId });
+    const records = resourcesOfType(json, 'AWS::Route53::RecordSet').map(([, r]) => r.Properties);
+    expect(records.map((r) => `${r.Type} ${r.Name}`).sort()).toEqual([
+      'A iiif.example.org.', 'A images.example.org.', 'AAAA iiif.example.org.', 'AAAA images.example.org.',
+    ]);
+    const distributionId = only(json, 'AWS::CloudFront::Distribution')[0];
+    for (const r of records) expect(r.AliasTarget.DNSName).toEqual({ 'Fn::GetAtt': [distributionId, 'DomainName'] });
+    expect(() => synthEdge({ domainNames, hostedZone }, 'eu-west-1')).toThrow(/us-east-1/);
+    const certificateArn = 'arn:aws:acm:us-east-1:111111111111:certificate/abc';
+    const own = synthEdge({ domainNames, hostedZone, certificateArn }, 'eu-west-1').json;
+    expect(resourcesOfType(own, 'AWS::CertificateManager::Certificate')).toEqual([]);
+    expect(resourcesOfType(own, 'AWS::Route53::RecordSet')).toHaveLength(4);
   });
 });

@@ -10,11 +10,11 @@ import { addIiifEdgeOutputs } from '../lib/outputs.ts';
 export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Synthesizes the construct in a plain stack with stub code (the real bundle is not needed). */
-export function synthEdge(props: Partial<IiifEdgeProps> = {}): { template: Template; json: Json } {
+export function synthEdge(props: Partial<IiifEdgeProps> = {}, region = 'eu-west-1'): { template: Template; json: Json } {
   const outdir = mkdtempSync(join(tmpdir(), 'iiif-edge-test-'));
   try {
     const app = new App({ analyticsReporting: false, outdir });
-    const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const stack = new Stack(app, 'Test', { env: { account: '111111111111', region } });
     const edge = new IiifEdge(stack, 'Edge', {
       sourceBucket: 'my-images',
       code: lambda.Code.fromInline('export const handler = async () => ({ statusCode: 200 });'),
@@ -52,7 +52,7 @@ const NO_VALUE = Symbol('AWS::NoValue');
 
 /**
  * A small CloudFormation evaluator for tests: applies parameter values (defaults filled in),
- * conditions, Fn::If / Ref / Join / Split / Select / Equals / Not / And / Or and AWS::NoValue.
+ * conditions, Fn::If / Ref / Join / Split / Select / FindInMap / Equals / Not / And / Or and AWS::NoValue.
  * Resource references and attributes stay symbolic ("<Ref Id>", "<Id.Attr>").
  */
 export function evaluate(template: Json, given: Record<string, string>): Json {
@@ -89,6 +89,7 @@ export function evaluate(template: Json, given: Record<string, string>): Json {
         case 'Fn::Join': return (ev(arg[1]) as unknown[]).join(arg[0]);
         case 'Fn::Split': return String(ev(arg[1])).split(arg[0]);
         case 'Fn::Select': return (ev(arg[1]) as unknown[])[Number(ev(arg[0]))];
+        case 'Fn::FindInMap': return template.Mappings[ev(arg[0])][ev(arg[1])][ev(arg[2])];
       }
     }
     const out: Record<string, Json> = {};

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { renderTemplate, synthesizeTemplate, TEMPLATE_PATH } from '../lib/synth-template.ts';
 import { evaluate, type Json, only } from './helpers.ts';
 
+const WEB_ACL = 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/images/a1b2c3d4-5678-90ab-cdef-0123456789ab';
 const REQUIRED = { CodeS3Bucket: 'my-code', CodeS3Key: 'iiif-edge-arm64.zip', SourceBucket: 'my-images' };
 const resource = (evaluated: Json, type: string) =>
   Object.values(evaluated.Resources as Record<string, Json>).find((r) => r.Type === type)!.Properties;
@@ -47,7 +48,7 @@ describe('committed CloudFormation template', () => {
     const t = evaluate(fresh, REQUIRED);
     expect(resource(t, 'AWS::Lambda::Function')).toMatchObject({
       Architectures: ['arm64'], Handler: 'index.streamHandler', Runtime: 'nodejs22.x',
-      MemorySize: '3008', Timeout: '30', ReservedConcurrentExecutions: '20',
+      MemorySize: '3008', Timeout: '30', ReservedConcurrentExecutions: '50',
     });
     expect(resource(t, 'AWS::Lambda::Url')).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     const d = distribution(t);
@@ -76,8 +77,8 @@ describe('committed CloudFormation template', () => {
   it('parameters change the template: domain, aliases, WAF, architecture, mode, sizes, prefix, CORS', () => {
     const t = evaluate(fresh, {
       ...REQUIRED, DomainName: 'images.example.org', AlternateDomainNames: 'a.example.org,b.example.org',
-      CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc', WebAclArn: 'arn:aws:wafv2:us-east-1:1:global/webacl/x/1',
-      Architecture: 'x86_64', InvokeMode: 'BUFFERED', MemorySize: '1769', Timeout: '12', ReservedConcurrency: '0',
+      CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc', WebAclArn: WEB_ACL,
+      Architecture: 'x86_64', InvokeMode: 'BUFFERED', MemorySize: '1769', Timeout: '15', ReservedConcurrency: '0',
       SourcePrefix: 'iiif/', SourceBucketRegion: 'us-west-2', ResolverTemplate: '%s.tif', CorsAllowOrigin: 'REFLECT_ORIGIN',
       MaxWidth: '5000', LogRetentionDays: '7',
     });
@@ -86,9 +87,10 @@ describe('committed CloudFormation template', () => {
     expect(d.ViewerCertificate).toEqual({
       AcmCertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc', SslSupportMethod: 'sni-only', MinimumProtocolVersion: 'TLSv1.2_2021',
     });
-    expect(d.WebACLId).toBe('arn:aws:wafv2:us-east-1:1:global/webacl/x/1');
+    expect(d.WebACLId).toBe(WEB_ACL);
     const fn = resource(t, 'AWS::Lambda::Function');
-    expect(fn).toMatchObject({ Architectures: ['x86_64'], Handler: 'index.handler', MemorySize: '1769', Timeout: '12' });
+    expect(fn).toMatchObject({ Architectures: ['x86_64'], Handler: 'index.handler', MemorySize: '1769', Timeout: '15' });
+    expect(env(t).IIIF_REQUEST_TIMEOUT_MS).toBe('13000');
     expect(fn.ReservedConcurrentExecutions).toBeUndefined();
     expect(resource(t, 'AWS::Lambda::Url').InvokeMode).toBe('BUFFERED');
     expect(resource(t, 'AWS::Logs::LogGroup').RetentionInDays).toBe('7');
@@ -111,5 +113,83 @@ describe('committed CloudFormation template', () => {
     expect(env(t)).toMatchObject({ IIIF_PUBLIC_BASE_URL: 'https://iiif.example.org', IIIF_TRUST_FORWARDED: 'false' });
     expect(distribution(t).Aliases).toEqual(['cdn.example.org']);
     expect(t.Outputs.IiifBaseUrlV3).toBe('https://iiif.example.org/iiif/3');
+  });
+
+  it('every parameter default is one of its AllowedValues, as a string, and matches its AllowedPattern (cfn-lint E2015, E3031)', () => {
+    for (const [name, spec] of Object.entries(fresh.Parameters as Record<string, Json>)) {
+      if (spec.Default === undefined) continue;
+      if (spec.Type !== 'CommaDelimitedList') expect(typeof spec.Default, name).toBe('string');
+      if (spec.AllowedValues) {
+        expect(spec.AllowedValues.every((v: unknown) => typeof v === 'string'), name).toBe(true);
+        expect(spec.AllowedValues, name).toContain(spec.Default);
+      }
+      if (spec.AllowedPattern) expect(spec.Default, name).toMatch(new RegExp(spec.AllowedPattern));
+      if (spec.MinValue !== undefined) expect(Number(spec.Default), name).toBeGreaterThanOrEqual(Number(spec.MinValue));
+      if (spec.MaxValue !== undefined) expect(Number(spec.Default), name).toBeLessThanOrEqual(Number(spec.MaxValue));
+    }
+  });
+
+  it('accepts only a CloudFront-scope (us-east-1, global) WAF web ACL', () => {
+    const pattern = new RegExp(fresh.Parameters.WebAclArn.AllowedPattern);
+    expect(WEB_ACL).toMatch(pattern);
+    expect('').toMatch(pattern);
+    expect(WEB_ACL.replace('us-east-1', 'eu-west-1')).not.toMatch(pattern);
+    expect(WEB_ACL.replace('global/', 'regional/')).not.toMatch(pattern);
+    expect('arn:aws:wafv2:us-east-1:1:global/webacl/x/1').not.toMatch(pattern);
+  });
+
+  it('sets the app request deadline below every offered function timeout', () => {
+    const timeouts = fresh.Parameters.Timeout.AllowedValues as string[];
+    for (const timeout of timeouts) {
+      const deadline = Number(env(evaluate(fresh, { ...REQUIRED, Timeout: timeout })).IIIF_REQUEST_TIMEOUT_MS);
+      expect(deadline, timeout).toBeLessThan(Number(timeout) * 1000);
+      expect(deadline, timeout).toBeGreaterThan(0);
+    }
+    expect(env(evaluate(fresh, REQUIRED)).IIIF_REQUEST_TIMEOUT_MS).toBe('28000');
+  });
+
+  it('passes the tuned app settings to the function, with the app defaults otherwise', () => {
+    const defaults = env(evaluate(fresh, REQUIRED));
+    expect(defaults).toMatchObject({
+      IIIF_JPEG_QUALITY: '85', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=2592000', IIIF_CACHE_CONTROL_INFO: 'public, max-age=86400',
+      IIIF_CACHE_CONTROL_ERROR: 'public, max-age=60', IIIF_SECURITY_HEADERS: 'false', IIIF_PREFLIGHT: 'false', IIIF_RAW_SLASH_IDS: 'false',
+    });
+    for (const unset of ['IIIF_DENSITY', 'IIIF_RIGHTS', 'IIIF_SLASH_SUBSTITUTE']) expect(defaults[unset], unset).toBeUndefined();
+    const tuned = env(evaluate(fresh, {
+      ...REQUIRED, JpegQuality: '70', PixelDensity: '300', CacheControlImage: 'public, max-age=60', Rights: 'https://creativecommons.org/publicdomain/zero/1.0/',
+      SlashSubstitute: '_SL_', SecurityHeaders: 'true', Preflight: 'true', RawSlashIds: 'true',
+    }));
+    expect(tuned).toMatchObject({
+      IIIF_JPEG_QUALITY: '70', IIIF_DENSITY: '300', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=60',
+      IIIF_RIGHTS: 'https://creativecommons.org/publicdomain/zero/1.0/', IIIF_SLASH_SUBSTITUTE: '_SL_', IIIF_SECURITY_HEADERS: 'true',
+      IIIF_PREFLIGHT: 'true', IIIF_RAW_SLASH_IDS: 'true',
+    });
+  });
+
+  it('keeps throttling and deadline errors for 1 s at the edge', () => {
+    const errors = distribution(evaluate(fresh, REQUIRED)).CustomErrorResponses;
+    expect(errors).toEqual([500, 502, 503, 504].map((code) => ({ ErrorCode: code, ErrorCachingMinTTL: 1 })));
+  });
+
+  it('with HostedZoneId: alias records and a DNS-validated certificate for DomainName', () => {
+    const t = evaluate(fresh, { ...REQUIRED, DomainName: 'images.example.org', HostedZoneId: 'Z0123456789ABC' });
+    const records = Object.values(t.Resources as Record<string, Json>).filter((r) => r.Type === 'AWS::Route53::RecordSet').map((r) => r.Properties);
+    expect(records.map((r) => r.Type).sort()).toEqual(['A', 'AAAA']);
+    for (const r of records) {
+      expect(r).toMatchObject({ HostedZoneId: 'Z0123456789ABC', Name: 'images.example.org', AliasTarget: { HostedZoneId: 'Z2FDTNDATAQYW2' } });
+      expect(r.AliasTarget.DNSName).toMatch(/^<IiifEdgeDistribution\w+\.DomainName>$/);
+    }
+    expect(resource(t, 'AWS::CertificateManager::Certificate')).toEqual({
+      DomainName: 'images.example.org', ValidationMethod: 'DNS',
+      DomainValidationOptions: [{ DomainName: 'images.example.org', HostedZoneId: 'Z0123456789ABC' }],
+    });
+    expect(distribution(t).ViewerCertificate.AcmCertificateArn).toBe('<Ref Certificate>');
+    expect(distribution(t).Aliases).toEqual(['images.example.org']);
+    // A given certificate wins; without a zone there are no records.
+    const own = evaluate(fresh, { ...REQUIRED, DomainName: 'images.example.org', HostedZoneId: 'Z0123456789ABC', CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc' });
+    expect(Object.values(own.Resources as Record<string, Json>).some((r) => r.Type === 'AWS::CertificateManager::Certificate')).toBe(false);
+    expect(distribution(own).ViewerCertificate.AcmCertificateArn).toBe('arn:aws:acm:us-east-1:111111111111:certificate/abc');
+    const none = evaluate(fresh, REQUIRED);
+    expect(Object.values(none.Resources as Record<string, Json>).some((r) => r.Type === 'AWS::Route53::RecordSet')).toBe(false);
   });
 });

@@ -1,15 +1,16 @@
 import fc from 'fast-check';
 import { accepts } from 'hono/accepts';
 import { describe, expect, it } from 'vitest';
-import { VIEWER_REQUEST_SOURCE } from '../lib/viewer-request.ts';
+import { VIEWER_REQUEST_SOURCE, viewerRequestSource } from '../lib/viewer-request.ts';
 
 type Headers = Record<string, { value: string }>;
 interface CfRequest { uri: string; method: string; headers: Headers; querystring: object; cookies: object }
-const handler = new Function(`${VIEWER_REQUEST_SOURCE}\nreturn handler;`)() as (event: object) => CfRequest;
+const compile = (source: string) => new Function(`${source}\nreturn handler;`)() as (event: object) => CfRequest;
+const handler = compile(VIEWER_REQUEST_SOURCE);
 
 const DOMAIN = 'd111111abcdef8.cloudfront.net';
-function run(uri: string, headers: Headers): CfRequest {
-  return handler({
+function run(uri: string, headers: Headers, fn = handler): CfRequest {
+  return fn({
     version: '1.0',
     context: { distributionDomainName: DOMAIN, distributionId: 'EDFDVBD6EXAMPLE', eventType: 'viewer-request' },
     viewer: { ip: '192.0.2.1' },
@@ -35,6 +36,21 @@ describe('viewer-request CloudFront Function', () => {
     expect(request.headers['x-forwarded-host']).toEqual({ value: DOMAIN });
     expect(request.headers.host).toEqual({ value: 'images.example.org' });
     expect(request.uri).toBe('/iiif/3/a/full/max/0/default.jpg');
+  });
+
+  it('removes client-sent x-preflight-* headers, which the app may be told to trust', () => {
+    const spoofed = { 'x-preflight-location': { value: 's3://other-bucket/secret.tif' }, 'x-preflight-dimensions': { value: '{"width":1,"height":1}' } };
+    const request = run('/iiif/3/a/info.json', { ...spoofed });
+    expect(request.headers['x-preflight-location']).toBeUndefined();
+    expect(request.headers['x-preflight-dimensions']).toBeUndefined();
+    // A deployment's own preflight function runs after the strip and may set them.
+    const own = compile(viewerRequestSource(`function preflight(event) {
+  var id = event.request.uri.split('/')[3];
+  event.request.headers['x-preflight-location'] = { value: 's3://my-images/pyramids/' + id + '.tif' };
+}`));
+    const set = run('/iiif/3/abc/info.json', { ...spoofed }, own);
+    expect(set.headers['x-preflight-location']).toEqual({ value: 's3://my-images/pyramids/abc.tif' });
+    expect(set.headers['x-preflight-dimensions']).toBeUndefined();
   });
 
   it('removes Accept outside info.json, so images have one cache entry', () => {
