@@ -82,6 +82,8 @@ const EnvSchema = v.object({
   IIIF_MAX_HEIGHT: int(10_000),
   IIIF_MAX_AREA: int(25_000_000),
   IIIF_MAX_INPUT_PIXELS: int(268_402_689),
+  // OpenJPEG needs about 9 bytes of wasm memory per decoded byte: the 32 MiB default fits a 512 MB Lambda.
+  IIIF_JP2_MAX_DECODE_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 256 * 1024 * 1024),
   IIIF_TILE_SIZE: int(512, 16),
   IIIF_RIGHTS: url,
   IIIF_PREFERRED_FORMATS: optionalText,

@@ -19,6 +19,8 @@ export interface CodestreamLocation {
   length: number;
   /** Colour boxes of a JP2 file; absent for a raw codestream. */
   colour?: Jp2Colour;
+  /** The whole jp2h box (header included), copied when a smaller JP2 is assembled. */
+  header?: { offset: number; length: number };
 }
 
 /** Top-level boxes before the codestream; real files have 3 to 6 (signature, ftyp, jp2h, xml, uuid...). */
@@ -74,14 +76,18 @@ export async function locateCodestream(reader: HeaderReader): Promise<Codestream
   if (isJ2k(head)) return { offset: 0, length: reader.size };
   if (!isJp2(head)) throw new Jp2Error('Not a JPEG 2000 file.');
   let colour: Jp2Colour | undefined;
+  let header: CodestreamLocation['header'];
   let offset = 12;
   for (let count = 0; count < MAX_BOXES && offset < reader.size; count++) {
     const box = await readBox(reader, offset, reader.size);
     if (count === 0 && box.type !== 'ftyp') throw new Jp2Error('JP2 file without a file type box.');
-    if (box.type === 'jp2h') colour = await readHeaderBox(reader, box);
+    if (box.type === 'jp2h' && !colour) {
+      colour = await readHeaderBox(reader, box);
+      header = { offset, length: box.end - offset };
+    }
     if (box.type === 'jp2c') {
-      if (!colour) throw new Jp2Error('JP2 file without a header box before its codestream.');
-      return { offset: box.start, length: box.length, colour };
+      if (!colour || !header) throw new Jp2Error('JP2 file without a header box before its codestream.');
+      return { offset: box.start, length: box.length, colour, header };
     }
     offset = box.end;
   }

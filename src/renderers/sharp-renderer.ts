@@ -4,6 +4,7 @@ import { httpError, isHttpError } from '../errors.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { RenderInput, Renderer } from './renderer.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
+import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
@@ -21,6 +22,8 @@ export interface SharpRendererOptions {
   jpegQuality: number;
   maxInputPixels: number;
   density?: number;
+  /** Bytes of pixels one JPEG 2000 decode may produce (IIIF_JP2_MAX_DECODE_BYTES). */
+  jp2MaxDecodeBytes?: number;
 }
 
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
@@ -34,6 +37,7 @@ export const sharpRendererFromConfig = (config: Config): Renderer =>
   sharpRenderer({
     jpegQuality: config.IIIF_JPEG_QUALITY,
     maxInputPixels: config.IIIF_MAX_INPUT_PIXELS,
+    jp2MaxDecodeBytes: config.IIIF_JP2_MAX_DECODE_BYTES,
     ...(config.IIIF_DENSITY ? { density: config.IIIF_DENSITY } : {}),
   });
 
@@ -43,7 +47,9 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       const sharp = await loadSharp();
       const started = performance.now();
       try {
-        const source = await open(sharp, input, plan, options.maxInputPixels);
+        const source = input.geometry.jp2
+          ? await openJp2(sharp, input, plan, options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES)
+          : await open(sharp, input, plan, options.maxInputPixels);
         const readMs = performance.now() - started;
         let image = cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);
         if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan);

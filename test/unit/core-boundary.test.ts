@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** Plug-ins that may use Node or native code; nothing else in src/ may. */
-const NODE_PLUGINS = /^src\/(sources\/(fs-[a-z-]+|s3-[a-z-]+|disk-cache|from-config)|renderers\/sharp-[a-z-]+)\.ts$/;
+const NODE_PLUGINS = /^src\/(sources\/(fs-[a-z-]+|s3-[a-z-]+|disk-cache|from-config)|renderers\/sharp-[a-z0-9-]+)\.ts$/;
 const FORBIDDEN = /(?:\bfrom\s+|\bimport\s*\(?\s*)['"](?:node:|@aws-sdk\/|(?:sharp|fs|path|os|crypto)['"/])/;
 
 async function tsFiles(dir: string): Promise<string[]> {

@@ -1,0 +1,122 @@
+import type { Jp2Area } from './codec.ts';
+import { Jp2Error } from './errors.ts';
+import type { RangeRead } from './reader.ts';
+import { u16, u32 } from './reader.ts';
+import type { Jp2Structure } from './structure.ts';
+
+/** Ranges closer than this are read as one, trading a few wasted bytes for a round trip. */
+const MERGE_GAP = 16 * 1024;
+/** Range reads in flight at once for one request. */
+const PARALLEL_READS = 8;
+const TLM = 0xff55;
+
+/** Tile indices whose tiles meet `area` (image coordinates, x1/y1 exclusive). */
+export function coveringTiles(s: Jp2Structure, area: Jp2Area): number[] {
+  const { siz } = s;
+  const col = (x: number) => Math.floor((siz.x0 + x - siz.tileX0) / siz.tileWidth);
+  const row = (y: number) => Math.floor((siz.y0 + y - siz.tileY0) / siz.tileHeight);
+  const tiles: number[] = [];
+  for (let r = row(area.y0); r <= row(area.y1 - 1); r++) for (let c = col(area.x0); c <= col(area.x1 - 1); c++) tiles.push(r * s.columns + c);
+  return tiles;
+}
+
+/** Bytes of the tile-parts of `tiles`, or undefined when the codestream has no usable TLM index. */
+export function coveringBytes(s: Jp2Structure, tiles: number[]): number | undefined {
+  if (!s.tileParts || s.packedHeaders) return undefined;
+  const wanted = new Set(tiles);
+  return s.tileParts.reduce((sum, p) => (wanted.has(p.tile) ? sum + p.length : sum), 0);
+}
+
+interface Range {
+  offset: number;
+  length: number;
+}
+
+/**
+ * A JP2 (or raw J2K) holding the main header and only the tile-parts of `tiles`, each
+ * still carrying its own tile index, read by range. OpenJPEG skips tiles absent from the
+ * codestream, and decodes only those meeting the decode area anyway. The TLM markers
+ * are dropped, since they describe tile-parts that are no longer there.
+ */
+export async function readTileSubset(s: Jp2Structure, tiles: number[], read: RangeRead): Promise<Uint8Array<ArrayBuffer>> {
+  const wanted = new Set(tiles);
+  const parts = (s.tileParts ?? []).filter((p) => wanted.has(p.tile));
+  const mainHeader: Range = { offset: s.codestream.offset, length: s.end - s.codestream.offset };
+  const boxes = s.codestream.header;
+  const ranges = [...(boxes ? [boxes] : []), mainHeader, ...parts];
+  const bodies = await readRanges(ranges, read);
+  const jp2h = boxes ? bodies.shift() : undefined;
+  const header = bodies.shift();
+  if (!header) throw new Jp2Error('JPEG 2000 main header missing.');
+  bodies.forEach((b, i) => checkTilePart(b, parts[i]?.tile ?? -1));
+  const codestream = concat([withoutTlm(header), ...bodies, Uint8Array.of(0xff, 0xd9)]);
+  if (!jp2h) return codestream;
+  return concat([SIGNATURE_AND_FTYP, jp2h, boxHeader('jp2c', codestream.length), codestream]);
+}
+
+/** Reads each range, merging near neighbours, a few at a time; returns them in the order given. */
+async function readRanges(ranges: Range[], read: RangeRead): Promise<Uint8Array[]> {
+  const order = ranges.map((r, i) => ({ ...r, i })).sort((a, b) => a.offset - b.offset);
+  const groups: Array<{ offset: number; end: number; members: typeof order }> = [];
+  for (const r of order) {
+    const last = groups.at(-1);
+    if (last && r.offset - last.end <= MERGE_GAP) {
+      last.end = Math.max(last.end, r.offset + r.length);
+      last.members.push(r);
+    } else {
+      groups.push({ offset: r.offset, end: r.offset + r.length, members: [r] });
+    }
+  }
+  const out = new Array<Uint8Array>(ranges.length);
+  const fetchGroup = async (g: (typeof groups)[number]) => {
+    const bytes = await read(g.offset, g.end - g.offset);
+    if (bytes.length < g.end - g.offset) throw new Jp2Error('Unexpected end of JPEG 2000 file.');
+    for (const m of g.members) out[m.i] = bytes.subarray(m.offset - g.offset, m.offset - g.offset + m.length);
+  };
+  for (let i = 0; i < groups.length; i += PARALLEL_READS) await Promise.all(groups.slice(i, i + PARALLEL_READS).map(fetchGroup));
+  return out;
+}
+
+/** A tile-part must start with its SOT naming the tile TLM said, with the length TLM gave (or 0: to the end). */
+function checkTilePart(b: Uint8Array, tile: number): void {
+  const psot = u32(b, 6);
+  if (u16(b, 0) !== 0xff90 || u16(b, 4) !== tile || (psot !== b.length && psot !== 0)) {
+    throw new Jp2Error('JPEG 2000 TLM marker disagrees with the codestream.');
+  }
+}
+
+/** The main header (SOC to the first SOT) without its TLM marker segments. */
+function withoutTlm(header: Uint8Array): Uint8Array {
+  const kept: Uint8Array[] = [header.subarray(0, 2)];
+  for (let pos = 2; pos + 4 <= header.length; ) {
+    const length = u16(header, pos + 2);
+    if (length < 2) throw new Jp2Error('Bad JPEG 2000 marker segment length.');
+    if (u16(header, pos) !== TLM) kept.push(header.subarray(pos, pos + 2 + length));
+    pos += 2 + length;
+  }
+  return concat(kept);
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function boxHeader(type: string, contentLength: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setUint32(0, contentLength + 8);
+  for (let i = 0; i < 4; i++) b[4 + i] = type.charCodeAt(i);
+  return b;
+}
+
+const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+/** Signature box, then ftyp: brand 'jp2 ', minor version 0, compatible with 'jp2 '. */
+const SIGNATURE_AND_FTYP = Uint8Array.from([
+  0, 0, 0, 12, ...ascii('jP  '), 0x0d, 0x0a, 0x87, 0x0a,
+  0, 0, 0, 20, ...ascii('ftyp'), ...ascii('jp2 '), 0, 0, 0, 0, ...ascii('jp2 '),
+]);

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import type { Sharp } from 'sharp';
+import { httpError } from '../errors.ts';
+import type { Rect, RenderPlan } from '../iiif/types.ts';
+import { type Jp2Area, type Jp2Codec, Jp2CodecError, loadJp2Codec } from '../jp2/codec.ts';
+import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
+import { coveringBytes, coveringTiles, readTileSubset } from '../jp2/subset.ts';
+import type { RenderInput } from './renderer.ts';
+
+type SharpFactory = (typeof import('sharp'))['default'];
+
+/** Spelled from the repository root so that it also holds in the bundle (dist/node/main.mjs). */
+const WASM_URL = new URL('../../vendor/openjpeg/openjpeg.wasm', import.meta.url);
+/**
+ * A codestream read whole (no TLM index) is copied into wasm memory next to the decoder's
+ * own buffers, so it is refused above this size rather than risking the process.
+ */
+const MAX_WHOLE_CODESTREAM = 256 * 1024 * 1024;
+
+/** IIIF_JP2_MAX_DECODE_BYTES's default. OpenJPEG needs about 9 bytes of wasm memory per decoded byte. */
+export const JP2_MAX_DECODE_BYTES = 32 * 1024 * 1024;
+
+const tooMuch = () => httpError(400, 'over_limit', 'this request needs more than 256 MB of the JPEG 2000 codestream in memory');
+
+let codec: Promise<Jp2Codec> | undefined;
+/** Compiled on the first JP2 render only; a failed load is retried by the next. */
+export function nodeJp2Codec(): Promise<Jp2Codec> {
+  codec ??= readFile(WASM_URL).then((bytes) => loadJp2Codec(bytes));
+  codec.catch(() => (codec = undefined));
+  return codec;
+}
+
+/** The full-resolution area whose reduction by 2^r is exactly `r` of the level (ISO 15444-1 B.5: ceil). */
+export function areaAtReduction(s: Jp2Structure, level: Rect, reduce: number): Jp2Area {
+  const f = 2 ** reduce;
+  const { x0, y0, x1, y1 } = s.siz;
+  // Level pixel i covers canvas [(ceil(x0 / f) + i) · f, … + f); the area is relative to the image origin.
+  const ox = Math.ceil(x0 / f);
+  const oy = Math.ceil(y0 / f);
+  return {
+    x0: Math.max(0, (ox + level.x) * f - x0),
+    y0: Math.max(0, (oy + level.y) * f - y0),
+    x1: Math.min(x1 - x0, (ox + level.x + level.w) * f - x0),
+    y1: Math.min(y1 - y0, (oy + level.y + level.h) * f - y0),
+  };
+}
+
+export interface OpenedJp2 {
+  image: Sharp;
+  region: Rect;
+  level: { width: number; height: number };
+  shrinkOnLoad: false;
+  /** Decoded by OpenJPEG, not assembled from stored JPEG tiles. */
+  fromTiles?: false;
+}
+
+/**
+ * Decodes only the plan's level region: the reduction is the plan's level (levels are
+ * reductions 0, 1, 2…), the area only the code-blocks that meet it. With TLM markers
+ * only the covering tile-parts are read; else the whole object, from the disk cache
+ * when there is one. Refused before any read when the decoded bytes exceed `maxBytes`.
+ */
+export async function openJp2(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxBytes: number): Promise<OpenedJp2> {
+  const s = input.geometry.jp2;
+  if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
+  const r = plan.levelRegion;
+  const channels = Math.min(4, s.siz.components.length);
+  if (r.w * r.h * channels > maxBytes) {
+    throw httpError(
+      400,
+      'over_limit',
+      `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_JP2_MAX_DECODE_BYTES allows`,
+    );
+  }
+  const area = areaAtReduction(s, r, plan.level);
+  const [decoder, bytes] = await Promise.all([nodeJp2Codec(), codestreamFor(input, s, area)]);
+  let pixels;
+  try {
+    pixels = decoder.decode(bytes, { reduce: plan.level, area, maxBytes });
+  } catch (e) {
+    if (e instanceof Jp2CodecError) throw new Jp2Error(`JPEG 2000 decoding failed: ${e.message}`);
+    throw e;
+  }
+  if (pixels.width !== r.w || pixels.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+  const image = sharp(pixels.data, { raw: { width: r.w, height: r.h, channels: pixels.channels } });
+  return { image, region: { x: 0, y: 0, w: r.w, h: r.h }, level: { width: r.w, height: r.h }, shrinkOnLoad: false };
+}
+
+/**
+ * The covering tile-parts alone when TLM indexes them and that reads less, or the source is
+ * local (cheap ranges); else the whole object, through the disk cache when there is one.
+ */
+async function codestreamFor(input: RenderInput, s: Jp2Structure, area: Jp2Area): Promise<Uint8Array> {
+  const { source, identifier, object, signal } = input;
+  const tiles = coveringTiles(s, area);
+  const partial = coveringBytes(s, tiles);
+  const tooLarge = object.size > MAX_WHOLE_CODESTREAM;
+  if (partial !== undefined && (source.local || !source.localFile || tooLarge || partial * 4 <= s.codestream.length)) {
+    if (partial > MAX_WHOLE_CODESTREAM) throw tooMuch();
+    return readTileSubset(s, tiles, (offset, length) => source.read(identifier, { offset, length }, signal));
+  }
+  if (tooLarge) throw tooMuch();
+  const file = await source.localFile?.(identifier, object, signal);
+  return file ? readFile(file) : source.read(identifier, undefined, signal);
+}
