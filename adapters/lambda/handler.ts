@@ -1,3 +1,4 @@
+import { preloadSharp } from '../../src/renderers/sharp-renderer.ts';
 import { createHandlers } from './lambda-app.ts';
 
 /**
@@ -6,3 +7,5 @@ import { createHandlers } from './lambda-app.ts';
  * sharp are shared by every invocation it serves.
  */
 export const { handler, streamHandler } = createHandlers(process.env);
+// Loads during init, unawaited: the first info.json or stored tile never waits for it.
+preloadSharp();

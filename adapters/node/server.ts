@@ -1,11 +1,11 @@
 import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
-import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
+import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { mountViewer } from './viewer.ts';
 
@@ -43,6 +43,15 @@ export async function startServer(env: Env): Promise<RunningServer> {
     server.once('listening', ok);
     server.once('error', fail);
   });
+  // sharp is loaded before it is needed, but after the first response (info.json never needs it)
+  // or a quiet second, so its native loading never holds up that response.
+  const preload = setTimeout(preloadSharp, 1000).unref();
+  server.once('request', (_req, res: ServerResponse) =>
+    res.once('close', () => {
+      clearTimeout(preload);
+      preloadSharp();
+    }),
+  );
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,

@@ -18,6 +18,12 @@ const loadSharp = () =>
     return m.default;
   }));
 
+/**
+ * Starts loading sharp ahead of the first render (100–250 ms of native loading): the Node adapter
+ * calls it once listening, the Lambda adapter during init. A failure shows on the first render.
+ */
+export const preloadSharp = (): void => void loadSharp().catch(() => undefined);
+
 export interface SharpRendererOptions {
   jpegQuality: number;
   maxInputPixels: number;

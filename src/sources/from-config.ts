@@ -2,21 +2,25 @@ import { ConfigError, type Config } from '../config.ts';
 import type { ImageSource } from './source.ts';
 import { withDiskCache } from './disk-cache.ts';
 import { fsSource } from './fs-source.ts';
-import { createS3Client } from './s3-client.ts';
-import { s3Source } from './s3-source.ts';
+import { deferredSource } from './deferred-source.ts';
 
 /** The source the settings name, for the Node and Lambda adapters: moving between them is configuration. */
 export function sourceFromConfig(config: Config, log: (line: string) => void): ImageSource {
   switch (config.IIIF_SOURCE) {
     case 's3': {
       if (!config.IIIF_S3_BUCKET) throw new ConfigError('invalid configuration: IIIF_S3_BUCKET is required');
-      const s3 = s3Source({
-        bucket: config.IIIF_S3_BUCKET,
-        prefix: config.IIIF_S3_PREFIX,
-        keyTemplate: config.IIIF_S3_KEY_TEMPLATE,
-        client: createS3Client(config),
-        timeoutMs: config.IIIF_SOURCE_TIMEOUT_MS,
-        log,
+      const bucket = config.IIIF_S3_BUCKET;
+      // The AWS SDK takes a few hundred ms to import: only S3 deployments load it, in the background.
+      const s3 = deferredSource('s3', async () => {
+        const [{ s3Source }, { createS3Client }] = await Promise.all([import('./s3-source.ts'), import('./s3-client.ts')]);
+        return s3Source({
+          bucket,
+          prefix: config.IIIF_S3_PREFIX,
+          keyTemplate: config.IIIF_S3_KEY_TEMPLATE,
+          client: createS3Client(config),
+          timeoutMs: config.IIIF_SOURCE_TIMEOUT_MS,
+          log,
+        });
       });
       // Opt-in (IIIF_CACHE_DIR): whole objects that a render needs stay on local disk.
       return config.IIIF_CACHE_DIR

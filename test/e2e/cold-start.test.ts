@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const module = (path: string) => JSON.stringify(fileURLToPath(new URL(path, import.meta.url)));
+
+/**
+ * A fresh process records every module it resolves (synchronous module hooks), starts the Node
+ * adapter on the bundled samples (fs source) and answers one info.json.
+ */
+const child = `
+import { registerHooks } from 'node:module';
+const seen = [];
+registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.push(r.url); return r; } });
+const loaded = () => ({
+  sdk: seen.some((u) => u.includes('/node_modules/@aws-sdk/')),
+  sharp: seen.some((u) => u.includes('/node_modules/sharp/')),
+});
+const { startServer } = await import(${module('../../adapters/node/server.ts')});
+const server = await startServer({ PORT: '0', HOST: '127.0.0.1' });
+const atListen = loaded();
+const info = await fetch(server.url + '/iiif/3/pyramid.tif/info.json');
+await info.text();
+for (let i = 0; i < 200 && !loaded().sharp; i++) await new Promise((r) => setTimeout(r, 50));
+const afterFirstResponse = loaded();
+await server.close(0);
+
+const { loadConfig } = await import(${module('../../src/config.ts')});
+const { sourceFromConfig } = await import(${module('../../src/sources/from-config.ts')});
+sourceFromConfig(loadConfig({ IIIF_SOURCE: 's3', IIIF_S3_BUCKET: 'b', IIIF_S3_REGION: 'eu-west-1' }), () => undefined);
+for (let i = 0; i < 400 && !loaded().sdk; i++) await new Promise((r) => setTimeout(r, 50));
+console.log(JSON.stringify({ status: info.status, atListen, afterFirstResponse, s3Configured: loaded() }));
+process.exit(0);
+`;
+
+describe('cold start of the Node adapter (fs source)', () => {
+  it('is listening before it loads the AWS SDK or sharp, and loads sharp after its first response, ahead of any render', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { ...process.env, IIIF_LOG_LEVEL: 'warn' },
+      timeout: 60_000,
+    });
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    expect(result).toEqual({
+      status: 200,
+      atListen: { sdk: false, sharp: false },
+      afterFirstResponse: { sdk: false, sharp: true },
+      // An S3 deployment imports the SDK in the background as it starts.
+      s3Configured: { sdk: true, sharp: true },
+    });
+  }, 90_000);
+});
