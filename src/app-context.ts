@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
-import { createGeometryCache } from './image/geometry-cache.ts';
+import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
@@ -11,6 +11,9 @@ import type { Renderer } from './renderers/renderer.ts';
 import { type GeometryProbe, type ResolvedImage, resolveImage } from './image/resolve.ts';
 import type { ImageSource } from './sources/source.ts';
 import { ConfigError } from './config.ts';
+import { jsonLinesLogger, type Logger } from './log/logger.ts';
+import { addSourceMs } from './log/request-log.ts';
+import { noMetrics, type CacheName, type Metrics } from './metrics.ts';
 
 export interface AppOptions {
   config: Config;
@@ -19,13 +22,25 @@ export interface AppOptions {
   renderer?: Renderer;
   /** Replaces header probing, e.g. with store metadata. */
   probe?: GeometryProbe;
-  log?: (line: string, cause?: unknown) => void;
+  /** Request lines and failures; JSON lines on the console at `warn` when absent. */
+  logger?: Logger;
+  /** Request, cache and render-slot counters for the runtime's metrics; none when absent. */
+  metrics?: Metrics;
 }
 
 /** Everything a route needs, built once per app. */
 export function createAppContext(options: AppOptions) {
   const { config, source, renderer } = options;
-  const cache = createGeometryCache();
+  const metrics = options.metrics ?? noMetrics;
+  const counted = <V>(name: CacheName, value: V | undefined): V | undefined => {
+    metrics.cacheLookup(name, value !== undefined);
+    return value;
+  };
+  const geometries = createGeometryCache();
+  const cache: GeometryCache = {
+    get: (identifier, etag) => counted('geometry', geometries.get(identifier, etag)),
+    set: (identifier, etag, geometry) => geometries.set(identifier, etag, geometry),
+  };
   const limits: Limits = {
     maxWidth: config.IIIF_MAX_WIDTH,
     maxHeight: config.IIIF_MAX_HEIGHT,
@@ -33,7 +48,11 @@ export function createAppContext(options: AppOptions) {
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
   // Serialised info.json bodies: viewers fetch the same ones over and over.
-  const infoBodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
+  const bodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
+  const infoBodies = {
+    get: (key: string) => counted('info', bodies.get(key)),
+    set: (key: string, body: string) => void bodies.set(key, body),
+  };
   // A request's AbortSignal is built on first access, and costs more than a local stat: only
   // remote sources, whose calls it can cancel, get one.
   const sourceSignal = (c: Context): AbortSignal | undefined => (source.local ? undefined : c.req.raw.signal);
@@ -41,19 +60,22 @@ export function createAppContext(options: AppOptions) {
     config,
     source,
     sourceSignal,
-    renderer: renderer && limitRenderer(renderer, renderSlotOptions(config)),
+    renderer: renderer && limitRenderer(renderer, { ...renderSlotOptions(config), onChange: (running, queued) => metrics.renderSlots(running, queued) }),
     limits,
     preferredFormats,
     infoBodies,
-    log: options.log ?? ((line: string, cause?: unknown) => console.error(line, cause ?? '')),
+    logger: options.logger ?? jsonLinesLogger({ level: 'warn' }),
+    metrics,
     publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
     async resolve(c: Context, identifier: string): Promise<ResolvedImage> {
       const timed = c.get('metric') !== undefined;
       if (timed) startTime(c, 'source', 'stat and probe');
+      const started = performance.now();
       try {
         return await resolveImage(source, cache, identifier, sourceSignal(c), options.probe);
       } finally {
+        addSourceMs(c, performance.now() - started);
         if (timed) endTime(c, 'source');
       }
     },

@@ -12,6 +12,7 @@ import { parseImageRequest } from './iiif/request.ts';
 import type { IiifVersion } from './iiif/types.ts';
 import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
+import { requestLog, served } from './log/request-log.ts';
 
 export type { AppOptions } from './app-context.ts';
 
@@ -22,6 +23,8 @@ export function createApp(options: AppOptions): Hono {
   const ctx = createAppContext(options);
   const { config } = ctx;
   const app = new Hono();
+  // First, so that its duration and status cover everything below it, errors included.
+  app.use('*', requestLog(ctx.logger, ctx.metrics));
   app.use('*', securityHeaders(config.IIIF_SECURITY_HEADERS));
   app.use('*', corsMiddleware(config));
   const serverTiming = timing({ totalDescription: 'total' });
@@ -39,7 +42,7 @@ export function createApp(options: AppOptions): Hono {
     app.get(`${base}/*`, (c) => iiifRoute(c, ctx, version, base));
   }
   app.notFound(notFound);
-  app.onError(errorHandler(config, ctx.log));
+  app.onError(errorHandler(config));
   return app;
 }
 
@@ -52,8 +55,10 @@ async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base
     slashSubstitute: ctx.config.IIIF_SLASH_SUBSTITUTE,
     version,
   });
+  c.set('route', target.kind);
   switch (target.kind) {
     case 'base':
+      served(c, 'redirect', 0);
       c.header('Cache-Control', ctx.config.IIIF_CACHE_CONTROL_INFO);
       return c.redirect(`${ctx.serviceBase(c, version)}/${pathname.slice(base.length + 1)}/info.json`, 303);
     case 'info':

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { LOG_LEVELS } from './log/logger.ts';
 
 /** Environment-style settings: process.env on Node/Lambda, vars on Workers. */
 export type Env = Record<string, string | undefined>;
@@ -17,13 +18,55 @@ export const ENV_ALIASES: Record<string, string> = {
   density: 'IIIF_DENSITY',
 };
 
-const int = (fallback: number, min = 1) =>
+const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
     v.regex(/^\d{1,10}$/, 'expected a whole number'),
     v.transform(Number),
     v.minValue(min, `expected a whole number of at least ${min}`),
+    v.maxValue(max, `expected a whole number of at most ${max}`),
   );
+
+/** setTimeout fires at once for anything longer than 2^31 - 1 ms (about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+const ms = (fallback: number, min = 1) => int(fallback, min, MAX_TIMER_MS);
+const port = (fallback: number) => int(fallback, 0, 65_535);
+
+/** A header value: printable ASCII only, so that no setting can start a new header line. */
+const headerValue = (fallback: string) =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[\x20-\x7e]*$/, 'expected printable ASCII on one line')), fallback);
+
+/** `*` or a comma list of header names (RFC 9110 tokens). */
+const headerNames = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check(
+        (s) => s === '*' || s.split(',').every((name) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name.trim())),
+        'expected * or a comma list of header names',
+      ),
+    ),
+    fallback,
+  );
+
+/** `*`, `REFLECT_ORIGIN` or a comma list of origins: scheme, host and port only, as browsers send them. */
+const origins = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check(
+        (s) =>
+          s === '*' ||
+          s === 'REFLECT_ORIGIN' ||
+          s.split(',').every((o) => /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(o.trim())),
+        'expected *, REFLECT_ORIGIN or a comma list of origins such as https://viewer.example.org',
+      ),
+    ),
+    fallback,
+  );
+
 
 const optionalInt = v.optional(
   v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number'), v.transform(Number), v.minValue(1)),
@@ -36,7 +79,6 @@ const bool = (fallback: boolean) =>
     v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
   );
 
-const text = (fallback: string) => v.optional(v.pipe(v.string(), v.trim()), fallback);
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 
 const url = v.optional(
@@ -84,29 +126,29 @@ const EnvSchema = v.object({
   IIIF_MAX_INPUT_PIXELS: int(268_402_689),
   // OpenJPEG needs about 9 bytes of wasm memory per decoded byte: the 32 MiB default fits a 512 MB Lambda.
   IIIF_JP2_MAX_DECODE_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 256 * 1024 * 1024),
-  IIIF_TILE_SIZE: int(512, 16),
+  IIIF_TILE_SIZE: int(512, 16, 65_535),
   IIIF_RIGHTS: url,
   IIIF_PREFERRED_FORMATS: optionalText,
-  IIIF_JPEG_QUALITY: int(85),
+  IIIF_JPEG_QUALITY: int(85, 1, 100),
   IIIF_DENSITY: optionalInt,
-  IIIF_CACHE_CONTROL_IMAGE: text('public, max-age=2592000'),
-  IIIF_CACHE_CONTROL_INFO: text('public, max-age=86400'),
-  IIIF_CACHE_CONTROL_ERROR: text('public, max-age=60'),
-  IIIF_CORS_ALLOW_ORIGIN: text('*'),
-  IIIF_CORS_ALLOW_HEADERS: text('*'),
+  IIIF_CACHE_CONTROL_IMAGE: headerValue('public, max-age=2592000'),
+  IIIF_CACHE_CONTROL_INFO: headerValue('public, max-age=86400'),
+  IIIF_CACHE_CONTROL_ERROR: headerValue('public, max-age=60'),
+  IIIF_CORS_ALLOW_ORIGIN: origins('*'),
+  IIIF_CORS_ALLOW_HEADERS: headerNames('*'),
   IIIF_CORS_ALLOW_CREDENTIALS: bool(false),
-  IIIF_CORS_EXPOSE_HEADERS: text('Link, ETag, Server-Timing, Content-Length, Content-Type'),
+  IIIF_CORS_EXPOSE_HEADERS: headerNames('Link, ETag, Server-Timing, Content-Length, Content-Type'),
   IIIF_CORS_MAX_AGE: int(3600, 0),
-  IIIF_SOURCE_TIMEOUT_MS: int(10_000),
-  IIIF_FS_STAT_TTL_MS: int(1_000, 0),
+  IIIF_SOURCE_TIMEOUT_MS: ms(10_000),
+  IIIF_FS_STAT_TTL_MS: ms(1_000, 0),
   IIIF_CACHE_DIR: optionalText,
   IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
   // Adapters with more cores pass their own default for the render slots.
   IIIF_MAX_CONCURRENT_RENDERS: int(4),
   IIIF_MAX_QUEUED_RENDERS: int(200, 0),
-  IIIF_QUEUE_TIMEOUT_MS: int(5_000, 0),
-  IIIF_REQUEST_TIMEOUT_MS: int(30_000),
-  IIIF_SHUTDOWN_GRACE_MS: int(10_000, 0),
+  IIIF_QUEUE_TIMEOUT_MS: ms(5_000, 0),
+  IIIF_REQUEST_TIMEOUT_MS: ms(30_000),
+  IIIF_SHUTDOWN_GRACE_MS: ms(10_000, 0),
   IIIF_SECURITY_HEADERS: bool(false),
   IIIF_S3_BUCKET: optionalText,
   IIIF_S3_PREFIX: v.optional(v.string(), ''),
@@ -114,14 +156,23 @@ const EnvSchema = v.object({
     v.pipe(v.string(), v.trim(), v.includes('%s', 'expected a key template containing %s, such as %s.tif')),
     '%s',
   ),
-  IIIF_S3_REGION: optionalText,
+  IIIF_S3_REGION: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[a-z0-9-]+$/, 'expected a region name such as eu-west-1'))),
   IIIF_S3_ENDPOINT: url,
   IIIF_S3_FORCE_PATH_STYLE: bool(false),
-  IIIF_R2_BINDING: text('IMAGES'),
+  IIIF_R2_BINDING: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a binding name such as IMAGES')), 'IMAGES'),
   IIIF_RENDER_ORIGIN: url,
-  IIIF_RENDER_TIMEOUT_MS: int(30_000),
-  PORT: int(8080, 0),
-  HOST: text('127.0.0.1'),
+  IIIF_RENDER_TIMEOUT_MS: ms(30_000),
+  IIIF_LOG_LEVEL: v.optional(v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`), 'info'),
+  // Unset: pretty on a terminal, JSON otherwise.
+  IIIF_LOG_FORMAT: v.optional(v.picklist(['json', 'pretty'], 'expected json or pretty')),
+  // Unset: no metrics endpoint. 0 picks a free port (tests).
+  IIIF_METRICS_PORT: v.optional(v.pipe(v.string(), v.regex(/^\d{1,5}$/, 'expected a port number'), v.transform(Number), v.maxValue(65_535, 'expected a port number of at most 65535'))),
+  // 0 picks a free port (tests).
+  PORT: port(8080),
+  HOST: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^(?:[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45})$/, 'expected a host name or IP address such as 0.0.0.0')),
+    '127.0.0.1',
+  ),
 });
 
 export type Config = v.InferOutput<typeof EnvSchema>;
@@ -157,6 +208,10 @@ export function loadConfig(env: Env): Config {
   const config = result.output;
   if (config.IIIF_SOURCE === 's3' && !config.IIIF_S3_BUCKET) {
     throw new ConfigError('invalid configuration: IIIF_S3_BUCKET (or sourceBucket) is required when IIIF_SOURCE is s3');
+  }
+  // info.json advertises tiles of this size; larger than the output limits, none could be served.
+  if (config.IIIF_TILE_SIZE > Math.min(config.IIIF_MAX_WIDTH, config.IIIF_MAX_HEIGHT)) {
+    throw new ConfigError('invalid configuration: IIIF_TILE_SIZE: expected at most IIIF_MAX_WIDTH and IIIF_MAX_HEIGHT');
   }
   if (config.IIIF_CORS_ALLOW_CREDENTIALS && config.IIIF_CORS_ALLOW_ORIGIN === '*') {
     throw new ConfigError(

@@ -27,14 +27,20 @@ export type ErrorCode =
  * A Hono HTTPException, so that Hono's own middleware (timeout) can raise it.
  */
 export class HttpError extends HTTPException {
+  readonly code: ErrorCode;
+  readonly headers: Record<string, string>;
+
   constructor(
     status: ContentfulStatusCode,
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    cause?: unknown,
   ) {
-    super(status, { message });
+    super(status, { message, cause });
     this.name = 'HttpError';
+    this.code = code;
+    this.headers = headers;
   }
 }
 
@@ -43,8 +49,10 @@ export function httpError(
   code: ErrorCode,
   message: string,
   headers?: Record<string, string>,
+  /** Logged with a 5xx, never sent. */
+  cause?: unknown,
 ): HttpError {
-  return new HttpError(status, code, message, headers);
+  return new HttpError(status, code, message, headers, cause);
 }
 
 export const isHttpError = (e: unknown): e is HttpError => e instanceof HttpError;

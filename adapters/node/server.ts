@@ -4,9 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.ts';
-import { loadConfig, type Env } from '../../src/config.ts';
+import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
+import type { Logger } from '../../src/log/logger.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
+import { nodeLog } from './log.ts';
+import { promMetrics, serveMetrics } from './metrics.ts';
+import { checkRoot } from './root-check.ts';
 import { mountViewer } from './viewer.ts';
 
 // Spelled from the repository root so that it also holds in the bundle (dist/node/main.mjs).
@@ -14,6 +18,9 @@ export const SAMPLES_DIR = fileURLToPath(new URL('../../adapters/node/samples/',
 
 export interface RunningServer {
   url: string;
+  /** The Prometheus scrape URL, when IIIF_METRICS_PORT is set. */
+  metricsUrl?: string;
+  logger: Logger;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs` (IIIF_SHUTDOWN_GRACE_MS), then drops the rest. */
   close(graceMs?: number): Promise<void>;
 }
@@ -28,20 +35,28 @@ function defaultRenderSlots(): number {
   return Math.max(1, Math.min(2 * availableParallelism(), pool - 1));
 }
 
-/** Builds the app from settings and serves it; port 0 picks a free port (tests). */
+/**
+ * Builds the app from settings and serves it; port 0 picks a free port (tests). Started from
+ * code (tests, embedding) it logs at `warn` unless IIIF_LOG_LEVEL says otherwise; the command
+ * line (main.ts) logs every request.
+ */
 export async function startServer(env: Env): Promise<RunningServer> {
   const config = loadConfig({
     IIIF_ROOT: SAMPLES_DIR,
     IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
+    IIIF_LOG_LEVEL: 'warn',
     ...env,
   });
-  const source = sourceFromConfig(config, (line) => console.warn(line));
-  const app = createApp({ config, source, renderer: sharpRendererFromConfig(config) });
+  await checkRoot(config);
+  const log = await nodeLog(config);
+  const prom = config.IIIF_METRICS_PORT === undefined ? undefined : promMetrics();
+  const source = sourceFromConfig(config, (line) => log.logger.warn(line));
+  const app = createApp({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
   mountViewer(app, source, config.IIIF_PREFIX);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;
   await new Promise<void>((ok, fail) => {
     server.once('listening', ok);
-    server.once('error', fail);
+    server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
   });
   // sharp is loaded before it is needed, but after the first response (info.json never needs it)
   // or a quiet second, so its native loading never holds up that response.
@@ -53,10 +68,31 @@ export async function startServer(env: Env): Promise<RunningServer> {
     }),
   );
   const { port } = server.address() as AddressInfo;
+  const metrics =
+    prom &&
+    (await serveMetrics(prom.registry, config.IIIF_METRICS_PORT ?? 0, config.HOST).catch((e: unknown) => {
+      server.close();
+      throw listenError(e, 'IIIF_METRICS_PORT', config.IIIF_METRICS_PORT ?? 0, config.HOST);
+    }));
   return {
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
-    close: (graceMs = config.IIIF_SHUTDOWN_GRACE_MS) => drain(server, graceMs),
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
+    logger: log.logger,
+    close: async (graceMs = config.IIIF_SHUTDOWN_GRACE_MS) => {
+      await Promise.all([drain(server, graceMs), metrics?.close()]);
+      log.flush();
+    },
   };
+}
+
+/** Listening failures that are the operator's to fix, as one line naming the setting. */
+function listenError(e: unknown, key: string, port: number, host: string): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') return new ConfigError(`${key}: ${where} is already in use by another process`);
+  if (code === 'EACCES') return new ConfigError(`${key}: this user may not listen on ${where}`);
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`HOST: ${host} is not an address of this machine`);
+  return e;
 }
 
 /** Graceful close: keep-alive connections are dropped as soon as they go idle, the rest at the deadline. */

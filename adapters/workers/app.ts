@@ -3,11 +3,11 @@ import { createApp } from '../../src/app.ts';
 import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
 import { forwardRenderer, type ResponseCache } from '../../src/renderers/forward-renderer.ts';
 import { r2Source, type R2BucketLike } from '../../src/sources/r2-source.ts';
+import { workersLogger } from './log.ts';
 
 /** Worker env: string vars plus bindings (the R2 bucket). */
 export type WorkerEnv = Record<string, unknown>;
 
-const log = (line: string, cause?: unknown) => console.error(line, cause ?? '');
 
 const isBucket = (value: unknown): value is R2BucketLike =>
   typeof value === 'object' && value !== null && 'head' in value && 'get' in value;
@@ -36,14 +36,15 @@ export function buildWorkerApp(env: WorkerEnv): Hono {
     keyTemplate: config.IIIF_S3_KEY_TEMPLATE,
     timeoutMs: config.IIIF_SOURCE_TIMEOUT_MS,
   });
+  const logger = workersLogger(config);
   const renderer = config.IIIF_RENDER_ORIGIN
     ? forwardRenderer({
         origin: config.IIIF_RENDER_ORIGIN,
         timeoutMs: config.IIIF_RENDER_TIMEOUT_MS,
         cacheControl: config.IIIF_CACHE_CONTROL_IMAGE,
         cache: defaultCache(),
-        log,
+        log: (line, cause) => logger.warn(line, { err: cause }),
       })
     : undefined;
-  return createApp({ config, source, renderer, log });
+  return createApp({ config, source, renderer, logger });
 }

@@ -9,6 +9,8 @@ export interface RenderSlotOptions {
   maxQueued: number;
   /** How long a render may wait for a slot before the request is refused. */
   queueTimeoutMs: number;
+  /** Told the running and queued counts whenever either changes (the render queue gauge). */
+  onChange?: (running: number, queued: number) => void;
 }
 
 const busy = (message: string) => httpError(503, 'busy', message, { 'Retry-After': '1' });
@@ -18,17 +20,20 @@ export function createRenderSlots(options: RenderSlotOptions) {
   let running = 0;
   /** Each waiter's start function, oldest first. */
   const queue: Array<() => void> = [];
+  const changed = () => options.onChange?.(running, queue.length);
 
   const release = (): void => {
     const next = queue.shift();
     if (next) next();
     else running--;
+    changed();
   };
 
   function acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(busy('the request was cancelled'));
     if (running < options.maxConcurrent) {
       running++;
+      changed();
       return Promise.resolve(once(release));
     }
     if (queue.length >= options.maxQueued) return Promise.reject(busy('the server is busy, try again'));
@@ -36,6 +41,7 @@ export function createRenderSlots(options: RenderSlotOptions) {
       const leave = (error: Error) => {
         const at = queue.indexOf(start);
         if (at >= 0) queue.splice(at, 1);
+        changed();
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         reject(error);
@@ -50,6 +56,7 @@ export function createRenderSlots(options: RenderSlotOptions) {
       const timer = setTimeout(() => leave(busy('the server is busy, try again')), options.queueTimeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(start);
+      changed();
     });
   }
 

@@ -2,27 +2,23 @@ import type { Context } from 'hono';
 import type { Config } from '../config.ts';
 import { HttpError, httpError, isHttpError } from '../errors.ts';
 import { echo } from '../iiif/parse.ts';
-
-/** Log line for operators: status and code only, never request secrets or storage names. */
-export type ErrorLogger = (line: string, cause?: unknown) => void;
+import { served, utf8Length } from '../log/request-log.ts';
 
 /**
  * Every failure ends here: one line of JSON with the status, a machine code and
- * a safe message. Unknown errors become a bare 500 and are logged, not shown.
+ * a safe message. Unknown errors become a bare 500. The cause of any 5xx goes to
+ * the request's log line (src/log/request-log.ts), never to the client.
  */
-export function errorHandler(config: Config, log: ErrorLogger) {
+export function errorHandler(config: Config) {
   return (err: Error, c: Context): Response => {
-    let e: HttpError;
-    if (isHttpError(err)) {
-      e = err;
-    } else {
-      log(`unexpected error on ${c.req.method} ${c.req.path}`, err);
-      e = httpError(500, 'internal', 'internal server error');
-    }
+    const e: HttpError = isHttpError(err) ? err : httpError(500, 'internal', 'internal server error');
+    if (e.status >= 500) c.set('failure', err);
     for (const [name, value] of Object.entries(e.headers)) c.header(name, value);
     // An error may say it must not be cached (e.g. one caused by a request header the cache key lacks).
     if (!e.headers['Cache-Control']) c.header('Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR);
-    return c.json({ status: e.status, error: e.code, message: e.message }, e.status as 400);
+    const body = JSON.stringify({ status: e.status, error: e.code, message: e.message });
+    served(c, e.code, utf8Length(body));
+    return c.body(body, e.status as 400, { 'Content-Type': 'application/json' });
   };
 }
 

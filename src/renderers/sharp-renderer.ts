@@ -1,8 +1,9 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
-import { httpError, isHttpError } from '../errors.ts';
+import { isHttpError } from '../errors.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { RenderInput, Renderer } from './renderer.ts';
+import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
 
@@ -65,7 +66,7 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
         return source.fromTiles ? { body, readMs, via: 'tiles' } : { body, readMs };
       } catch (e) {
         if (isHttpError(e)) throw e;
-        throw httpError(500, 'unsupported_source', 'the source image could not be decoded');
+        throw sharpHttpError(e);
       }
     },
   };

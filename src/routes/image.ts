@@ -8,6 +8,7 @@ import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
+import { addSourceMs, served } from '../log/request-log.ts';
 import { alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
@@ -32,16 +33,25 @@ export async function imageResponse(
   const etag = makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
   c.header('ETag', etag);
   if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
-  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
-  if (c.req.method === 'HEAD') return c.body(null, 200);
+  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) {
+    served(c, '304', 0);
+    return c.body(null, 304);
+  }
+  if (c.req.method === 'HEAD') {
+    served(c, 'head', 0);
+    return c.body(null, 200);
+  }
 
   const tile = alignedTile(plan, geometry);
   if (tile) {
     const started = performance.now();
     const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, app.sourceSignal(c));
     const body = await readAlignedTile(read, tileLocator(read, geometry), tile);
-    setMetric(c, 'read', performance.now() - started, 'stored tile read');
+    const readMs = performance.now() - started;
+    setMetric(c, 'read', readMs, 'stored tile read');
     setMetric(c, 'path', 'passthrough');
+    addSourceMs(c, readMs);
+    served(c, 'passthrough', body.byteLength);
     return c.body(body as Uint8Array<ArrayBuffer>, 200);
   }
   if (!app.renderer) {
@@ -57,8 +67,12 @@ export async function imageResponse(
     plan,
   );
   setMetric(c, 'read', readMs, 'source read');
-  setMetric(c, 'render', performance.now() - started - readMs, 'render');
+  const renderMs = performance.now() - started - readMs;
+  setMetric(c, 'render', renderMs, 'render');
   setMetric(c, 'path', via ?? 'render');
+  addSourceMs(c, readMs);
+  c.set('renderMs', renderMs);
+  served(c, via ?? 'render', body.byteLength);
   return c.body(body, 200);
 }
 

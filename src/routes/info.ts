@@ -7,6 +7,7 @@ import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
 import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
 import type { AppContext } from '../app-context.ts';
+import { served, utf8Length } from '../log/request-log.ts';
 
 /** info.json: JSON-LD or plain JSON by the client's Accept, so it varies on Accept. */
 export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
@@ -28,9 +29,14 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
   const etag = makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
   c.header('ETag', etag);
   if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
-  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
-
-  if (c.req.method === 'HEAD') return c.body(null, 200);
+  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) {
+    served(c, '304', 0);
+    return c.body(null, 304);
+  }
+  if (c.req.method === 'HEAD') {
+    served(c, 'head', 0);
+    return c.body(null, 200);
+  }
   // The id holds the public base, version and identifier; the source ETag covers the geometry.
   const key = `${object.etag}\u0000${id}`;
   let body = app.infoBodies.get(key);
@@ -38,6 +44,7 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
     body = buildBody(app, version, id, geometry);
     app.infoBodies.set(key, body);
   }
+  served(c, 'info', utf8Length(body));
   return c.body(body, 200);
 }
 

@@ -3,11 +3,13 @@ import { TiffError } from './errors.ts';
 /** Endian-aware unsigned integer reads from a byte slice (positions relative to it). */
 export class ByteView {
   private readonly view: DataView;
+  // Plain fields, not parameter properties: Node's type stripping runs this file as is.
+  readonly bytes: Uint8Array;
+  readonly littleEndian: boolean;
 
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly littleEndian: boolean,
-  ) {
+  constructor(bytes: Uint8Array, littleEndian: boolean) {
+    this.bytes = bytes;
+    this.littleEndian = littleEndian;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

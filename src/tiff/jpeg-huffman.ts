@@ -58,11 +58,14 @@ export class BitReader {
   private acc = 0;
   private count = 0;
   private ended = false;
+  // Plain fields, not parameter properties: Node's type stripping runs this file as is.
+  private readonly data: Uint8Array;
+  private pos: number;
 
-  constructor(
-    private readonly data: Uint8Array,
-    private pos: number,
-  ) {}
+  constructor(data: Uint8Array, pos: number) {
+    this.data = data;
+    this.pos = pos;
+  }
 
   /** Loads bytes until at least 25 bits are buffered or the entropy data ends. */
   private fill(): void {

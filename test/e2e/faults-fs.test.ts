@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
@@ -63,7 +64,7 @@ beforeAll(async () => {
   };
   const config = loadConfig({ IIIF_ROOT: root, IIIF_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
   const renderer = sharpRenderer({ jpegQuality: 85, maxInputPixels: config.IIIF_MAX_INPUT_PIXELS });
-  const app = createApp({ config, source, renderer, log: () => undefined });
+  const app = createApp({ config, source, renderer, logger: silentLogger });
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   await new Promise((ok) => server.once('listening', ok));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../adapters/node/server.ts';
 import { createApp } from '../../src/app.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import type { RenderInput, Renderer } from '../../src/renderers/renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
@@ -46,7 +47,7 @@ afterEach(async () => {
 });
 
 async function serveApp(env: Env, renderer: Renderer): Promise<string> {
-  const app = createApp({ config: loadConfig(env), source, renderer, log: () => undefined });
+  const app = createApp({ config: loadConfig(env), source, renderer, logger: silentLogger });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   await new Promise((ok) => server.once('listening', ok));
   servers.push(server);

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { isHttpError } from '../../src/errors.ts';
 import { splitIiifPath } from '../../src/iiif/path.ts';
@@ -99,7 +100,7 @@ describe('the whole app on hostile paths (in-memory source, stub renderer)', () 
       read: async (_id, range) => (range ? png.subarray(range.offset, range.offset + range.length) : png),
     };
     const renderer = { render: async () => ({ body: new Uint8Array(1), readMs: 0 }) };
-    app = createApp({ config: loadConfig({}), source, renderer, log: () => undefined });
+    app = createApp({ config: loadConfig({}), source, renderer, logger: silentLogger });
   });
 
   it.each([3, 2])('answers every path under /iiif/%i with a 2xx/3xx/304 or a JSON 4xx/501, headers intact', async (version) => {

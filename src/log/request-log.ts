@@ -1,0 +1,72 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Metrics, RequestRecord, RouteName, ServedBy } from '../metrics.ts';
+import type { Logger } from './logger.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    servedBy: ServedBy;
+    route: RouteName;
+    bytes: number;
+    sourceMs: number;
+    renderMs: number;
+    /** What made a 5xx, for the log line only. */
+    failure: unknown;
+  }
+}
+
+/** Records which path answered and how many body bytes it sent. */
+export function served(c: Context, by: ServedBy, bytes?: number): void {
+  c.set('servedBy', by);
+  if (bytes !== undefined) c.set('bytes', bytes);
+}
+
+/** Adds time spent on the source (stat, probe, reads): one request can read it more than once. */
+export function addSourceMs(c: Context, ms: number): void {
+  c.set('sourceMs', (c.get('sourceMs') ?? 0) + ms);
+}
+
+/** Bytes of a string as UTF-8, without encoding it (info.json bodies are cached as strings). */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      n += 1; // a surrogate pair is 4 bytes for 2 UTF-16 units
+      i++;
+    } else if (code >= 0x800) n += 2;
+    else if (code >= 0x80) n += 1;
+  }
+  return n;
+}
+
+const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
+
+/**
+ * One log line per request (5xx at error level with its cause) and the request counters.
+ * Reads only the response status and, when the route did not say, its Content-Length:
+ * touching the body would make @hono/node-server stream it.
+ */
+export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    const length = c.get('bytes') ?? c.res.headers.get('content-length');
+    const record: RequestRecord = {
+      method: c.req.method,
+      path: c.req.path,
+      route: c.get('route') ?? (c.req.path === '/health' ? 'health' : 'other'),
+      status,
+      servedBy: c.get('servedBy') ?? (status === 304 ? '304' : 'other'),
+      durationMs: round(performance.now() - started) ?? 0,
+    };
+    if (length !== null && length !== undefined) record.bytes = Number(length);
+    const sourceMs = round(c.get('sourceMs'));
+    const renderMs = round(c.get('renderMs'));
+    if (sourceMs !== undefined) record.sourceMs = sourceMs;
+    if (renderMs !== undefined) record.renderMs = renderMs;
+    metrics.request(record);
+    if (status >= 500) logger.error('request failed', { ...record, err: c.get('failure') });
+    else logger.info('request', { ...record });
+  };
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+/** Each setting with values outside its real range; every one must be refused at start-up, naming its key. */
+const INVALID: Array<[key: string, value: string]> = [
+  ['IIIF_JPEG_QUALITY', '0'],
+  ['IIIF_JPEG_QUALITY', '101'],
+  ['IIIF_JPEG_QUALITY', '150'],
+  ['IIIF_JPEG_QUALITY', 'high'],
+  ['IIIF_JPEG_QUALITY', '85.5'],
+  ['PORT', '65536'],
+  ['PORT', '70000'],
+  ['PORT', '-1'],
+  ['PORT', 'http'],
+  ['IIIF_METRICS_PORT', '70000'],
+  ['IIIF_METRICS_PORT', 'nine'],
+  ['HOST', 'bad host'],
+  ['HOST', 'http://127.0.0.1'],
+  ['IIIF_MAX_WIDTH', '0'],
+  ['IIIF_MAX_HEIGHT', '0'],
+  ['IIIF_MAX_AREA', '0'],
+  ['IIIF_MAX_INPUT_PIXELS', '0'],
+  ['IIIF_CACHE_MAX_BYTES', '0'],
+  ['IIIF_TILE_SIZE', '8'],
+  ['IIIF_TILE_SIZE', '20000'],
+  ['IIIF_DENSITY', '0'],
+  ['IIIF_MAX_CONCURRENT_RENDERS', '0'],
+  // setTimeout fires at once for anything above 2^31 - 1 ms.
+  ['IIIF_REQUEST_TIMEOUT_MS', '0'],
+  ['IIIF_REQUEST_TIMEOUT_MS', '3000000000'],
+  ['IIIF_SOURCE_TIMEOUT_MS', '3000000000'],
+  ['IIIF_QUEUE_TIMEOUT_MS', '3000000000'],
+  ['IIIF_SHUTDOWN_GRACE_MS', '3000000000'],
+  ['IIIF_RENDER_TIMEOUT_MS', '0'],
+  ['IIIF_CORS_ALLOW_ORIGIN', 'example.org'],
+  ['IIIF_CORS_ALLOW_ORIGIN', 'https://example.org/path'],
+  ['IIIF_CORS_ALLOW_ORIGIN', 'https://a.example.org, ftp://b.example.org'],
+  ['IIIF_CORS_ALLOW_HEADERS', 'X-Bad Header'],
+  ['IIIF_CORS_EXPOSE_HEADERS', 'Link;ETag'],
+  ['IIIF_CACHE_CONTROL_IMAGE', 'public\r\nX-Injected: 1'],
+  ['IIIF_CACHE_CONTROL_INFO', 'max-age=60\nX-Injected: 1'],
+  ['IIIF_PUBLIC_BASE_URL', 'ftp://images.example.org'],
+  ['IIIF_PUBLIC_BASE_URL', 'images.example.org'],
+  ['IIIF_LOG_LEVEL', 'verbose'],
+  ['IIIF_LOG_FORMAT', 'xml'],
+  ['IIIF_S3_REGION', 'eu west 1'],
+  ['IIIF_R2_BINDING', 'my-bucket'],
+];
+
+const VALID: Array<[key: string, value: string]> = [
+  ['IIIF_JPEG_QUALITY', '1'],
+  ['IIIF_JPEG_QUALITY', '100'],
+  ['PORT', '0'],
+  ['PORT', '65535'],
+  ['IIIF_METRICS_PORT', '9464'],
+  ['HOST', '0.0.0.0'],
+  ['HOST', '::'],
+  ['HOST', 'localhost'],
+  ['IIIF_TILE_SIZE', '1024'],
+  ['IIIF_REQUEST_TIMEOUT_MS', '2147483647'],
+  ['IIIF_CORS_ALLOW_ORIGIN', 'https://a.example.org, http://localhost:3000'],
+  ['IIIF_CORS_ALLOW_ORIGIN', 'REFLECT_ORIGIN'],
+  ['IIIF_CORS_ALLOW_HEADERS', 'Authorization, X-Requested-With'],
+  ['IIIF_LOG_LEVEL', 'debug'],
+  ['IIIF_LOG_FORMAT', 'pretty'],
+  ['IIIF_S3_REGION', 'eu-west-1'],
+  ['IIIF_R2_BINDING', 'IMAGES_2'],
+];
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+describe('settings are checked for their real range at start-up', () => {
+  it.each(INVALID)('refuses %s=%j with a one-line reason naming the key', (key, value) => {
+    const error = refusal({ [key]: value });
+    expect(error.message).toMatch(new RegExp(`^invalid configuration: ${key}: `));
+    expect(error.message).not.toContain('\n');
+  });
+
+  it.each(VALID)('accepts %s=%j', (key, value) => {
+    expect(() => loadConfig({ [key]: value })).not.toThrow();
+  });
+
+  it('parses numbers and levels as their types', () => {
+    const config = loadConfig({ IIIF_JPEG_QUALITY: '100', IIIF_METRICS_PORT: '9464', IIIF_LOG_LEVEL: 'warn' });
+    expect([config.IIIF_JPEG_QUALITY, config.IIIF_METRICS_PORT, config.IIIF_LOG_LEVEL]).toEqual([100, 9464, 'warn']);
+    expect(loadConfig({}).IIIF_METRICS_PORT).toBeUndefined();
+  });
+});
