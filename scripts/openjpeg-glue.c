@@ -363,6 +363,9 @@ encoded_t *ojw_encode(const uint8_t *pixels, uint32_t width, uint32_t height, ui
   if (tile && tile < edge) edge = tile;
   uint32_t res = levels + 1;
   while (res > 1 && (edge >> (res - 1)) == 0) res--;
+  /* Tiles must start on multiples of 2^levels: OpenJPEG 2.5.0's 5/3 encoder corrupts a narrow
+     edge tile whose low resolutions are empty (uclouvain/openjpeg#1575). */
+  while (res > 1 && tile % (1u << (res - 1))) res--;
   p.numresolution = (int)res;
   if (flags & 2) {
     p.prog_order = OPJ_RPCL;
