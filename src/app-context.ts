@@ -36,7 +36,7 @@ export function createAppContext(options: AppOptions) {
     metrics.cacheLookup(name, value !== undefined);
     return value;
   };
-  const geometries = createGeometryCache();
+  const geometries = createGeometryCache(config.IIIF_GEOMETRY_CACHE_BYTES);
   const cache: GeometryCache = {
     get: (identifier, etag) => counted('geometry', geometries.get(identifier, etag)),
     set: (identifier, etag, geometry) => geometries.set(identifier, etag, geometry),

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from './iiif/limits.ts';
 import { LOG_LEVELS } from './log/logger.ts';
 
 /** Environment-style settings: process.env on Node/Lambda, vars on Workers. */
@@ -126,6 +127,9 @@ const EnvSchema = v.object({
   IIIF_MAX_INPUT_PIXELS: int(268_402_689),
   // OpenJPEG needs about 9 bytes of wasm memory per decoded byte: the 32 MiB default fits a 512 MB Lambda.
   IIIF_JP2_MAX_DECODE_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 256 * 1024 * 1024),
+  IIIF_MAX_DECODE_BYTES: int(DEFAULT_MAX_DECODE_BYTES),
+  IIIF_MAX_JPEG_SCANS: int(DEFAULT_MAX_JPEG_SCANS, 1, 10_000),
+  IIIF_GEOMETRY_CACHE_BYTES: int(32 * 1024 * 1024),
   IIIF_TILE_SIZE: int(512, 16, 65_535),
   IIIF_RIGHTS: url,
   IIIF_PREFERRED_FORMATS: optionalText,

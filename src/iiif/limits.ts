@@ -55,3 +55,8 @@ export function maxSize(w: number, h: number, limits: Limits, upscale: boolean):
   assertWithinLimits(floored, l);
   return floored;
 }
+
+/** Largest whole-image decode (untiled formats), in bytes: one render fits a 512 MB Lambda. */
+export const DEFAULT_MAX_DECODE_BYTES = 128 * 1024 * 1024;
+/** Most scans of a progressive JPEG: encoders write about 10; each costs a pass over every block. */
+export const DEFAULT_MAX_JPEG_SCANS = 100;

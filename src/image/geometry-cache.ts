@@ -1,27 +1,63 @@
 import { LRUCache } from 'lru-cache';
 import type { SourceGeometry } from './geometry.ts';
+import { MAX_TABLE_ENTRIES } from '../tiff/index.ts';
 
 interface Entry {
   etag: string;
   geometry: SourceGeometry;
 }
 
+/** Object headers, the identifier and the level list: a generous flat charge per entry. */
+const ENTRY_BYTES = 2048;
+/** A parsed level's fields and arrays. */
+const LEVEL_BYTES = 512;
+/** Two Float64Array values per tile: offset and byte count. */
+const TABLE_BYTES_PER_TILE = 16;
+
 /**
- * Per-process geometry of recently seen images, so the hundreds of tile
- * requests a viewer makes for one image probe it once. An entry is only
- * used while the source still reports the same ETag.
+ * What an entry can come to hold: the geometry, plus every level's tile tables as if all
+ * were read (they are filled in later, on the entry's first tiles). Charging the worst case
+ * up front keeps the cache under its byte bound without re-measuring entries as they grow.
  */
-export function createGeometryCache(max = 2000) {
-  const cache = new LRUCache<string, Entry>({ max });
+export function geometryBytes(identifier: string, geometry: SourceGeometry): number {
+  let bytes = ENTRY_BYTES + identifier.length * 2;
+  for (const level of geometry.tiffLevels ?? []) {
+    const tiles = level.columns * level.rows;
+    bytes += LEVEL_BYTES + (level.jpegTables?.length ?? 0);
+    if (tiles <= MAX_TABLE_ENTRIES) bytes += tiles * TABLE_BYTES_PER_TILE;
+  }
+  return bytes;
+}
+
+export interface GeometryCache {
+  get(identifier: string, etag: string): SourceGeometry | undefined;
+  set(identifier: string, etag: string, geometry: SourceGeometry): void;
+}
+
+/**
+ * Per-process geometry of recently seen images, so the hundreds of tile requests a viewer
+ * makes for one image probe it once. Bounded in bytes (IIIF_GEOMETRY_CACHE_BYTES), not
+ * entries: one pyramid's tile tables can be megabytes. An entry is only used while the
+ * source still reports the same ETag.
+ */
+export function createGeometryCache(maxBytes: number): GeometryCache & { readonly calculatedSize: number } {
+  const cache = new LRUCache<string, Entry>({
+    maxSize: maxBytes,
+    sizeCalculation: (entry, identifier) => geometryBytes(identifier, entry.geometry),
+  });
   return {
     get(identifier: string, etag: string): SourceGeometry | undefined {
       const hit = cache.get(identifier);
       return hit && hit.etag === etag ? hit.geometry : undefined;
     },
+    /** An entry larger than the whole cache is not kept; the next request probes again. */
     set(identifier: string, etag: string, geometry: SourceGeometry): void {
       cache.set(identifier, { etag, geometry });
+    },
+    /** Bytes charged for the entries held. */
+    get calculatedSize(): number {
+      return cache.calculatedSize;
     },
   };
 }
 
-export type GeometryCache = ReturnType<typeof createGeometryCache>;

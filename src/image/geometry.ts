@@ -67,7 +67,7 @@ function fromHeader(bytes: Uint8Array): SourceGeometry {
   try {
     result = imageSize(bytes);
   } catch {
-    throw httpError(500, 'unsupported_source', 'the source image is corrupt or in an unknown format');
+    throw httpError(422, 'unsupported_source', 'the source image is corrupt or in an unknown format');
   }
   const format = FORMAT_BY_TYPE[result.type ?? ''];
   if (!format) {
@@ -78,7 +78,7 @@ function fromHeader(bytes: Uint8Array): SourceGeometry {
   const width = swap ? result.height : result.width;
   const height = swap ? result.width : result.height;
   if (!(width > 0 && height > 0)) {
-    throw httpError(500, 'unsupported_source', 'the source image declares no size');
+    throw httpError(422, 'unsupported_source', 'the source image declares no size');
   }
   return { width, height, format, orientation };
 }

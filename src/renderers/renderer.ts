@@ -11,6 +11,8 @@ export interface RenderInput {
   /** `{prefix}/{version}/{encoded identifier}/{canonical params}`: a cache key shared by equivalent requests. */
   canonicalPath: string;
   signal?: AbortSignal;
+  /** Date.now() at which the request times out: sharp pipelines still running then are killed. */
+  deadline?: number;
 }
 
 export interface RenderOutput {

@@ -27,6 +27,6 @@ export function sharpHttpError(e: unknown): HttpError {
   const kind = classifySharpError(e);
   const cause = new Error(`sharp failed (${kind})`, { cause: e });
   return kind === 'bad source'
-    ? httpError(500, 'unsupported_source', 'the source image could not be decoded', {}, cause)
+    ? httpError(422, 'unsupported_source', 'the source image could not be decoded', {}, cause)
     : httpError(500, 'internal', 'internal server error', {}, cause);
 }

@@ -1,8 +1,12 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
-import { isHttpError } from '../errors.ts';
+import { httpError, isHttpError } from '../errors.ts';
+import { readCoveringTiff } from '../image/covering-tiff.ts';
+import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from '../iiif/limits.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
+import { canSubsetTiles } from '../tiff/index.ts';
 import type { RenderInput, Renderer } from './renderer.ts';
+import { type DecodeBudget, checkWholeDecode } from './sharp-budget.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
@@ -28,6 +32,9 @@ export const preloadSharp = (): void => void loadSharp().catch(() => undefined);
 export interface SharpRendererOptions {
   jpegQuality: number;
   maxInputPixels: number;
+  /** IIIF_MAX_DECODE_BYTES and IIIF_MAX_JPEG_SCANS; their defaults when absent. */
+  maxDecodeBytes?: number;
+  maxJpegScans?: number;
   density?: number;
   /** Bytes of pixels one JPEG 2000 decode may produce (IIIF_JP2_MAX_DECODE_BYTES). */
   jp2MaxDecodeBytes?: number;
@@ -44,11 +51,17 @@ export const sharpRendererFromConfig = (config: Config): Renderer =>
   sharpRenderer({
     jpegQuality: config.IIIF_JPEG_QUALITY,
     maxInputPixels: config.IIIF_MAX_INPUT_PIXELS,
+    maxDecodeBytes: config.IIIF_MAX_DECODE_BYTES,
+    maxJpegScans: config.IIIF_MAX_JPEG_SCANS,
     jp2MaxDecodeBytes: config.IIIF_JP2_MAX_DECODE_BYTES,
     ...(config.IIIF_DENSITY ? { density: config.IIIF_DENSITY } : {}),
   });
 
 export function sharpRenderer(options: SharpRendererOptions): Renderer {
+  const budget: DecodeBudget = {
+    maxDecodeBytes: options.maxDecodeBytes ?? DEFAULT_MAX_DECODE_BYTES,
+    maxJpegScans: options.maxJpegScans ?? DEFAULT_MAX_JPEG_SCANS,
+  };
   return {
     async render(input, plan) {
       const sharp = await loadSharp();
@@ -56,16 +69,17 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       try {
         const source = input.geometry.jp2
           ? await openJp2(sharp, input, plan, options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES)
-          : await open(sharp, input, plan, options.maxInputPixels);
+          : await open(sharp, input, plan, options.maxInputPixels, budget);
         const readMs = performance.now() - started;
         let image = cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);
-        if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan);
+        if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan, input.deadline);
         image = applyQuality(image, plan);
         image = encode(image, plan, options);
-        const body: Uint8Array<ArrayBuffer> = await image.toBuffer();
+        const body: Uint8Array<ArrayBuffer> = await withDeadline(image, input.deadline).toBuffer();
         return source.fromTiles ? { body, readMs, via: 'tiles' } : { body, readMs };
       } catch (e) {
         if (isHttpError(e)) throw e;
+        if (e instanceof Error && e.message.startsWith('timeout:')) throw tooLong();
         throw sharpHttpError(e);
       }
     },
@@ -86,7 +100,13 @@ interface OpenedSource {
  * the stored tiles covering the region of a tiled JPEG pyramid; else the whole object
  * (kept in the disk cache when there is one).
  */
-async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number): Promise<OpenedSource> {
+async function open(
+  sharp: SharpFactory,
+  input: RenderInput,
+  plan: RenderPlan,
+  maxInputPixels: number,
+  budget: DecodeBudget,
+): Promise<OpenedSource> {
   const { geometry } = input;
   // A few stored tiles beat downloading the whole object, even into a cache, and beat libvips
   // opening a local TIFF for a small region.
@@ -95,12 +115,30 @@ async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, m
     const { image, width: w, height: h } = await composeTiles(sharp, input, plan, composable);
     return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false, fromTiles: true };
   }
-  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
-  const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
   const loadOptions: SharpOptions = { limitInputPixels: maxInputPixels, failOn: 'error' };
+  const tiff = geometry.tiffLevels?.[plan.level];
+  // From a remote store, any other tiled level is read by its covering tiles too.
+  if (tiff && !input.source.local && canSubsetTiles(tiff)) {
+    const subset = await readCoveringTiff(input, tiff, plan.levelRegion, budget.maxDecodeBytes);
+    const level = { width: subset.width, height: subset.height };
+    return { image: sharp(subset.bytes, loadOptions), region: subset.region, level, shrinkOnLoad: false };
+  }
+  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
+  // Without a local copy the whole object is held in memory: never more than a decode may use.
+  if (file === undefined && input.object.size > budget.maxDecodeBytes) {
+    throw httpError(
+      400,
+      'over_limit',
+      `the source object would be read whole (${input.object.size} bytes; limit IIIF_MAX_DECODE_BYTES ${budget.maxDecodeBytes})`,
+    );
+  }
+  const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
   Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);
+  const image = sharp(data, loadOptions);
+  // Tiled TIFF levels are decoded tile by tile; everything else whole.
+  if (!tiff?.tiled) await checkWholeDecode(image, data, budget);
   return {
-    image: sharp(data, loadOptions).autoOrient(),
+    image: image.autoOrient(),
     region: plan.levelRegion,
     level: geometry.levels?.[plan.level] ?? geometry,
     shrinkOnLoad: SHRINK_ON_LOAD.has(geometry.format),
@@ -129,8 +167,8 @@ function cropAndScale(image: Sharp, plan: RenderPlan, r: Rect, level: Dimensions
 }
 
 /** Mirroring and rotation come after scaling (IIIF order), so they run on the scaled pixels. */
-async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan): Promise<Sharp> {
-  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan, deadline: number | undefined): Promise<Sharp> {
+  const { data, info } = await withDeadline(image, deadline).raw().toBuffer({ resolveWithObject: true });
   let next = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
   if (plan.mirror) next = next.flop();
   if (plan.rotation !== 0) {
@@ -141,6 +179,17 @@ async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan): Prom
   }
   return next;
 }
+
+/**
+ * A pipeline still running at the request's deadline is killed (libvips checks between
+ * tiles, at whole seconds), so its render slot is free again for the next request.
+ */
+function withDeadline(image: Sharp, deadline: number | undefined): Sharp {
+  if (deadline === undefined) return image;
+  return image.timeout({ seconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)) });
+}
+
+const tooLong = () => httpError(503, 'busy', 'the request took too long, try again later', { 'Retry-After': '5' });
 
 function applyQuality(image: Sharp, plan: RenderPlan): Sharp {
   switch (plan.quality) {

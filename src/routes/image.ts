@@ -22,6 +22,8 @@ export async function imageResponse(
   request: ImageRequest,
 ) {
   const { config } = app;
+  // The request timeout runs from about here (parsing is microseconds); renders stop at it.
+  const deadline = Date.now() + config.IIIF_REQUEST_TIMEOUT_MS;
   const { object, geometry } = await app.resolve(c, identifier);
   const plan = planImage(request, geometry, app.limits);
   checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
@@ -63,7 +65,7 @@ export async function imageResponse(
   }
   const started = performance.now();
   const { body, readMs, via } = await app.renderer.render(
-    { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal },
+    { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal, deadline },
     plan,
   );
   setMetric(c, 'read', readMs, 'source read');

@@ -76,6 +76,11 @@ export async function imageFromIfd(ctx: IfdContext, ifd: Ifd): Promise<TiffImage
   };
   if (rowsPerStrip !== undefined) image.rowsPerStrip = rowsPerStrip;
   if (ifd.entries.has(Tag.Photometric)) image.photometric = await scalar(ctx, ifd, Tag.Photometric);
+  if (ifd.entries.has(Tag.Predictor)) image.predictor = await scalar(ctx, ifd, Tag.Predictor);
+  const extra = ifd.entries.get(Tag.ExtraSamples);
+  if (extra) image.extraSamples = await readUints(ctx, extra, MAX_SAMPLES);
+  const sampleFormat = ifd.entries.get(Tag.SampleFormat);
+  if (sampleFormat) image.sampleFormat = await readUints(ctx, sampleFormat, MAX_SAMPLES);
   if (tablesEntry) image.jpegTables = await readBytes(ctx, tablesEntry, MAX_JPEG_TABLES);
   return image;
 }

@@ -4,8 +4,9 @@ export { type BlockReader, type BlockReaderOptions, type RangeRead, createBlockR
 export { readTiffStructure } from './structure.ts';
 export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
 export { type TileLocation, readTileLocation } from './tile-location.ts';
-export { type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
+export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';
 export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';
+export { type TileGrid, buildTileSubset, canSubsetTiles, coveringGrid } from './tile-subset.ts';

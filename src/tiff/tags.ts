@@ -13,11 +13,14 @@ export const Tag = {
   RowsPerStrip: 278,
   StripByteCounts: 279,
   PlanarConfiguration: 284,
+  Predictor: 317,
   TileWidth: 322,
   TileLength: 323,
   TileOffsets: 324,
   TileByteCounts: 325,
   SubIFDs: 330,
+  ExtraSamples: 338,
+  SampleFormat: 339,
   JPEGTables: 347,
 } as const;
 

@@ -1,5 +1,6 @@
 import { ByteView } from './bytes.ts';
 import { TiffError } from './errors.ts';
+import { validateJpegTables } from './jpeg-tables.ts';
 import type { RangeRead } from './range.ts';
 import { type TileLocation, checkTileLocation, entrySize, tileIndex } from './tile-location.ts';
 import type { TiffArray, TiffLevel } from './types.ts';
@@ -25,6 +26,8 @@ async function readArray(read: RangeRead, level: TiffLevel, arr: TiffArray): Pro
 
 /** Two range reads (in parallel) for the whole tables of one level; undefined when they are too big. */
 export async function readTileTables(read: RangeRead, level: TiffLevel): Promise<TileTables | undefined> {
+  // Once per level, before any of its tiles is used, by the pass-through and the renderer alike.
+  if (level.jpegTables && level.jpegTables.length > 0) validateJpegTables(level.jpegTables);
   const count = level.columns * level.rows;
   if (count > MAX_TABLE_ENTRIES || level.offsets.count < count || level.byteCounts.count < count) return undefined;
   for (const arr of [level.offsets, level.byteCounts]) {

@@ -28,6 +28,10 @@ export interface TiffImage {
   planarConfiguration: number;
   newSubfileType: number;
   orientation: number;
+  /** Tags 317, 338 and 339 when present: needed to decode the stored tiles on their own. */
+  predictor?: number;
+  extraSamples?: number[];
+  sampleFormat?: number[];
   /** Tag 347: abbreviated JPEG stream holding the shared DQT/DHT tables. */
   jpegTables?: Uint8Array;
   /** TileOffsets/TileByteCounts, or StripOffsets/StripByteCounts. */

@@ -20,7 +20,7 @@ async function expectRejected(bytes: Uint8Array, message: RegExp, size = bytes.l
   );
   expect(err).toBeInstanceOf(TiffError);
   expect((err as TiffError).message).toMatch(message);
-  expect((err as TiffError).status).toBe(500);
+  expect((err as TiffError).status).toBe(422);
   expect(performance.now() - started).toBeLessThan(500);
   expect(src.calls).toBeLessThanOrEqual(70);
 }

@@ -1,0 +1,51 @@
+import { httpError } from '../errors.ts';
+import type { Rect } from '../iiif/types.ts';
+import type { RenderInput } from '../renderers/renderer.ts';
+import { type TiffLevel, TiffError, buildTileSubset, coveringGrid } from '../tiff/index.ts';
+import { tileLocator } from './tile-passthrough.ts';
+
+/** Tiles read at once for one request. */
+const PARALLEL_READS = 8;
+
+export interface CoveringTiff {
+  /** A TIFF of just the covering tiles. */
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  /** The requested region, in the subset's pixels. */
+  region: Rect;
+}
+
+/**
+ * Reads only the stored tiles covering `region` of a tiled level (range reads through the
+ * level's tile tables) and packs them into a TIFF of their own, so that a remote pyramid is
+ * never downloaded whole for a render. The tiles' stored bytes are held in memory, so their
+ * total is checked against the decode budget before any is read.
+ */
+export async function readCoveringTiff(input: RenderInput, level: TiffLevel, region: Rect, maxBytes: number): Promise<CoveringTiff> {
+  const grid = coveringGrid(level, region);
+  const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);
+  const locate = tileLocator(read, input.geometry);
+  const cells: Array<[number, number]> = [];
+  for (let row = 0; row < grid.rows; row++) for (let col = 0; col < grid.cols; col++) cells.push([grid.col0 + col, grid.row0 + row]);
+  const locations = [];
+  for (const [col, row] of cells) locations.push(await locate(level, col, row));
+  const total = locations.reduce((sum, l) => sum + l.length, 0);
+  if (total > maxBytes) {
+    throw httpError(400, 'over_limit', `the region needs ${total} bytes of stored tiles (limit IIIF_MAX_DECODE_BYTES ${maxBytes})`);
+  }
+  const tiles: Uint8Array[] = new Array<Uint8Array>(locations.length);
+  for (let i = 0; i < locations.length; i += PARALLEL_READS) {
+    await Promise.all(
+      locations.slice(i, i + PARALLEL_READS).map(async (loc, k) => {
+        const bytes = await read(loc.offset, loc.length);
+        if (bytes.length !== loc.length) throw new TiffError('Unexpected end of TIFF file.');
+        tiles[i + k] = bytes;
+      }),
+    );
+  }
+  const { bytes, width, height } = buildTileSubset(level, grid, tiles);
+  const x = region.x - grid.col0 * level.tileWidth;
+  const y = region.y - grid.row0 * level.tileHeight;
+  return { bytes, width, height, region: { x, y, w: region.w, h: region.h } };
+}

@@ -1,0 +1,280 @@
+/**
+ * Issue 11, render side: a render's cost follows its output, not the source file. Bombs are
+ * refused from their headers, a slow render gives its slot back at the request deadline,
+ * corrupt sources are a short-cacheable 422, and tiled non-JPEG TIFFs on S3 are read by
+ * their covering tiles only.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Env } from '../../src/config.ts';
+import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
+import { s3Source } from '../../src/sources/s3-source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
+import { interlacedPngBomb, progressiveJpegBomb, webpBomb } from '../helpers/bombs.ts';
+import { putObject, s3rverClient, startS3rver, type LocalS3 } from '../helpers/s3rver.ts';
+import { colourGrid } from '../helpers/tiff-fixtures.ts';
+
+let root: string;
+const servers: RunningServer[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-bounded-'));
+  const files: Record<string, Buffer> = {
+    'bomb.webp': webpBomb(),
+    'bomb-adam7.png': await interlacedPngBomb(),
+    'scans.jpg': progressiveJpegBomb(2048),
+    'progressive.jpg': await sharp({ create: { width: 600, height: 400, channels: 3, background: '#3366cc' } })
+      .jpeg({ progressive: true })
+      .toBuffer(),
+    'small.png': await sharp({ create: { width: 300, height: 200, channels: 4, background: '#ff000080' } }).png().toBuffer(),
+    'noise.png': await sharp({
+      create: { width: 1000, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+    })
+      .png()
+      .toBuffer(),
+    'garbage.jpg': Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(4000, 0x5a)]),
+    // A valid frame header, then entropy data that is not JPEG: the header probe passes, the decode fails.
+    'broken.jpg': await brokenJpeg(),
+    'bad-tables.tif': await tiffWithBadJpegTables(),
+  };
+  for (const [name, bytes] of Object.entries(files)) await writeFile(join(root, name), bytes);
+});
+
+afterAll(async () => {
+  for (const s of servers.splice(0)) await s.close(0);
+  await rm(root, { recursive: true, force: true });
+});
+
+async function serve(env: Env = {}): Promise<RunningServer> {
+  const server = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', ...env });
+  servers.push(server);
+  return server;
+}
+
+interface Answer {
+  status: number;
+  ms: number;
+  body: Buffer;
+  headers: Headers;
+  json?: { status: number; error: string; message: string };
+}
+
+async function get(server: RunningServer, path: string): Promise<Answer> {
+  const started = performance.now();
+  const res = await fetch(`${server.url}${path}`, { signal: AbortSignal.timeout(30_000) });
+  const body = Buffer.from(await res.arrayBuffer());
+  const answer: Answer = { status: res.status, ms: performance.now() - started, body, headers: res.headers };
+  if (res.status >= 400) answer.json = JSON.parse(body.toString()) as Answer['json'];
+  return answer;
+}
+
+async function brokenJpeg(): Promise<Buffer> {
+  const good = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+  const sos = good.indexOf(Buffer.from([0xff, 0xda]));
+  const out = Buffer.from(good);
+  // Markers in the middle of the scan: libjpeg stops with an error, not a warning.
+  for (let i = sos + 20; i < out.length - 2; i += 7) out[i] = i % 2 ? 0xff : 0xc4;
+  return out;
+}
+
+/** A tiled JPEG TIFF whose JPEGTables hold a DHT that no decoder accepts (3 codes of length 1). */
+async function tiffWithBadJpegTables(): Promise<Buffer> {
+  const tif = await sharp(colourGrid(512, 512, 3), { raw: { width: 512, height: 512, channels: 3 } })
+    .tiff({ compression: 'jpeg', quality: 80, tile: true, tileWidth: 256, tileHeight: 256 })
+    .toBuffer();
+  const out = Buffer.from(tif);
+  // JPEGTables (tag 347) is the only stream in the file starting SOI, DQT without a frame
+  // before it; its first DHT follows. Tiles start with SOI too, so search from the tag's value.
+  const entry = findIfdEntry(out, 347);
+  const dht = out.indexOf(Buffer.from([0xff, 0xc4]), entry);
+  // BITS[1] = 3: more codes of length 1 than there are one-bit codes.
+  out[dht + 5] = 3;
+  return out;
+}
+
+/** File offset of the value of `tag` in the first IFD of a little-endian classic TIFF. */
+function findIfdEntry(tif: Buffer, tag: number): number {
+  const ifd = tif.readUInt32LE(4);
+  const n = tif.readUInt16LE(ifd);
+  for (let i = 0; i < n; i++) {
+    const at = ifd + 2 + i * 12;
+    if (tif.readUInt16LE(at) === tag) return tif.readUInt32LE(at + 8);
+  }
+  throw new Error(`tag ${tag} not found`);
+}
+
+describe('11.1 memory bombs of untiled formats are refused from their header', () => {
+  it.each([
+    ['bomb.webp', '38-byte lossless WebP of 16383x16383'],
+    ['bomb-adam7.png', 'Adam7-interlaced RGBA PNG of 16383x16383'],
+  ])('%s (%s): 400 over_limit naming IIIF_MAX_DECODE_BYTES, fast', async (name) => {
+    const server = await serve();
+    for (const tail of ['0,0,64,64/64,/0/default.png', 'full/!256,256/0/default.jpg']) {
+      const a = await get(server, `/iiif/3/${name}/${tail}`);
+      expect([a.status, a.json?.error], a.json?.message).toEqual([400, 'over_limit']);
+      expect(a.json?.message).toContain('IIIF_MAX_DECODE_BYTES');
+      expect(a.ms).toBeLessThan(2_000);
+    }
+    // info.json needs no decode and still answers.
+    expect((await get(server, `/iiif/3/${name}/info.json`)).status).toBe(200);
+  });
+
+  it('the budget is bands x bytes per sample x pixels: a 300x200 RGBA PNG needs 240000 bytes', async () => {
+    const tight = await serve({ IIIF_MAX_DECODE_BYTES: '239999' });
+    const refused = await get(tight, '/iiif/3/small.png/full/max/0/default.png');
+    expect([refused.status, refused.json?.error]).toEqual([400, 'over_limit']);
+    expect(refused.json?.message).toMatch(/240000 bytes.*IIIF_MAX_DECODE_BYTES 239999/);
+    const enough = await serve({ IIIF_MAX_DECODE_BYTES: '240000' });
+    const ok = await get(enough, '/iiif/3/small.png/full/max/0/default.png');
+    expect(ok.status).toBe(200);
+    const { data, info } = await sharp(ok.body).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([300, 200, 4]);
+    expect(Array.from(data.subarray(0, 4))).toEqual([255, 0, 0, 128]);
+  });
+});
+
+describe('11.2 CPU bombs: scan count capped before decoding, renders cut at the deadline', () => {
+  it('a valid progressive JPEG with 896 scans is refused with 400 over_limit naming IIIF_MAX_JPEG_SCANS, fast', async () => {
+    const server = await serve();
+    const a = await get(server, '/iiif/3/scans.jpg/0,0,64,64/64,/0/default.png');
+    expect([a.status, a.json?.error], a.json?.message).toEqual([400, 'over_limit']);
+    expect(a.json?.message).toContain('IIIF_MAX_JPEG_SCANS');
+    expect(a.ms).toBeLessThan(1_000);
+  });
+
+  it('ordinary progressive JPEGs still render, and the cap is a setting', async () => {
+    const server = await serve();
+    const a = await get(server, '/iiif/3/progressive.jpg/full/60,/0/default.png');
+    expect(a.status).toBe(200);
+    const { data, info } = await sharp(a.body).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([60, 40]);
+    expect(Math.abs((data[2] ?? 0) - 0xcc)).toBeLessThan(8);
+    const lenient = await serve({ IIIF_MAX_JPEG_SCANS: '1000' });
+    const b = await get(lenient, '/iiif/3/scans.jpg/0,0,64,64/64,/0/default.png');
+    expect(b.status).toBe(200);
+    const grey = await sharp(b.body).raw().toBuffer();
+    expect(Math.abs((grey[0] ?? 0) - 128)).toBeLessThanOrEqual(1);
+  });
+
+  it('a render still running at the request deadline is cut, so the next request gets its slot', async () => {
+    // One slot; a 25 MP PNG encode takes several seconds, far past the 2 s deadline.
+    const server = await serve({ IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_REQUEST_TIMEOUT_MS: '2000', IIIF_QUEUE_TIMEOUT_MS: '30000' });
+    const slow = await get(server, '/iiif/3/noise.png/full/^5000,5000/0/default.png');
+    expect([slow.status, slow.json?.error]).toEqual([503, 'busy']);
+    const next = await get(server, '/iiif/3/small.png/full/30,/0/default.png');
+    expect(next.status, next.json?.message).toBe(200);
+    expect((await sharp(next.body).metadata()).width).toBe(30);
+  });
+});
+
+describe('11.11 corrupt sources', () => {
+  it.each([
+    ['garbage.jpg', 'info.json'],
+    ['garbage.jpg', 'full/100,/0/default.jpg'],
+    ['broken.jpg', 'full/100,/0/default.jpg'],
+  ])('(a) %s %s: 422 unsupported_source, cacheable for a short time', async (name, tail) => {
+    const server = await serve();
+    const a = await get(server, `/iiif/3/${name}/${tail}`);
+    expect([a.status, a.json?.error], a.json?.message).toEqual([422, 'unsupported_source']);
+    expect(a.headers.get('cache-control')).toBe('public, max-age=60');
+  });
+
+  it('(b) corrupt JPEGTables: the tile pass-through and the renderer both answer 422', async () => {
+    const server = await serve();
+    expect((await get(server, '/iiif/3/bad-tables.tif/info.json')).status).toBe(200);
+    const tile = await get(server, '/iiif/3/bad-tables.tif/0,0,256,256/256,/0/default.jpg');
+    const render = await get(server, '/iiif/3/bad-tables.tif/0,0,300,300/150,/0/default.png');
+    expect([tile.status, tile.json?.error], 'pass-through').toEqual([422, 'unsupported_source']);
+    expect([render.status, render.json?.error], 'render').toEqual([422, 'unsupported_source']);
+  });
+});
+
+describe('11.7 tiled non-JPEG TIFFs on S3 are read by their covering tiles only', () => {
+  const BUCKET = 'bounded-render';
+  const SIZE = 2048;
+  let s3: LocalS3;
+  let admin: S3Client;
+  const raw = colourGrid(SIZE, SIZE, 3);
+  const sizes = new Map<string, number>();
+
+  beforeAll(async () => {
+    s3 = await startS3rver([BUCKET]);
+    admin = s3rverClient(s3.endpoint);
+    for (const compression of ['lzw', 'deflate', 'none'] as const) {
+      const tif = await sharp(raw, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+        .tiff({ compression, tile: true, tileWidth: 256, tileHeight: 256, pyramid: true })
+        .toBuffer();
+      sizes.set(compression, tif.length);
+      await putObject(admin, BUCKET, `${compression}.tif`, tif);
+    }
+  });
+
+  afterAll(async () => {
+    admin?.destroy();
+    await s3?.close();
+  });
+
+  function appOverS3() {
+    const config = loadConfig({ IIIF_S3_BUCKET: BUCKET });
+    const s3src = s3Source({ bucket: BUCKET, prefix: '', keyTemplate: '%s', client: s3rverClient(s3.endpoint), timeoutMs: 5000 });
+    const counter = { bytes: 0, whole: 0 };
+    const source: ImageSource = {
+      ...s3src,
+      read: async (id, range, signal) => {
+        if (!range) counter.whole++;
+        const bytes = await s3src.read(id, range, signal);
+        counter.bytes += bytes.length;
+        return bytes;
+      },
+    };
+    const app = createApp({ config, source, renderer: sharpRendererFromConfig(config) });
+    return { counter, get: (path: string) => app.request(`http://iiif.test${path}`) };
+  }
+
+  it.each(['lzw', 'deflate', 'none'])('%s: a 256x256 region reads a small part of the file and has the exact pixels', async (compression) => {
+    const { counter, get: fetchS3 } = appOverS3();
+    expect((await fetchS3(`/iiif/3/${compression}.tif/info.json`)).status).toBe(200);
+    counter.bytes = 0;
+    // Not tile-aligned: four stored tiles cover it.
+    const res = await fetchS3(`/iiif/3/${compression}.tif/1000,900,256,256/max/0/default.png`);
+    expect(res.status).toBe(200);
+    const fileSize = sizes.get(compression) ?? 0;
+    expect(counter.whole).toBe(0);
+    // Four tiles plus the level's tile tables; the whole file is far bigger.
+    const tileRaw = 256 * 256 * 3;
+    expect(counter.bytes).toBeLessThanOrEqual(4 * tileRaw + 64 * 1024);
+    expect(counter.bytes).toBeLessThan(fileSize / 4);
+    const { data, info } = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([256, 256, 3]);
+    for (const [x, y] of [[0, 0], [255, 0], [0, 255], [255, 255], [100, 150]] as const) {
+      const at = (y * 256 + x) * 3;
+      const src = ((900 + y) * SIZE + 1000 + x) * 3;
+      expect(Array.from(data.subarray(at, at + 3)), `(${x},${y})`).toEqual(Array.from(raw.subarray(src, src + 3)));
+    }
+  });
+
+  it('a scaled request reads a reduced level by its tiles and matches a local render', async () => {
+    const { counter, get: fetchS3 } = appOverS3();
+    const path = '/iiif/3/lzw.tif/0,0,1024,1024/256,/0/default.png';
+    const res = await fetchS3(path);
+    expect(res.status).toBe(200);
+    expect(counter.whole).toBe(0);
+    const local = await serve({ IIIF_ROOT: root });
+    await writeFile(join(root, 'lzw.tif'), await sharp(raw, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .tiff({ compression: 'lzw', tile: true, tileWidth: 256, tileHeight: 256, pyramid: true })
+      .toBuffer());
+    const reference = await get(local, path);
+    const a = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer();
+    const b = await sharp(reference.body).raw().toBuffer();
+    expect(a.length).toBe(b.length);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * 11.6: the geometry cache is bounded in bytes. Many distinct pyramids (hard links of one TIFF
+ * with small tiles, so big tile tables) are probed and their tile tables read, as a viewer
+ * does; the tables the cache still holds stay under its byte bound.
+ */
+import { link, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGeometryCache, geometryBytes } from '../../src/image/geometry-cache.ts';
+import { resolveImage } from '../../src/image/resolve.ts';
+import { tileLocator } from '../../src/image/tile-passthrough.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { colourGrid } from '../helpers/tiff-fixtures.ts';
+
+const LINKS = 40;
+const BOUND = 2 * 1024 * 1024;
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-geometry-'));
+  // 16 px tiles: a 2048² pyramid has about 22,000 tiles, 350 KB of tables once read.
+  const tif = await sharp(colourGrid(2048, 2048, 3), { raw: { width: 2048, height: 2048, channels: 3 } })
+    .tiff({ compression: 'jpeg', quality: 50, tile: true, tileWidth: 16, tileHeight: 16, pyramid: true })
+    .toBuffer();
+  await writeFile(join(root, 'p0.tif'), tif);
+  for (let i = 1; i < LINKS; i++) await link(join(root, 'p0.tif'), join(root, `p${i}.tif`));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('11.6 geometry cache bounded in bytes', () => {
+  it('keeps the tile tables it holds under IIIF_GEOMETRY_CACHE_BYTES, however many pyramids are seen', async () => {
+    const source = fsSource({ root });
+    const cache = createGeometryCache(BOUND);
+    for (let i = 0; i < LINKS; i++) {
+      const { geometry } = await resolveImage(source, cache, `p${i}.tif`);
+      const read = (offset: number, length: number) => source.read(`p${i}.tif`, { offset, length });
+      const locate = tileLocator(read, geometry);
+      for (const level of geometry.tiffLevels ?? []) await locate(level, 0, 0);
+    }
+    // Measured from what is really retained: the loaded Float64Array tables of cached entries.
+    let retained = 0;
+    let kept = 0;
+    for (let i = 0; i < LINKS; i++) {
+      const object = await source.stat(`p${i}.tif`);
+      const geometry = cache.get(`p${i}.tif`, object.etag);
+      if (!geometry) continue;
+      kept++;
+      for (const tables of geometry.tileTables?.values() ?? []) {
+        const t = await tables;
+        retained += (t?.offsets.byteLength ?? 0) + (t?.counts.byteLength ?? 0);
+      }
+    }
+    expect(retained).toBeGreaterThan(0);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(LINKS);
+    expect(retained).toBeLessThanOrEqual(BOUND);
+    expect(cache.calculatedSize).toBeLessThanOrEqual(BOUND);
+  });
+
+  it('charges an entry at least the tables it can come to hold', async () => {
+    const source = fsSource({ root });
+    const cache = createGeometryCache(64 * 1024 * 1024);
+    const { geometry } = await resolveImage(source, cache, 'p0.tif');
+    const tiles = (geometry.tiffLevels ?? []).reduce((n, l) => n + l.columns * l.rows, 0);
+    expect(tiles).toBeGreaterThan(20_000);
+    expect(geometryBytes('p0.tif', geometry)).toBeGreaterThanOrEqual(tiles * 16);
+  });
+});
