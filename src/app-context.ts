@@ -6,6 +6,8 @@ import { createGeometryCache, type GeometryCache } from './image/geometry-cache.
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
+import { preflightReader } from './http/preflight.ts';
+import { emitIdentifier } from './iiif/path.ts';
 import { limitRenderer, renderSlotOptions } from './http/concurrency.ts';
 import type { Renderer } from './renderers/renderer.ts';
 import { type GeometryProbe, type ResolvedImage, resolveImage } from './image/resolve.ts';
@@ -47,6 +49,8 @@ export function createAppContext(options: AppOptions) {
     maxArea: config.IIIF_MAX_AREA,
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
+  const preflight = preflightReader(config);
+  const emitted = { slashSubstitute: config.IIIF_SLASH_SUBSTITUTE, rawSlash: config.IIIF_RAW_SLASH_CANONICAL === 'as-received' };
   // Serialised info.json bodies: viewers fetch the same ones over and over.
   const bodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
   const infoBodies = {
@@ -68,12 +72,22 @@ export function createAppContext(options: AppOptions) {
     metrics,
     publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
-    async resolve(c: Context, identifier: string): Promise<ResolvedImage> {
+    emitIdentifier: (identifier: string) => emitIdentifier(identifier, emitted),
+    /** `sourceId` is what to read: the identifier, or the object a trusted preflight header named. */
+    async resolve(c: Context, identifier: string): Promise<ResolvedImage & { sourceId: string }> {
+      const target = preflight(c.req.raw, identifier, (message) => this.log(message));
       const timed = c.get('metric') !== undefined;
       if (timed) startTime(c, 'source', 'stat and probe');
       const started = performance.now();
       try {
-        return await resolveImage(source, cache, identifier, sourceSignal(c), options.probe);
+        if (!target.dimensions) {
+          return { ...(await resolveImage(source, cache, target.identifier, sourceSignal(c), options.probe)), sourceId: target.identifier };
+        }
+        // Header geometry is per request: no probe, no shared geometry cache, and an ETag of its own.
+        const { width, height } = target.dimensions;
+        const resolved = await resolveImage(source, UNCACHED, target.identifier, sourceSignal(c), async () => ({ width, height, format: 'unknown' }));
+        const object = { ...resolved.object, etag: `${resolved.object.etag}:${width}x${height}` };
+        return { object, geometry: resolved.geometry, sourceId: target.identifier };
       } finally {
         addSourceMs(c, performance.now() - started);
         if (timed) endTime(c, 'source');
@@ -83,6 +97,8 @@ export function createAppContext(options: AppOptions) {
 }
 
 export type AppContext = ReturnType<typeof createAppContext>;
+
+const UNCACHED: GeometryCache = { get: () => undefined, set: () => {} };
 
 function parseFormats(value: string | undefined): Format[] | undefined {
   if (!value) return undefined;

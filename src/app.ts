@@ -7,11 +7,12 @@ import { errorHandler, notFound } from './http/errors.ts';
 import { httpError } from './errors.ts';
 import { requestUrl } from './http/request-url.ts';
 import { securityHeaders } from './http/security-headers.ts';
-import { splitIiifPath } from './iiif/path.ts';
 import { parseImageRequest } from './iiif/request.ts';
 import type { IiifVersion } from './iiif/types.ts';
 import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
+import { pingResponse } from './routes/ping.ts';
+import { iiifTarget } from './routes/target.ts';
 import { requestLog, served } from './log/request-log.ts';
 
 export type { AppOptions } from './app-context.ts';
@@ -38,7 +39,8 @@ export function createApp(options: AppOptions): Hono {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   for (const version of VERSIONS) {
     const base = `${config.IIIF_PREFIX}/${version}`;
-    app.get(base, (c) => c.json({ status: 'ok', version }));
+    app.get(base, (c) => pingResponse(c, config, version));
+    app.get(`${base}/`, (c) => pingResponse(c, config, version));
     app.get(`${base}/*`, (c) => iiifRoute(c, ctx, version, base));
   }
   app.notFound(notFound);
@@ -51,16 +53,13 @@ const tooLong = () => httpError(503, 'busy', 'the request took too long, try aga
 async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base: string) {
   // The raw pathname still holds `%2F`; splitting happens before any decoding.
   const { pathname } = requestUrl(c.req.url);
-  const target = splitIiifPath(pathname.slice(base.length + 1), {
-    slashSubstitute: ctx.config.IIIF_SLASH_SUBSTITUTE,
-    version,
-  });
+  const target = await iiifTarget(c, ctx, pathname.slice(base.length + 1), version);
   c.set('route', target.kind);
   switch (target.kind) {
     case 'base':
       served(c, 'redirect', 0);
       c.header('Cache-Control', ctx.config.IIIF_CACHE_CONTROL_INFO);
-      return c.redirect(`${ctx.serviceBase(c, version)}/${pathname.slice(base.length + 1)}/info.json`, 303);
+      return c.redirect(`${ctx.serviceBase(c, version)}/${ctx.emitIdentifier(target.identifier)}/info.json`, 303);
     case 'info':
       return infoResponse(c, ctx, version, target.identifier);
     case 'image':

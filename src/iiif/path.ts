@@ -13,6 +13,19 @@ export interface SplitOptions {
   version?: IiifVersion;
 }
 
+/** How emitted URLs spell a `/` inside an identifier. */
+export interface EmitOptions {
+  slashSubstitute?: string;
+  /** IIIF_RAW_SLASH_CANONICAL=as-received: a raw `/`, as serverless-iiif emits it. */
+  rawSlash?: boolean;
+}
+
+/**
+ * A raw-slash path (IIIF_RAW_SLASH_IDS) that is either the base URI of an identifier with slashes or a
+ * request with a bad tail: the image existing decides, with one stat (`otherwise` when it does not).
+ */
+export type RawSlashPath = IiifPath | { kind: 'base-if-exists'; identifier: string; otherwise: unknown };
+
 const EXPECTED = '{identifier}/info.json or {identifier}/{region}/{size}/{rotation}/{quality}.{format}';
 
 const isRelative = (id: string): boolean =>
@@ -85,7 +98,35 @@ export function splitIiifPath(rest: string, opts: SplitOptions = {}): IiifPath {
   return { kind: 'image', identifier, params: decodeParams(segments.slice(1)) };
 }
 
+/**
+ * serverless-iiif's parse: the IIIF tail has a fixed length, so the identifier is everything before
+ * `info.json` or before the last four segments, raw `/` included. Only a path whose tail is not a
+ * valid request needs the source: the base URI of a deep identifier, or the tail's own error.
+ */
+export function splitRawSlashPath(rest: string, opts: SplitOptions = {}): RawSlashPath {
+  const segments = rest.split('/');
+  const n = segments.length;
+  if (n === 1) return splitIiifPath(rest, opts);
+  const identifier = (parts: string[]) => decodeIdentifier(parts.join('/'), opts.slashSubstitute);
+  if (segments[n - 1] === 'info.json') return { kind: 'info', identifier: identifier(segments.slice(0, -1)) };
+  if (n > 4) {
+    const tail = segments.slice(-4);
+    const errors = (opts.version ? [opts.version] : ([3, 2] as const)).map((ver) => tailError(tail, ver));
+    if (errors.some((e) => e === undefined)) return { kind: 'image', identifier: identifier(segments.slice(0, -4)), params: decodeParams(tail) };
+    return { kind: 'base-if-exists', identifier: identifier(segments), otherwise: errors[0] };
+  }
+  const otherwise = httpError(400, 'bad_request', `Malformed IIIF path: expected ${EXPECTED}.`);
+  return { kind: 'base-if-exists', identifier: identifier(segments), otherwise };
+}
+
 /** Percent-encode an identifier for use in URLs (info.json `id`, Link headers): `a/b` → `a%2Fb`. */
 export function encodeIdentifier(id: string): string {
   return encodeURIComponent(id);
+}
+
+/** An identifier as this deployment spells it in the URLs it emits (info.json `id`, Link, Location). */
+export function emitIdentifier(id: string, opts: EmitOptions): string {
+  if (!opts.slashSubstitute && !opts.rawSlash) return encodeURIComponent(id);
+  const separator = opts.slashSubstitute ? encodeURIComponent(opts.slashSubstitute) : '/';
+  return id.split('/').map(encodeURIComponent).join(separator);
 }

@@ -46,7 +46,8 @@ export async function composeTiles(sharp: SharpFactory, input: RenderInput, plan
   const [c1, r1] = [Math.floor((r.x + r.w - 1) / level.tileWidth), Math.floor((r.y + r.h - 1) / level.tileHeight)];
   const read = (offset: number, length: number) =>
     input.source.read(input.identifier, { offset, length }, input.signal);
-  const locate = tileLocator(read, input.geometry);
+  // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
+  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
   const cells: Array<{ col: number; row: number }> = [];
   for (let row = r0; row <= r1; row++) for (let col = c0; col <= c1; col++) cells.push({ col, row });
 

@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { setMetric } from 'hono/timing';
 import { httpError } from '../errors.ts';
 import { FORMAT_MEDIA_TYPES, PROFILE_URI } from '../iiif/constants.ts';
-import { encodeIdentifier } from '../iiif/path.ts';
 import { planImage } from '../iiif/plan.ts';
 import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
@@ -18,17 +17,18 @@ export async function imageResponse(
   c: Context,
   app: AppContext,
   version: IiifVersion,
-  identifier: string,
+  requested: string,
   request: ImageRequest,
 ) {
   const { config } = app;
   // The request timeout runs from about here (parsing is microseconds); renders stop at it.
   const deadline = Date.now() + config.IIIF_REQUEST_TIMEOUT_MS;
-  const { object, geometry } = await app.resolve(c, identifier);
+  // From here on `identifier` names what is read; `requested` is what the URLs we emit carry.
+  const { object, geometry, sourceId: identifier } = await app.resolve(c, requested);
   const plan = planImage(request, geometry, app.limits);
   checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
 
-  const canonicalPath = `${config.IIIF_PREFIX}/${version}/${encodeIdentifier(identifier)}/${plan.canonical}`;
+  const canonicalPath = `${config.IIIF_PREFIX}/${version}/${app.emitIdentifier(requested)}/${plan.canonical}`;
   c.header('Link', `<${app.publicBase(c)}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
   c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);

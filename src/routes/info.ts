@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
 import { CONTEXT, INFO_MEDIA_TYPES, JSONLD_CONTEXT_LINK_2 } from '../iiif/constants.ts';
 import { buildInfo2, buildInfo3 } from '../iiif/info.ts';
-import { encodeIdentifier } from '../iiif/path.ts';
 import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
 import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
@@ -13,7 +12,7 @@ import { served, utf8Length } from '../log/request-log.ts';
 export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
   const { config } = app;
   const { object, geometry } = await app.resolve(c, identifier);
-  const id = `${app.serviceBase(c, version)}/${encodeIdentifier(identifier)}`;
+  const id = `${app.serviceBase(c, version)}/${app.emitIdentifier(identifier)}`;
   const types = INFO_MEDIA_TYPES[version];
   const wanted = accepts(c, {
     header: 'Accept',

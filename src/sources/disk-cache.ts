@@ -30,8 +30,12 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
   const fileFor = (identifier: string, object: SourceObject) =>
     join(dir, createHash('sha256').update(`${identifier}\u0000${object.etag}`).digest('hex').slice(0, 40));
 
-  async function download(identifier: string, path: string, signal?: AbortSignal): Promise<string> {
-    const bytes = await source.read(identifier, undefined, signal);
+  /**
+   * Shared by every request that waits for the same object, so no one client's hang-up may
+   * cancel it: it runs under the source's own deadline only, and reads only that version.
+   */
+  async function download(identifier: string, object: SourceObject, path: string): Promise<string> {
+    const bytes = await source.read(identifier, undefined, undefined, object.etag);
     const part = `${path}.part`;
     await writeFile(part, bytes);
     await rename(part, path);
@@ -41,7 +45,7 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
 
   return {
     ...source,
-    async localFile(identifier, object, signal) {
+    async localFile(identifier, object) {
       // Objects that would crowd out everything else are read into memory instead.
       if (object.size > options.maxBytes / 2) return undefined;
       await ready;
@@ -49,7 +53,7 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
       if (files.get(path) !== undefined) return path;
       let job = pending.get(path);
       if (!job) {
-        job = download(identifier, path, signal).finally(() => pending.delete(path));
+        job = download(identifier, object, path).finally(() => pending.delete(path));
         pending.set(path, job);
       }
       return job;

@@ -29,7 +29,12 @@ export function sourceFromConfig(config: Config, log: (line: string) => void): I
     }
     case 'fs':
       if (!config.IIIF_ROOT) throw new ConfigError('invalid configuration: IIIF_ROOT is required when IIIF_SOURCE is fs');
-      return fsSource({ root: config.IIIF_ROOT, statTtlMs: config.IIIF_FS_STAT_TTL_MS });
+      return fsSource({
+        root: config.IIIF_ROOT,
+        statTtlMs: config.IIIF_FS_STAT_TTL_MS,
+        maxOpenFiles: config.IIIF_FS_MAX_OPEN_FILES,
+        followLinks: config.IIIF_FS_FOLLOW_LINKS,
+      });
     default:
       throw new ConfigError(`invalid configuration: IIIF_SOURCE=${config.IIIF_SOURCE} needs the Workers adapter (use fs or s3 here)`);
   }

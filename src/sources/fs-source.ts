@@ -1,8 +1,8 @@
-import { opendir, stat } from 'node:fs/promises';
+import { opendir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { httpError } from '../errors.ts';
-import type { ByteRange, ImageSource, SourceObject } from './source.ts';
+import { httpError, isHttpError } from '../errors.ts';
+import { SourceChangedError, type ByteRange, type ImageSource, type SourceObject } from './source.ts';
 import { createHandleCache, fileIdentity } from './fs-handles.ts';
 
 export interface FsSourceOptions {
@@ -13,32 +13,47 @@ export interface FsSourceOptions {
    * replaced in place is seen within this time.
    */
   statTtlMs?: number;
+  /** Most file descriptors held open for reads (IIIF_FS_MAX_OPEN_FILES). */
+  maxOpenFiles?: number;
+  /** Serve files that symbolic links lead to outside the root (IIIF_FS_FOLLOW_LINKS); off by default. */
+  followLinks?: boolean;
 }
 
 const LIST_MAX_ENTRIES = 200_000;
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 
+const etagOf = (s: { size: number; mtimeMs: number }) => `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`;
+
+const notFound = () => httpError(404, 'not_found', 'no image with that identifier');
+
 /** Images in one folder; the identifier is the path below it (`a/b.tif` arrives as `a%2Fb.tif`). */
 export function fsSource(options: FsSourceOptions): ImageSource {
   const root = resolve(options.root);
-  const handles = createHandleCache();
+  const handles = createHandleCache(options.maxOpenFiles);
   const ttl = options.statTtlMs ?? 0;
   const stats = ttl > 0 ? new LRUCache<string, SourceObject>({ max: 10_000, ttl }) : undefined;
+  // Real paths of identifiers, trusted as long as stats.
+  const located = ttl > 0 ? new LRUCache<string, string>({ max: 10_000, ttl }) : undefined;
+  let realRoot: Promise<string> | undefined;
+
+  const inside = (base: string, path: string): boolean => {
+    const rel = relative(base, path);
+    // `..png` is a file name, `../x` is not.
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  };
 
   const pathOf = (identifier: string): string => {
     const path = resolve(root, identifier);
-    const rel = relative(root, path);
     // The parser already rejects `..`, NUL and absolute ids; this is the last line of defence.
-    if (identifier.includes('\0') || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      throw httpError(404, 'not_found', 'no image with that identifier');
-    }
+    if (identifier.includes('\0') || !inside(root, path)) throw notFound();
     return path;
   };
 
   const fail = (e: unknown): never => {
+    if (isHttpError(e)) throw e;
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') {
-      throw httpError(404, 'not_found', 'no image with that identifier');
+      throw notFound();
     }
     if (code === 'EACCES' || code === 'EPERM') throw httpError(403, 'forbidden', 'the image cannot be read');
     if (code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN') {
@@ -47,27 +62,58 @@ export function fsSource(options: FsSourceOptions): ImageSource {
     throw httpError(502, 'upstream_error', 'storage failed to read the image');
   };
 
+  /** The file an identifier names, with every link resolved: refused unless it lies under the real root. */
+  async function locate(identifier: string): Promise<string> {
+    const path = pathOf(identifier);
+    if (options.followLinks) return path;
+    const known = located?.get(path);
+    if (known) return known;
+    realRoot ??= realpath(root).catch((e: unknown) => {
+      realRoot = undefined;
+      throw e;
+    });
+    const [real, base] = await Promise.all([realpath(path), realRoot]).catch(fail);
+    if (!inside(base, real)) throw notFound();
+    located?.set(path, real);
+    return real;
+  }
+
+  /** The file is not the version `etag` describes: forget what we knew, the caller retries. */
+  function changed(identifier: string, path: string): never {
+    stats?.delete(path);
+    located?.delete(pathOf(identifier));
+    handles.forget(path);
+    throw new SourceChangedError();
+  }
+
   return {
     kind: 'fs',
     local: true,
     async stat(identifier): Promise<SourceObject> {
-      const path = pathOf(identifier);
+      const path = await locate(identifier);
       const known = stats?.get(path);
       if (known) return known;
       const s = await stat(path).catch(fail);
-      if (!s.isFile()) throw httpError(404, 'not_found', 'no image with that identifier');
+      if (!s.isFile()) throw notFound();
       handles.check(path, fileIdentity(s));
-      const object = { etag: `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`, size: s.size, lastModified: s.mtime };
+      const object = { etag: etagOf(s), size: s.size, lastModified: s.mtime };
       stats?.set(path, object);
       return object;
     },
-    async read(identifier, range?: ByteRange): Promise<Uint8Array> {
-      const file = await handles.get(pathOf(identifier)).catch(fail);
-      // Never allocate more than the file holds, whatever range was asked for.
-      const size = range ? Math.max(0, Math.min(range.length, file.size - range.offset)) : file.size;
-      const buffer = new Uint8Array(size);
-      const { bytesRead } = await file.handle.read(buffer, 0, size, range?.offset ?? 0).catch(fail);
-      return bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+    async read(identifier, range?: ByteRange, _signal?: AbortSignal, etag?: string): Promise<Uint8Array> {
+      const path = await locate(identifier);
+      const bytes = await handles
+        .use(path, async (file) => {
+          // Never allocate more than the file holds, whatever range was asked for.
+          const size = range ? Math.max(0, Math.min(range.length, file.size - range.offset)) : file.size;
+          const buffer = new Uint8Array(size);
+          const { bytesRead } = await file.handle.read(buffer, 0, size, range?.offset ?? 0);
+          // Checked after reading: a change before or during the read shows in the handle's size or mtime.
+          const changedSince = etag !== undefined && etagOf(await file.handle.stat()) !== etag;
+          return changedSince ? undefined : bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+        })
+        .catch(fail);
+      return bytes ?? changed(identifier, path);
     },
     // Breadth-first, stopping at `limit` images or LIST_MAX_ENTRIES directory entries: a huge
     // root costs a bounded walk, not one proportional to its size.
@@ -88,6 +134,11 @@ export function fsSource(options: FsSourceOptions): ImageSource {
       }
       return found.sort();
     },
-    localFile: async (identifier) => pathOf(identifier),
+    async localFile(identifier, object) {
+      const path = await locate(identifier);
+      // The renderer opens the file by name: it must still be the version the response is labelled with.
+      const s = await stat(path).catch(fail);
+      return etagOf(s) === object.etag ? path : changed(identifier, path);
+    },
   };
 }

@@ -52,3 +52,18 @@ export class SourceChangedError extends HttpError {
 }
 
 export const isSourceChanged = (e: unknown): e is SourceChangedError => e instanceof SourceChangedError;
+
+/** The source as one request sees it: every read is of the version `object` describes. */
+export function pinnedTo(source: ImageSource, object: SourceObject): ImageSource {
+  return { ...source, read: (identifier, range, signal, etag = object.etag) => source.read(identifier, range, signal, etag) };
+}
+
+/** Runs `work` again, once, when the object changed under it (it stats afresh, so it sees the new version). */
+export async function retryIfChanged<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (!isSourceChanged(e)) throw e;
+    return work();
+  }
+}

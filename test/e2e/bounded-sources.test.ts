@@ -1,0 +1,143 @@
+import { link, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Env } from '../../src/config.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { sourceFromConfig } from '../../src/sources/from-config.ts';
+
+let base: string;
+let root: string;
+let outside: string;
+const red = () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#ff0000' } }).png().toBuffer();
+const blue = () => sharp({ create: { width: 80, height: 60, channels: 3, background: '#0000ff' } }).png().toBuffer();
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'iiif-edge-bounded-'));
+  root = join(base, 'root');
+  outside = join(base, 'outside');
+  await mkdir(root);
+  await mkdir(outside);
+});
+afterAll(() => rm(base, { recursive: true, force: true }));
+
+function build(env: Env = {}) {
+  const config = loadConfig({ IIIF_ROOT: root, ...env });
+  const renderer = sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 });
+  return createApp({ config, source: sourceFromConfig(config, () => undefined), renderer });
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+async function pixel(res: Response): Promise<number[]> {
+  const { data } = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+  return [...data.subarray(0, 3)];
+}
+
+describe('11.3 file descriptors stay bounded whatever the URLs', () => {
+  it('30,000 distinct identifiers: open descriptors never exceed IIIF_FS_MAX_OPEN_FILES, no 503', async () => {
+    const dir = join(root, 'many');
+    await mkdir(dir);
+    await writeFile(join(dir, 'seed.png'), await red());
+    const COUNT = 30_000;
+    for (let i = 0; i < COUNT; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, COUNT - i) }, (_, k) => link(join(dir, 'seed.png'), join(dir, `${i + k}.png`))));
+    }
+    const BOUND = 64;
+    const app = build({ IIIF_FS_MAX_OPEN_FILES: String(BOUND) });
+    const before = openFds();
+    let peak = before;
+    const statuses = new Map<number, number>();
+    let next = 0;
+    // 64 clients in parallel, each walking through its share of the identifiers.
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < COUNT) {
+          const i = next++;
+          const res = await app.request(`/iiif/3/many%2F${i}.png/info.json`);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          await res.arrayBuffer();
+          if (i % 200 === 0) peak = Math.max(peak, openFds());
+        }
+      }),
+    );
+    peak = Math.max(peak, openFds());
+    expect(Object.fromEntries(statuses)).toEqual({ 200: COUNT });
+    // A few descriptors of the test runner itself may come and go meanwhile.
+    expect(peak - before).toBeLessThanOrEqual(BOUND + 8);
+    await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+});
+
+describe('11.5 symbolic links cannot leave the root', () => {
+  beforeAll(async () => {
+    await writeFile(join(outside, 'secret.png'), await red());
+    await writeFile(join(root, 'inside.png'), await red());
+    await writeFile(join(root, '..png'), await red());
+    await symlink(join(outside, 'secret.png'), join(root, 'link.png'));
+    await symlink(outside, join(root, 'dir'));
+    await symlink('/etc/passwd', join(root, 'passwd.png'));
+    await symlink('/proc/self/environ', join(root, 'environ.png'));
+    await symlink(join(root, 'inside.png'), join(root, 'alias.png'));
+  });
+
+  it('refuses links that lead outside the real root with 404, by default', async () => {
+    const app = build();
+    for (const id of ['link.png', 'dir%2Fsecret.png', 'passwd.png', 'environ.png']) {
+      for (const path of [`/iiif/3/${id}/info.json`, `/iiif/3/${id}/full/max/0/default.png`]) {
+        const res = await app.request(path);
+        expect(res.status, path).toBe(404);
+        expect(await res.json()).toMatchObject({ error: 'not_found' });
+      }
+    }
+  });
+
+  it('serves links that stay inside the root, and a file named ..png', async () => {
+    const app = build();
+    for (const id of ['alias.png', '..png', 'inside.png']) {
+      const res = await app.request(`/iiif/3/${id}/full/max/0/default.png`);
+      expect(res.status, id).toBe(200);
+      expect(await pixel(res)).toEqual([255, 0, 0]);
+    }
+  });
+
+  it('IIIF_FS_FOLLOW_LINKS=true follows links out of the root', async () => {
+    const app = build({ IIIF_FS_FOLLOW_LINKS: 'true' });
+    expect((await app.request('/iiif/3/link.png/info.json')).status).toBe(200);
+    expect((await app.request('/iiif/3/dir%2Fsecret.png/info.json')).status).toBe(200);
+  });
+});
+
+describe('11.10 a file replaced while its stat is trusted', () => {
+  const RENDER = '/iiif/3/swap.png/full/max/0/default.png';
+
+  for (const how of ['in place', 'by rename'] as const) {
+    it(`replaced ${how} within IIIF_FS_STAT_TTL_MS: never new pixels under the old ETag, never a 500`, async () => {
+      await writeFile(join(root, 'swap.png'), await red());
+      const app = build({ IIIF_FS_STAT_TTL_MS: '60000' });
+      const first = await app.request(RENDER);
+      expect(first.status).toBe(200);
+      expect(await pixel(first)).toEqual([255, 0, 0]);
+      const oldEtag = first.headers.get('etag');
+
+      if (how === 'in place') await writeFile(join(root, 'swap.png'), await blue());
+      else {
+        await writeFile(join(root, 'swap.tmp'), await blue());
+        await rename(join(root, 'swap.tmp'), join(root, 'swap.png'));
+      }
+      const after = await app.request(RENDER);
+      expect([200, 503]).toContain(after.status);
+      if (after.status === 200) {
+        const colour = await pixel(after);
+        if (after.headers.get('etag') === oldEtag) expect(colour).toEqual([255, 0, 0]);
+        else expect(colour).toEqual([0, 0, 255]);
+      }
+      const info = await app.request('/iiif/3/swap.png/info.json');
+      expect(((await info.json()) as { width: number }).width).toBe(80);
+      await rm(join(root, 'swap.png'));
+    });
+  }
+});

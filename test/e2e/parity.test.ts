@@ -1,0 +1,179 @@
+// First: lambda-local's `awslambda` streaming polyfill must exist before the AWS SDK claims that global.
+import { bufferedFetcher, FUNCTION_DOMAIN, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
+import type { Env } from '../../src/config.ts';
+import { GRID, gridColour, makeFixtures } from '../fixtures/images.ts';
+import { putObject, s3rverClient, startS3rver, uploadAll, type LocalS3, useS3rverCredentials } from '../helpers/s3rver.ts';
+
+/**
+ * serverless-iiif and Cantaloupe behaviours a migrating collection relies on, each tried
+ * against the Lambda app (the bundle's entry) over a real S3 protocol server.
+ */
+let s3: LocalS3;
+let admin: S3Client;
+
+beforeAll(async () => {
+  useS3rverCredentials();
+  s3 = await startS3rver(['images', 'other']);
+  admin = s3rverClient(s3.endpoint);
+  await uploadAll(admin, 'images', await makeFixtures());
+});
+
+afterAll(async () => {
+  admin?.destroy();
+  await s3?.close();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Everything the app logs on the console, whichever of its methods the logger uses. */
+function captureLog(): () => string {
+  const spies = [
+    ...(['log', 'info', 'warn', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => {})),
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true),
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true),
+  ];
+  return () => spies.flatMap((spy) => spy.mock.calls.flat().map(String)).join('\n');
+}
+
+const lambda = (extra: Env) => bufferedFetcher(createHandlers(s3rverLambdaEnv(s3.endpoint, 'images', extra)).handler);
+const base = `https://${FUNCTION_DOMAIN}`;
+const get = (fetcher: ReturnType<typeof lambda>, path: string, headers: Record<string, string> = {}) =>
+  fetcher(path, { method: 'GET', headers, redirect: 'manual' });
+
+async function decoded(res: Response) {
+  const { data, info } = await sharp(new Uint8Array(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+  const pixel = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+  return { width: info.width, height: info.height, pixel };
+}
+
+describe('raw "/" in identifiers (IIIF_RAW_SLASH_IDS, serverless-iiif style)', () => {
+  it('is off by default: a raw slash is a 404', async () => {
+    expect((await get(lambda({}), '/iiif/2/nested/grid.png/info.json')).status).toBe(404);
+  });
+
+  it('resolves info.json, images and the base URI of an identifier with raw slashes; ids stay encoded by default', async () => {
+    const fetcher = lambda({ IIIF_RAW_SLASH_IDS: 'true' });
+    const info = await get(fetcher, '/iiif/2/nested/grid.png/info.json');
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ '@id': `${base}/iiif/2/nested%2Fgrid.png`, width: GRID.width, height: GRID.height });
+
+    const image = await get(fetcher, '/iiif/3/nested/grid.png/50,0,100,100/50,/0/default.png');
+    expect(image.status).toBe(200);
+    expect(image.headers.get('link')).toContain(`<${base}/iiif/3/nested%2Fgrid.png/50,0,100,100/50,50/0/default.png>;rel="canonical"`);
+    const pixels = await decoded(image);
+    expect([pixels.width, pixels.height]).toEqual([50, 50]);
+    // Source cell (50..99, 0..49) fills the top-left quarter of the output.
+    const want = gridColour(75, 25);
+    pixels.pixel(10, 10).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(6));
+
+    const redirect = await get(fetcher, '/iiif/3/nested/grid.png');
+    expect(redirect.status).toBe(303);
+    expect(redirect.headers.get('location')).toBe(`${base}/iiif/3/nested%2Fgrid.png/info.json`);
+  });
+
+  it('emits the identifier as received when IIIF_RAW_SLASH_CANONICAL=as-received', async () => {
+    const fetcher = lambda({ IIIF_RAW_SLASH_IDS: 'true', IIIF_RAW_SLASH_CANONICAL: 'as-received' });
+    expect(await (await get(fetcher, '/iiif/3/nested/grid.png/info.json')).json()).toMatchObject({ id: `${base}/iiif/3/nested/grid.png` });
+    const image = await get(fetcher, '/iiif/2/nested/grid.png/full/full/0/default.jpg');
+    expect(image.status).toBe(200);
+    expect(image.headers.get('link')).toContain(`<${base}/iiif/2/nested/grid.png/full/full/0/default.jpg>;rel="canonical"`);
+    // Both spellings address the same image.
+    expect((await get(fetcher, '/iiif/3/nested%2Fgrid.png/info.json')).status).toBe(200);
+  });
+
+  it('checks the source at most once, and keeps the right errors', async () => {
+    const fetcher = lambda({ IIIF_RAW_SLASH_IDS: 'true' });
+    expect((await get(fetcher, '/iiif/3/nested/missing.png/info.json')).status).toBe(404);
+    expect((await get(fetcher, '/iiif/3/nested/missing.png/full/max/0/default.jpg')).status).toBe(404);
+    // Not a valid image request and no image of that name: the parameter error, not a redirect.
+    const bad = await get(fetcher, '/iiif/3/nested/grid.png/full/junk/0/default.jpg');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'bad_size' });
+    expect((await get(fetcher, '/iiif/3/nested/a%00b.png/info.json')).status).toBe(400);
+  });
+});
+
+describe('IIIF_SLASH_SUBSTITUTE when emitting ids (Cantaloupe slash_substitute)', () => {
+  it('uses the substitute in info.json id, the canonical Link and the base-URI redirect', async () => {
+    const fetcher = lambda({ IIIF_SLASH_SUBSTITUTE: '_SL_' });
+    const info = await get(fetcher, '/iiif/3/nested_SL_grid.png/info.json');
+    expect(await info.json()).toMatchObject({ id: `${base}/iiif/3/nested_SL_grid.png` });
+    const image = await get(fetcher, '/iiif/3/nested_SL_grid.png/full/max/0/default.jpg');
+    expect(image.status).toBe(200);
+    expect(image.headers.get('link')).toContain(`<${base}/iiif/3/nested_SL_grid.png/full/max/0/default.jpg>;rel="canonical"`);
+    // A proxy that decoded %2F: the id the client gets back must survive the same proxy.
+    const redirect = await get(fetcher, '/iiif/3/nested%2Fgrid.png');
+    expect(redirect.headers.get('location')).toBe(`${base}/iiif/3/nested_SL_grid.png/info.json`);
+  });
+});
+
+describe('ping route', () => {
+  it("answers serverless-iiif's text/plain OK when the deployment uses its setting names", async () => {
+    const fetcher = bufferedFetcher(createHandlers({ ...s3rverLambdaEnv(s3.endpoint), IIIF_S3_BUCKET: undefined, sourceBucket: 'images' }).handler);
+    for (const path of ['/iiif/2', '/iiif/3', '/iiif/3/']) {
+      const res = await get(fetcher, path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toMatch(/^text\/plain/);
+      expect(await res.text(), path).toBe('OK');
+    }
+  });
+
+  it('answers JSON with our own names', async () => {
+    const res = await get(lambda({}), '/iiif/3');
+    expect(await res.json()).toEqual({ status: 'ok', version: 3 });
+  });
+});
+
+describe('preflight headers (IIIF_PREFLIGHT, serverless-iiif preflight=true)', () => {
+  const location = { 'x-preflight-location': 's3://images/grid.png' };
+  const dimensions = { 'x-preflight-dimensions': JSON.stringify({ width: 3000, height: 2000 }) };
+
+  it('ignores them by default, and logs the refusal', async () => {
+    const logged = captureLog();
+    const res = await get(lambda({}), '/iiif/3/not-there/info.json', location);
+    expect(res.status).toBe(404);
+    expect(logged()).toMatch(/preflight.*ignored/i);
+  });
+
+  it('reads the object named by x-preflight-location when enabled', async () => {
+    const fetcher = lambda({ IIIF_PREFLIGHT: 'true' });
+    const info = await get(fetcher, '/iiif/3/not-there/info.json', location);
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ id: `${base}/iiif/3/not-there`, width: GRID.width, height: GRID.height });
+    const image = await decoded(await get(fetcher, '/iiif/3/not-there/full/60,/0/default.png', location));
+    expect([image.width, image.height]).toEqual([60, 40]);
+  });
+
+  it('takes the geometry from x-preflight-dimensions without probing the object', async () => {
+    const fetcher = lambda({ IIIF_PREFLIGHT: 'true' });
+    const info = await get(fetcher, '/iiif/3/grid.png/info.json', dimensions);
+    expect(await info.json()).toMatchObject({ width: 3000, height: 2000 });
+    const list = JSON.stringify([{ width: 1000, height: 800 }, { width: 500, height: 400 }]);
+    expect(await (await get(fetcher, '/iiif/2/grid.jpg/info.json', { 'x-preflight-dimensions': list })).json())
+      .toMatchObject({ width: 1000, height: 800 });
+  });
+
+  it('refuses a location outside the configured bucket or prefix, and bad dimensions, with a logged 400', async () => {
+    const logged = captureLog();
+    const fetcher = lambda({ IIIF_PREFLIGHT: 'true' });
+    await putObject(admin, 'other', 'grid.png', new Uint8Array(await (await get(lambda({}), '/iiif/3/grid.png/full/max/0/default.png')).arrayBuffer()));
+    for (const headers of <Record<string, string>[]>[
+      { 'x-preflight-location': 's3://other/grid.png' },
+      { 'x-preflight-location': 'https://images.s3.amazonaws.com/grid.png' },
+      { 'x-preflight-dimensions': '{"width":-1}' },
+      { 'x-preflight-dimensions': 'not json' },
+    ]) {
+      const res = await get(fetcher, '/iiif/3/grid.png/info.json', headers);
+      expect(res.status, JSON.stringify(headers)).toBe(400);
+      const body = await res.text();
+      expect(body).not.toContain('other');
+    }
+    expect(logged()).toMatch(/preflight.*refused/i);
+  });
+});
