@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
+import { createEdgeTileCache } from './image/edge-tile-cache.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
@@ -68,6 +69,7 @@ export function createAppContext(options: AppOptions) {
     limits,
     preferredFormats,
     infoBodies,
+    edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
     logger: options.logger ?? jsonLinesLogger({ level: 'warn' }),
     metrics,
     publicBase: (c: Context) => publicBase(c.req.raw, config),

@@ -1,3 +1,4 @@
+import { type EdgeTileCache, edgeTileKey } from './edge-tile-cache.ts';
 import type { SourceGeometry } from './geometry.ts';
 import type { RenderPlan } from '../iiif/types.ts';
 import {
@@ -75,13 +76,29 @@ function cellAlong(start: number, length: number, scale: number, tile: number, l
   return size <= cell && size >= cell - 1 ? index : undefined;
 }
 
-/** The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no decode, no encode. */
-export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile): Promise<Uint8Array> {
+/** Where a cropped tile's bytes are kept: the cache and the source's identity in its keys. */
+export interface CroppedTileStore {
+  cache: EdgeTileCache;
+  identifier: string;
+  etag: string;
+}
+
+/**
+ * The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no
+ * decode, no encode. A cropped tile (edges, rounding) comes from `store` when it has it.
+ */
+export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array> {
   const { level } = tile;
+  const cropped = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
+  const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, tile.col, tile.row, tile.width, tile.height);
+  const kept = key ? store.cache.get(key) : undefined;
+  if (kept) return kept;
   const location = await locate(level, tile.col, tile.row);
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
-  const cropped = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
-  return cropped ? rewriteJpegFrameSize(jpeg, tile.width, tile.height) : jpeg;
+  if (!cropped) return jpeg;
+  const out = rewriteJpegFrameSize(jpeg, tile.width, tile.height);
+  if (key) store.cache.set(key, out);
+  return out;
 }

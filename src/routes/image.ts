@@ -48,7 +48,8 @@ export async function imageResponse(
   if (tile) {
     const started = performance.now();
     const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, app.sourceSignal(c));
-    const body = await readAlignedTile(read, tileLocator(read, geometry), tile);
+    const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: object.etag };
+    const body = await readAlignedTile(read, tileLocator(read, geometry), tile, store);
     const readMs = performance.now() - started;
     setMetric(c, 'read', readMs, 'stored tile read');
     setMetric(c, 'path', 'passthrough');

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -9,6 +9,16 @@ import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
+import {
+  type RangeRead,
+  pyramidLevels,
+  readTiffStructure,
+  readTileTables,
+  rewriteJpegFrameSize,
+  spliceJpegTile,
+  spliceOptionsFor,
+  tileFromTables,
+} from '../../src/tiff/index.ts';
 import { PYRAMID, gridColour } from '../fixtures/images.ts';
 
 /** Mean absolute difference per channel between two decoded images of the same size. */
@@ -175,5 +185,93 @@ describe('rendering from a remote tiled pyramid', () => {
     await app.request('/iiif/3/flat.jpg/full/50,/0/default.png');
     expect(counts.whole).toBe(1);
     await rm(cacheDir, { recursive: true, force: true });
+  });
+});
+
+describe('edge-tile cache', () => {
+  /** Today's crop, from the file with the TIFF reader: every cropped cell (right column, bottom row) of every level. */
+  async function expectedEdgeTiles(file: string) {
+    const bytes = await readFile(join(root, file));
+    const read: RangeRead = async (offset, length) => bytes.subarray(offset, offset + length);
+    const levels = pyramidLevels(await readTiffStructure(read, bytes.length));
+    const out: Array<{ path: string; jpeg: Uint8Array }> = [];
+    for (const level of levels) {
+      const tables = await readTileTables(read, level);
+      const scale = PYRAMID.width / level.width;
+      const [cols, rows] = [Math.ceil(level.width / 256), Math.ceil(level.height / 256)];
+      for (let row = 0; row < rows; row++) {
+        for (let col = 0; col < cols; col++) {
+          const [w, h] = [Math.min(256, level.width - col * 256), Math.min(256, level.height - row * 256)];
+          if (w === 256 && h === 256) continue;
+          const loc = tileFromTables(tables!, level, col, row);
+          const tile = spliceJpegTile(level.jpegTables, await read(loc.offset, loc.length), spliceOptionsFor(level));
+          const [x, y] = [col * 256 * scale, row * 256 * scale];
+          const region = `${x},${y},${Math.min(256 * scale, PYRAMID.width - x)},${Math.min(256 * scale, PYRAMID.height - y)}`;
+          out.push({ path: `${region}/${w},${h}/0/default.jpg`, jpeg: rewriteJpegFrameSize(tile, w, h) });
+        }
+      }
+    }
+    return out;
+  }
+  const build = (dir: string, env: Record<string, string> = {}) => {
+    const { source, counts } = countingSource(fsSource({ root: dir }));
+    return { app: createApp({ config: loadConfig({ IIIF_ROOT: dir, ...env }), source }), counts };
+  };
+
+  it.each(['rgb.tif', 'ycbcr.tif'])('%s: every edge tile of every level is byte-identical to the crop, then served without a read', async (name) => {
+    const { app, counts } = build(root);
+    const tiles = await expectedEdgeTiles(name);
+    // 2000×1500 in 256 px tiles: 8+6-1, 4+3-1, 2+2-1 and 1 cropped cells.
+    expect(tiles).toHaveLength(13 + 6 + 3 + 1);
+    for (const { path, jpeg } of tiles) {
+      const first = await app.request(`/iiif/3/${name}/${path}`);
+      expect(first.headers.get('server-timing'), path).toContain('path;desc="passthrough"');
+      expect(new Uint8Array(await first.arrayBuffer()), path).toEqual(jpeg);
+      const before = counts.reads;
+      const again = await app.request(`/iiif/3/${name}/${path}`);
+      expect(new Uint8Array(await again.arrayBuffer()), path).toEqual(jpeg);
+      expect(counts.reads - before, path).toBe(0);
+    }
+  });
+
+  it('forgets a file\'s tiles when its ETag changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-edges-'));
+    await writeFile(join(dir, 'p.tif'), await readFile(join(root, 'rgb.tif')));
+    const { app } = build(dir);
+    const [tile] = await expectedEdgeTiles('rgb.tif');
+    const url = `/iiif/3/p.tif/${tile!.path}`;
+    expect(new Uint8Array(await (await app.request(url)).arrayBuffer())).toEqual(tile!.jpeg);
+    // Same geometry, other bytes (Q75 YCbCr tiles), and a new mtime.
+    await writeFile(join(dir, 'p.tif'), await readFile(join(root, 'ycbcr.tif')));
+    await utimes(join(dir, 'p.tif'), new Date(), new Date(Date.now() + 5000));
+    const [changed] = await expectedEdgeTiles('ycbcr.tif');
+    expect(changed!.path).toBe(tile!.path);
+    expect(new Uint8Array(await (await app.request(url)).arrayBuffer())).toEqual(changed!.jpeg);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps no more bytes than IIIF_EDGE_TILE_CACHE_BYTES', async () => {
+    const tiles = await expectedEdgeTiles('ycbcr.tif');
+    const sizes = tiles.map((t) => t.jpeg.length);
+    // Room for the two largest tiles, not three.
+    const [a, b] = [...sizes].sort((x, y) => y - x);
+    const bound = a! + b!;
+    const { app, counts } = build(root, { IIIF_EDGE_TILE_CACHE_BYTES: String(bound) });
+    const reads = async (path: string) => {
+      const before = counts.reads;
+      await (await app.request(`/iiif/3/ycbcr.tif/${path}`)).arrayBuffer();
+      return counts.reads - before;
+    };
+    for (const t of tiles) await reads(t.path);
+    // The latest tile stays; the first ones were evicted to stay within the bound.
+    expect(await reads(tiles[tiles.length - 1]!.path)).toBe(0);
+    expect(await reads(tiles[0]!.path)).toBe(1);
+    expect(tiles.reduce((sum, t) => sum + t.jpeg.length, 0)).toBeGreaterThan(bound);
+    // Off with 0: every request reads.
+    const off = build(root, { IIIF_EDGE_TILE_CACHE_BYTES: '0' });
+    await off.app.request(`/iiif/3/ycbcr.tif/${tiles[0]!.path}`);
+    const before = off.counts.reads;
+    await off.app.request(`/iiif/3/ycbcr.tif/${tiles[0]!.path}`);
+    expect(off.counts.reads - before).toBe(1);
   });
 });
