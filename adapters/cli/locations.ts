@@ -1,0 +1,138 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { loadConfig } from '../../src/config.ts';
+import { createS3Client } from '../../src/sources/s3-client.ts';
+import { UsageError } from './args.ts';
+
+export interface StoredFile {
+  /** Path below the location, `/`-separated: the identifier-bearing part that prepare keeps. */
+  name: string;
+  size: number;
+  modified: Date;
+  /** S3 user metadata (lower-case keys); absent for files. */
+  metadata?: Record<string, string>;
+}
+
+/** A folder or an S3 prefix, seen the way prepare needs it. */
+export interface Location {
+  readonly label: string;
+  /** Every stored file, in no particular order. */
+  list(): AsyncIterable<StoredFile>;
+  stat(name: string): Promise<StoredFile | undefined>;
+  /** A local path holding the file's bytes: the file itself, or a download into `scratch`. */
+  localCopy(name: string, scratch: string): Promise<string>;
+  /** Where to write the output for `name` before put(): beside it for a folder, so put() is a rename. */
+  staging(name: string, scratch: string): Promise<string>;
+  /** Stores a staged file under `name`, replacing any older one in a single step. */
+  put(name: string, staged: string, metadata: Record<string, string>): Promise<void>;
+  close(): void;
+}
+
+/** `s3://bucket/prefix` or a folder path; S3 settings come from the server's IIIF_S3_* variables. */
+export function openLocation(spec: string): Location {
+  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(spec);
+  if (!s3) return folder(spec);
+  const [, bucket = '', rawPrefix = ''] = s3;
+  const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+  return s3Prefix(createS3Client(loadConfig(process.env)), bucket, prefix);
+}
+
+const randomName = () => Math.random().toString(36).slice(2);
+
+function folder(root: string): Location {
+  const base = resolve(root);
+  const path = (name: string) => join(base, ...name.split('/'));
+  const statOf = async (name: string): Promise<StoredFile | undefined> => {
+    try {
+      const s = await stat(path(name));
+      return s.isFile() ? { name, size: s.size, modified: s.mtime } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    label: base,
+    async *list() {
+      let entries;
+      try {
+        entries = await readdir(base, { recursive: true, withFileTypes: true });
+      } catch {
+        throw new UsageError(`cannot read the folder ${root}`);
+      }
+      for (const entry of entries) {
+        if (!entry.isFile()) continue;
+        const name = relative(base, join(entry.parentPath, entry.name)).split(sep).join('/');
+        const found = await statOf(name);
+        if (found) yield found;
+      }
+    },
+    stat: statOf,
+    localCopy: async (name) => path(name),
+    async staging(name) {
+      await mkdir(dirname(path(name)), { recursive: true });
+      return `${path(name)}.partial-${process.pid}-${randomName()}`;
+    },
+    put: (name, staged) => rename(staged, path(name)),
+    close() {},
+  };
+}
+
+function s3Prefix(client: S3Client, bucket: string, prefix: string): Location {
+  const key = (name: string) => prefix + name;
+  return {
+    label: `s3://${bucket}/${prefix}`,
+    async *list() {
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+          if (o.Key === undefined || o.Key.endsWith('/')) continue;
+          yield { name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+    async stat(name) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key(name) }));
+        return { name, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0), metadata: head.Metadata ?? {} };
+      } catch (e) {
+        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw e;
+      }
+    },
+    async localCopy(name, scratch) {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key(name) }));
+      if (!(object.Body instanceof Readable)) throw new Error('the S3 client returned no stream');
+      const file = join(scratch, `in-${randomName()}`);
+      await pipeline(object.Body, createWriteStream(file));
+      return file;
+    },
+    staging: async (_name, scratch) => join(scratch, `out-${randomName()}.tif`),
+    async put(name, file, metadata) {
+      const { size } = await stat(file);
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key(name),
+          Body: createReadStream(file),
+          ContentLength: size,
+          ContentType: 'image/tiff',
+          Metadata: metadata,
+        }),
+      );
+      await rm(file, { force: true });
+    },
+    close: () => client.destroy(),
+  };
+}

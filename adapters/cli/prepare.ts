@@ -1,0 +1,142 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { UsageError } from './args.ts';
+import { InputError, firstLine, writePyramid, type PyramidOptions } from './convert.ts';
+import { openLocation, type Location, type StoredFile } from './locations.ts';
+import { forEachLimited, startProgress } from './progress.ts';
+import { outputName, type Rename } from './rename.ts';
+
+export interface PrepareOptions extends PyramidOptions {
+  concurrency: number;
+  force: boolean;
+  dryRun: boolean;
+  rename: Rename[];
+  keyTemplate?: string;
+}
+
+/** Everything the server reads or sharp can decode, plus JPEG 2000 (reported until its decoder lands). */
+const IMAGE_NAME = /\.(jpe?g|png|tiff?|webp|gif|avif|heic|heif|jp2|j2k|jpx|jpf)$/i;
+
+interface Job {
+  input: StoredFile;
+  output: string;
+}
+
+/** `planned`: would be converted, in a dry run. */
+type Outcome = 'converted' | 'planned' | 'skipped' | 'failed';
+
+/** Converts every image under SOURCE into DEST; the JSON summary goes to stdout, progress to stderr. */
+export async function runPrepare(sourceSpec: string, destSpec: string, o: PrepareOptions): Promise<number> {
+  const source = openLocation(sourceSpec);
+  const dest = openLocation(destSpec);
+  if (source.label === dest.label) throw new UsageError('DEST must not be SOURCE: outputs would replace their inputs');
+  const scratch = await mkdtemp(join(tmpdir(), 'iiif-edge-prepare-'));
+  const started = Date.now();
+  const counts: Record<Outcome, number> = { converted: 0, planned: 0, skipped: 0, failed: 0 };
+  const errors: Array<{ file: string; reason: string }> = [];
+  const plan: Array<{ file: string; output: string; action: 'convert' | 'skip' }> = [];
+  let inputBytes = 0;
+  let outputBytes = 0;
+  let peakRss = process.memoryUsage.rss();
+  try {
+    const { jobs, ignored, clashes } = await planJobs(source, o);
+    for (const clash of clashes) errors.push(clash);
+    counts.failed += clashes.length;
+    // Memory follows images in flight: each gets its share of the cores rather than all of them.
+    sharp.cache(false);
+    sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / o.concurrency)));
+    const progress = startProgress('prepare', jobs.length);
+    await forEachLimited(jobs, o.concurrency, async (job) => {
+      const outcome = await runJob(job, source, dest, scratch, o).catch((e: unknown) => {
+        const reason = e instanceof InputError ? e.message : `failed: ${firstLine(e)}`;
+        errors.push({ file: job.input.name, reason });
+        progress.log(`${job.input.name}: ${reason}`);
+        return { outcome: 'failed' as const, bytes: 0 };
+      });
+      counts[outcome.outcome]++;
+      if (o.dryRun) plan.push({ file: job.input.name, output: job.output, action: outcome.outcome === 'skipped' ? 'skip' : 'convert' });
+      if (outcome.outcome === 'converted') inputBytes += job.input.size;
+      outputBytes += outcome.bytes;
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      progress.tick(job.input.size);
+    });
+    progress.stop();
+    const seconds = (Date.now() - started) / 1000;
+    const summary = {
+      source: source.label,
+      dest: dest.label,
+      dryRun: o.dryRun,
+      files: jobs.length + clashes.length,
+      ...counts,
+      ignored,
+      inputBytes,
+      outputBytes,
+      seconds: Number(seconds.toFixed(2)),
+      filesPerSecond: Number((counts.converted / Math.max(seconds, 0.001)).toFixed(2)),
+      peakRssBytes: peakRss,
+      errors,
+      ...(o.dryRun ? { plan } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return counts.failed > 0 ? 1 : 0;
+  } finally {
+    source.close();
+    dest.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function planJobs(source: Location, o: PrepareOptions) {
+  const jobs: Job[] = [];
+  let ignored = 0;
+  for await (const input of source.list()) {
+    if (IMAGE_NAME.test(input.name) && !input.name.split('/').some((part) => part.startsWith('.'))) {
+      jobs.push({ input, output: outputName(input.name, o.rename, o.keyTemplate) });
+    } else ignored++;
+  }
+  // Two inputs renamed onto one output (a.jpg and a.png to a.tif) would overwrite each other.
+  const byOutput = new Map<string, Job[]>();
+  for (const job of jobs) byOutput.set(job.output, [...(byOutput.get(job.output) ?? []), job]);
+  const clashes = [...byOutput.values()]
+    .filter((group) => group.length > 1)
+    .flatMap((group) => group.map((job) => ({ file: job.input.name, reason: `output ${job.output} is also the output of another input` })));
+  const clashing = new Set(clashes.map((c) => c.file));
+  return { jobs: jobs.filter((job) => !clashing.has(job.input.name)), ignored, clashes };
+}
+
+/** An earlier run's output counts when it is newer than its input and reads as a TIFF we wrote. */
+async function upToDate(job: Job, dest: Location, scratch: string): Promise<boolean> {
+  const found = await dest.stat(job.output);
+  if (!found || found.modified < job.input.modified) return false;
+  if (found.metadata) return found.metadata.width !== undefined && found.metadata.height !== undefined;
+  try {
+    const meta = await sharp(await dest.localCopy(job.output, scratch)).metadata();
+    return meta.format === 'tiff' && (meta.pages ?? 1) >= 1;
+  } catch {
+    return false;
+  }
+}
+
+async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions) {
+  if (!o.force && (await upToDate(job, dest, scratch))) return { outcome: 'skipped' as const, bytes: 0 };
+  if (o.dryRun) return { outcome: 'planned' as const, bytes: 0 };
+  const input = await source.localCopy(job.input.name, scratch);
+  const staged = await dest.staging(job.output, scratch);
+  try {
+    const pyramid = await writePyramid(sharp, input, staged, o);
+    // The keys the S3 source reads (src/sources/s3-hints.ts), serverless-iiif's names.
+    await dest.put(job.output, staged, {
+      width: String(pyramid.width),
+      height: String(pyramid.height),
+      tilewidth: String(o.tileSize),
+      tileheight: String(o.tileSize),
+      pages: String(pyramid.pages),
+    });
+    return { outcome: 'converted' as const, bytes: pyramid.bytes };
+  } finally {
+    await rm(staged, { force: true });
+    if (input.startsWith(scratch)) await rm(input, { force: true });
+  }
+}

@@ -1,0 +1,156 @@
+import type { Sharp, SharpOptions } from 'sharp';
+import { firstLine } from './convert.ts';
+
+type SharpFactory = (input: Uint8Array, options: SharpOptions) => Sharp;
+
+export interface Fetched {
+  status: number;
+  contentType: string;
+  width?: number;
+  height?: number;
+  error?: string;
+}
+
+export interface UrlResult {
+  path: string;
+  old: Fetched;
+  new: Fetched;
+  /** Mean absolute difference of the decoded 8-bit sRGB samples (0–255), when both decoded at one size. */
+  meanAbsDiff?: number;
+  /** info.json fields that differ. */
+  infoDiffs?: string[];
+  /** Why the URL counts as different; empty when it is the same. */
+  differences: string[];
+}
+
+export interface DiffOptions {
+  threshold: number;
+  timeoutMs: number;
+  /** Larger outputs are not decoded (bounded memory). */
+  maxPixels: number;
+}
+
+/** Media type without parameters; JSON and JSON-LD count as one, as IIIF allows either for info.json. */
+const mediaType = (header: string | null): string => {
+  const type = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return type === 'application/ld+json' ? 'application/json' : type;
+};
+
+interface Body {
+  fetched: Fetched;
+  bytes?: Uint8Array;
+}
+
+async function get(url: string, timeoutMs: number): Promise<Body> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { fetched: { status: res.status, contentType: mediaType(res.headers.get('content-type')) }, bytes };
+  } catch (e) {
+    return { fetched: { status: 0, contentType: '', error: firstLine(e) } };
+  }
+}
+
+/** Requests `path` from both servers and says how the answers differ. */
+export async function diffUrl(sharp: SharpFactory, oldBase: string, newBase: string, path: string, o: DiffOptions): Promise<UrlResult> {
+  const [a, b] = await Promise.all([get(`${oldBase}/${path}`, o.timeoutMs), get(`${newBase}/${path}`, o.timeoutMs)]);
+  const result: UrlResult = { path, old: a.fetched, new: b.fetched, differences: [] };
+  const differ = (what: string) => result.differences.push(what);
+  if (a.fetched.error || b.fetched.error) differ(`request failed: ${a.fetched.error ?? b.fetched.error}`);
+  if (a.fetched.status !== b.fetched.status) differ(`status ${a.fetched.status} → ${b.fetched.status}`);
+  if (a.fetched.status >= 300 || b.fetched.status >= 300 || !a.bytes || !b.bytes) return result;
+  if (a.fetched.contentType !== b.fetched.contentType) differ(`content type ${a.fetched.contentType} → ${b.fetched.contentType}`);
+  if (path.endsWith('/info.json')) {
+    result.infoDiffs = diffInfo(a.bytes, b.bytes);
+    if (result.infoDiffs.length > 0) differ(`info.json ${result.infoDiffs.join(', ')}`);
+    return result;
+  }
+  const [pa, pb] = await Promise.all([pixels(sharp, a.bytes, o.maxPixels), pixels(sharp, b.bytes, o.maxPixels)]);
+  describe(a.fetched, pa);
+  describe(b.fetched, pb);
+  if ('error' in pa || 'error' in pb) {
+    differ(`not decodable: ${a.fetched.error ?? b.fetched.error}`);
+    return result;
+  }
+  if (pa.width !== pb.width || pa.height !== pb.height) {
+    differ(`size ${pa.width}×${pa.height} → ${pb.width}×${pb.height}`);
+    return result;
+  }
+  let sum = 0;
+  for (let i = 0; i < pa.data.length; i++) sum += Math.abs((pa.data[i] ?? 0) - (pb.data[i] ?? 0));
+  result.meanAbsDiff = Number((sum / Math.max(1, pa.data.length)).toFixed(3));
+  if (result.meanAbsDiff > o.threshold) differ(`pixels differ by ${result.meanAbsDiff} (threshold ${o.threshold})`);
+  return result;
+}
+
+type Pixels = { width: number; height: number; data: Uint8Array } | { error: string };
+
+function describe(side: Fetched, p: Pixels): void {
+  if ('error' in p) side.error = p.error;
+  else Object.assign(side, { width: p.width, height: p.height });
+}
+
+/** 8-bit sRGB without alpha (flattened on white), so grey, RGB and RGBA outputs compare alike. */
+async function pixels(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number): Promise<Pixels> {
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, data };
+  } catch (e) {
+    return { error: firstLine(e) };
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** The info.json fields a viewer depends on: width, height, sizes, tiles, profile level and the host in `id`. */
+export function diffInfo(oldBytes: Uint8Array, newBytes: Uint8Array): string[] {
+  let a: Json;
+  let b: Json;
+  try {
+    a = JSON.parse(new TextDecoder().decode(oldBytes)) as Json;
+    b = JSON.parse(new TextDecoder().decode(newBytes)) as Json;
+  } catch {
+    return ['not JSON'];
+  }
+  const fields: Array<[string, (j: Json) => unknown]> = [
+    ['width', (j) => j.width],
+    ['height', (j) => j.height],
+    ['sizes', (j) => sortedSizes(j.sizes)],
+    ['tiles', (j) => normalTiles(j.tiles)],
+    ['profile', profileLevel],
+    ['id host', idHost],
+  ];
+  return fields
+    .filter(([, pick]) => JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
+    .map(([name, pick]) => `${name} ${JSON.stringify(pick(a))} → ${JSON.stringify(pick(b))}`);
+}
+
+const sortedSizes = (sizes: unknown) =>
+  Array.isArray(sizes) ? (sizes as Array<{ width: number; height: number }>).map((s) => `${s.width}x${s.height}`).sort() : [];
+
+/** `height` defaults to `width`, and scale factors are a set. */
+const normalTiles = (tiles: unknown) =>
+  Array.isArray(tiles)
+    ? (tiles as Array<{ width: number; height?: number; scaleFactors?: number[] }>)
+        .map((t) => `${t.width}x${t.height ?? t.width}@${[...(t.scaleFactors ?? [])].sort((x, y) => x - y).join(',')}`)
+        .sort()
+    : [];
+
+/** `level2` from 3.0's `profile` or from 2.1's compliance URI. */
+function profileLevel(j: Json): string | undefined {
+  const first: unknown = Array.isArray(j.profile) ? j.profile[0] : j.profile;
+  return typeof first === 'string' ? /level[0-2]/.exec(first)?.[0] : undefined;
+}
+
+function idHost(j: Json): string | undefined {
+  const id = j.id ?? j['@id'];
+  try {
+    return typeof id === 'string' ? new URL(id).host : undefined;
+  } catch {
+    return undefined;
+  }
+}

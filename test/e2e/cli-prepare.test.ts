@@ -1,0 +1,258 @@
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../adapters/node/server.ts';
+import { pyramidLevels, readTiffStructure, readTileLocation, spliceJpegTile, spliceOptionsFor } from '../../src/tiff/index.ts';
+import { runCli } from '../helpers/cli.ts';
+import { putObject, s3rverClient, startS3rver, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
+
+interface Summary {
+  files: number;
+  converted: number;
+  planned: number;
+  skipped: number;
+  failed: number;
+  ignored: number;
+  errors: Array<{ file: string; reason: string }>;
+}
+
+const RED = { r: 220, g: 20, b: 20 };
+const BLUE = { r: 20, g: 20, b: 220 };
+let work: string;
+let src: string;
+
+/** 1200×900, red left half and blue right half, stored with EXIF orientation 6 (shown turned 90° clockwise). */
+async function orientedPhoto(): Promise<Buffer> {
+  const half = (background: typeof RED) => sharp({ create: { width: 600, height: 900, channels: 3, background } }).png().toBuffer();
+  return sharp({ create: { width: 1200, height: 900, channels: 3, background: RED } })
+    .composite([{ input: await half(BLUE), left: 600, top: 0 }])
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
+}
+
+async function put(root: string, name: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(join(root, name)), { recursive: true });
+  await writeFile(join(root, name), bytes);
+}
+
+async function inputs(): Promise<Record<string, Uint8Array | string>> {
+  const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: BLUE } }).png().toBuffer();
+  return {
+    'photo.jpg': await orientedPhoto(),
+    'nested/alpha.png': await sharp({ create: { width: 640, height: 480, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer(),
+    'cmyk.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: RED } }).toColourspace('cmyk').jpeg().toBuffer(),
+    'broken.jpg': 'not an image at all',
+    'truncated.png': png.subarray(0, png.length >> 1),
+    // A JP2 signature box and file-type box: no decoder for it yet.
+    'scan.jp2': Buffer.from('0000000c6a5020200d0a870a00000014667479706a703220', 'hex'),
+    'big.png': await sharp({ create: { width: 1500, height: 1000, channels: 3, background: RED } }).png().toBuffer(),
+    'readme.txt': 'not an image',
+  };
+}
+
+beforeAll(async () => {
+  useS3rverCredentials();
+  work = await mkdtemp(join(tmpdir(), 'iiif-edge-prepare-test-'));
+  src = join(work, 'src');
+  for (const [name, bytes] of Object.entries(await inputs())) await put(src, name, bytes);
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function prepare(args: string[], env: Record<string, string> = {}) {
+  const run = await runCli(['prepare', ...args], env);
+  let summary: Summary | undefined;
+  try {
+    summary = JSON.parse(run.stdout) as Summary;
+  } catch {
+    summary = undefined;
+  }
+  return { ...run, summary };
+}
+
+/** What a TIFF reader sees in the file: levels, tiling, compression, colour model, and a decoded tile. */
+async function inspect(file: string) {
+  const bytes = new Uint8Array(await readFile(file));
+  const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+  const levels = pyramidLevels(await readTiffStructure(read, bytes.length));
+  const top = levels[0];
+  if (!top) throw new Error('no level');
+  const loc = await readTileLocation(read, top, 0, 0);
+  const tile = spliceJpegTile(top.jpegTables, bytes.subarray(loc.offset, loc.offset + loc.length), spliceOptionsFor(top));
+  return { levels, top, tileMeta: await sharp(tile).metadata() };
+}
+
+async function pixel(file: string, x: number, y: number): Promise<number[]> {
+  const { data, info } = await sharp(file).extract({ left: x, top: y, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+  return [...data.subarray(0, info.channels)];
+}
+
+describe('iiif-edge prepare, folder to folder', () => {
+  it('writes tiled pyramidal JPEG TIFFs under the same names and reports every bad input without stopping', async () => {
+    const out = join(work, 'out');
+    const run = await prepare([src, out, '--max-input-pixels', '1200000']);
+    expect(run.code).toBe(1);
+    expect(run.summary).toMatchObject({ files: 7, converted: 3, skipped: 0, failed: 4, ignored: 1 });
+    const reasons = Object.fromEntries(run.summary?.errors.map((e) => [e.file, e.reason]) ?? []);
+    expect(reasons['broken.jpg']).toMatch(/^unreadable input: /);
+    expect(reasons['truncated.png']).toMatch(/^(unreadable input|cannot convert): /);
+    expect(reasons['scan.jp2']).toBe('unsupported input: JPEG 2000 cannot be decoded by this build yet');
+    expect(reasons['big.png']).toBe('input too large: 1500×1000 is over 1200000 pixels (--max-input-pixels)');
+    // Not a terminal: plain progress lines on stderr, each error on its own line.
+    expect(run.stderr).toMatch(/^prepare: 7\/7, [\d.]+ MB, [\d.]+\/s/m);
+    expect(run.stderr).toContain('broken.jpg: unreadable input');
+    expect((await readdir(out, { recursive: true })).sort()).toEqual(['cmyk.jpg', 'nested', 'nested/alpha.png', 'photo.jpg']);
+
+    // Orientation applied: 900×1200, the red half on top. 256-px JPEG tiles, 4:2:0, levels down to one tile.
+    const photo = await inspect(join(out, 'photo.jpg'));
+    // One page per level, halving down to the first level that fits in a tile (as sharp reads the pages).
+    const pages = (await sharp(join(out, 'photo.jpg')).metadata()).pages ?? 0;
+    const pageSizes = [];
+    for (let page = 0; page < pages; page++) {
+      const m = await sharp(join(out, 'photo.jpg'), { page }).metadata();
+      pageSizes.push([m.width, m.height]);
+    }
+    expect(photo.levels.map((l) => [l.width, l.height])).toEqual(pageSizes);
+    expect(pageSizes.slice(0, 3)).toEqual([[900, 1200], [450, 600], [225, 300]]);
+    expect(pageSizes).toHaveLength(4);
+    expect(Math.max(...(pageSizes[3] as number[]))).toBeLessThanOrEqual(256);
+    expect(photo.levels.every((l) => l.tiled && l.tileWidth === 256 && l.tileHeight === 256 && l.compression === 7)).toBe(true);
+    expect(photo.top.photometric).toBe(6);
+    expect(photo.tileMeta).toMatchObject({ format: 'jpeg', width: 256, height: 256, chromaSubsampling: '4:2:0' });
+    const [top, bottom] = [await pixel(join(out, 'photo.jpg'), 450, 100), await pixel(join(out, 'photo.jpg'), 450, 1100)];
+    expect(top[0]).toBeGreaterThan(180);
+    expect(bottom[2]).toBeGreaterThan(180);
+    // Transparent → white; CMYK → 3-channel sRGB close to the red it was made from.
+    expect(await pixel(join(out, 'nested/alpha.png'), 10, 10)).toEqual([255, 255, 255]);
+    const red = await pixel(join(out, 'cmyk.jpg'), 150, 100);
+    expect(red).toHaveLength(3);
+    expect(Math.abs((red[0] ?? 0) - RED.r)).toBeLessThan(40);
+    expect((await sharp(join(out, 'cmyk.jpg')).metadata()).space).toBe('srgb');
+
+    // The server serves the prepared folder under the old identifiers.
+    const server = await startServer({ IIIF_ROOT: out, PORT: '0' });
+    try {
+      const info = (await (await fetch(`${server.url}/iiif/3/photo.jpg/info.json`)).json()) as Record<string, unknown>;
+      expect(info).toMatchObject({ width: 900, height: 1200, tiles: [{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8] }] });
+      const tile = await fetch(`${server.url}/iiif/3/photo.jpg/768,1024,132,176/132,176/0/default.jpg`);
+      expect(tile.status).toBe(200);
+      expect(await sharp(Buffer.from(await tile.arrayBuffer())).metadata()).toMatchObject({ width: 132, height: 176 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('resumes: skips up-to-date outputs, redoes changed inputs, broken outputs and everything with --force', async () => {
+    const out = join(work, 'resume');
+    const first = await prepare([src, out, '--max-input-pixels', '1200000']);
+    expect(first.summary).toMatchObject({ converted: 3, skipped: 0 });
+    const again = await prepare([src, out, '--max-input-pixels', '1200000']);
+    expect(again.summary).toMatchObject({ converted: 0, skipped: 3, failed: 4 });
+    // An input changed after its output, and an output cut short by a crash (newer than its input).
+    const later = new Date(Date.now() + 60_000);
+    await utimes(join(src, 'cmyk.jpg'), later, later);
+    await writeFile(join(out, 'nested/alpha.png'), 'II*\0 half a tiff');
+    const third = await prepare([src, out, '--max-input-pixels', '1200000']);
+    expect(third.summary).toMatchObject({ converted: 2, skipped: 1 });
+    expect((await sharp(join(out, 'nested/alpha.png')).metadata()).width).toBe(640);
+    const forced = await prepare([src, out, '--max-input-pixels', '1200000', '--force']);
+    expect(forced.summary).toMatchObject({ converted: 3, skipped: 0 });
+    await utimes(join(src, 'cmyk.jpg'), new Date(), new Date(Date.now() - 60_000));
+  });
+
+  it('--dry-run writes nothing; --rename and --key-template change names; clashing names are reported', async () => {
+    const dry = join(work, 'dry');
+    const run = await prepare([src, dry, '--dry-run', '--rename', '.jpg:.tif']);
+    expect(run.summary).toMatchObject({ planned: 7, converted: 0 });
+    expect(await stat(dry).catch(() => undefined)).toBeUndefined();
+    expect(JSON.parse(run.stdout).plan).toContainEqual({ file: 'photo.jpg', output: 'photo.tif', action: 'convert' });
+
+    const renamed = join(work, 'renamed');
+    await prepare([src, renamed, '--rename', '.JPG:.tif', '--rename', '.png:.tiff', '--max-input-pixels', '1200000']);
+    expect((await readdir(renamed, { recursive: true })).sort()).toEqual(['cmyk.tif', 'nested', 'nested/alpha.tiff', 'photo.tif']);
+
+    const clash = join(work, 'clash-src');
+    await put(clash, 'a.jpg', await orientedPhoto());
+    await put(clash, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    await put(clash, 'b.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const templated = await prepare([clash, join(work, 'clash-out'), '--key-template', '%s.tif']);
+    expect(templated.code).toBe(1);
+    expect(templated.summary).toMatchObject({ converted: 1, failed: 2 });
+    expect(templated.summary?.errors.map((e) => e.file).sort()).toEqual(['a.jpg', 'a.png']);
+    expect(await readdir(join(work, 'clash-out'))).toEqual(['b.tif']);
+  });
+
+  it('refuses bad arguments with one line and exit 2', async () => {
+    for (const args of [
+      ['prepare', src],
+      ['prepare', src, join(work, 'x'), '--quality', '0'],
+      ['prepare', src, join(work, 'x'), '--tile-size', '100'],
+      ['prepare', src, join(work, 'x'), '--rename', 'tif'],
+      ['prepare', src, join(work, 'x'), '--key-template', 'plain.tif'],
+      ['prepare', src, src],
+      ['prepare', join(work, 'no-such-folder'), join(work, 'x')],
+      ['prepare', src, join(work, 'x'), '--bogus'],
+    ]) {
+      const run = await runCli(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    }
+    const help = await runCli(['prepare', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--dry-run');
+  });
+});
+
+describe('iiif-edge prepare, S3 to S3 (s3rver)', () => {
+  let s3: LocalS3;
+  let admin: S3Client;
+
+  beforeAll(async () => {
+    s3 = await startS3rver(['scans', 'tiles']);
+    admin = s3rverClient(s3.endpoint);
+    await putObject(admin, 'scans', 'masters/photo.jpg', await orientedPhoto());
+    await putObject(admin, 'scans', 'masters/deep/blue.png', await sharp({ create: { width: 700, height: 300, channels: 3, background: BLUE } }).png().toBuffer());
+    await putObject(admin, 'scans', 'masters/broken.tif', Buffer.from('II*\0 not really'));
+    await putObject(admin, 'scans', 'elsewhere/other.jpg', await orientedPhoto());
+  });
+
+  afterAll(async () => {
+    admin?.destroy();
+    await s3?.close();
+  });
+
+  it('converts under the prefix, writes the geometry metadata, and the S3 source serves the result', async () => {
+    const env = { IIIF_S3_ENDPOINT: s3.endpoint, IIIF_S3_FORCE_PATH_STYLE: 'true', IIIF_S3_REGION: 'us-east-1' };
+    const run = await prepare(['s3://scans/masters', 's3://tiles/ready/', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
+    expect(run.summary).toMatchObject({ files: 3, converted: 2, failed: 1 });
+    expect(run.summary?.errors[0]?.file).toBe('broken.tif');
+    const head = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/photo.tif' }));
+    expect(head.ContentType).toBe('image/tiff');
+    expect(head.Metadata).toEqual({ width: '900', height: '1200', tilewidth: '256', tileheight: '256', pages: '4' });
+    const blue = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/deep/blue.tif' }));
+    // 700×300, 350×150, 175×75: the first level within one 256-px tile ends the pyramid.
+    expect(blue.Metadata).toMatchObject({ width: '700', height: '300', pages: '3' });
+
+    const again = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
+    expect(again.summary).toMatchObject({ converted: 0, skipped: 2 });
+
+    const server = await startServer({ PORT: '0', IIIF_S3_BUCKET: 'tiles', IIIF_S3_PREFIX: 'ready/', IIIF_S3_KEY_TEMPLATE: '%s.tif', ...env });
+    try {
+      const info = (await (await fetch(`${server.url}/iiif/3/photo/info.json`)).json()) as Record<string, unknown>;
+      expect(info).toMatchObject({ width: 900, height: 1200, tiles: [{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8] }] });
+      const tile = await fetch(`${server.url}/iiif/3/deep%2Fblue/full/350,150/0/default.jpg`);
+      const { data } = await sharp(Buffer.from(await tile.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+      expect(data[2]).toBeGreaterThan(180);
+    } finally {
+      await server.close();
+    }
+  });
+});
