@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { httpError } from '../../src/errors.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
+import { s3Source } from '../../src/sources/s3-source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
+import { makeFixtures } from '../fixtures/images.ts';
+import { putObject, s3rverClient, startS3rver, useS3rverCredentials } from '../helpers/s3rver.ts';
 
 let base: string;
 let root: string;
@@ -140,4 +146,97 @@ describe('11.10 a file replaced while its stat is trusted', () => {
       await rm(join(root, 'swap.png'));
     });
   }
+});
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((ok, fail) => {
+    const timer = setTimeout(ok, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      fail(httpError(502, 'upstream_error', 'the storage request was cancelled'));
+    });
+  });
+
+/** A remote-like store: every read takes `delayMs` and is cancelled by the caller's signal, as S3's are. */
+function slowSource(inner: ImageSource, delayMs: number): ImageSource {
+  return {
+    ...inner,
+    local: false,
+    async read(identifier, range, signal, etag) {
+      await sleep(delayMs, signal);
+      return inner.read(identifier, range, signal, etag);
+    },
+  };
+}
+
+describe('11.4 one client hanging up never fails another', () => {
+  it('client A aborts while the shared tile-table read runs; client B (sibling tile) still gets its tile', async () => {
+    await writeFile(join(root, 'pyramid.tif'), (await makeFixtures())['pyramid.tif'] ?? Buffer.alloc(0));
+    const config = loadConfig({ IIIF_ROOT: root });
+    const app = createApp({ config, source: slowSource(fsSource({ root }), 400), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 }) });
+    // Geometry first, so the tiles' first shared read is the level's tile table.
+    expect((await app.request('/iiif/3/pyramid.tif/info.json')).status).toBe(200);
+    const hangUp = new AbortController();
+    const a = app.request('/iiif/3/pyramid.tif/0,0,256,256/256,/0/default.jpg', { signal: hangUp.signal });
+    await sleep(100);
+    const b = app.request('/iiif/3/pyramid.tif/256,0,256,256/256,/0/default.jpg');
+    await sleep(100);
+    hangUp.abort();
+    await a.catch(() => undefined);
+    const res = await b;
+    expect(res.status).toBe(200);
+    const { info } = await sharp(Buffer.from(await res.arrayBuffer())).toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([256, 256]);
+  });
+});
+
+describe('11.10 an S3 object replaced between HeadObject and the reads', () => {
+  it('renders and stored tiles never come back with the new bytes under the old ETag, nor as a 500', async () => {
+    useS3rverCredentials();
+    const s3 = await startS3rver(['images']);
+    const client = s3rverClient(s3.endpoint);
+    try {
+      const fixtures = await makeFixtures();
+      const other = await sharp({ create: { width: 1000, height: 700, channels: 3, background: '#0000ff' } })
+        .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg', quality: 90 })
+        .toBuffer();
+      const cases = [
+        { key: 'flat.png', a: await red(), b: await blue(), path: '/iiif/3/flat.png/full/max/0/default.png' },
+        { key: 'pyr.tif', a: fixtures['pyramid.tif'] ?? Buffer.alloc(0), b: other, path: '/iiif/3/pyr.tif/0,0,256,256/256,/0/default.jpg' },
+      ];
+      // The store's content changes right after the first HeadObject of a request, before its reads.
+      let swap: { key: string; body: Buffer } | undefined;
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const result = await next(args);
+          if (context.commandName === 'HeadObjectCommand' && swap) {
+            const { key, body } = swap;
+            swap = undefined;
+            await putObject(s3rverClient(s3.endpoint), 'images', key, body);
+          }
+          return result;
+        },
+        { step: 'initialize', name: 'swapAfterHead' },
+      );
+      const config = loadConfig({ IIIF_SOURCE: 's3', IIIF_S3_BUCKET: 'images' });
+      const source = s3Source({ bucket: 'images', client, timeoutMs: 10_000 });
+      for (const { key, a, b, path } of cases) {
+        await putObject(client, 'images', key, a);
+        const app = createApp({ config, source, renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 }) });
+        swap = { key, body: b };
+        const res = await app.request(path);
+        expect([200, 503], key).toContain(res.status);
+        // What the store holds now, served by a fresh app: the ETag and pixels the answer must match.
+        const now = await createApp({ config, source, renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 }) }).request(path);
+        expect(now.status).toBe(200);
+        if (res.status === 200) {
+          expect(res.headers.get('etag'), key).toBe(now.headers.get('etag'));
+          expect(await pixel(res)).toEqual(await pixel(now));
+        }
+      }
+    } finally {
+      client.destroy();
+      await s3.close();
+    }
+  });
 });
