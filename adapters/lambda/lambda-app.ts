@@ -4,24 +4,28 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
+import type { Logger } from '../../src/log/logger.ts';
 import { refuseEvent } from './event-guard.ts';
+import { lambdaLogger, lambdaMetrics } from './log.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
-
-const log = (line: string) => console.warn(line);
 
 export interface LambdaApp {
   app: Hono;
   config: Config;
+  logger: Logger;
 }
 
 export function createLambdaApp(env: Env): LambdaApp {
   const config = loadConfig(env);
+  const logger = lambdaLogger(config);
   const app = createApp({
     config,
-    source: sourceFromConfig(config, log),
+    source: sourceFromConfig(config, (line) => logger.warn(line)),
     renderer: sharpRendererFromConfig(config),
+    logger,
+    metrics: lambdaMetrics(),
   });
-  return { app, config };
+  return { app, config, logger };
 }
 
 /**
@@ -30,7 +34,8 @@ export function createLambdaApp(env: Env): LambdaApp {
  * `awslambda` global, present on Lambda and polyfilled by lambda-local.
  */
 export function createHandlers(env: Env) {
-  const { app, config } = createLambdaApp(env);
+  const { app, config, logger } = createLambdaApp(env);
+  const log = (line: string) => logger.warn(line);
   const buffered = handle(app);
   return {
     handler: async (event: LambdaEvent, context?: LambdaContext) =>

@@ -13,6 +13,8 @@ const ENTRY_BYTES = 2048;
 const LEVEL_BYTES = 512;
 /** Two Float64Array values per tile: offset and byte count. */
 const TABLE_BYTES_PER_TILE = 16;
+/** A JPEG 2000 tile-part located by TLM: a small object and its array slot. */
+const TILE_PART_BYTES = 48;
 
 /**
  * What an entry can come to hold: the geometry, plus every level's tile tables as if all
@@ -26,6 +28,7 @@ export function geometryBytes(identifier: string, geometry: SourceGeometry): num
     bytes += LEVEL_BYTES + (level.jpegTables?.length ?? 0);
     if (tiles <= MAX_TABLE_ENTRIES) bytes += tiles * TABLE_BYTES_PER_TILE;
   }
+  bytes += (geometry.jp2?.tileParts?.length ?? 0) * TILE_PART_BYTES;
   return bytes;
 }
 

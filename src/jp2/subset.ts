@@ -20,6 +20,24 @@ export function coveringTiles(s: Jp2Structure, area: Jp2Area): number[] {
   return tiles;
 }
 
+/**
+ * Full-resolution pixels of `tiles` inside the image. OpenJPEG sets up every code-block of a
+ * tile it decodes, even at a reduction or for a small area, so this is what a decode costs
+ * in time and memory: a 60000² untiled image takes about a minute and 1 GB for any request.
+ */
+export function tilePixels(s: Jp2Structure, tiles: number[]): number {
+  const { siz } = s;
+  let sum = 0;
+  for (const t of tiles) {
+    const x = siz.tileX0 + (t % s.columns) * siz.tileWidth;
+    const y = siz.tileY0 + Math.floor(t / s.columns) * siz.tileHeight;
+    const w = Math.min(x + siz.tileWidth, siz.x1) - Math.max(x, siz.x0);
+    const h = Math.min(y + siz.tileHeight, siz.y1) - Math.max(y, siz.y0);
+    sum += w * h;
+  }
+  return sum;
+}
+
 /** Bytes of the tile-parts of `tiles`, or undefined when the codestream has no usable TLM index. */
 export function coveringBytes(s: Jp2Structure, tiles: number[]): number | undefined {
   if (!s.tileParts || s.packedHeaders) return undefined;

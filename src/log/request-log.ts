@@ -9,7 +9,7 @@ declare module 'hono' {
     bytes: number;
     sourceMs: number;
     renderMs: number;
-    /** What made a 5xx, for the log line only. */
+    /** What made a 5xx, or a 4xx with a cause: for the log line only. */
     failure: unknown;
   }
 }
@@ -42,7 +42,8 @@ export function utf8Length(s: string): number {
 const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
 
 /**
- * One log line per request (5xx at error level with its cause) and the request counters.
+ * One log line per request, and the request counters: `error` for a 5xx, `warn` for a 4xx
+ * with a cause (a stored image that cannot be read), else `info`.
  * Reads only the response status and, when the route did not say, its Content-Length:
  * touching the body would make @hono/node-server stream it.
  */
@@ -66,7 +67,9 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
     if (sourceMs !== undefined) record.sourceMs = sourceMs;
     if (renderMs !== undefined) record.renderMs = renderMs;
     metrics.request(record);
-    if (status >= 500) logger.error('request failed', { ...record, err: c.get('failure') });
+    const failure = c.get('failure');
+    if (status >= 500) logger.error('request', { ...record, err: failure });
+    else if (failure !== undefined) logger.warn('request', { ...record, err: failure });
     else logger.info('request', { ...record });
   };
 }

@@ -4,7 +4,7 @@ import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, loadJp2Codec } from '../jp2/codec.ts';
 import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
-import { coveringBytes, coveringTiles, readTileSubset } from '../jp2/subset.ts';
+import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import type { RenderInput } from './renderer.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
@@ -58,9 +58,15 @@ export interface OpenedJp2 {
  * Decodes only the plan's level region: the reduction is the plan's level (levels are
  * reductions 0, 1, 2…), the area only the code-blocks that meet it. With TLM markers
  * only the covering tile-parts are read; else the whole object, from the disk cache
- * when there is one. Refused before any read when the decoded bytes exceed `maxBytes`.
+ * when there is one. Refused before any read when the decoded bytes exceed `maxBytes`, or
+ * the tiles to decode hold more than `maxInputPixels` at full resolution.
  */
-export async function openJp2(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxBytes: number): Promise<OpenedJp2> {
+export async function openJp2(
+  sharp: SharpFactory,
+  input: RenderInput,
+  plan: RenderPlan,
+  { maxBytes, maxInputPixels }: { maxBytes: number; maxInputPixels: number },
+): Promise<OpenedJp2> {
   const s = input.geometry.jp2;
   if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
   const r = plan.levelRegion;
@@ -73,16 +79,25 @@ export async function openJp2(sharp: SharpFactory, input: RenderInput, plan: Ren
     );
   }
   const area = areaAtReduction(s, r, plan.level);
-  const [decoder, bytes] = await Promise.all([nodeJp2Codec(), codestreamFor(input, s, area)]);
-  let pixels;
+  const tiles = coveringTiles(s, area);
+  const pixels = tilePixels(s, tiles);
+  if (pixels > maxInputPixels) {
+    throw httpError(
+      400,
+      'over_limit',
+      `the region needs JPEG 2000 tiles of ${pixels} pixels decoded, more than IIIF_MAX_INPUT_PIXELS (${maxInputPixels}) allows`,
+    );
+  }
+  const [decoder, bytes] = await Promise.all([nodeJp2Codec(), codestreamFor(input, s, tiles)]);
+  let decoded;
   try {
-    pixels = decoder.decode(bytes, { reduce: plan.level, area, maxBytes });
+    decoded = decoder.decode(bytes, { reduce: plan.level, area, maxBytes });
   } catch (e) {
     if (e instanceof Jp2CodecError) throw new Jp2Error(`JPEG 2000 decoding failed: ${e.message}`);
     throw e;
   }
-  if (pixels.width !== r.w || pixels.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
-  const image = sharp(pixels.data, { raw: { width: r.w, height: r.h, channels: pixels.channels } });
+  if (decoded.width !== r.w || decoded.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+  const image = sharp(decoded.data, { raw: { width: r.w, height: r.h, channels: decoded.channels } });
   return { image, region: { x: 0, y: 0, w: r.w, h: r.h }, level: { width: r.w, height: r.h }, shrinkOnLoad: false };
 }
 
@@ -90,9 +105,8 @@ export async function openJp2(sharp: SharpFactory, input: RenderInput, plan: Ren
  * The covering tile-parts alone when TLM indexes them and that reads less, or the source is
  * local (cheap ranges); else the whole object, through the disk cache when there is one.
  */
-async function codestreamFor(input: RenderInput, s: Jp2Structure, area: Jp2Area): Promise<Uint8Array> {
+async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[]): Promise<Uint8Array> {
   const { source, identifier, object, signal } = input;
-  const tiles = coveringTiles(s, area);
   const partial = coveringBytes(s, tiles);
   const tooLarge = object.size > MAX_WHOLE_CODESTREAM;
   if (partial !== undefined && (source.local || !source.localFile || tooLarge || partial * 4 <= s.codestream.length)) {

@@ -41,7 +41,8 @@ export function siz(o: SizOptions): number[] {
 export const cod = (levels: number) => [0xff, 0x52, ...be16(12), 0, 0, ...be16(1), 1, levels, 4, 4, 0, 0];
 /** COC for component `c` with its own number of levels. */
 export const coc = (c: number, levels: number) => [0xff, 0x53, ...be16(9), c, 0, levels, 4, 4, 0, 0];
-export const qcd = () => [0xff, 0x5c, ...be16(4), 0x22, 0x48];
+/** QCD without quantisation (reversible): one exponent byte per sub-band, 3 × levels + 1. */
+export const qcd = (levels: number) => [0xff, 0x5c, ...be16(3 + 3 * levels + 1), 0x40, ...new Array<number>(3 * levels + 1).fill(0x48)];
 
 /** TLM with 2-byte tile indices and 4-byte lengths. */
 export function tlm(parts: Array<{ tile: number; length: number }>, index = 0): number[] {
@@ -71,7 +72,7 @@ export function codestream(o: CodestreamOptions): Uint8Array {
   const tiles = Math.ceil(o.width / tw) * Math.ceil(o.height / th);
   const dataOf = o.partData ?? ((t: number) => t + 20);
   const parts = Array.from({ length: tiles }, (_, t) => tilePart(t, dataOf(t)));
-  const head = [0xff, 0x4f, ...siz(o), ...cod(o.levels ?? 5), ...qcd(), ...(o.extra ?? [])];
+  const head = [0xff, 0x4f, ...siz(o), ...cod(o.levels ?? 5), ...qcd(Math.min(o.levels ?? 5, 32)), ...(o.extra ?? [])];
   if (o.withTlm) head.push(...tlm(parts.map((p, tile) => ({ tile, length: p.length }))));
   return Uint8Array.from([...head, ...parts.flat(), 0xff, 0xd9]);
 }

@@ -1,0 +1,130 @@
+/**
+ * JPEG 2000 sources through the Node adapter over HTTP: colour-grid JP2s (tiled and untiled,
+ * with and without alpha, lossless and lossy, JP2 and raw J2K) rendered at every region and
+ * size form, compared pixel by pixel with the same request on a PNG of the same pixels.
+ *
+ * Lossless and unscaled (the region at full resolution): identical bytes after decoding.
+ * Scaled: the JP2 path decodes a wavelet reduction and the PNG path shrinks the full image,
+ * so edges of the 50 px cells differ a little (a reduction's samples sit at even positions,
+ * a half pixel from the box centre sharp uses). Measured mean absolute differences (0–255):
+ * lossless scaled 2.6–5.3 (5.9 for a 50×38 gray crop of many cell edges), lossy scaled up to
+ * 4.7, lossy unscaled under 1. A wrong crop, level or channel order gives 40 and more.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { type Jp2Variant, makeJp2Pair } from '../helpers/jp2-images.ts';
+
+const VARIANTS: Record<string, Jp2Variant & { lossless: boolean }> = {
+  'tiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, tlm: true } },
+  'untiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, levels: 4 } },
+  'alpha.jp2': { width: 600, height: 400, channels: 4, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 128, levels: 2, tlm: true } },
+  'lossy.jp2': { width: 1000, height: 700, channels: 3, lossless: false, options: { format: 'jp2', rate: 8, tileSize: 256, levels: 3, tlm: true } },
+  'gray.j2k': { width: 300, height: 200, channels: 1, lossless: true, options: { format: 'j2k', lossless: true, levels: 2 } },
+};
+
+const REGIONS = ['full', 'square', '100,50,400,300', 'pct:10,20,50,40', '256,256,256,256', '900,600,200,200'];
+const SIZES = ['max', '200,', ',150', 'pct:25', '123,77', '!200,200', '^1200,'];
+/** Mean absolute difference allowed when the output is scaled (measured: see the header). */
+const SCALED_MAD = { lossless: 7, lossy: 7 };
+const UNSCALED_LOSSY_MAD = 3;
+
+let server: RunningServer;
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-jp2-'));
+  for (const [name, v] of Object.entries(VARIANTS)) {
+    const { jp2, png } = await makeJp2Pair(v);
+    await writeFile(join(root, name), jp2);
+    await writeFile(join(root, `${name}.png`), png);
+  }
+  server = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1' });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function decoded(path: string) {
+  const res = await fetch(`${server.url}${path}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) return { status: res.status, text: body.toString() };
+  const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+  return { status: 200, data, info };
+}
+
+/** Both renders, their sizes checked equal; the mean absolute difference of their samples. */
+async function compare(name: string, tail: string): Promise<{ mad: number; width: number; height: number }> {
+  const [jp2, png] = await Promise.all([decoded(`/iiif/3/${name}/${tail}`), decoded(`/iiif/3/${name}.png/${tail}`)]);
+  expect(jp2.status, `${name}/${tail}: ${jp2.text ?? ''}`).toBe(png.status);
+  if (!jp2.info || !png.info || !jp2.data || !png.data) return { mad: 0, width: 0, height: 0 };
+  expect([jp2.info.width, jp2.info.height, jp2.info.channels], `${name}/${tail}`).toEqual([png.info.width, png.info.height, png.info.channels]);
+  let sum = 0;
+  for (let i = 0; i < png.data.length; i++) sum += Math.abs((jp2.data[i] ?? 0) - (png.data[i] ?? 0));
+  return { mad: sum / png.data.length, width: png.info.width, height: png.info.height };
+}
+
+const REGION_SIZE = (name: string, region: string): { w: number; h: number } | undefined => {
+  const v = VARIANTS[name];
+  if (!v) return undefined;
+  if (region === 'full') return { w: v.width, h: v.height };
+  if (region === 'square') return { w: Math.min(v.width, v.height), h: Math.min(v.width, v.height) };
+  const m = /^(\d+),(\d+),(\d+),(\d+)$/.exec(region);
+  return m ? { w: Math.min(Number(m[3]), v.width - Number(m[1])), h: Math.min(Number(m[4]), v.height - Number(m[2])) } : undefined;
+};
+
+describe('JPEG 2000 renders match the same request on a PNG of the same pixels', () => {
+  for (const [name, v] of Object.entries(VARIANTS)) {
+    const regions = name === 'tiled.jp2' || name === 'lossy.jp2' ? REGIONS : REGIONS.filter((r) => /^(full|100,50|900,600)/.test(r));
+    const bound = v.lossless ? SCALED_MAD.lossless : SCALED_MAD.lossy;
+    it(`${name}: every region × size form (scaled MAD ≤ ${bound}; lossless unscaled is exact)`, async () => {
+      for (const region of regions) {
+        for (const size of SIZES) {
+          const r = REGION_SIZE(name, region);
+          const out = await compare(name, `${region}/${size}/0/default.png`);
+          if (out.width === 0) continue;
+          const unscaled = r !== undefined && out.width === r.w && out.height === r.h;
+          const where = `${name}/${region}/${size}: MAD ${out.mad.toFixed(3)}`;
+          if (unscaled && v.lossless) expect(out.mad, where).toBe(0);
+          else expect(out.mad, where).toBeLessThanOrEqual(unscaled ? UNSCALED_LOSSY_MAD : bound);
+        }
+      }
+    }, 120_000);
+  }
+
+  it('rotation, mirroring, qualities and formats on a tiled JP2', async () => {
+    for (const tail of ['100,50,400,300/200,/90/default.png', '100,50,400,300/max/!0/default.png', 'full/!300,300/180/gray.png', 'full/max/!270/color.png', '256,256,256,256/max/0/bitonal.png']) {
+      const out = await compare('tiled.jp2', tail);
+      expect(out.mad, tail).toBeLessThanOrEqual(tail.includes('/max/') ? 0 : SCALED_MAD.lossless);
+    }
+    for (const format of ['jpg', 'webp']) {
+      const res = await fetch(`${server.url}/iiif/3/tiled.jp2/0,0,512,512/256,/0/default.${format}`);
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      expect([res.status, meta.width, meta.height]).toEqual([200, 256, 256]);
+    }
+  });
+
+  it('info.json: size, native tiles, scaleFactors from the decomposition levels, sizes by ceil(w / 2^r)', async () => {
+    const tiled = await (await fetch(`${server.url}/iiif/3/tiled.jp2/info.json`)).json();
+    expect(tiled).toMatchObject({
+      width: 1000,
+      height: 700,
+      tiles: [{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8] }],
+      sizes: [
+        { width: 125, height: 88 },
+        { width: 250, height: 175 },
+        { width: 500, height: 350 },
+        { width: 1000, height: 700 },
+      ],
+    });
+    const untiled = await (await fetch(`${server.url}/iiif/3/untiled.jp2/info.json`)).json();
+    expect(untiled).toMatchObject({ tiles: [{ width: 512, height: 512, scaleFactors: [1, 2, 4, 8, 16] }] });
+    const gray = await (await fetch(`${server.url}/iiif/2/gray.j2k/info.json`)).json();
+    expect(gray).toMatchObject({ width: 300, height: 200 });
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * A tile of a tiled JP2 with TLM markers on S3 (s3rver) reads the headers and the one
+ * covering tile-part, not the object: counted at the source.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { readJp2Structure } from '../../src/jp2/index.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { s3Source } from '../../src/sources/s3-source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
+import { gridColour } from '../fixtures/images.ts';
+import { makeJp2Pair } from '../helpers/jp2-images.ts';
+import { putObject, s3rverClient, startS3rver, type LocalS3 } from '../helpers/s3rver.ts';
+
+const BUCKET = 'jp2-bucket';
+let s3: LocalS3;
+let admin: S3Client;
+let jp2: Uint8Array;
+let untiled: Uint8Array;
+
+beforeAll(async () => {
+  s3 = await startS3rver([BUCKET]);
+  admin = s3rverClient(s3.endpoint);
+  ({ jp2 } = await makeJp2Pair({ width: 2048, height: 2048, channels: 3, options: { format: 'jp2', rate: 10, tileSize: 256, levels: 3, tlm: true } }));
+  await putObject(admin, BUCKET, 'tiled.jp2', jp2);
+  ({ jp2: untiled } = await makeJp2Pair({ width: 1024, height: 1024, channels: 3, options: { format: 'jp2', rate: 10, levels: 3 } }));
+  await putObject(admin, BUCKET, 'untiled.jp2', untiled);
+}, 60_000);
+
+afterAll(async () => {
+  admin?.destroy();
+  await s3?.close();
+});
+
+function countingApp() {
+  const inner = s3Source({ bucket: BUCKET, client: s3rverClient(s3.endpoint), timeoutMs: 5000 });
+  const counts = { bytes: 0, reads: 0, whole: 0 };
+  const source: ImageSource = {
+    ...inner,
+    kind: inner.kind,
+    stat: (id, signal) => inner.stat(id, signal),
+    async read(id, range, signal) {
+      const out = await inner.read(id, range, signal);
+      counts.reads++;
+      counts.bytes += out.length;
+      if (!range) counts.whole++;
+      return out;
+    },
+  };
+  const app = createApp({ config: loadConfig({ IIIF_S3_BUCKET: BUCKET }), source, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e8 }) });
+  return { counts, get: (path: string) => app.request(`http://iiif.test${path}`) };
+}
+
+describe('JP2 on S3: reads counted', () => {
+  it('one full-resolution tile reads the header and its tile-part only (bound: main header + jp2h + tile-part + 16 KiB merge gap)', async () => {
+    const s = await readJp2Structure(async (o, l) => jp2.subarray(o, o + l), jp2.length);
+    const part = s.tileParts?.find((p) => p.tile === 2 * 8 + 2);
+    if (!part) throw new Error('no tile-part for tile 18');
+    const { counts, get } = countingApp();
+    expect((await get('/iiif/3/tiled.jp2/info.json')).status).toBe(200);
+    const infoBytes = counts.bytes;
+    expect(infoBytes).toBeLessThanOrEqual(64 * 1024);
+    counts.bytes = 0;
+    const res = await get('/iiif/3/tiled.jp2/512,512,256,256/256,/0/default.png');
+    expect(res.status).toBe(200);
+    const bound = s.end + part.length + 16 * 1024;
+    expect(counts.whole).toBe(0);
+    expect(counts.bytes).toBeLessThanOrEqual(bound);
+    expect(counts.bytes).toBeLessThan(jp2.length / 8);
+    const { data, info } = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([256, 256]);
+    for (const [x, y] of [[20, 20], [230, 130]] as const) {
+      const got = Array.from(data.subarray((y * 256 + x) * 3, (y * 256 + x) * 3 + 3));
+      const want = gridColour(512 + x, 512 + y);
+      got.forEach((v, i) => expect(Math.abs(v - (want[i] ?? 0)), `(${x},${y}) ${got} vs ${want}`).toBeLessThanOrEqual(12));
+    }
+  });
+
+  it('a region over four tiles reads their four tile-parts', async () => {
+    const { counts, get } = countingApp();
+    await get('/iiif/3/tiled.jp2/info.json');
+    counts.bytes = 0;
+    const res = await get('/iiif/3/tiled.jp2/384,384,256,256/max/0/default.png');
+    expect(res.status).toBe(200);
+    expect(counts.whole).toBe(0);
+    expect(counts.bytes).toBeLessThan(jp2.length / 4);
+  });
+
+  it('without TLM the whole object is read (no disk cache configured here), and renders right', async () => {
+    const { counts, get } = countingApp();
+    const res = await get('/iiif/3/untiled.jp2/0,0,256,256/128,/0/default.png');
+    expect(res.status).toBe(200);
+    expect(counts.whole).toBe(1);
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([128, 128]);
+  });
+});
