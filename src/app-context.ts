@@ -77,7 +77,7 @@ export function createAppContext(options: AppOptions) {
     emitIdentifier: (identifier: string) => emitIdentifier(identifier, emitted),
     /** `sourceId` is what to read: the identifier, or the object a trusted preflight header named. */
     async resolve(c: Context, identifier: string): Promise<ResolvedImage & { sourceId: string }> {
-      const target = preflight(c.req.raw, identifier, (message) => this.log(message));
+      const target = preflight(c.req.raw, identifier, (message) => this.logger.warn(message));
       const timed = c.get('metric') !== undefined;
       if (timed) startTime(c, 'source', 'stat and probe');
       const started = performance.now();

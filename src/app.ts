@@ -13,8 +13,6 @@ import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
 import { pingResponse } from './routes/ping.ts';
 import { iiifTarget } from './routes/target.ts';
-import { pingResponse } from './routes/ping.ts';
-import { iiifTarget } from './routes/target.ts';
 import { requestLog, served } from './log/request-log.ts';
 
 export type { AppOptions } from './app-context.ts';

@@ -18,7 +18,6 @@ export const ENV_ALIASES: Record<string, string> = {
   corsMaxAge: 'IIIF_CORS_MAX_AGE',
   density: 'IIIF_DENSITY',
   preflight: 'IIIF_PREFLIGHT',
-  preflight: 'IIIF_PREFLIGHT',
 };
 
 const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
@@ -128,11 +127,6 @@ const EnvSchema = v.object({
   IIIF_RAW_SLASH_CANONICAL: v.optional(v.picklist(['encoded', 'as-received'], 'expected encoded or as-received'), 'encoded'),
   IIIF_PREFLIGHT: bool(false),
   IIIF_PING_BODY: v.optional(v.picklist(['json', 'text'], 'expected json or text'), 'json'),
-  // serverless-iiif compatibility (docs/peers.md): raw `/` in identifiers, trusted preflight headers, its ping body.
-  IIIF_RAW_SLASH_IDS: bool(false),
-  IIIF_RAW_SLASH_CANONICAL: v.optional(v.picklist(['encoded', 'as-received'], 'expected encoded or as-received'), 'encoded'),
-  IIIF_PREFLIGHT: bool(false),
-  IIIF_PING_BODY: v.optional(v.picklist(['json', 'text'], 'expected json or text'), 'json'),
   IIIF_MAX_WIDTH: int(10_000),
   IIIF_MAX_HEIGHT: int(10_000),
   IIIF_MAX_AREA: int(25_000_000),
@@ -210,8 +204,6 @@ function normalise(env: Env): Env {
   }
   // A bucket means the S3 source unless another is chosen.
   if (out.IIIF_S3_BUCKET !== undefined) out.IIIF_SOURCE ??= 's3';
-  // Monitors of a serverless-iiif deployment expect its ping answer, `OK` in text/plain.
-  if (out.sourceBucket !== undefined || out.tiffBucket !== undefined) out.IIIF_PING_BODY ??= 'text';
   // Monitors of a serverless-iiif deployment expect its ping answer, `OK` in text/plain.
   if (out.sourceBucket !== undefined || out.tiffBucket !== undefined) out.IIIF_PING_BODY ??= 'text';
   return out;
