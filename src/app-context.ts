@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
 import { createEdgeTileCache } from './image/edge-tile-cache.ts';
+import { createResponseCache } from './http/response-cache.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import { FORMATS } from './iiif/constants.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
@@ -70,6 +71,8 @@ export function createAppContext(options: AppOptions) {
     preferredFormats,
     infoBodies,
     edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
+    /** Rendered responses (IIIF_RESPONSE_CACHE_BYTES); its `stats` count hits and misses. */
+    responses: createResponseCache(config.IIIF_RESPONSE_CACHE_BYTES),
     logger: options.logger ?? jsonLinesLogger({ level: 'warn' }),
     metrics,
     publicBase: (c: Context) => publicBase(c.req.raw, config),

@@ -155,6 +155,8 @@ const EnvSchema = v.object({
   IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
   // Cropped edge tiles kept in memory (0 turns it off); a 12000×9000 pyramid's edges are about 7 MB.
   IIIF_EDGE_TILE_CACHE_BYTES: int(16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+  // Rendered responses kept in memory: off unless set (the Node adapter sets 64 MiB; CDNs cache on Lambda).
+  IIIF_RESPONSE_CACHE_BYTES: int(0, 0, 16 * 1024 * 1024 * 1024),
   // Adapters with more cores pass their own default for the render slots.
   IIIF_MAX_CONCURRENT_RENDERS: int(4),
   IIIF_MAX_QUEUED_RENDERS: int(200, 0),

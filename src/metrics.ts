@@ -4,7 +4,7 @@ import type { ErrorCode } from './errors.ts';
  * Which path answered a request: a stored tile as is (passthrough), a render from stored tiles
  * (tiles) or from the decoded image (render), info.json, a conditional hit, or an error code.
  */
-export type ServedBy = 'passthrough' | 'tiles' | 'render' | 'info' | 'head' | '304' | 'redirect' | 'other' | ErrorCode;
+export type ServedBy = 'passthrough' | 'tiles' | 'render' | 'cache' | 'info' | 'head' | '304' | 'redirect' | 'other' | ErrorCode;
 
 /** Low-cardinality route names for counters: never the identifier. */
 export type RouteName = 'image' | 'info' | 'base' | 'health' | 'other';
@@ -26,7 +26,7 @@ export interface RequestRecord {
 }
 
 /** Caches whose hits and misses are counted. */
-export type CacheName = 'geometry' | 'info';
+export type CacheName = 'geometry' | 'info' | 'response';
 
 /**
  * Counters the core reports to; each adapter turns them into its runtime's metrics

@@ -54,6 +54,7 @@ export function promMetrics(): PromMetrics {
   const counts: Record<CacheName, { hits: number; misses: number }> = {
     geometry: { hits: 0, misses: 0 },
     info: { hits: 0, misses: 0 },
+    response: { hits: 0, misses: 0 },
   };
   new client.Gauge({
     name: 'iiif_cache_hit_ratio',

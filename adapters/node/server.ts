@@ -45,6 +45,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     IIIF_ROOT: SAMPLES_DIR,
     IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
     IIIF_LOG_LEVEL: 'warn',
+    IIIF_RESPONSE_CACHE_BYTES: String(64 * 1024 * 1024),
     ...env,
   });
   await checkRoot(config);

@@ -5,6 +5,7 @@ import { FORMAT_MEDIA_TYPES, PROFILE_URI } from '../iiif/constants.ts';
 import { planImage } from '../iiif/plan.ts';
 import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
+import { hitRate } from '../http/response-cache.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
@@ -64,6 +65,17 @@ export async function imageResponse(
       'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
     );
   }
+  const cached = app.responses?.get(object.etag, canonicalPath);
+  if (app.responses) {
+    app.metrics.cacheLookup('response', cached !== undefined);
+    setMetric(c, 'cache', cached ? 'hit' : 'miss');
+    setMetric(c, 'cache-hit-rate', hitRate(app.responses.stats).toFixed(3));
+  }
+  if (cached) {
+    setMetric(c, 'path', cached.via);
+    served(c, 'cache', cached.body.byteLength);
+    return c.body(cached.body, 200);
+  }
   const started = performance.now();
   const { body, readMs, via } = await app.renderer.render(
     { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal, deadline },
@@ -75,6 +87,7 @@ export async function imageResponse(
   setMetric(c, 'path', via ?? 'render');
   addSourceMs(c, readMs);
   c.set('renderMs', renderMs);
+  app.responses?.set(object.etag, canonicalPath, { body, via: via ?? 'render' });
   served(c, via ?? 'render', body.byteLength);
   return c.body(body, 200);
 }
