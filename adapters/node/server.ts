@@ -10,6 +10,7 @@ import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
 import { promMetrics, serveMetrics } from './metrics.ts';
+import { trackConnections } from './drain.ts';
 import { checkRoot } from './root-check.ts';
 import { mountViewer } from './viewer.ts';
 
@@ -55,6 +56,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const app = createApp({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
   mountViewer(app, source, config.IIIF_PREFIX);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;
+  const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {
     server.once('listening', ok);
     server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
@@ -80,7 +82,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     ...(metrics ? { metricsUrl: metrics.url } : {}),
     logger: log.logger,
     close: async (graceMs = config.IIIF_SHUTDOWN_GRACE_MS) => {
-      await Promise.all([drain(server, graceMs), metrics?.close()]);
+      await Promise.all([connections.drain(graceMs), metrics?.close()]);
       log.flush();
     },
   };
@@ -94,17 +96,4 @@ function listenError(e: unknown, key: string, port: number, host: string): unkno
   if (code === 'EACCES') return new ConfigError(`${key}: this user may not listen on ${where}`);
   if (code === 'EADDRNOTAVAIL') return new ConfigError(`HOST: ${host} is not an address of this machine`);
   return e;
-}
-
-/** Graceful close: keep-alive connections are dropped as soon as they go idle, the rest at the deadline. */
-function drain(server: Server, graceMs: number): Promise<void> {
-  return new Promise<void>((ok) => {
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearInterval(idle);
-      clearTimeout(deadline);
-      ok();
-    });
-  });
 }
