@@ -1,0 +1,116 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promMetrics } from '../../adapters/node/metrics.ts';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { createRenderSlots } from '../../src/http/concurrency.ts';
+import { makeFixtures } from '../fixtures/images.ts';
+
+let root: string;
+let server: RunningServer;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-metrics-'));
+  const fixtures = await makeFixtures();
+  await writeFile(join(root, 'grid.jpg'), fixtures['grid.jpg']!);
+  await writeFile(join(root, 'pyramid.tif'), fixtures['pyramid.tif']!);
+  server = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_METRICS_PORT: '0' });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** One sample of a Prometheus text scrape: `name{labels} value`, labels in any order. */
+function sample(scrape: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of scrape.split('\n')) {
+    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+const scrape = async () => {
+  const res = await fetch(server.metricsUrl!);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  return res.text();
+};
+
+describe('Prometheus metrics on their own port (IIIF_METRICS_PORT)', () => {
+  it('counts requests by route, status and served-by, with latency histograms and cache hit ratios', async () => {
+    expect(server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(new URL(server.metricsUrl!).port).not.toBe(new URL(server.url).port);
+
+    for (let i = 0; i < 2; i++) expect((await fetch(`${server.url}/iiif/3/grid.jpg/info.json`)).status).toBe(200);
+    const render = await fetch(`${server.url}/iiif/3/grid.jpg/full/90,/0/default.png`);
+    expect((await sharp(new Uint8Array(await render.arrayBuffer())).metadata()).width).toBe(90);
+    const tile = await fetch(`${server.url}/iiif/3/pyramid.tif/0,0,256,256/256,/0/default.jpg`);
+    expect((await sharp(new Uint8Array(await tile.arrayBuffer())).metadata()).width).toBe(256);
+    expect((await fetch(`${server.url}/iiif/3/missing.jpg/info.json`)).status).toBe(404);
+
+    const text = await scrape();
+    expect(sample(text, 'iiif_requests_total', { route: 'info', status: '200', served_by: 'info' })).toBe(2);
+    expect(sample(text, 'iiif_requests_total', { route: 'image', status: '200', served_by: 'render' })).toBe(1);
+    expect(sample(text, 'iiif_requests_total', { route: 'image', status: '200', served_by: 'passthrough' })).toBe(1);
+    expect(sample(text, 'iiif_requests_total', { route: 'info', status: '404', served_by: 'not_found' })).toBe(1);
+    expect(sample(text, 'iiif_request_duration_seconds_count', { route: 'image', served_by: 'render' })).toBe(1);
+    expect(sample(text, 'iiif_request_duration_seconds_sum', { route: 'image', served_by: 'render' })).toBeGreaterThan(0);
+    expect(sample(text, 'iiif_request_duration_seconds_bucket', { route: 'info', served_by: 'info', le: '+Inf' })).toBe(2);
+    expect(sample(text, 'iiif_render_duration_seconds_count')).toBe(1);
+    expect(sample(text, 'iiif_response_bytes_total', { route: 'image' })).toBeGreaterThan(0);
+    // The first info.json body is built, the second comes from the cache.
+    expect(sample(text, 'iiif_cache_lookups_total', { cache: 'info', result: 'miss' })).toBe(1);
+    expect(sample(text, 'iiif_cache_lookups_total', { cache: 'info', result: 'hit' })).toBe(1);
+    expect(sample(text, 'iiif_cache_hit_ratio', { cache: 'info' })).toBe(0.5);
+    expect(sample(text, 'iiif_cache_hit_ratio', { cache: 'geometry' })).toBeGreaterThan(0);
+    expect(sample(text, 'iiif_render_queue_depth')).toBe(0);
+    expect(sample(text, 'iiif_render_slots_busy')).toBe(0);
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(sample(text, 'process_open_fds')).toBeGreaterThan(3);
+  });
+
+  it('is not served on the image port, and only /metrics on its own', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    expect((await fetch(new URL('/other', server.metricsUrl!))).status).toBe(404);
+  });
+
+  it('is off unless IIIF_METRICS_PORT is set', async () => {
+    const plain = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1' });
+    try {
+      expect(plain.metricsUrl).toBeUndefined();
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('render queue depth', () => {
+  it('follows the render slots: busy and queued as renders start, wait and end', async () => {
+    const { metrics, registry } = promMetrics();
+    const slots = createRenderSlots({ maxConcurrent: 1, maxQueued: 5, queueTimeoutMs: 5_000, onChange: metrics.renderSlots });
+    const gauges = async () => {
+      const text = await registry.metrics();
+      return [sample(text, 'iiif_render_slots_busy'), sample(text, 'iiif_render_queue_depth')];
+    };
+    const finishers: Array<() => void> = [];
+    const work = () => new Promise<void>((ok) => finishers.push(ok));
+    const runs = [slots.run(undefined, work), slots.run(undefined, work), slots.run(undefined, work)];
+    await new Promise((ok) => setTimeout(ok, 10));
+    expect(await gauges()).toEqual([1, 2]);
+    const finishNext = async () => {
+      finishers.shift()!();
+      await new Promise((ok) => setTimeout(ok, 10));
+      return gauges();
+    };
+    expect(await finishNext()).toEqual([1, 1]);
+    expect(await finishNext()).toEqual([1, 0]);
+    await finishNext();
+    await Promise.all(runs);
+    expect(await gauges()).toEqual([0, 0]);
+  });
+});
