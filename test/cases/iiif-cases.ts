@@ -51,7 +51,7 @@ const img = (path: string, width: number, height: number, extra: Partial<NonNull
   image: { width, height, ...extra },
 });
 
-export const IIIF_CASES: IiifCase[] = [
+const GRID_CASES: IiifCase[] = [
   // info.json and routing
   {
     name: '3.0 info.json',
@@ -124,7 +124,10 @@ export const IIIF_CASES: IiifCase[] = [
   { name: 'gif', ...img(`${v3}/full/max/0/default.gif`, 300, 200, { format: 'gif' }), expectHeaders: { 'content-type': 'image/gif' } },
   { name: 'tif', ...img(`${v3}/full/max/0/default.tif`, 300, 200, { format: 'tiff' }), expectHeaders: { 'content-type': 'image/tiff' } },
   { name: 'avif', ...img(`${v3}/full/max/0/default.avif`, 300, 200, { format: 'heif' }), expectHeaders: { 'content-type': 'image/avif' } },
-  { name: 'jp2 is valid but not implemented', path: `${v3}/full/max/0/default.jp2`, status: 501 },
+  { name: 'jp2', ...img(`${v3}/full/max/0/default.jp2`, 300, 200, { format: 'jp2', channels: 3, pixels: [at(160, 110, 160, 110, 12), at(10, 190, 10, 190, 12)] }), expectHeaders: { 'content-type': 'image/jp2' } },
+  { name: 'jp2 gray is one channel', ...img(`${v3}/full/150,/0/gray.jp2`, 150, 100, { format: 'jp2', channels: 1 }) },
+  { name: 'jp2 rotated 45 keeps transparent corners', ...img(`${v3}/full/max/45/default.jp2`, 354, 354, { format: 'jp2', sizeTolerance: 1, channels: 4, pixels: [{ x: 1, y: 1, alpha: 0, tolerance: 0 }] }) },
+  { name: 'pdf holds the JPEG of the region', ...img(`${v3}/100,50,100,100/max/0/default.pdf`, 100, 100, { format: 'pdf', pixels: [at(60, 60, 160, 110, 12)] }), expectHeaders: { 'content-type': 'application/pdf' } },
   { name: 'unknown format', path: `${v3}/full/max/0/default.xyz`, status: 400 },
   { name: 'missing format', path: `${v3}/full/max/0/default`, status: 400 },
   { name: 'junk segment with a valid tail is an unknown identifier', path: '/iiif/3/a/b/grid.png/full/max/0/default.png', status: 404 },
@@ -146,3 +149,41 @@ export const IIIF_CASES: IiifCase[] = [
   { name: 'pyramid edge tile at scale 4', ...img('/iiif/3/pyramid.tif/1024,1024,976,476/244,/0/default.jpg', 244, 119, { pixels: [at(13, 13, 1076, 1076, 24)] }) },
   { name: 'pyramid thumbnail', ...img('/iiif/3/pyramid.tif/full/!200,200/0/default.jpg', 200, 150) },
 ];
+
+/**
+ * The grid cases again on grid.jp2 (the same pixels, lossless JPEG 2000 in 128 px tiles with
+ * two reductions), so every runtime serves JP2 sources by the same expectations; plus its
+ * info.json, whose tiles and sizes come from the codestream (ceil(300 / 2^r) × ceil(200 / 2^r)).
+ */
+const onJp2 = (c: IiifCase): IiifCase => ({
+  ...c,
+  name: `JP2 ${c.name}`,
+  path: c.path.replace('/grid.png', '/grid.jp2'),
+  ...(c.expectHeaders && {
+    expectHeaders: Object.fromEntries(
+      Object.entries(c.expectHeaders).map(([k, v]) => [k, typeof v === 'string' ? v.replace('grid.png', 'grid.jp2') : new RegExp(v.source.replace('grid\\.png', 'grid\\.jp2'))]),
+    ),
+  }),
+});
+
+const JP2_CASES: IiifCase[] = [
+  {
+    name: 'JP2 3.0 info.json: tiles and sizes from the codestream',
+    path: '/iiif/3/grid.jp2/info.json',
+    status: 200,
+    json: {
+      width: 300,
+      height: 200,
+      tiles: [{ width: 128, height: 128, scaleFactors: [1, 2, 4] }],
+      sizes: [
+        { width: 75, height: 50 },
+        { width: 150, height: 100 },
+        { width: 300, height: 200 },
+      ],
+    },
+  },
+  { name: 'JP2 2.1 info.json', path: '/iiif/2/grid.jp2/info.json', status: 200, json: { width: 300, height: 200, tiles: [{ width: 128, height: 128, scaleFactors: [1, 2, 4] }] } },
+  ...GRID_CASES.filter((c) => /^\/iiif\/[23]\/grid\.png\/[^/]+\//.test(c.path) && !c.path.endsWith('.jp2')).map(onJp2),
+];
+
+export const IIIF_CASES: IiifCase[] = [...GRID_CASES, ...JP2_CASES];
