@@ -56,7 +56,7 @@ mkdir -p build
 # over the caller's byte budget before allocating them.
 emcc -O3 "$ROOT/scripts/openjpeg-glue.c" -Iopenjpeg/src/lib/openjp2 -Ibuild/src/lib/openjp2 build/bin/libopenjp2.a \
   -sSTANDALONE_WASM --no-entry -sALLOW_MEMORY_GROWTH -sMAXIMUM_MEMORY=1GB \
-  -sEXPORTED_FUNCTIONS=_malloc,_free,_ojw_decode,_ojw_encode,_ojw_last_error,_ojw_last_error_code,_ojw_release \
+  -sEXPORTED_FUNCTIONS=_malloc,_free,_ojw_decode,_ojw_encode_begin,_ojw_encode_tile,_ojw_encode_end,_ojw_last_error,_ojw_last_error_code,_ojw_release \
   -o openjpeg.wasm
 
 mkdir -p "$OUT"

@@ -331,21 +331,38 @@ done:
   return ok;
 }
 
-/* ---- encoding ---- */
+/* ---- encoding, one tile at a time so memory follows the tile, not the image ---- */
+
+static struct {
+  opj_codec_t *codec;
+  opj_stream_t *stream;
+  opj_image_t *image;
+  buffer_t out;
+} enc;
+
+static void encode_reset(void) {
+  if (enc.stream) opj_stream_destroy(enc.stream);
+  if (enc.codec) opj_destroy_codec(enc.codec);
+  if (enc.image) opj_image_destroy(enc.image);
+  free(enc.out.data);
+  memset(&enc, 0, sizeof enc);
+}
 
 /*
- * Encodes 8-bit interleaved samples (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). format: 0 J2K, 1 JP2.
- * rate 0 is lossless (reversible 5/3); above, a lossy 9/7 layer at that compression ratio.
- * tile 0 for untiled. flags: 1 TLM markers, 2 RPCL order with one tile-part per resolution.
+ * Starts encoding a width × height image of 8-bit samples (1 gray, 2 gray+alpha, 3 RGB,
+ * 4 RGBA). format: 0 J2K, 1 JP2. rate 0 is lossless (reversible 5/3); above, one lossy 9/7
+ * layer at that compression ratio. tile 0 for one tile. flags: 1 TLM markers, 2 RPCL order
+ * with one tile-part per resolution. Then ojw_encode_tile for each tile in raster order.
  */
-encoded_t *ojw_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels, uint32_t format,
-                      double rate, uint32_t tile, uint32_t levels, uint32_t flags) {
+int ojw_encode_begin(uint32_t width, uint32_t height, uint32_t channels, uint32_t format, double rate, uint32_t tile,
+                     uint32_t levels, uint32_t flags) {
   ojw_release();
+  encode_reset();
   last_error[0] = 0;
   last_code = 0;
   if (!width || !height || channels < 1 || channels > 4) {
     set_error("nothing to encode");
-    return NULL;
+    return 0;
   }
   opj_cparameters_t p;
   opj_set_default_encoder_parameters(&p);
@@ -380,33 +397,41 @@ encoded_t *ojw_encode(const uint8_t *pixels, uint32_t width, uint32_t height, ui
     cp[c].h = height;
     cp[c].prec = 8;
   }
-  opj_image_t *im = opj_image_create(channels, cp, channels >= 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY);
-  buffer_t out = {0};
-  opj_codec_t *codec = quiet_codec(opj_create_compress(format ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K));
-  opj_stream_t *stream = stream_over(&out, OPJ_FALSE);
-  encoded_t *ok = NULL;
-  if (!im || !codec || !stream) goto done;
-  im->x1 = width;
-  im->y1 = height;
-  if (channels == 2 || channels == 4) im->comps[channels - 1].alpha = 1;
-  size_t n = (size_t)width * height;
-  for (uint32_t c = 0; c < channels; c++) {
-    OPJ_INT32 *dst = im->comps[c].data;
-    for (size_t i = 0; i < n; i++) dst[i] = pixels[i * channels + c];
-  }
   const char *tlm[] = {"TLM=YES", NULL};
-  if (!opj_setup_encoder(codec, &p, im)) goto done;
-  if ((flags & 1) && !opj_encoder_set_extra_options(codec, tlm)) goto done;
-  if (!opj_start_compress(codec, im, stream) || !opj_encode(codec, stream) || !opj_end_compress(codec, stream)) goto done;
-  encoded.data = out.data;
-  encoded.length = (uint32_t)out.size;
-  out.data = NULL;
-  ok = &encoded;
-done:
-  if (!ok && !last_error[0]) set_error("the image could not be encoded");
-  free(out.data);
-  if (stream) opj_stream_destroy(stream);
-  if (codec) opj_destroy_codec(codec);
-  if (im) opj_image_destroy(im);
-  return ok;
+  enc.image = opj_image_tile_create(channels, cp, channels >= 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY);
+  enc.codec = quiet_codec(opj_create_compress(format ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K));
+  enc.stream = stream_over(&enc.out, OPJ_FALSE);
+  if (!enc.image || !enc.codec || !enc.stream) goto fail;
+  enc.image->x1 = width;
+  enc.image->y1 = height;
+  if (channels == 2 || channels == 4) enc.image->comps[channels - 1].alpha = 1;
+  if (!opj_setup_encoder(enc.codec, &p, enc.image)) goto fail;
+  if ((flags & 1) && !opj_encoder_set_extra_options(enc.codec, tlm)) goto fail;
+  if (!opj_start_compress(enc.codec, enc.image, enc.stream)) goto fail;
+  return 1;
+fail:
+  if (!last_error[0]) set_error("the encoder could not start");
+  encode_reset();
+  return 0;
+}
+
+/* One tile's samples, planar: all of component 0, then component 1, and so on. */
+int ojw_encode_tile(uint32_t index, const uint8_t *samples, uint32_t length) {
+  if (enc.codec && opj_write_tile(enc.codec, index, (OPJ_BYTE *)samples, length, enc.stream)) return 1;
+  if (!last_error[0]) set_error("a tile could not be encoded");
+  encode_reset();
+  return 0;
+}
+
+encoded_t *ojw_encode_end(void) {
+  if (!enc.codec || !opj_end_compress(enc.codec, enc.stream)) {
+    if (!last_error[0]) set_error("the encoder could not finish");
+    encode_reset();
+    return NULL;
+  }
+  encoded.data = enc.out.data;
+  encoded.length = (uint32_t)enc.out.size;
+  enc.out.data = NULL;
+  encode_reset();
+  return &encoded;
 }

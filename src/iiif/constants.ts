@@ -33,12 +33,11 @@ export const FORMAT_MEDIA_TYPES: Record<Format, string> = {
   gif: 'image/gif',
   tif: 'image/tiff',
   avif: 'image/avif',
+  jp2: 'image/jp2',
+  pdf: 'application/pdf',
 };
 
 export const FORMATS = Object.keys(FORMAT_MEDIA_TYPES) as Format[];
-
-/** Formats IIIF defines that we recognise but do not render: valid syntax, so 501 rather than 400. */
-export const UNRENDERED_FORMATS: readonly string[] = ['jp2', 'pdf'];
 
 export const QUALITIES: readonly Quality[] = ['default', 'color', 'gray', 'bitonal'];
 

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { httpError } from '../errors.ts';
-import { FORMATS, QUALITIES, UNRENDERED_FORMATS } from './constants.ts';
+import { FORMATS, QUALITIES } from './constants.ts';
 import { echo, parseSegment } from './parse.ts';
 import type { Format, Quality } from './types.ts';
 
@@ -12,11 +12,8 @@ export function parseQuality(raw: string): Quality {
   return parseSegment(quality, raw, 'bad_quality', 'quality', QUALITIES.join(', '));
 }
 
-/** A format IIIF defines but we do not render is a valid request we cannot serve: 501. */
+/** Every format IIIF defines (3.0 §4.5) is rendered. */
 export function parseFormat(raw: string): Format {
-  if (UNRENDERED_FORMATS.includes(raw)) {
-    throw httpError(501, 'not_implemented', `Format "${echo(raw)}" is not supported by this server.`);
-  }
   return parseSegment(format, raw, 'bad_format', 'format', FORMATS.join(', '));
 }
 

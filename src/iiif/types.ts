@@ -27,7 +27,7 @@ export interface RotationSpec {
 export type Quality = 'default' | 'color' | 'gray' | 'bitonal';
 
 /** Formats this server renders. */
-export type Format = 'jpg' | 'png' | 'webp' | 'gif' | 'tif' | 'avif';
+export type Format = 'jpg' | 'png' | 'webp' | 'gif' | 'tif' | 'avif' | 'jp2' | 'pdf';
 
 export interface ImageRequest {
   version: IiifVersion;

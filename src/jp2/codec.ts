@@ -90,17 +90,9 @@ interface GlueExports {
   malloc(size: number): number;
   free(ptr: number): void;
   ojw_decode(data: number, length: number, reduce: number, x0: number, y0: number, x1: number, y1: number, maxBytes: number): number;
-  ojw_encode(
-    pixels: number,
-    width: number,
-    height: number,
-    channels: number,
-    format: number,
-    rate: number,
-    tile: number,
-    levels: number,
-    flags: number,
-  ): number;
+  ojw_encode_begin(width: number, height: number, channels: number, format: number, rate: number, tile: number, levels: number, flags: number): number;
+  ojw_encode_tile(index: number, samples: number, length: number): number;
+  ojw_encode_end(): number;
   ojw_last_error(): number;
   ojw_last_error_code(): number;
   ojw_release(): void;
@@ -148,6 +140,18 @@ function instantiate(module: WebAssembly.Module): GlueExports {
   exports = instance.exports as unknown as GlueExports;
   exports._initialize();
   return exports;
+}
+
+/** A tile of interleaved samples as OpenJPEG's opj_write_tile takes it: one plane per component. */
+function planar(input: Jp2EncodeInput, x: number, y: number, w: number, h: number, out: Uint8Array): void {
+  const { data, width, channels } = input;
+  for (let c = 0; c < channels; c++) {
+    let o = c * w * h;
+    for (let row = 0; row < h; row++) {
+      let i = ((y + row) * width + x) * channels + c;
+      for (let col = 0; col < w; col++, i += channels) out[o++] = data[i]!;
+    }
+  }
 }
 
 function checkInteger(value: number, max: number, what: string): number {
@@ -239,15 +243,30 @@ export async function loadJp2Codec(wasm: WebAssembly.Module | BufferSource): Pro
       const levels = checkInteger(options.levels ?? DEFAULT_LEVELS, 32, 'levels');
       const flags = (options.tlm ? 1 : 0) | (options.resolutionTileParts ? 2 : 0);
       return run((glue) => {
-        const pixels = copyIn(glue, input.data);
+        if (!glue.ojw_encode_begin(width, height, channels, options.format === 'jp2' ? 1 : 0, rate, tile, levels, flags)) {
+          throw failure(glue);
+        }
+        // Tile by tile, so the module holds one tile's samples and coder state, never the image.
+        const [tw, th] = tile ? [tile, tile] : [width, height];
+        const samples = glue.malloc(Math.min(tw, width) * Math.min(th, height) * channels);
         try {
-          const at = glue.ojw_encode(pixels, width, height, channels, options.format === 'jp2' ? 1 : 0, rate, tile, levels, flags);
+          if (!samples) throw new Jp2CodecError('failed', 'the JPEG 2000 codec is out of memory for a tile');
+          let index = 0;
+          for (let y = 0; y < height; y += th) {
+            for (let x = 0; x < width; x += tw) {
+              const w = Math.min(tw, width - x);
+              const h = Math.min(th, height - y);
+              planar(input, x, y, w, h, new Uint8Array(glue.memory.buffer, samples, w * h * channels));
+              if (!glue.ojw_encode_tile(index++, samples, w * h * channels)) throw failure(glue);
+            }
+          }
+          const at = glue.ojw_encode_end();
           if (!at) throw failure(glue);
           const [data = 0, length = 0] = new Uint32Array(glue.memory.buffer, at, 2);
           return new Uint8Array(glue.memory.buffer, data, length).slice();
         } finally {
           glue.ojw_release();
-          glue.free(pixels);
+          glue.free(samples);
         }
       });
     },

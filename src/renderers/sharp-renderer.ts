@@ -10,6 +10,7 @@ import { type DecodeBudget, checkWholeDecode } from './sharp-budget.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
+import { JP2_MAX_OUTPUT_PIXELS, checkOutputSize, outputBody, prepareOutput } from './sharp-output.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
@@ -38,12 +39,14 @@ export interface SharpRendererOptions {
   density?: number;
   /** Bytes of pixels one JPEG 2000 decode may produce (IIIF_JP2_MAX_DECODE_BYTES). */
   jp2MaxDecodeBytes?: number;
+  /** Largest jp2 output in pixels (IIIF_JP2_MAX_OUTPUT_PIXELS). */
+  jp2MaxOutputPixels?: number;
 }
 
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
 const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 /** Formats that keep an alpha channel, so arbitrary rotation leaves transparent corners. */
-const HAS_ALPHA = new Set<Format>(['png', 'webp', 'gif', 'tif', 'avif']);
+const HAS_ALPHA = new Set<Format>(['png', 'webp', 'gif', 'tif', 'avif', 'jp2']);
 /** Decoders that shrink while loading, which only applies when resizing comes first. */
 const SHRINK_ON_LOAD = new Set(['jpg', 'webp']);
 
@@ -54,6 +57,7 @@ export const sharpRendererFromConfig = (config: Config): Renderer =>
     maxDecodeBytes: config.IIIF_MAX_DECODE_BYTES,
     maxJpegScans: config.IIIF_MAX_JPEG_SCANS,
     jp2MaxDecodeBytes: config.IIIF_JP2_MAX_DECODE_BYTES,
+    jp2MaxOutputPixels: config.IIIF_JP2_MAX_OUTPUT_PIXELS,
     ...(config.IIIF_DENSITY ? { density: config.IIIF_DENSITY } : {}),
   });
 
@@ -64,6 +68,7 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
   };
   return {
     async render(input, plan) {
+      checkOutputSize(plan, options.jp2MaxOutputPixels ?? JP2_MAX_OUTPUT_PIXELS);
       const sharp = await loadSharp();
       const started = performance.now();
       try {
@@ -75,7 +80,7 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
         if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan, input.deadline);
         image = applyQuality(image, plan);
         image = encode(image, plan, options);
-        const body: Uint8Array<ArrayBuffer> = await withDeadline(image, input.deadline).toBuffer();
+        const body = await outputBody(withDeadline(image, input.deadline), plan.format, options.density);
         return source.fromTiles ? { body, readMs, via: 'tiles' } : { body, readMs };
       } catch (e) {
         if (isHttpError(e)) throw e;
@@ -218,5 +223,8 @@ function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): 
       return image.tiff({ compression: 'lzw' });
     case 'avif':
       return image.avif({ quality: 50, effort: 2 });
+    case 'jp2':
+    case 'pdf':
+      return prepareOutput(image, plan.format, options.jpegQuality);
   }
 }

@@ -39,7 +39,7 @@ describe('buildInfo3', () => {
 
   it('lists only what goes beyond level 2', () => {
     const info = buildInfo3(input());
-    expect(info.extraFormats).toEqual(['webp', 'gif', 'tif', 'avif']);
+    expect(info.extraFormats).toEqual(['webp', 'gif', 'tif', 'avif', 'jp2', 'pdf']);
     expect(info.extraQualities).toEqual(['color', 'gray', 'bitonal']);
     expect([...(info.extraFeatures as string[])].sort()).toEqual([
       'canonicalLinkHeader',
@@ -97,7 +97,7 @@ describe('buildInfo2', () => {
     const [uri, description] = info.profile as [string, Record<string, unknown>];
     expect(uri).toBe('http://iiif.io/api/image/2/level2.json');
     expect(description).toMatchObject({
-      formats: ['jpg', 'png', 'webp', 'gif', 'tif', 'avif'],
+      formats: ['jpg', 'png', 'webp', 'gif', 'tif', 'avif', 'jp2', 'pdf'],
       qualities: ['default', 'color', 'gray', 'bitonal'],
       maxWidth: 2000,
       maxHeight: 2000,
@@ -116,6 +116,9 @@ describe('constants', () => {
       gif: 'image/gif',
       tif: 'image/tiff',
       avif: 'image/avif',
+      // IIIF 3.0 §4.5's media types.
+      jp2: 'image/jp2',
+      pdf: 'application/pdf',
     });
   });
 

@@ -1,0 +1,45 @@
+import type { Sharp } from 'sharp';
+import { httpError } from '../errors.ts';
+import type { Format, RenderPlan } from '../iiif/types.ts';
+import type { Jp2EncodeInput } from '../jp2/codec.ts';
+import { jpegPdf } from './pdf-page.ts';
+import { nodeJp2Codec } from './sharp-jp2.ts';
+
+/** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 2048², about a second of encoding. */
+export const JP2_MAX_OUTPUT_PIXELS = 2048 * 2048;
+/** Compression ratio of jp2 output: 2.4 bits per RGB pixel, about what JPEG quality 80 spends. */
+export const JP2_OUTPUT_RATE = 10;
+/** Same tiling as the masters we read, so encoding memory follows a tile (about 50 MB), not the image. */
+const JP2_OUTPUT_TILE = 1024;
+
+/**
+ * What `encode` in sharp-renderer prepares for the formats libvips does not write: raw pixels
+ * for jp2 (sharp's prebuilt libvips has no OpenJPEG), a JPEG for pdf.
+ */
+export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpegQuality: number): Sharp {
+  return format === 'jp2' ? image.raw() : image.flatten({ background: '#ffffff' }).jpeg({ quality: jpegQuality });
+}
+
+/**
+ * jp2 is encoded by our OpenJPEG build on this thread, so a request is refused above
+ * `maxPixels` (IIIF_JP2_MAX_OUTPUT_PIXELS) before the source is read.
+ */
+export function checkOutputSize(plan: RenderPlan, jp2MaxPixels: number): void {
+  if (plan.format === 'jp2' && plan.width * plan.height > jp2MaxPixels) {
+    throw httpError(400, 'over_limit', `jp2 output is limited to ${jp2MaxPixels} pixels (IIIF_JP2_MAX_OUTPUT_PIXELS); ask for a smaller size`);
+  }
+}
+
+/** The response body: sharp's own encoding, or jp2 and pdf made from what `prepareOutput` asked of it. */
+export async function outputBody(image: Sharp, format: Format, density?: number): Promise<Uint8Array<ArrayBuffer>> {
+  if (format === 'jp2') {
+    const [codec, { data, info }] = await Promise.all([nodeJp2Codec(), image.toBuffer({ resolveWithObject: true })]);
+    const pixels = { data, width: info.width, height: info.height, channels: info.channels as Jp2EncodeInput['channels'] };
+    return codec.encode(pixels, { format: 'jp2', rate: JP2_OUTPUT_RATE, tileSize: JP2_OUTPUT_TILE });
+  }
+  if (format === 'pdf') {
+    const { data, info } = await image.toBuffer({ resolveWithObject: true });
+    return jpegPdf(data, info.width, info.height, density);
+  }
+  return image.toBuffer();
+}
