@@ -20,8 +20,9 @@ export function hintsFromMetadata(metadata: Metadata): SourceObject['hints'] {
   const width = metaInt(metadata, 'width');
   const height = metaInt(metadata, 'height');
   if (pages > 1 || width === undefined || height === undefined) return undefined;
-  const tileWidth = metaInt(metadata, 'tilewidth');
-  const tileHeight = metaInt(metadata, 'tileheight') ?? tileWidth;
+  // serverless-iiif writes `tilesize` when the tiles are square.
+  const tileWidth = metaInt(metadata, 'tilewidth') ?? metaInt(metadata, 'tilesize');
+  const tileHeight = metaInt(metadata, 'tileheight') ?? metaInt(metadata, 'tilesize') ?? tileWidth;
   return {
     width,
     height,

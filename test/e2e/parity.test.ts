@@ -130,6 +130,15 @@ describe('ping route', () => {
   });
 });
 
+describe('S3 geometry metadata as serverless-iiif writes it', () => {
+  it('takes square tiles from iiif-tilesize', async () => {
+    const fixtures = await makeFixtures();
+    await putObject(admin, 'images', 'meta/grid.png', fixtures['grid.png']!, { 'iiif-width': '300', 'iiif-height': '200', 'iiif-tilesize': '100' });
+    const info = (await (await get(lambda({}), '/iiif/3/meta%2Fgrid.png/info.json')).json()) as { tiles: { width: number; height?: number }[] };
+    expect(info.tiles[0]).toMatchObject({ width: 100, height: 100 });
+  });
+});
+
 describe('preflight headers (IIIF_PREFLIGHT, serverless-iiif preflight=true)', () => {
   const location = { 'x-preflight-location': 's3://images/grid.png' };
   const dimensions = { 'x-preflight-dimensions': JSON.stringify({ width: 3000, height: 2000 }) };
