@@ -1,0 +1,119 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { type Env, loadConfig } from '../../src/config.ts';
+import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { GRID, gridColour, makeFixtures } from '../fixtures/images.ts';
+import { jp2Image, pdfPage } from '../helpers/output-image.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-outputs-'));
+  await writeFile(join(root, 'grid.png'), (await makeFixtures())['grid.png']!);
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+function app(env: Env = {}) {
+  const config = loadConfig({ IIIF_ROOT: root, ...env });
+  return createApp({ config, source: fsSource({ root }), renderer: sharpRendererFromConfig(config) });
+}
+
+async function get(path: string, env?: Env) {
+  const res = await app(env).request(path);
+  return { res, body: new Uint8Array(await res.arrayBuffer()) };
+}
+
+/** Colours at cell centres of the 300×200 grid, scaled into a w×h rendering of the region at (rx, ry). */
+function expectGrid(data: Buffer, width: number, channels: number, region: { x: number; y: number; w: number; h: number }, out: { w: number; h: number }, tolerance: number) {
+  for (let sy = region.y + 25; sy < region.y + region.h; sy += 50) {
+    for (let sx = region.x + 25; sx < region.x + region.w; sx += 50) {
+      const x = Math.floor(((sx - region.x) * out.w) / region.w);
+      const y = Math.floor(((sy - region.y) * out.h) / region.h);
+      const at = (y * width + x) * channels;
+      const want = gridColour(sx, sy);
+      for (let c = 0; c < 3; c++) expect(Math.abs(data[at + c]! - want[c]!), `(${sx},${sy}) channel ${c}`).toBeLessThanOrEqual(tolerance);
+    }
+  }
+}
+
+describe('pdf output', () => {
+  it('is one page, one point per pixel, holding the rendered JPEG with the grid colours', async () => {
+    const { res, body } = await get('/iiif/3/grid.png/50,0,200,200/100,/0/default.pdf');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    expect(new TextDecoder().decode(body.subarray(0, 5))).toBe('%PDF-');
+    const page = await pdfPage(body);
+    expect([page.width, page.height, page.imageWidth, page.imageHeight]).toEqual([100, 100, 100, 100]);
+    const { data, info } = await sharp(page.jpeg).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([100, 100, 3]);
+    expectGrid(data, 100, 3, { x: 50, y: 0, w: 200, h: 200 }, { w: 100, h: 100 }, 12);
+  });
+
+  it('sizes the page by IIIF_DENSITY (300 dpi: 300 px is one inch, 72 points)', async () => {
+    const page = await pdfPage((await get('/iiif/3/grid.png/full/max/0/default.pdf', { IIIF_DENSITY: '300' })).body);
+    expect([page.width, page.height]).toEqual([72, 48]);
+    expect([page.imageWidth, page.imageHeight]).toEqual([GRID.width, GRID.height]);
+  });
+
+  it('gray quality embeds a one-channel JPEG', async () => {
+    const page = await pdfPage((await get('/iiif/3/grid.png/full/max/0/gray.pdf')).body);
+    expect((await sharp(page.jpeg).metadata()).channels).toBe(1);
+  });
+
+  it('gives the same bytes for the same request (no dates), so caches and ETags agree', async () => {
+    const first = await get('/iiif/3/grid.png/full/150,/0/default.pdf');
+    expect(first.res.status).toBe(200);
+    const b = (await get('/iiif/3/grid.png/full/150,/0/default.pdf')).body;
+    expect(Buffer.from(first.body).equals(Buffer.from(b))).toBe(true);
+    expect(Buffer.from(first.body).toString('latin1')).not.toMatch(/CreationDate|ModDate/);
+  });
+});
+
+describe('jp2 output', () => {
+  it('decodes to the requested size and the grid colours (lossy, at most 1/10 of the raw bytes)', async () => {
+    const { res, body } = await get('/iiif/3/grid.png/full/max/0/default.jp2');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jp2');
+    expect(body.length).toBeLessThanOrEqual((GRID.width * GRID.height * 3) / 10 + 1024);
+    const { data, info } = await (await jp2Image(body)).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([300, 200, 3]);
+    expectGrid(data, 300, 3, { x: 0, y: 0, w: 300, h: 200 }, { w: 300, h: 200 }, 12);
+    // Against the PNG of the same request: small mean difference for a 10:1 rate.
+    const png = await sharp((await get('/iiif/3/grid.png/full/max/0/default.png')).body).raw().toBuffer();
+    let sum = 0;
+    for (let i = 0; i < png.length; i++) sum += Math.abs(png[i]! - data[i]!);
+    expect(sum / png.length).toBeLessThan(3);
+  });
+
+  it('keeps alpha where rotation leaves transparent corners', async () => {
+    const { data, info } = await (await jp2Image((await get('/iiif/3/grid.png/full/100,/45/default.jp2')).body))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(4);
+    expect(data[3]).toBe(0);
+    const centre = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * 4;
+    expect(data[centre + 3]).toBeGreaterThan(250);
+  });
+
+  it('refuses an output over IIIF_JP2_MAX_OUTPUT_PIXELS with a one-line 400, other formats unaffected', async () => {
+    // 200, is 200×133 pixels, 201, is 201×134.
+    const env = { IIIF_JP2_MAX_OUTPUT_PIXELS: String(200 * 134) };
+    const under = await get('/iiif/3/grid.png/full/200,/0/default.jp2', env);
+    expect(under.res.status).toBe(200);
+    const over = await get('/iiif/3/grid.png/full/201,/0/default.jp2', env);
+    expect(over.res.status).toBe(400);
+    const error = JSON.parse(new TextDecoder().decode(over.body)) as { error: string; message: string };
+    expect(error.error).toBe('over_limit');
+    expect(error.message).toMatch(/IIIF_JP2_MAX_OUTPUT_PIXELS/);
+    expect((await get('/iiif/3/grid.png/full/201,/0/default.png', env)).res.status).toBe(200);
+  });
+
+  it('is advertised with pdf in info.json', async () => {
+    const info = (await (await app().request('/iiif/3/grid.png/info.json')).json()) as { extraFormats: string[] };
+    expect(info.extraFormats).toEqual(expect.arrayContaining(['jp2', 'pdf']));
+  });
+});
