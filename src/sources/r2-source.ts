@@ -1,5 +1,5 @@
 import { httpError, isHttpError } from '../errors.ts';
-import type { ByteRange, ImageSource, SourceObject } from './source.ts';
+import { SourceChangedError, type ByteRange, type ImageSource, type SourceObject } from './source.ts';
 import { objectKey } from './key-template.ts';
 import { hintsFromMetadata } from './s3-hints.ts';
 
@@ -16,8 +16,8 @@ export interface R2BucketLike {
   head(key: string): Promise<R2ObjectLike | null>;
   get(
     key: string,
-    options?: { range?: { offset: number; length: number } },
-  ): Promise<(R2ObjectLike & { arrayBuffer(): Promise<ArrayBuffer> }) | null>;
+    options?: { range?: { offset: number; length: number }; onlyIf?: { etagMatches: string } },
+  ): Promise<(R2ObjectLike & { arrayBuffer?(): Promise<ArrayBuffer> }) | null>;
 }
 
 export interface R2SourceOptions {
@@ -63,17 +63,22 @@ export function r2Source(options: R2SourceOptions): ImageSource {
         ...(hints ? { hints } : {}),
       };
     },
-    async read(identifier, range?: ByteRange, signal?: AbortSignal): Promise<Uint8Array> {
+    async read(identifier, range?: ByteRange, signal?: AbortSignal, etag?: string): Promise<Uint8Array> {
       if (range && range.length <= 0) return new Uint8Array(0);
+      // stat's ETag is R2's httpEtag (quoted); onlyIf and object.etag use the bare one.
+      const bare = etag?.replace(/^W\//, '').replace(/^"|"$/g, '');
+      const options = { ...(range ? { range } : {}), ...(bare ? { onlyIf: { etagMatches: bare } } : {}) };
       return call(
         async () => {
-          const object = await bucket.get(keyOf(identifier), range ? { range } : undefined).catch((e: unknown) => {
+          const object = await bucket.get(keyOf(identifier), range || bare ? options : undefined).catch((e: unknown) => {
             // A range starting past the end is a short read of nothing, not an error.
             if (range && BAD_RANGE.test(messageOf(e))) return 'empty' as const;
             throw e;
           });
           if (object === 'empty') return new Uint8Array(0);
           if (!object) throw notFound();
+          // A failed onlyIf answers the object's metadata without a body.
+          if (!object.arrayBuffer || (bare !== undefined && object.etag !== bare)) throw new SourceChangedError();
           return new Uint8Array(await object.arrayBuffer());
         },
         timeoutMs,

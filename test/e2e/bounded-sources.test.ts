@@ -8,12 +8,16 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { httpError } from '../../src/errors.ts';
+import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { s3Source } from '../../src/sources/s3-source.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { makeFixtures } from '../fixtures/images.ts';
+import { r2Source } from '../../src/sources/r2-source.ts';
+import { isSourceChanged } from '../../src/sources/source.ts';
 import { putObject, s3rverClient, startS3rver, useS3rverCredentials } from '../helpers/s3rver.ts';
+import { startWorker } from '../helpers/workerd.ts';
 
 let base: string;
 let root: string;
@@ -182,11 +186,29 @@ describe('11.4 one client hanging up never fails another', () => {
     const b = app.request('/iiif/3/pyramid.tif/256,0,256,256/256,/0/default.jpg');
     await sleep(100);
     hangUp.abort();
-    await a.catch(() => undefined);
+    await Promise.resolve(a).catch(() => undefined);
     const res = await b;
     expect(res.status).toBe(200);
     const { info } = await sharp(Buffer.from(await res.arrayBuffer())).toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([256, 256]);
+  });
+});
+
+describe('11.4 the disk-cache download is shared, and so outlives a client that leaves', () => {
+  it('client A aborts while the whole object downloads; client B, waiting for the same download, gets the file', async () => {
+    await writeFile(join(root, 'whole.png'), await red());
+    const cacheDir = join(base, 'cache');
+    const source = withDiskCache(slowSource(fsSource({ root }), 400), { dir: cacheDir, maxBytes: 64 * 1024 * 1024 });
+    const object = await source.stat('whole.png');
+    const hangUp = new AbortController();
+    const a = source.localFile?.('whole.png', object, hangUp.signal);
+    await sleep(100);
+    const b = source.localFile?.('whole.png', object);
+    hangUp.abort();
+    await a?.catch(() => undefined);
+    const file = await b;
+    expect(file).toBeDefined();
+    expect((await sharp(file).metadata()).width).toBe(64);
   });
 });
 
@@ -237,6 +259,27 @@ describe('11.10 an S3 object replaced between HeadObject and the reads', () => {
     } finally {
       client.destroy();
       await s3.close();
+    }
+  });
+});
+
+describe('11.10 an R2 object replaced between head and get', () => {
+  it('a read with the ETag stat saw is refused once the object changed (onlyIf), and succeeds with the new one', async () => {
+    const worker = await startWorker({}, { 'k.bin': new TextEncoder().encode('version A') });
+    try {
+      const source = r2Source({ bucket: worker.bucket, timeoutMs: 5000 });
+      const a = await source.stat('k.bin');
+      expect(new TextDecoder().decode(await source.read('k.bin', { offset: 0, length: 9 }, undefined, a.etag))).toBe('version A');
+      await worker.put('k.bin', new TextEncoder().encode('version B!'));
+      const stale = await source.read('k.bin', { offset: 0, length: 9 }, undefined, a.etag).then(
+        (bytes) => new TextDecoder().decode(bytes),
+        (e: unknown) => e,
+      );
+      expect(isSourceChanged(stale)).toBe(true);
+      const b = await source.stat('k.bin');
+      expect(new TextDecoder().decode(await source.read('k.bin', undefined, undefined, b.etag))).toBe('version B!');
+    } finally {
+      await worker.close();
     }
   });
 });
