@@ -72,6 +72,9 @@ const GRID_CASES: IiifCase[] = [
   { name: '%2F identifier info.json', path: '/iiif/3/nested%2Fgrid.png/info.json', status: 200, json: { width: GRID.width } },
   { name: 'raw slash identifier is unknown', path: '/iiif/3/nested/grid.png/info.json', status: 404 },
   { name: 'base URI redirects to info.json', path: v3, status: 303, expectHeaders: { location: /\/iiif\/3\/grid\.png\/info\.json$/ } },
+  // Monitors ping the version root, with or without the trailing slash (serverless-iiif's answer is opt-in).
+  { name: 'version ping', path: '/iiif/3', status: 200, json: { status: 'ok', version: 3 } },
+  { name: 'version ping with trailing slash', path: '/iiif/2/', status: 200, json: { status: 'ok', version: 2 } },
   { name: 'unknown identifier', path: '/iiif/3/missing.png/info.json', status: 404, expectHeaders: { 'access-control-allow-origin': '*', 'content-type': /json/ } },
   { name: 'unknown identifier image', path: '/iiif/3/missing.png/full/max/0/default.jpg', status: 404 },
   { name: 'traversal with encoded dots', path: '/iiif/3/..%2F..%2Fetc%2Fpasswd/info.json', status: 400 },
