@@ -292,6 +292,35 @@ describe('JP2 codec: colour', () => {
   });
 });
 
+describe('JP2 codec: sample precision', () => {
+  // A lossless 8-bit gray codestream whose SIZ is rewritten: the coded coefficients stay, but
+  // the decoder's DC level shift (2^(precision-1), none when signed) and clamp follow SIZ (G.1).
+  const input = noise(64, 48, 1);
+  function withSsiz(ssiz: number): Uint8Array {
+    const bytes = codec.encode(input, { format: 'j2k', lossless: true });
+    const siz = marker(scanCodestream(bytes).main, 0xff51)!;
+    expect(siz.body[36]).toBe(7); // Ssiz of component 0: unsigned, 8 bits
+    bytes[siz.offset + 4 + 36] = ssiz;
+    return bytes;
+  }
+  const decoded = (ssiz: number) => codec.decode(withSsiz(ssiz), { reduce: 0, maxBytes: BIG }).data;
+
+  it('12-bit samples are scaled to 8 bits', () => {
+    // Shifted by 2048 instead of 128: v + 1920 in 12 bits, then the top 8 bits.
+    expect(Array.from(decoded(11))).toEqual(Array.from(input.data, (v) => (v + 1920) >> 4));
+  });
+
+  it('4-bit samples are stretched to 0–255', () => {
+    // Shifted by 8 instead of 128 and clamped to 0–15, then scaled by 255/15.
+    const want = Array.from(input.data, (v) => Math.round((Math.min(15, Math.max(0, v - 120)) * 255) / 15));
+    expect(Array.from(decoded(3))).toEqual(want);
+  });
+
+  it('signed 8-bit samples are offset back to unsigned', () => {
+    expect(Array.from(decoded(0x80 | 7))).toEqual(Array.from(input.data));
+  });
+});
+
 describe('JP2 codec: errors are one line and the codec carries on', () => {
   const good = () => codec.encode(grid(64, 64, 3), { format: 'jp2', lossless: true });
 
