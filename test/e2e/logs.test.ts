@@ -5,9 +5,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Miniflare } from 'miniflare';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
+import { bundleWorker } from '../../adapters/workers/build.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { jsonLinesLogger } from '../../src/log/logger.ts';
@@ -15,6 +17,7 @@ import type { Renderer } from '../../src/renderers/renderer.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { makeFixtures } from '../fixtures/images.ts';
+import { COMPATIBILITY_DATE } from '../helpers/workerd.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 let root: string;
@@ -198,4 +201,37 @@ describe('Lambda: Powertools log lines and embedded metrics', () => {
     expect(emf).toMatchObject({ renders: 1, requests: 1 });
     expect(emf?.latency).toBeGreaterThan(0);
   });
+});
+
+describe('Workers: JSON lines on the console, in workerd', () => {
+  it('logs each request as one JSON object per line', async () => {
+    const logged: string[] = [];
+    const mf = new Miniflare({
+      modules: true,
+      script: (await bundleWorker()).code,
+      compatibilityDate: COMPATIBILITY_DATE,
+      r2Buckets: ['IMAGES'],
+      bindings: { IIIF_LOG_LEVEL: 'info' },
+      host: '127.0.0.1',
+      port: 0,
+      handleRuntimeStdio: (stdout) => createInterface({ input: stdout }).on('line', (line) => logged.push(line)),
+    });
+    try {
+      const url = (await mf.ready).origin;
+      const bucket = (await mf.getR2Bucket('IMAGES')) as unknown as { put(key: string, value: ArrayBuffer): Promise<unknown> };
+      await bucket.put('grid.jpg', new Uint8Array(gridJpg).buffer);
+      const res = await fetch(`${url}/iiif/3/grid.jpg/info.json`);
+      const body = new Uint8Array(await res.arrayBuffer());
+      expect(res.status).toBe(200);
+      let line: Line | undefined;
+      for (let i = 0; i < 50 && !line; i++) {
+        line = logged.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).find((l) => l.msg === 'request');
+        if (!line) await new Promise((ok) => setTimeout(ok, 50));
+      }
+      expect(line).toMatchObject({ level: 'info', method: 'GET', path: '/iiif/3/grid.jpg/info.json', status: 200, servedBy: 'info' });
+      expect(line).toMatchObject({ bytes: body.byteLength });
+    } finally {
+      await mf.dispose();
+    }
+  }, 60_000);
 });
