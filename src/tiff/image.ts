@@ -81,6 +81,8 @@ export async function imageFromIfd(ctx: IfdContext, ifd: Ifd): Promise<TiffImage
   if (extra) image.extraSamples = await readUints(ctx, extra, MAX_SAMPLES);
   const sampleFormat = ifd.entries.get(Tag.SampleFormat);
   if (sampleFormat) image.sampleFormat = await readUints(ctx, sampleFormat, MAX_SAMPLES);
+  const subsampling = ifd.entries.get(Tag.YCbCrSubsampling);
+  if (subsampling) image.ycbcrSubsampling = await readUints(ctx, subsampling, 2);
   if (tablesEntry) image.jpegTables = await readBytes(ctx, tablesEntry, MAX_JPEG_TABLES);
   return image;
 }

@@ -22,6 +22,7 @@ export const Tag = {
   ExtraSamples: 338,
   SampleFormat: 339,
   JPEGTables: 347,
+  YCbCrSubsampling: 530,
 } as const;
 
 export const Compression = { Jpeg: 7 } as const;

@@ -4,11 +4,14 @@ import type { TiffLevel } from './types.ts';
 
 /**
  * Compressions whose tiles decode on their own, with nothing shared between tiles beyond
- * the tags we copy: none, LZW, deflate (both codes), PackBits, zstd and WebP.
+ * the tags we copy: none, LZW, JPEG (with its JPEGTables), deflate (both codes), PackBits,
+ * zstd and WebP.
  */
-const SELF_CONTAINED = new Set([1, 5, 8, 32946, 32773, 50000, 50001]);
-/** MinIsWhite, MinIsBlack and RGB need no tables (a palette's ColorMap is not copied). */
+const SELF_CONTAINED = new Set([1, 5, 7, 8, 32946, 32773, 50000, 50001]);
+/** MinIsWhite, MinIsBlack, RGB and (for JPEG) YCbCr; a palette's ColorMap is not copied. */
 const PLAIN_PHOTOMETRIC = new Set([0, 1, 2]);
+const JPEG = 7;
+const YCBCR = 6;
 
 /** Whether a level's covering tiles can be handed to a decoder as a TIFF of their own. */
 export function canSubsetTiles(level: TiffLevel): boolean {
@@ -17,7 +20,7 @@ export function canSubsetTiles(level: TiffLevel): boolean {
     level.planarConfiguration === 1 &&
     level.orientation === 1 &&
     SELF_CONTAINED.has(level.compression) &&
-    PLAIN_PHOTOMETRIC.has(level.photometric ?? -1)
+    (PLAIN_PHOTOMETRIC.has(level.photometric ?? -1) || (level.compression === JPEG && level.photometric === YCBCR))
   );
 }
 
@@ -40,10 +43,12 @@ export function coveringGrid(level: TiffLevel, r: { x: number; y: number; w: num
 
 interface Field {
   tag: number;
-  /** 3 SHORT or 4 LONG. */
-  type: 3 | 4;
-  values: number[];
+  /** 3 SHORT, 4 LONG or 7 UNDEFINED (bytes). */
+  type: 3 | 4 | 7;
+  values: number[] | Uint8Array;
 }
+
+const FIELD_SIZE = { 3: 2, 4: 4, 7: 1 } as const;
 
 /**
  * A little-endian classic TIFF holding just `tiles` (the grid's stored tiles, row by row,
@@ -73,10 +78,12 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
   if (level.predictor !== undefined) fields.push({ tag: Tag.Predictor, type: 3, values: [level.predictor] });
   if (level.extraSamples?.length) fields.push({ tag: Tag.ExtraSamples, type: 3, values: level.extraSamples });
   if (level.sampleFormat?.length) fields.push({ tag: Tag.SampleFormat, type: 3, values: perSample(level.sampleFormat) });
+  if (level.jpegTables?.length) fields.push({ tag: Tag.JPEGTables, type: 7, values: level.jpegTables });
+  if (level.ycbcrSubsampling?.length) fields.push({ tag: Tag.YCbCrSubsampling, type: 3, values: level.ycbcrSubsampling });
   fields.sort((a, b) => a.tag - b.tag);
 
   const ifdSize = 2 + fields.length * 12 + 4;
-  const valueSize = (f: Field) => f.values.length * (f.type === 3 ? 2 : 4);
+  const valueSize = (f: Field) => f.values.length * FIELD_SIZE[f.type];
   let external = 8 + ifdSize;
   const valueAt = new Map<Field, number>();
   for (const f of fields) {
@@ -85,11 +92,13 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
     external += valueSize(f) + (valueSize(f) % 2);
   }
   let dataAt = external;
-  const offsets = fields.find((f) => f.tag === Tag.TileOffsets);
-  for (let i = 0; i < tiles.length; i++) {
-    if (offsets) offsets.values[i] = dataAt;
-    dataAt += tiles[i]?.length ?? 0;
+  const offsets: number[] = [];
+  for (const tile of tiles) {
+    offsets.push(dataAt);
+    dataAt += tile.length;
   }
+  const offsetsField = fields.find((f) => f.tag === Tag.TileOffsets);
+  if (offsetsField) offsetsField.values = offsets;
   if (dataAt > 0xffffffff) throw new TiffError('TIFF tile subset too large.');
 
   const out = new Uint8Array(dataAt);
@@ -97,8 +106,10 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
   out.set([0x49, 0x49, 42, 0]);
   view.setUint32(4, 8, true);
   view.setUint16(8, fields.length, true);
-  const write = (at: number, f: Field) =>
-    f.values.forEach((v, i) => (f.type === 3 ? view.setUint16(at + i * 2, v, true) : view.setUint32(at + i * 4, v, true)));
+  const write = (at: number, f: Field) => {
+    if (f.values instanceof Uint8Array) out.set(f.values, at);
+    else f.values.forEach((v, i) => (f.type === 3 ? view.setUint16(at + i * 2, v, true) : view.setUint32(at + i * 4, v, true)));
+  };
   fields.forEach((f, i) => {
     const at = 10 + i * 12;
     view.setUint16(at, f.tag, true);
@@ -111,6 +122,6 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
       write(external, f);
     }
   });
-  for (let i = 0; i < tiles.length; i++) out.set(tiles[i] ?? new Uint8Array(), offsets?.values[i] ?? 0);
+  tiles.forEach((tile, i) => out.set(tile, offsets[i] ?? 0));
   return { bytes: out, width, height };
 }

@@ -32,6 +32,8 @@ export interface TiffImage {
   predictor?: number;
   extraSamples?: number[];
   sampleFormat?: number[];
+  /** Tag 530 when present (YCbCr JPEG tiles; libtiff assumes 2,2 without it). */
+  ycbcrSubsampling?: number[];
   /** Tag 347: abbreviated JPEG stream holding the shared DQT/DHT tables. */
   jpegTables?: Uint8Array;
   /** TileOffsets/TileByteCounts, or StripOffsets/StripByteCounts. */

@@ -68,9 +68,22 @@ describe('11.7 TIFF of the covering tiles', () => {
     }
   });
 
-  it('leaves JPEG, planar and palette levels to the other paths', async () => {
+  it('JPEG tiles (with JPEGTables): the same pixels as decoding the whole file', async () => {
+    const region = { x: 100, y: 60, w: 400, h: 300 };
+    const { level, data, raw } = await subsetOf({ compression: 'jpeg', quality: 90 }, 3, region);
+    expect(level.compression).toBe(7);
+    expect((level.jpegTables?.length ?? 0) > 0).toBe(true);
+    expect(canSubsetTiles(level)).toBe(true);
+    const tif = await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).tiff({ tile: true, tileWidth: 128, tileHeight: 128, compression: 'jpeg', quality: 90 }).toBuffer();
+    const whole = await sharp(tif).extract({ left: region.x, top: region.y, width: region.w, height: region.h }).raw().toBuffer();
+    expect(data.length).toBe(whole.length);
+    let worst = 0;
+    for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs((data[i] ?? 0) - (whole[i] ?? 0)));
+    expect(worst).toBe(0);
+  });
+
+  it('leaves planar, palette and striped levels to the other paths', async () => {
     const { level } = await subsetOf({ compression: 'lzw' }, 3, { x: 0, y: 0, w: 10, h: 10 });
-    expect(canSubsetTiles({ ...level, compression: 7 })).toBe(false);
     expect(canSubsetTiles({ ...level, planarConfiguration: 2 })).toBe(false);
     expect(canSubsetTiles({ ...level, photometric: 3 })).toBe(false);
     expect(canSubsetTiles({ ...level, tiled: false })).toBe(false);
