@@ -259,6 +259,21 @@ describe('JP2 codec: colour', () => {
     expect(meanDiff(out.data, rgb.data)).toBeLessThan(1);
   });
 
+  it('converts CMYK (colr EnumCS 12) to RGB', () => {
+    const cmyk = noise(40, 30, 4);
+    const bytes = codec.encode(cmyk, { format: 'jp2', lossless: true });
+    const colr = Buffer.from(bytes).indexOf('colr');
+    new DataView(bytes.buffer).setUint32(colr + 7, 12);
+    const out = codec.decode(bytes, { reduce: 0, maxBytes: BIG });
+    expect(out.channels).toBe(3);
+    const want = new Uint8Array(40 * 30 * 3);
+    for (let i = 0; i < 40 * 30; i++) {
+      const k = 1 - cmyk.data[i * 4 + 3]! / 255;
+      for (let c = 0; c < 3; c++) want[i * 3 + c] = Math.round((255 - cmyk.data[i * 4 + c]!) * k);
+    }
+    expect(meanDiff(out.data, want)).toBeLessThan(0.01);
+  });
+
   it('applies a palette (pclr + cmap boxes)', () => {
     const palette = [
       [255, 0, 0],
