@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,7 +215,7 @@ describe('Workers: JSON lines on the console, in workerd', () => {
       bindings: { IIIF_LOG_LEVEL: 'info' },
       host: '127.0.0.1',
       port: 0,
-      handleRuntimeStdio: (stdout) => createInterface({ input: stdout }).on('line', (line) => logged.push(line)),
+      handleRuntimeStdio: (stdout: Readable) => createInterface({ input: stdout }).on('line', (line) => logged.push(line)),
     });
     try {
       const url = (await mf.ready).origin;
