@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
+import { nodeJp2Codec } from '../src/renderers/sharp-jp2.ts';
 
 export type Scale = 'full' | 'small';
 
@@ -21,8 +22,10 @@ export interface Fixtures {
   jpeg: { name: string; path: string; width: number; height: number };
   /** Medium PNG. */
   png: { name: string; path: string; width: number; height: number };
+  /** Lossy JPEG 2000 in 1024² tiles with TLM markers and 6 decomposition levels (issue 13). */
+  jp2: { name: string; path: string; width: number; height: number; tile: number; levels: number };
   /** Symlinks to each image (big-0.tif …), so that repeated requests can use distinct identifiers. */
-  aliases: { tiff: string[]; jpeg: string[]; png: string[] };
+  aliases: { tiff: string[]; jpeg: string[]; png: string[]; jp2: string[] };
 }
 
 const SIZES: Record<Scale, { tiff: [number, number]; jpeg: [number, number]; png: [number, number] }> = {
@@ -30,6 +33,8 @@ const SIZES: Record<Scale, { tiff: [number, number]; jpeg: [number, number]; png
   small: { tiff: [3000, 2250], jpeg: [1500, 1000], png: [600, 400] },
 };
 const TILE = 256;
+const JP2_TILE = 1024;
+const JP2_LEVELS = 6;
 const ALIASES = 16;
 /** Bump when the generated images change, so stale caches are not reused. */
 const VERSION = 1;
@@ -85,6 +90,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
   const tiffPath = join(dir, 'big.tif');
   const jpegPath = join(dir, 'photo.jpg');
   const pngPath = join(dir, 'medium.png');
+  const jp2Path = join(dir, 'big.jp2');
 
   const started = performance.now();
   await writeAtomically(tiffPath, async (tmp) => {
@@ -101,6 +107,16 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     log(`generating ${size.png.join('×')} PNG…`);
     await (await rawOf(...size.png)).png().toFile(tmp);
   });
+  await writeAtomically(jp2Path, async (tmp) => {
+    log(`generating ${size.tiff.join('×')} JPEG 2000 (${JP2_TILE} px tiles, ${JP2_LEVELS} levels, TLM)…`);
+    const { data, info } = await (await rawOf(...size.tiff)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const codec = await nodeJp2Codec();
+    const bytes = codec.encode(
+      { data, width: info.width, height: info.height, channels: 3 },
+      { format: 'jp2', rate: 20, tileSize: JP2_TILE, levels: JP2_LEVELS, tlm: true },
+    );
+    await writeFile(tmp, bytes);
+  });
   const elapsed = performance.now() - started;
   if (elapsed > 1000) log(`fixtures ready in ${(elapsed / 1000).toFixed(1)} s (cached in ${dir})`);
 
@@ -108,6 +124,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     tiff: await linksTo(dir, 'big', 'tif'),
     jpeg: await linksTo(dir, 'photo', 'jpg'),
     png: await linksTo(dir, 'medium', 'png'),
+    jp2: await linksTo(dir, 'big', 'jp2'),
   };
 
   return {
@@ -116,6 +133,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     tiff: { name: 'big.tif', path: tiffPath, levels: await levelsOf(dir, tiffPath), tile: TILE },
     jpeg: { name: 'photo.jpg', path: jpegPath, width: size.jpeg[0], height: size.jpeg[1] },
     png: { name: 'medium.png', path: pngPath, width: size.png[0], height: size.png[1] },
+    jp2: { name: 'big.jp2', path: jp2Path, width: size.tiff[0], height: size.tiff[1], tile: JP2_TILE, levels: JP2_LEVELS },
     aliases,
   };
 }

@@ -1,4 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import type { Jp2Area } from '../src/jp2/codec.ts';
+import { readJp2Structure } from '../src/jp2/index.ts';
+import { nodeJp2Codec } from '../src/renderers/sharp-jp2.ts';
 import type { Fixtures, Level } from './fixtures.ts';
 
 /** What a correct response must measure: image pixels, or info.json's width/height. */
@@ -25,6 +29,11 @@ export interface Workload {
   targets: Targets;
   /** The same work done by sharp in-process from the local file, request i of the cycle. */
   sharpJob?: (i: number) => Promise<unknown>;
+  /**
+   * The reference server cannot serve it (its sharp has no JPEG 2000 decoder): sharpJob then
+   * stands for it, reading the whole object per request as it would.
+   */
+  noReferenceServer?: true;
 }
 
 const QUALITY = 85;
@@ -64,6 +73,10 @@ function fitInside(width: number, height: number, box: number): { width: number;
 }
 
 export function workloads(fx: Fixtures): Workload[] {
+  return [...tiffWorkloads(fx), ...jp2Workloads(fx)];
+}
+
+function tiffWorkloads(fx: Fixtures): Workload[] {
   const { tiff, jpeg, png, aliases } = fx;
   const levels = tiff.levels;
   const full = levels[0]!;
@@ -173,6 +186,75 @@ export function workloads(fx: Fixtures): Workload[] {
       expect: { kind: 'image', width: png.width, height: png.height, slack: 0 },
       targets: { vsReference: 1 },
       sharpJob: () => sharp(png.path).png().toBuffer(),
+    },
+  ];
+}
+
+/**
+ * Issue 13's JPEG 2000 workloads on the lossy 1024²-tiled JP2. The reference server's sharp has
+ * no JPEG 2000 decoder, so the loop stands for a server that reads the whole object per request
+ * (serverless-iiif with OpenJPEG in its layer): the whole file read, then OpenJPEG on it at the
+ * same reduction and area, then the same resize and JPEG encode.
+ */
+function jp2Workloads(fx: Fixtures): Workload[] {
+  const { jp2, aliases } = fx;
+  const T = 256;
+  const aligned: Tile[] = [];
+  for (let y = 0; y + T <= jp2.height; y += T) for (let x = 0; x + T <= jp2.width; x += T) aligned.push({ x, y, w: T, h: T });
+  const f = 8;
+  const mid: Tile[] = [];
+  for (let y = 0; y + T * f <= jp2.height; y += T * f) for (let x = 0; x + T * f <= jp2.width; x += T * f) mid.push({ x, y, w: T * f, h: T * f });
+  const alignedOrder = shuffled(aligned);
+  const midOrder = shuffled(mid);
+  const thumb = fitInside(jp2.width, jp2.height, 200);
+  // !200,200 of 12000×9000 is 200×150: reduction 5 (375×282) is the smallest at least that big.
+  const thumbReduce = Math.max(0, Math.min(jp2.levels, Math.floor(Math.log2(Math.min(jp2.width / thumb.width, jp2.height / thumb.height)))));
+  const whole = async (reduce: number, area: Jp2Area | undefined, width: number) => {
+    const [codec, bytes] = await Promise.all([nodeJp2Codec(), readFile(jp2.path)]);
+    const px = codec.decode(bytes, { reduce, ...(area ? { area } : {}), maxBytes: 2 ** 29 });
+    return sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } }).resize(width).jpeg({ quality: QUALITY }).toBuffer();
+  };
+  const areaOf = (t: Tile): Jp2Area => ({ x0: t.x, y0: t.y, x1: t.x + t.w, y1: t.y + t.h });
+  const ids = [jp2.name, ...aliases.jp2];
+  return [
+    {
+      id: 'jp2-info',
+      title: 'info.json (JP2; loop: whole object read and its header parsed)',
+      paths: ids.map((id) => `${id}/info.json`),
+      expect: { kind: 'info', width: jp2.width, height: jp2.height, slack: 0 },
+      targets: {},
+      noReferenceServer: true,
+      sharpJob: async () => {
+        const bytes = await readFile(jp2.path);
+        return readJp2Structure(async (o, l) => bytes.subarray(o, o + l), bytes.length);
+      },
+    },
+    {
+      id: 'jp2-aligned',
+      title: `JP2 aligned 256² tiles, full resolution (${alignedOrder.length} URLs; loop: whole-object reference)`,
+      paths: alignedOrder.map((t) => tilePath(jp2.name, t, T)),
+      expect: { kind: 'image', width: T, height: T, slack: 0 },
+      targets: { vsSharp: 20 },
+      noReferenceServer: true,
+      sharpJob: (i) => whole(0, areaOf(at(alignedOrder, i)), T),
+    },
+    {
+      id: 'jp2-mid',
+      title: `JP2 aligned tiles, scale factor ${f} (${midOrder.length} URLs; loop: whole-object reference)`,
+      paths: midOrder.map((t) => tilePath(jp2.name, t, T)),
+      expect: { kind: 'image', width: T, height: T, slack: 0 },
+      targets: {},
+      noReferenceServer: true,
+      sharpJob: (i) => whole(Math.log2(f), areaOf(at(midOrder, i)), T),
+    },
+    {
+      id: 'jp2-thumb',
+      title: 'JP2 thumbnail !200,200 (loop: whole-object reference)',
+      paths: ids.map((id) => `${id}/full/!200,200/0/default.jpg`),
+      expect: { kind: 'image', ...thumb, slack: 1 },
+      targets: { vsSharp: 10 },
+      noReferenceServer: true,
+      sharpJob: () => whole(thumbReduce, undefined, thumb.width),
     },
   ];
 }
