@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
 import type { Env } from '../../src/config.ts';
-import { GRID, gridColour, makeFixtures } from '../fixtures/images.ts';
+import { GRID, gridColour, makeFixtures, PYRAMID } from '../fixtures/images.ts';
 import { putObject, s3rverClient, startS3rver, uploadAll, type LocalS3, useS3rverCredentials } from '../helpers/s3rver.ts';
 
 /**
@@ -136,6 +136,23 @@ describe('S3 geometry metadata as serverless-iiif writes it', () => {
     await putObject(admin, 'images', 'meta/grid.png', fixtures['grid.png']!, { 'iiif-width': '300', 'iiif-height': '200', 'iiif-tilesize': '100' });
     const info = (await (await get(lambda({}), '/iiif/3/meta%2Fgrid.png/info.json')).json()) as { tiles: { width: number; height?: number }[] };
     expect(info.tiles[0]).toMatchObject({ width: 100, height: 100 });
+  });
+
+  it('with iiif-pages > 1, renders from the pyramid page that covers the output, not the full page', async () => {
+    const fixtures = await makeFixtures();
+    await putObject(admin, 'images', 'meta/pyramid.tif', fixtures['pyramid.tif']!, {
+      'iiif-width': String(PYRAMID.width), 'iiif-height': String(PYRAMID.height), 'iiif-pages': '4', 'iiif-tilesize': String(PYRAMID.tile),
+    });
+    // Only the half-size page (1000x750) fits under this input limit; the full page (2000x1500) does not.
+    const fetcher = lambda({ IIIF_MAX_INPUT_PIXELS: String(1000 * 750) });
+    const half = await get(fetcher, '/iiif/3/meta%2Fpyramid.tif/full/500,/0/default.png');
+    expect(half.status).toBe(200);
+    const image = await decoded(half);
+    expect([image.width, image.height]).toEqual([500, 375]);
+    // Output (306, 206) is source (1224, 824), the middle of a grid cell.
+    const want = gridColour(306 * 4, 206 * 4);
+    image.pixel(306, 206).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(12));
+    expect((await get(fetcher, '/iiif/3/meta%2Fpyramid.tif/full/1500,/0/default.png')).status).toBe(400);
   });
 });
 
