@@ -125,8 +125,13 @@ describe('11.11 smaller ones', () => {
 
   it('Lambda: an API Gateway REST (payload 1.0) event is refused with a one-line reason and a log line', async () => {
     const { handler } = createHandlers(s3rverLambdaEnv(s3.endpoint));
-    const warn = console.warn;
+    // The Lambda logger writes JSON lines to the process's own streams (CloudWatch reads them).
+    const writes = { out: process.stdout.write, err: process.stderr.write };
     const lines: string[] = [];
+    const capture = (chunk: string | Uint8Array) => (lines.push(String(chunk)), true);
+    process.stdout.write = capture as typeof process.stdout.write;
+    process.stderr.write = capture as typeof process.stderr.write;
+    const warn = console.warn;
     console.warn = (line: string) => void lines.push(line);
     try {
       const v1 = {
@@ -148,6 +153,8 @@ describe('11.11 smaller ones', () => {
       expect(result.body).not.toContain('undefined');
       expect(lines.some((l) => l.includes('payload format 1.0'))).toBe(true);
     } finally {
+      process.stdout.write = writes.out;
+      process.stderr.write = writes.err;
       console.warn = warn;
     }
   });
