@@ -1,6 +1,8 @@
 // First: lambda-local's `awslambda` streaming polyfill must exist before the AWS SDK claims that global.
-import { bufferedFetcher, FUNCTION_DOMAIN, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
+import { bufferedFetcher, type BufferedHandler, FUNCTION_DOMAIN, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
@@ -201,5 +203,49 @@ describe('preflight headers (IIIF_PREFLIGHT, serverless-iiif preflight=true)', (
       expect(body).not.toContain('other');
     }
     expect(logged()).toMatch(/preflight.*refused/i);
+  });
+});
+
+describe('the same behaviours through the built Lambda bundle (index.mjs, index.handler)', () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+  const OUT = `${ROOT}dist/parity-bundle/index.mjs`;
+  let loads = 0;
+
+  beforeAll(async () => {
+    // The options of adapters/lambda/build.ts, without installing sharp (it resolves from node_modules).
+    await build({
+      entryPoints: [`${ROOT}adapters/lambda/handler.ts`], outfile: OUT, bundle: true, platform: 'node', target: 'node22',
+      format: 'esm', minify: true, legalComments: 'none', external: ['sharp'], logLevel: 'error',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
+  });
+  afterAll(async () => {
+    await rm(`${ROOT}dist/parity-bundle`, { recursive: true, force: true });
+  });
+
+  /** The bundle reads process.env once, at import: each setting gets a fresh module instance. */
+  async function bundled(extra: Env) {
+    const saved = { ...process.env };
+    Object.assign(process.env, s3rverLambdaEnv(s3.endpoint, 'images', extra));
+    try {
+      const entry = (await import(`${OUT}?settings=${++loads}`)) as { handler: BufferedHandler };
+      return bufferedFetcher(entry.handler);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  }
+
+  it('raw slash ids, slash substitute in emitted ids, preflight location and the serverless-iiif ping', async () => {
+    // One import (a bundle instance costs seconds on a shared machine): settings that combine.
+    const fetcher = await bundled({
+      IIIF_S3_BUCKET: '', sourceBucket: 'images', resolverTemplate: '%s', IIIF_RAW_SLASH_IDS: 'true', IIIF_SLASH_SUBSTITUTE: '_SL_', IIIF_PREFLIGHT: 'true',
+    });
+    const info = await get(fetcher, '/iiif/2/nested/grid.png/info.json');
+    expect(await info.json()).toMatchObject({ '@id': `${base}/iiif/2/nested_SL_grid.png`, width: GRID.width });
+    const image = await get(fetcher, '/iiif/3/anything/full/30,/0/default.png', { 'x-preflight-location': 's3://images/grid.png' });
+    expect(image.status).toBe(200);
+    expect((await decoded(image)).width).toBe(30);
+    expect(await (await get(fetcher, '/iiif/2')).text()).toBe('OK');
   });
 });
