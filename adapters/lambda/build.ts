@@ -5,7 +5,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,6 +31,8 @@ async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Prom
     // CommonJS dependencies (parts of the AWS SDK) call require() on Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
+  // The JPEG 2000 decoder, found next to the bundle (src/renderers/sharp-jp2.ts).
+  await copyFile(`${ROOT}vendor/openjpeg/openjpeg.wasm`, `${outdir}/openjpeg.wasm`);
   if (installSharp) {
     execFileSync(
       'npm',

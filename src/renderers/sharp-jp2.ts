@@ -9,8 +9,10 @@ import type { RenderInput } from './renderer.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 
-/** Spelled from the repository root so that it also holds in the bundle (dist/node/main.mjs). */
-const WASM_URL = new URL('../../vendor/openjpeg/openjpeg.wasm', import.meta.url);
+/** Next to the bundle: the Lambda zip carries it there. */
+const BUNDLED_WASM = new URL('./openjpeg.wasm', import.meta.url);
+/** In the checkout, spelled from the repository root so that it holds for the sources and dist/node/main.mjs. */
+const CHECKOUT_WASM = new URL('../../vendor/openjpeg/openjpeg.wasm', import.meta.url);
 /**
  * A codestream read whole (no TLM index) is copied into wasm memory next to the decoder's
  * own buffers, so it is refused above this size rather than risking the process.
@@ -25,9 +27,17 @@ const tooMuch = () => httpError(400, 'over_limit', 'this request needs more than
 let codec: Promise<Jp2Codec> | undefined;
 /** Compiled on the first JP2 render only; a failed load is retried by the next. */
 export function nodeJp2Codec(): Promise<Jp2Codec> {
-  codec ??= readFile(WASM_URL).then((bytes) => loadJp2Codec(bytes));
+  codec ??= wasmBytes().then((bytes) => loadJp2Codec(bytes));
   codec.catch(() => (codec = undefined));
   return codec;
+}
+
+async function wasmBytes(): Promise<Uint8Array> {
+  try {
+    return await readFile(BUNDLED_WASM);
+  } catch {
+    return readFile(CHECKOUT_WASM);
+  }
 }
 
 /** The full-resolution area whose reduction by 2^r is exactly `r` of the level (ISO 15444-1 B.5: ceil). */
