@@ -107,6 +107,27 @@ describe('server command line', () => {
   });
 });
 
+describe('log format', () => {
+  it('writes pretty lines when asked, JSON otherwise', async () => {
+    const firstLine = async (format: string) => {
+      const child = spawn(process.execPath, ['adapters/node/main.ts', '--root', root, '--port', '0', '--log-format', format], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const line = await new Promise<string>((ok, fail) => {
+        child.once('exit', (code) => fail(new Error(`exited with ${code} before logging`)));
+        createInterface({ input: child.stdout! }).once('line', ok);
+      });
+      child.kill('SIGTERM');
+      await new Promise((ok) => child.once('exit', ok));
+      return line;
+    };
+    const pretty = await firstLine('pretty');
+    expect(pretty).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: iiif-edge listening on http:\/\/127\.0\.0\.1:\d+ /);
+    expect(JSON.parse(await firstLine('json'))).toMatchObject({ level: 'info' });
+  }, 30_000);
+});
+
 /** Processes whose command line names `marker`, other than this test's own. */
 async function processesNaming(marker: string): Promise<number[]> {
   const found: number[] = [];
