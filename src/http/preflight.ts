@@ -37,7 +37,8 @@ export function preflightReader(config: Config) {
       throw httpError(400, 'bad_request', 'the preflight headers set for this request are not valid');
     };
     const target: PreflightTarget = { identifier: location === null ? identifier : identifierAt(location, config, refuse) };
-    if (dimensions !== null) target.dimensions = parseDimensions(dimensions, refuse);
+    const size = dimensions === null ? undefined : parseDimensions(dimensions, refuse);
+    if (size) target.dimensions = size;
     return target;
   };
 }
@@ -63,8 +64,12 @@ function identifierAt(location: string, config: Config, refuse: (why: string) =>
 
 const side = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= MAX_SIDE;
 
-/** serverless-iiif's forms: `{"width":w,"height":h,…}` or a list of sizes, largest first. */
-function parseDimensions(header: string, refuse: (why: string) => never): Dimensions {
+/**
+ * serverless-iiif's forms: `{"width":w,"height":h,…}` or a list of sizes, largest first. A pyramid (several
+ * sizes, or `pages` > 1) is still probed: its level layout, which the header lacks, is what lets renders read
+ * a small page and tiles pass through; the probe is a few ranged reads, cached per ETag.
+ */
+function parseDimensions(header: string, refuse: (why: string) => never): Dimensions | undefined {
   let value: unknown;
   try {
     value = header.length <= MAX_HEADER_LENGTH ? JSON.parse(header) : undefined;
@@ -73,7 +78,8 @@ function parseDimensions(header: string, refuse: (why: string) => never): Dimens
   }
   const first: unknown = Array.isArray(value) ? value[0] : value;
   if (typeof first !== 'object' || first === null) return refuse('x-preflight-dimensions has no width and height');
-  const { width, height } = first as Record<string, unknown>;
+  const { width, height, pages } = first as Record<string, unknown>;
   if (!side(width) || !side(height)) return refuse('x-preflight-dimensions has no valid width and height');
-  return { width, height };
+  const levels = Array.isArray(value) ? value.length : typeof pages === 'number' ? pages : 1;
+  return levels > 1 ? undefined : { width, height };
 }

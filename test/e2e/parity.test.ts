@@ -182,9 +182,15 @@ describe('preflight headers (IIIF_PREFLIGHT, serverless-iiif preflight=true)', (
     const fetcher = lambda({ IIIF_PREFLIGHT: 'true' });
     const info = await get(fetcher, '/iiif/3/grid.png/info.json', dimensions);
     expect(await info.json()).toMatchObject({ width: 3000, height: 2000 });
-    const list = JSON.stringify([{ width: 1000, height: 800 }, { width: 500, height: 400 }]);
-    expect(await (await get(fetcher, '/iiif/2/grid.jpg/info.json', { 'x-preflight-dimensions': list })).json())
+    expect(await (await get(fetcher, '/iiif/2/grid.jpg/info.json', { 'x-preflight-dimensions': '[{"width":1000,"height":800}]' })).json())
       .toMatchObject({ width: 1000, height: 800 });
+    // A pyramid (several sizes or pages) is still probed: the header has no level layout.
+    const pyramid = JSON.stringify([{ width: 1000, height: 800 }, { width: 500, height: 400 }]);
+    expect(await (await get(fetcher, '/iiif/2/grid.jpg/info.json', { 'x-preflight-dimensions': pyramid })).json())
+      .toMatchObject({ width: GRID.width, height: GRID.height });
+    const paged = JSON.stringify({ width: 1000, height: 800, pages: 3 });
+    expect(await (await get(fetcher, '/iiif/3/grid.png/info.json', { 'x-preflight-dimensions': paged })).json())
+      .toMatchObject({ width: GRID.width, height: GRID.height });
   });
 
   it('refuses a location outside the configured bucket or prefix, and bad dimensions, with a logged 400', async () => {
