@@ -75,5 +75,5 @@ describe('ready app stack', () => {
     const fn = Object.values(json.Resources as Record<string, { Type: string; Properties: { Code: object } }>)
       .find((r) => r.Type === 'AWS::Lambda::Function')!;
     expect(JSON.stringify(fn.Properties.Code)).toMatch(/cdk-hnb659fds-assets/);
-  });
+  }, 90_000); // a full synthesis with asset staging: slow on a shared machine
 });
