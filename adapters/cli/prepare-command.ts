@@ -8,6 +8,7 @@ interface Flags {
   tileSize: number;
   concurrency: number;
   maxInputPixels: number;
+  maxMemory: number;
   force?: boolean;
   dryRun?: boolean;
   rename?: Rename[];
@@ -25,6 +26,7 @@ export function addPrepareCommand(program: Command): void {
     .option('--tile-size <px>', 'tile edge in pixels, a multiple of 16', tileSize, 256)
     .option('--concurrency <n>', 'images converted at once', wholeNumber(1, 64), availableParallelism())
     .option('--max-input-pixels <n>', 'refuse larger inputs (as IIIF_MAX_INPUT_PIXELS)', wholeNumber(1, 2 ** 31), 268_402_689)
+    .option('--max-memory <MB>', 'decoded pixels in flight across concurrent images; a larger one runs alone', wholeNumber(64, 1_048_576), 1024)
     .option('--rename <from:to>', 'change a name ending, e.g. .jp2:.tif (repeatable, first match wins)', parseRename)
     .option('--key-template <template>', 'output name from the name without extension, e.g. %s.tif', parseKeyTemplate)
     .option('--force', 'convert even when an up-to-date output exists')
@@ -41,6 +43,7 @@ export function addPrepareCommand(program: Command): void {
         tileSize: flags.tileSize,
         concurrency: flags.concurrency,
         maxInputPixels: flags.maxInputPixels,
+        maxMemoryBytes: flags.maxMemory * 1024 * 1024,
         force: flags.force ?? false,
         dryRun: flags.dryRun ?? false,
         rename: flags.rename ?? [],

@@ -5,11 +5,14 @@ import sharp from 'sharp';
 import { UsageError } from './args.ts';
 import { InputError, firstLine, writePyramid, type PyramidOptions } from './convert.ts';
 import { openLocation, type Location, type StoredFile } from './locations.ts';
+import { createMemoryBudget, type MemoryBudget } from './memory-budget.ts';
 import { forEachLimited, startProgress } from './progress.ts';
 import { outputName, type Rename } from './rename.ts';
 
 export interface PrepareOptions extends PyramidOptions {
   concurrency: number;
+  /** Decoded pixels in flight across concurrent conversions, in bytes. */
+  maxMemoryBytes: number;
   force: boolean;
   dryRun: boolean;
   rename: Rename[];
@@ -31,7 +34,9 @@ type Outcome = 'converted' | 'planned' | 'skipped' | 'failed';
 export async function runPrepare(sourceSpec: string, destSpec: string, o: PrepareOptions): Promise<number> {
   const source = openLocation(sourceSpec);
   const dest = openLocation(destSpec);
-  if (source.label === dest.label) throw new UsageError('DEST must not be SOURCE: outputs would replace their inputs');
+  // Inside SOURCE, outputs would be listed as inputs on the next run.
+  const within = (outer: string, inner: string) => inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+  if (within(source.label, dest.label)) throw new UsageError('DEST must not be SOURCE or inside it');
   const scratch = await mkdtemp(join(tmpdir(), 'iiif-edge-prepare-'));
   const started = Date.now();
   const counts: Record<Outcome, number> = { converted: 0, planned: 0, skipped: 0, failed: 0 };
@@ -39,7 +44,6 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   const plan: Array<{ file: string; output: string; action: 'convert' | 'skip' }> = [];
   let inputBytes = 0;
   let outputBytes = 0;
-  let peakRss = process.memoryUsage.rss();
   try {
     const { jobs, ignored, clashes } = await planJobs(source, o);
     for (const clash of clashes) errors.push(clash);
@@ -47,9 +51,10 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
     // Memory follows images in flight: each gets its share of the cores rather than all of them.
     sharp.cache(false);
     sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / o.concurrency)));
+    const budget = createMemoryBudget(o.maxMemoryBytes);
     const progress = startProgress('prepare', jobs.length);
     await forEachLimited(jobs, o.concurrency, async (job) => {
-      const outcome = await runJob(job, source, dest, scratch, o).catch((e: unknown) => {
+      const outcome = await runJob(job, source, dest, scratch, o, budget).catch((e: unknown) => {
         const reason = e instanceof InputError ? e.message : `failed: ${firstLine(e)}`;
         errors.push({ file: job.input.name, reason });
         progress.log(`${job.input.name}: ${reason}`);
@@ -59,7 +64,6 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
       if (o.dryRun) plan.push({ file: job.input.name, output: job.output, action: outcome.outcome === 'skipped' ? 'skip' : 'convert' });
       if (outcome.outcome === 'converted') inputBytes += job.input.size;
       outputBytes += outcome.bytes;
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
       progress.tick(job.input.size);
     });
     progress.stop();
@@ -75,7 +79,8 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
       outputBytes,
       seconds: Number(seconds.toFixed(2)),
       filesPerSecond: Number((counts.converted / Math.max(seconds, 0.001)).toFixed(2)),
-      peakRssBytes: peakRss,
+      // The process's high-water mark (getrusage), not a sample.
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
       errors,
       ...(o.dryRun ? { plan } : {}),
     };
@@ -119,13 +124,13 @@ async function upToDate(job: Job, dest: Location, scratch: string): Promise<bool
   }
 }
 
-async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions) {
+async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget) {
   if (!o.force && (await upToDate(job, dest, scratch))) return { outcome: 'skipped' as const, bytes: 0 };
   if (o.dryRun) return { outcome: 'planned' as const, bytes: 0 };
   const input = await source.localCopy(job.input.name, scratch);
   const staged = await dest.staging(job.output, scratch);
   try {
-    const pyramid = await writePyramid(sharp, input, staged, o);
+    const pyramid = await writePyramid(sharp, input, staged, o, budget);
     // The keys the S3 source reads (src/sources/s3-hints.ts), serverless-iiif's names.
     await dest.put(job.output, staged, {
       width: String(pyramid.width),

@@ -41,14 +41,33 @@ interface Body {
   bytes?: Uint8Array;
 }
 
+/** Bodies beyond this are not compared: memory stays bounded whatever a server sends. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
 async function get(url: string, timeoutMs: number): Promise<Body> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    return { fetched: { status: res.status, contentType: mediaType(res.headers.get('content-type')) }, bytes };
+    const fetched: Fetched = { status: res.status, contentType: mediaType(res.headers.get('content-type')) };
+    const bytes = await readAtMost(res, MAX_BODY_BYTES);
+    return bytes ? { fetched, bytes } : { fetched: { ...fetched, error: `body over ${MAX_BODY_BYTES} bytes` } };
   } catch (e) {
     return { fetched: { status: 0, contentType: '', error: firstLine(e) } };
   }
+}
+
+async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body?.getReader();
+  for (let r = await reader?.read(); r && !r.done; r = await reader?.read()) {
+    total += r.value.length;
+    if (total > max) {
+      await reader?.cancel();
+      return undefined;
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Requests `path` from both servers and says how the answers differ. */

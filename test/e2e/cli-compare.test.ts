@@ -80,7 +80,10 @@ async function independentDiff(path: string): Promise<number> {
   return sum / a.length;
 }
 
-describe('iiif-edge compare', () => {
+/** Each test spawns the CLI several times; on a busy machine one run can take 10 s. */
+const CLI_TIMEOUT_MS = 180_000;
+
+describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
   it('expands ids into a viewer set and reports the broken identifier and the quality change', async () => {
     const ids = join(work, 'ids.txt');
     await writeFile(ids, '# ids\nphoto.png\nbroken.png\n');

@@ -6,6 +6,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../adapters/node/server.ts';
 import { pyramidLevels, readTiffStructure, readTileLocation, spliceJpegTile, spliceOptionsFor } from '../../src/tiff/index.ts';
+import { decodeJp2, readJp2Header } from '../../adapters/cli/jp2-input.ts';
+import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { runCli } from '../helpers/cli.ts';
 import { putObject, s3rverClient, startS3rver, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
 
@@ -34,6 +36,24 @@ async function orientedPhoto(): Promise<Buffer> {
     .toBuffer();
 }
 
+/** 700×1200 (three 512-row decode bands): red is x, green is y, blue a 64-px checkerboard. */
+const SCAN = { width: 700, height: 1200 } as const;
+function scanPixels(): Uint8Array {
+  const data = new Uint8Array(SCAN.width * SCAN.height * 3);
+  for (let y = 0; y < SCAN.height; y++) {
+    for (let x = 0; x < SCAN.width; x++) {
+      const i = (y * SCAN.width + x) * 3;
+      data.set([x % 256, y % 256, ((x >> 6) + (y >> 6)) % 2 ? 255 : 0], i);
+    }
+  }
+  return data;
+}
+
+async function losslessJp2(): Promise<Uint8Array> {
+  const codec = await nodeJp2Codec();
+  return codec.encode({ data: scanPixels(), ...SCAN, channels: 3 }, { format: 'jp2', lossless: true });
+}
+
 async function put(root: string, name: string, bytes: Uint8Array | string): Promise<void> {
   await mkdir(dirname(join(root, name)), { recursive: true });
   await writeFile(join(root, name), bytes);
@@ -49,8 +69,9 @@ async function inputs(): Promise<Record<string, Uint8Array | string>> {
     'cmyk.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: RED } }).toColourspace('cmyk').jpeg().toBuffer(),
     'broken.jpg': 'not an image at all',
     'truncated.png': png.subarray(0, png.length >> 1),
-    // A JP2 signature box and file-type box: no decoder for it yet.
-    'scan.jp2': Buffer.from('0000000c6a5020200d0a870a00000014667479706a703220', 'hex'),
+    'scan.jp2': await losslessJp2(),
+    // A JP2 signature box and file-type box, and nothing after them.
+    'bad.jp2': Buffer.from('0000000c6a5020200d0a870a00000014667479706a703220', 'hex'),
     'big.png': await sharp({ create: { width: 1500, height: 1000, channels: 3, background: RED } }).png().toBuffer(),
     'readme.txt': 'not an image',
   };
@@ -95,21 +116,24 @@ async function pixel(file: string, x: number, y: number): Promise<number[]> {
   return [...data.subarray(0, info.channels)];
 }
 
-describe('iiif-edge prepare, folder to folder', () => {
+/** Each test spawns the CLI several times; on a busy machine one run can take 10 s. */
+const CLI_TIMEOUT_MS = 180_000;
+
+describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () => {
   it('writes tiled pyramidal JPEG TIFFs under the same names and reports every bad input without stopping', async () => {
     const out = join(work, 'out');
     const run = await prepare([src, out, '--max-input-pixels', '1200000']);
     expect(run.code).toBe(1);
-    expect(run.summary).toMatchObject({ files: 7, converted: 3, skipped: 0, failed: 4, ignored: 1 });
+    expect(run.summary).toMatchObject({ files: 8, converted: 4, skipped: 0, failed: 4, ignored: 1 });
     const reasons = Object.fromEntries(run.summary?.errors.map((e) => [e.file, e.reason]) ?? []);
     expect(reasons['broken.jpg']).toMatch(/^unreadable input: /);
     expect(reasons['truncated.png']).toMatch(/^(unreadable input|cannot convert): /);
-    expect(reasons['scan.jp2']).toBe('unsupported input: JPEG 2000 cannot be decoded by this build yet');
+    expect(reasons['bad.jp2']).toMatch(/^unreadable input: /);
     expect(reasons['big.png']).toBe('input too large: 1500×1000 is over 1200000 pixels (--max-input-pixels)');
     // Not a terminal: plain progress lines on stderr, each error on its own line.
-    expect(run.stderr).toMatch(/^prepare: 7\/7, [\d.]+ MB, [\d.]+\/s/m);
+    expect(run.stderr).toMatch(/^prepare: 8\/8, [\d.]+ MB, [\d.]+\/s/m);
     expect(run.stderr).toContain('broken.jpg: unreadable input');
-    expect((await readdir(out, { recursive: true })).sort()).toEqual(['cmyk.jpg', 'nested', 'nested/alpha.png', 'photo.jpg']);
+    expect((await readdir(out, { recursive: true })).sort()).toEqual(['cmyk.jpg', 'nested', 'nested/alpha.png', 'photo.jpg', 'scan.jp2']);
 
     // Orientation applied: 900×1200, the red half on top. 256-px JPEG tiles, 4:2:0, levels down to one tile.
     const photo = await inspect(join(out, 'photo.jpg'));
@@ -136,6 +160,13 @@ describe('iiif-edge prepare, folder to folder', () => {
     expect(red).toHaveLength(3);
     expect(Math.abs((red[0] ?? 0) - RED.r)).toBeLessThan(40);
     expect((await sharp(join(out, 'cmyk.jpg')).metadata()).space).toBe('srgb');
+    // JPEG 2000 through our OpenJPEG build: the pyramid holds the source's pixels (JPEG loss only).
+    const scan = await sharp(join(out, 'scan.jp2')).raw().toBuffer({ resolveWithObject: true });
+    expect([scan.info.width, scan.info.height, scan.info.channels]).toEqual([SCAN.width, SCAN.height, 3]);
+    const source = scanPixels();
+    let sum = 0;
+    for (let i = 0; i < source.length; i++) sum += Math.abs((scan.data[i] ?? 0) - (source[i] ?? 0));
+    expect(sum / source.length).toBeLessThan(6);
 
     // The server serves the prepared folder under the old identifiers.
     const server = await startServer({ IIIF_ROOT: out, PORT: '0' });
@@ -153,31 +184,31 @@ describe('iiif-edge prepare, folder to folder', () => {
   it('resumes: skips up-to-date outputs, redoes changed inputs, broken outputs and everything with --force', async () => {
     const out = join(work, 'resume');
     const first = await prepare([src, out, '--max-input-pixels', '1200000']);
-    expect(first.summary).toMatchObject({ converted: 3, skipped: 0 });
+    expect(first.summary).toMatchObject({ converted: 4, skipped: 0 });
     const again = await prepare([src, out, '--max-input-pixels', '1200000']);
-    expect(again.summary).toMatchObject({ converted: 0, skipped: 3, failed: 4 });
+    expect(again.summary).toMatchObject({ converted: 0, skipped: 4, failed: 4 });
     // An input changed after its output, and an output cut short by a crash (newer than its input).
     const later = new Date(Date.now() + 60_000);
     await utimes(join(src, 'cmyk.jpg'), later, later);
     await writeFile(join(out, 'nested/alpha.png'), 'II*\0 half a tiff');
     const third = await prepare([src, out, '--max-input-pixels', '1200000']);
-    expect(third.summary).toMatchObject({ converted: 2, skipped: 1 });
+    expect(third.summary).toMatchObject({ converted: 2, skipped: 2 });
     expect((await sharp(join(out, 'nested/alpha.png')).metadata()).width).toBe(640);
     const forced = await prepare([src, out, '--max-input-pixels', '1200000', '--force']);
-    expect(forced.summary).toMatchObject({ converted: 3, skipped: 0 });
+    expect(forced.summary).toMatchObject({ converted: 4, skipped: 0 });
     await utimes(join(src, 'cmyk.jpg'), new Date(), new Date(Date.now() - 60_000));
   });
 
   it('--dry-run writes nothing; --rename and --key-template change names; clashing names are reported', async () => {
     const dry = join(work, 'dry');
     const run = await prepare([src, dry, '--dry-run', '--rename', '.jpg:.tif']);
-    expect(run.summary).toMatchObject({ planned: 7, converted: 0 });
+    expect(run.summary).toMatchObject({ planned: 8, converted: 0 });
     expect(await stat(dry).catch(() => undefined)).toBeUndefined();
     expect(JSON.parse(run.stdout).plan).toContainEqual({ file: 'photo.jpg', output: 'photo.tif', action: 'convert' });
 
     const renamed = join(work, 'renamed');
-    await prepare([src, renamed, '--rename', '.JPG:.tif', '--rename', '.png:.tiff', '--max-input-pixels', '1200000']);
-    expect((await readdir(renamed, { recursive: true })).sort()).toEqual(['cmyk.tif', 'nested', 'nested/alpha.tiff', 'photo.tif']);
+    await prepare([src, renamed, '--rename', '.JPG:.tif', '--rename', '.png:.tiff', '--rename', '.jp2:.tif', '--max-input-pixels', '1200000']);
+    expect((await readdir(renamed, { recursive: true })).sort()).toEqual(['cmyk.tif', 'nested', 'nested/alpha.tiff', 'photo.tif', 'scan.tif']);
 
     const clash = join(work, 'clash-src');
     await put(clash, 'a.jpg', await orientedPhoto());
@@ -198,6 +229,7 @@ describe('iiif-edge prepare, folder to folder', () => {
       ['prepare', src, join(work, 'x'), '--rename', 'tif'],
       ['prepare', src, join(work, 'x'), '--key-template', 'plain.tif'],
       ['prepare', src, src],
+      ['prepare', src, join(src, 'prepared')],
       ['prepare', join(work, 'no-such-folder'), join(work, 'x')],
       ['prepare', src, join(work, 'x'), '--bogus'],
     ]) {
@@ -211,7 +243,7 @@ describe('iiif-edge prepare, folder to folder', () => {
   });
 });
 
-describe('iiif-edge prepare, S3 to S3 (s3rver)', () => {
+describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, () => {
   let s3: LocalS3;
   let admin: S3Client;
 
@@ -254,5 +286,16 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('JPEG 2000 input', () => {
+  it('decodes band by band into exactly the source pixels', async () => {
+    const file = join(work, 'src', 'scan.jp2');
+    const header = await readJp2Header(file);
+    expect(header).toEqual({ ...SCAN, channels: 3 });
+    const raw = await decodeJp2(file, header);
+    expect(raw.channels).toBe(3);
+    expect(Buffer.from(raw.data).equals(Buffer.from(scanPixels()))).toBe(true);
   });
 });
