@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
@@ -6,6 +7,7 @@ import { type Jp2Area, type Jp2Codec, Jp2CodecError, loadJp2Codec } from '../jp2
 import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import type { RenderInput } from './renderer.ts';
+import { type Jp2DecodePool, jp2DecodePool } from './sharp-jp2-pool.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 
@@ -31,6 +33,10 @@ export function nodeJp2Codec(): Promise<Jp2Codec> {
   codec.catch(() => (codec = undefined));
   return codec;
 }
+
+/** Decoding threads, one per core (at most 4); null where they cannot start (the Lambda zip). */
+let pool: Jp2DecodePool | null | undefined;
+const decodePool = () => (pool === undefined ? (pool = jp2DecodePool(Math.min(4, availableParallelism())) ?? null) : pool);
 
 async function wasmBytes(): Promise<Uint8Array> {
   try {
@@ -98,13 +104,16 @@ export async function openJp2(
       `the region needs JPEG 2000 tiles of ${pixels} pixels decoded, more than IIIF_MAX_INPUT_PIXELS (${maxInputPixels}) allows`,
     );
   }
-  const [decoder, bytes] = await Promise.all([nodeJp2Codec(), codestreamFor(input, s, tiles)]);
+  const bytes = await codestreamFor(input, s, tiles);
+  const options = { reduce: plan.level, area, maxBytes };
+  const threads = decodePool();
   let decoded;
   try {
-    decoded = decoder.decode(bytes, { reduce: plan.level, area, maxBytes });
+    decoded = threads ? await threads.decode(bytes, options) : (await nodeJp2Codec()).decode(bytes, options);
   } catch (e) {
-    if (e instanceof Jp2CodecError) throw new Jp2Error(`JPEG 2000 decoding failed: ${e.message}`);
-    throw e;
+    if (!(e instanceof Jp2CodecError) || e.kind === 'failed') throw e;
+    if (e.kind === 'too_large') throw httpError(400, 'over_limit', `JPEG 2000 decoding refused: ${e.message}`);
+    throw new Jp2Error(`JPEG 2000 decoding failed: ${e.message}`);
   }
   if (decoded.width !== r.w || decoded.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
   const image = sharp(decoded.data, { raw: { width: r.w, height: r.h, channels: decoded.channels } });
