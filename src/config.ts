@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from './iiif/limits.ts';
+import { FORMATS } from './iiif/constants.ts';
 import { LOG_LEVELS } from './log/logger.ts';
 
 /** Environment-style settings: process.env on Node/Lambda, vars on Workers. */
@@ -139,7 +140,13 @@ const EnvSchema = v.object({
   IIIF_GEOMETRY_CACHE_BYTES: int(32 * 1024 * 1024),
   IIIF_TILE_SIZE: int(512, 16, 65_535),
   IIIF_RIGHTS: url,
-  IIIF_PREFERRED_FORMATS: optionalText,
+  IIIF_PREFERRED_FORMATS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => s.split(',').every((f) => (FORMATS as string[]).includes(f.trim())), `expected a comma list of ${FORMATS.join(', ')}`),
+    ),
+  ),
   IIIF_JPEG_QUALITY: int(85, 1, 100),
   IIIF_DENSITY: optionalInt,
   IIIF_CACHE_CONTROL_IMAGE: headerValue('public, max-age=2592000'),
@@ -152,6 +159,8 @@ const EnvSchema = v.object({
   IIIF_CORS_MAX_AGE: int(3600, 0),
   IIIF_SOURCE_TIMEOUT_MS: ms(10_000),
   IIIF_FS_STAT_TTL_MS: ms(1_000, 0),
+  IIIF_FS_MAX_OPEN_FILES: int(128, 1, 65_536),
+  IIIF_FS_FOLLOW_LINKS: bool(false),
   IIIF_CACHE_DIR: optionalText,
   IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
   // Cropped edge tiles kept in memory (0 turns it off); a 12000×9000 pyramid's edges are about 7 MB.

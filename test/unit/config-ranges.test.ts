@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+
+/** Settings whose every value is acceptable (names, paths, prefixes); the root is checked on Node at start. */
+const FREE_TEXT = ['IIIF_ROOT', 'IIIF_SLASH_SUBSTITUTE', 'IIIF_S3_BUCKET', 'IIIF_S3_PREFIX', 'IIIF_CACHE_DIR'];
 
 /** Each setting with values outside its real range; every one must be refused at start-up, naming its key. */
 const INVALID: Array<[key: string, value: string]> = [
@@ -45,6 +49,36 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_LOG_FORMAT', 'xml'],
   ['IIIF_S3_REGION', 'eu west 1'],
   ['IIIF_R2_BINDING', 'my-bucket'],
+  ['IIIF_SOURCE', 'gcs'],
+  ['IIIF_PREFIX', 'iiif'],
+  ['IIIF_FORCE_HOST', 'images example org'],
+  ['IIIF_TRUST_FORWARDED', 'maybe'],
+  ['IIIF_PUBLIC_HOSTS', 'images.example.org/iiif'],
+  ['IIIF_RAW_SLASH_IDS', 'maybe'],
+  ['IIIF_RAW_SLASH_CANONICAL', 'raw'],
+  ['IIIF_PREFLIGHT', 'maybe'],
+  ['IIIF_PING_BODY', 'xml'],
+  ['IIIF_JP2_MAX_DECODE_BYTES', '1'],
+  ['IIIF_JP2_MAX_OUTPUT_PIXELS', '0'],
+  ['IIIF_MAX_DECODE_BYTES', '0'],
+  ['IIIF_MAX_JPEG_SCANS', '0'],
+  ['IIIF_GEOMETRY_CACHE_BYTES', '0'],
+  ['IIIF_RIGHTS', 'CC-BY'],
+  ['IIIF_PREFERRED_FORMATS', 'webp,bmp'],
+  ['IIIF_CORS_ALLOW_CREDENTIALS', 'maybe'],
+  ['IIIF_CORS_MAX_AGE', 'an hour'],
+  ['IIIF_FS_STAT_TTL_MS', '3000000000'],
+  ['IIIF_FS_MAX_OPEN_FILES', '0'],
+  ['IIIF_FS_FOLLOW_LINKS', 'maybe'],
+  ['IIIF_EDGE_TILE_CACHE_BYTES', '-1'],
+  ['IIIF_RESPONSE_CACHE_BYTES', '-1'],
+  ['IIIF_MAX_QUEUED_RENDERS', 'many'],
+  ['IIIF_SECURITY_HEADERS', 'maybe'],
+  ['IIIF_S3_KEY_TEMPLATE', 'images/tif'],
+  ['IIIF_S3_ENDPOINT', 'localhost:9000'],
+  ['IIIF_S3_FORCE_PATH_STYLE', 'maybe'],
+  ['IIIF_RENDER_ORIGIN', 'render.internal'],
+  ['IIIF_CACHE_CONTROL_ERROR', 'no-store\rX: 1'],
 ];
 
 const VALID: Array<[key: string, value: string]> = [
@@ -65,6 +99,7 @@ const VALID: Array<[key: string, value: string]> = [
   ['IIIF_LOG_FORMAT', 'pretty'],
   ['IIIF_S3_REGION', 'eu-west-1'],
   ['IIIF_R2_BINDING', 'IMAGES_2'],
+  ['IIIF_PREFERRED_FORMATS', 'webp, png'],
 ];
 
 function refusal(env: Record<string, string>): ConfigError {
@@ -78,6 +113,14 @@ function refusal(env: Record<string, string>): ConfigError {
 }
 
 describe('settings are checked for their real range at start-up', () => {
+  it('has a value out of range for every setting of the schema', async () => {
+    const schema = await readFile(new URL('../../src/config.ts', import.meta.url), 'utf8');
+    const keys = [...schema.matchAll(/^\s{2}((?:IIIF_[A-Z0-9_]+)|PORT|HOST):/gm)].map((m) => m[1]);
+    expect(keys.length).toBeGreaterThan(30);
+    const tested = new Set([...INVALID.map(([key]) => key), ...FREE_TEXT]);
+    expect(keys.filter((key) => !tested.has(key!))).toEqual([]);
+  });
+
   it.each(INVALID)('refuses %s=%j with a one-line reason naming the key', (key, value) => {
     const error = refusal({ [key]: value });
     expect(error.message).toMatch(new RegExp(`^invalid configuration: ${key}: `));
