@@ -2,7 +2,7 @@ import type { APIGatewayProxyResult, LambdaEvent } from 'hono/aws-lambda';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const refuse = (statusCode: number, error: string, message: string): APIGatewayProxyResult => ({
+export const refuse = (statusCode: number, error: string, message: string): APIGatewayProxyResult => ({
   statusCode,
   headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   isBase64Encoded: false,

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { handle, streamHandle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
@@ -8,6 +8,7 @@ import type { Logger } from '../../src/log/logger.ts';
 import { refuseEvent } from './event-guard.ts';
 import { lambdaLogger, lambdaMetrics } from './log.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
+import { streamHandler } from './stream-handler.ts';
 
 export interface LambdaApp {
   app: Hono;
@@ -30,7 +31,7 @@ export function createLambdaApp(env: Env): LambdaApp {
 
 /**
  * Both invoke modes of a Function URL: `handler` (BUFFERED, 6 MB responses)
- * and `streamHandler` (RESPONSE_STREAM). streamHandle needs the runtime's
+ * and `streamHandler` (RESPONSE_STREAM). streamHandler needs the runtime's
  * `awslambda` global, present on Lambda and polyfilled by lambda-local.
  */
 export function createHandlers(env: Env) {
@@ -40,6 +41,6 @@ export function createHandlers(env: Env) {
   return {
     handler: async (event: LambdaEvent, context?: LambdaContext) =>
       refuseEvent(event, log) ?? guardBufferedPayload(await buffered(event, context), config),
-    streamHandler: streamHandle(app),
+    streamHandler: streamHandler(app, log),
   };
 }

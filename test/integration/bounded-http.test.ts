@@ -1,5 +1,7 @@
 // First: lambda-local's `awslambda` streaming polyfill must exist before the AWS SDK claims that global.
-import { bufferedFetcher, functionUrlEvent, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
+import { bufferedFetcher, functionUrlEvent, s3rverLambdaEnv, streamingFetcher } from '../helpers/lambda-events.ts';
+import * as lambdaLocal from 'lambda-local';
+import type { Readable } from 'node:stream';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -157,5 +159,31 @@ describe('11.11 smaller ones', () => {
       process.stderr.write = writes.err;
       console.warn = warn;
     }
+  });
+
+  it('Lambda response streaming: the same refusals as JSON, and valid events still served', async () => {
+    const { streamHandler } = createHandlers(s3rverLambdaEnv(s3.endpoint));
+    const run = async (event: object) => {
+      const result = (await lambdaLocal.execute({
+        event,
+        lambdaFunc: { streamHandler },
+        lambdaHandler: 'streamHandler',
+        timeoutMs: 30_000,
+        verboseLevel: 0,
+      })) as { statusCode: number; headers?: Record<string, string>; body: Readable };
+      const chunks: Buffer[] = [];
+      for await (const chunk of result.body) chunks.push(Buffer.from(chunk as Uint8Array));
+      return { status: result.statusCode, headers: result.headers ?? {}, body: Buffer.concat(chunks).toString() };
+    };
+    const bad = await run({ ...functionUrlEvent('/iiif/3/grid.png/info.json'), isBase64Encoded: true, body: '%%%not base64%%%' });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body)).toMatchObject({ status: 400, error: 'bad_request' });
+    const v1 = await run({ resource: '/{proxy+}', path: '/iiif/3/grid.png/info.json', httpMethod: 'GET', headers: {}, requestContext: {}, body: null, isBase64Encoded: false });
+    expect(v1.status).toBe(500);
+    expect(JSON.parse(v1.body)).toMatchObject({ status: 500 });
+    expect(v1.body).not.toContain('undefined');
+    const ok = await streamingFetcher(streamHandler)('/iiif/3/grid.png/info.json?x=1', { headers: { cookie: 'a=b' } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { id: string }).id).toMatch(/^https:\/\/.+\/iiif\/3\/grid\.png$/);
   });
 });
