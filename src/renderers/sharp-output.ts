@@ -5,8 +5,8 @@ import type { Jp2EncodeInput } from '../jp2/codec.ts';
 import { jpegPdf } from './pdf-page.ts';
 import { nodeJp2Codec } from './sharp-jp2.ts';
 
-/** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 2048², about a second of encoding. */
-export const JP2_MAX_OUTPUT_PIXELS = 2048 * 2048;
+/** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 1024², under a second of encoding that blocks the thread. */
+export const JP2_MAX_OUTPUT_PIXELS = 1024 * 1024;
 /** Compression ratio of jp2 output: 2.4 bits per RGB pixel, about what JPEG quality 80 spends. */
 export const JP2_OUTPUT_RATE = 10;
 /** Same tiling as the masters we read, so encoding memory follows a tile (about 50 MB), not the image. */
