@@ -29,6 +29,7 @@ export interface SourceGeometry extends ImageGeometry {
 }
 
 const HEAD_BYTES = 64 * 1024;
+const JPEG2000_NAME = /\.(jp2|j2k|j2c|jpc|jpx|jpf)$/i;
 const MAX_PROBE_BYTES = 4 * 1024 * 1024;
 
 const FORMAT_BY_TYPE: Record<string, SourceFormat> = {
@@ -95,7 +96,8 @@ export async function probeGeometry(
   object: SourceObject,
   signal?: AbortSignal,
 ): Promise<SourceGeometry> {
-  const hinted = fromHints(object.hints);
+  // A JPEG 2000 file's levels and tiles are in its header, which store metadata lacks.
+  const hinted = JPEG2000_NAME.test(identifier) ? undefined : fromHints(object.hints);
   if (hinted) return hinted;
   const head = await source.read(identifier, { offset: 0, length: Math.min(HEAD_BYTES, object.size) }, signal);
   const tiff = await probeTiffGeometry(

@@ -28,6 +28,8 @@ beforeAll(async () => {
   await putObject(admin, BUCKET, 'tiled.jp2', jp2);
   ({ jp2: untiled } = await makeJp2Pair({ width: 1024, height: 1024, channels: 3, options: { format: 'jp2', rate: 10, levels: 3 } }));
   await putObject(admin, BUCKET, 'untiled.jp2', untiled);
+  // serverless-iiif's width/height object metadata: trusted for flat images, not enough for a JP2.
+  await putObject(admin, BUCKET, 'with-metadata.jp2', jp2, { width: '2048', height: '2048' });
 }, 60_000);
 
 afterAll(async () => {
@@ -96,5 +98,14 @@ describe('JP2 on S3: reads counted', () => {
     expect(counts.whole).toBe(1);
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
+  });
+
+  it('a JP2 with width/height object metadata still renders from its header (levels, TLM)', async () => {
+    const { counts, get } = countingApp();
+    const info = await (await get('/iiif/3/with-metadata.jp2/info.json')).json();
+    expect(info).toMatchObject({ width: 2048, height: 2048, tiles: [{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8] }] });
+    const res = await get('/iiif/3/with-metadata.jp2/512,512,256,256/256,/0/default.png');
+    expect(res.status).toBe(200);
+    expect(counts.whole).toBe(0);
   });
 });
