@@ -17,13 +17,21 @@ export interface CoveringTiff {
 }
 
 /**
- * Reads only the stored tiles covering `region` of a tiled level (range reads through the
- * level's tile tables) and packs them into a TIFF of their own, so that a remote pyramid is
+ * Reads only the stored tiles (or strips) covering `region` of a level (range reads through
+ * the level's tile tables) and packs them into a TIFF of their own, so that a remote pyramid is
  * never downloaded whole for a render. The tiles' stored bytes are held in memory, so their
  * total is checked against the decode budget before any is read.
  */
 export async function readCoveringTiff(input: RenderInput, level: TiffLevel, region: Rect, maxBytes: number): Promise<CoveringTiff> {
   const grid = coveringGrid(level, region);
+  if (!level.tiled) {
+    // Strips span the whole width and are decoded whole: the decode budget applies to them.
+    const rows = Math.min(level.height, (grid.row0 + grid.rows) * level.tileHeight) - grid.row0 * level.tileHeight;
+    const decoded = level.width * rows * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
+    if (decoded > maxBytes) {
+      throw httpError(400, 'over_limit', `the region's strips need ${decoded} bytes decoded (limit IIIF_MAX_DECODE_BYTES ${maxBytes})`);
+    }
+  }
   const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);
   const locate = tileLocator(read, input.geometry);
   const cells: Array<[number, number]> = [];

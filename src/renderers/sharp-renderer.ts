@@ -122,7 +122,7 @@ async function open(
   }
   const loadOptions: SharpOptions = { limitInputPixels: maxInputPixels, failOn: 'error' };
   const tiff = geometry.tiffLevels?.[plan.level];
-  // From a remote store, any other tiled level is read by its covering tiles too.
+  // From a remote store, any other tiled level is read by its covering tiles too, a striped one by its strips.
   if (tiff && !input.source.local && canSubsetTiles(tiff)) {
     const subset = await readCoveringTiff(input, tiff, plan.levelRegion, budget.maxDecodeBytes);
     const level = { width: subset.width, height: subset.height };

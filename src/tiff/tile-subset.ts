@@ -13,10 +13,9 @@ const PLAIN_PHOTOMETRIC = new Set([0, 1, 2]);
 const JPEG = 7;
 const YCBCR = 6;
 
-/** Whether a level's covering tiles can be handed to a decoder as a TIFF of their own. */
+/** Whether a level's covering tiles (or strips) can be handed to a decoder as a TIFF of their own. */
 export function canSubsetTiles(level: TiffLevel): boolean {
   return (
-    level.tiled &&
     level.planarConfiguration === 1 &&
     level.orientation === 1 &&
     SELF_CONTAINED.has(level.compression) &&
@@ -52,8 +51,9 @@ const FIELD_SIZE = { 3: 2, 4: 4, 7: 1 } as const;
 
 /**
  * A little-endian classic TIFF holding just `tiles` (the grid's stored tiles, row by row,
- * as read from the file) as one tiled image, so that a decoder reads the region from a few
- * tiles instead of the whole pyramid. Its size is the grid's, clipped at the level's edges.
+ * as read from the file; or strips, for a striped level) as one image, so that a decoder
+ * reads the region from a few tiles instead of the whole file. Its size is the grid's,
+ * clipped at the level's edges.
  */
 export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Array[]): { bytes: Uint8Array; width: number; height: number } {
   if (tiles.length !== grid.cols * grid.rows) throw new TiffError('TIFF tile subset is incomplete.');
@@ -69,12 +69,16 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
     { tag: Tag.Photometric, type: 3, values: [level.photometric ?? 1] },
     { tag: Tag.SamplesPerPixel, type: 3, values: [samples] },
     { tag: Tag.PlanarConfiguration, type: 3, values: [1] },
-    { tag: Tag.TileWidth, type: 4, values: [level.tileWidth] },
-    { tag: Tag.TileLength, type: 4, values: [level.tileHeight] },
-    // Offsets are filled in below, once the layout is known.
-    { tag: Tag.TileOffsets, type: 4, values: tiles.map(() => 0) },
-    { tag: Tag.TileByteCounts, type: 4, values: tiles.map((t) => t.length) },
   ];
+  // Offsets are filled in below, once the layout is known.
+  const offsetsField: Field = { tag: level.tiled ? Tag.TileOffsets : Tag.StripOffsets, type: 4, values: tiles.map(() => 0) };
+  const counts = tiles.map((t) => t.length);
+  if (level.tiled) {
+    fields.push({ tag: Tag.TileWidth, type: 4, values: [level.tileWidth] }, { tag: Tag.TileLength, type: 4, values: [level.tileHeight] });
+    fields.push(offsetsField, { tag: Tag.TileByteCounts, type: 4, values: counts });
+  } else {
+    fields.push(offsetsField, { tag: Tag.RowsPerStrip, type: 4, values: [level.tileHeight] }, { tag: Tag.StripByteCounts, type: 4, values: counts });
+  }
   if (level.predictor !== undefined) fields.push({ tag: Tag.Predictor, type: 3, values: [level.predictor] });
   if (level.extraSamples?.length) fields.push({ tag: Tag.ExtraSamples, type: 3, values: level.extraSamples });
   if (level.sampleFormat?.length) fields.push({ tag: Tag.SampleFormat, type: 3, values: perSample(level.sampleFormat) });
@@ -97,8 +101,7 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
     offsets.push(dataAt);
     dataAt += tile.length;
   }
-  const offsetsField = fields.find((f) => f.tag === Tag.TileOffsets);
-  if (offsetsField) offsetsField.values = offsets;
+  offsetsField.values = offsets;
   if (dataAt > 0xffffffff) throw new TiffError('TIFF tile subset too large.');
 
   const out = new Uint8Array(dataAt);

@@ -151,6 +151,12 @@ const GRID_CASES: IiifCase[] = [
   { name: 'pyramid edge tile at scale 1', ...img('/iiif/3/pyramid.tif/1792,1280,208,220/208,/0/default.jpg', 208, 220, { pixels: [at(200, 210, 1992, 1490, 20)] }) },
   { name: 'pyramid edge tile at scale 4', ...img('/iiif/3/pyramid.tif/1024,1024,976,476/244,/0/default.jpg', 244, 119, { pixels: [at(13, 13, 1076, 1076, 24)] }) },
   { name: 'pyramid thumbnail', ...img('/iiif/3/pyramid.tif/full/!200,200/0/default.jpg', 200, 150) },
+  // LZW pyramid: lossless, so a region across tiles has the fixture's exact colours.
+  { name: 'LZW pyramid region across tiles', ...img('/iiif/3/pyramid-lzw.tif/200,200,400,300/max/0/default.png', 400, 300, { pixels: [at(10, 10, 210, 210, 0), at(390, 290, 590, 490, 0), at(70, 70, 270, 270, 0)] }) },
+  { name: 'LZW pyramid edge region', ...img('/iiif/3/pyramid-lzw.tif/1900,1400,100,100/max/0/default.png', 100, 100, { pixels: [at(95, 95, 1995, 1495, 0)] }) },
+  { name: 'LZW pyramid scaled', ...img('/iiif/3/pyramid-lzw.tif/full/500,/0/default.png', 500, 375, { pixels: [at(18, 18, 75, 75, 12), at(480, 360, 1925, 1445, 12)] }) },
+  // A source no decoder can read: the stored image is at fault, so 422 and short-cacheable, not 500.
+  { name: 'corrupt source info.json is 422', path: '/iiif/3/corrupt.jpg/info.json', status: 422, json: { error: 'unsupported_source' }, expectHeaders: { 'cache-control': 'public, max-age=60' } },
 ];
 
 /**

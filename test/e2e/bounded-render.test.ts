@@ -260,17 +260,18 @@ describe('11.7 tiled non-JPEG TIFFs on S3 are read by their covering tiles only'
   });
 
   it('an object that would be read whole into memory is refused when larger than IIIF_MAX_DECODE_BYTES', async () => {
-    // A striped TIFF has no tiles to read on their own: without a disk cache it would be downloaded whole.
-    const striped = await sharp(raw, { raw: { width: SIZE, height: SIZE, channels: 3 } }).tiff({ compression: 'none' }).toBuffer();
-    await putObject(admin, BUCKET, 'striped.tif', striped);
-    const { counter, get: fetchS3 } = appOverS3({ IIIF_MAX_DECODE_BYTES: String(striped.length - 1) });
-    const res = await fetchS3('/iiif/3/striped.tif/0,0,64,64/64,/0/default.png');
+    // A PNG has no tiles to read on their own: without a disk cache it is downloaded whole.
+    const flat = await sharp(raw, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toBuffer();
+    await putObject(admin, BUCKET, 'flat.png', flat);
+    const { counter, get: fetchS3 } = appOverS3({ IIIF_MAX_DECODE_BYTES: String(flat.length - 1) });
+    const res = await fetchS3('/iiif/3/flat.png/0,0,64,64/64,/0/default.png');
     const body = (await res.json()) as { error: string; message: string };
     expect([res.status, body.error]).toEqual([400, 'over_limit']);
     expect(body.message).toContain('IIIF_MAX_DECODE_BYTES');
     expect(counter.whole).toBe(0);
-    const roomy = appOverS3({ IIIF_MAX_DECODE_BYTES: String(striped.length * 2) });
-    expect((await roomy.get('/iiif/3/striped.tif/0,0,64,64/64,/0/default.png')).status).toBe(200);
+    // Enough for the object and its decode (2048² RGB).
+    const roomy = appOverS3({ IIIF_MAX_DECODE_BYTES: String(SIZE * SIZE * 3) });
+    expect((await roomy.get('/iiif/3/flat.png/0,0,64,64/64,/0/default.png')).status).toBe(200);
   });
 
   it('a scaled request reads a reduced level by its tiles and matches a local render', async () => {

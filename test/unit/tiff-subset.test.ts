@@ -27,8 +27,8 @@ async function subsetOf(options: TiffOptions, channels: 1 | 3 | 4, region: { x: 
     }
   }
   const subset = buildTileSubset(level, grid, tiles);
-  const x = region.x - grid.col0 * 128;
-  const y = region.y - grid.row0 * 128;
+  const x = region.x - grid.col0 * level.tileWidth;
+  const y = region.y - grid.row0 * level.tileHeight;
   const { data, info } = await sharp(subset.bytes).extract({ left: x, top: y, width: region.w, height: region.h }).raw().toBuffer({ resolveWithObject: true });
   return { level, raw, data, info, subset };
 }
@@ -82,10 +82,41 @@ describe('11.7 TIFF of the covering tiles', () => {
     expect(worst).toBe(0);
   });
 
-  it('leaves planar, palette and striped levels to the other paths', async () => {
+  it('striped (untiled): only the covering strips, exact pixels', async () => {
+    // libvips writes small images as one strip; a 16-row-strip file is built from raw rows.
+    const raw = colourGrid(W, H, 3);
+    const rowsPerStrip = 16;
+    const strips = Array.from({ length: Math.ceil(H / rowsPerStrip) }, (_, i) => raw.subarray(i * rowsPerStrip * W * 3, Math.min(H, (i + 1) * rowsPerStrip) * W * 3));
+    const flat = { width: W, height: H, tiled: false, tileWidth: W, tileHeight: rowsPerStrip, samplesPerPixel: 3, bitsPerSample: [8, 8, 8], compression: 1, photometric: 2, planarConfiguration: 1, orientation: 1 };
+    const file = buildTileSubset(flat as Parameters<typeof buildTileSubset>[0], { col0: 0, row0: 0, cols: 1, rows: strips.length }, strips).bytes;
+    expect(Buffer.compare(await sharp(file).raw().toBuffer(), raw)).toBe(0);
+
+    const src = countingSource(file);
+    const [level] = pyramidLevels(await readTiffStructure(src.read, file.length));
+    if (!level) throw new Error('no level');
+    expect([level.tiled, level.tileHeight, canSubsetTiles(level)]).toEqual([false, rowsPerStrip, true]);
+    const region = { x: 100, y: 230, w: 300, h: 40 };
+    const grid = coveringGrid(level, region);
+    const tables = await readTileTables(src.read, level);
+    if (!tables) throw new Error('no tables');
+    const parts = Array.from({ length: grid.rows }, (_, i) => {
+      const loc = tileFromTables(tables, level, 0, grid.row0 + i);
+      return file.subarray(loc.offset, loc.offset + loc.length);
+    });
+    const subset = buildTileSubset(level, grid, parts);
+    // Rows 224..271: three strips of 16.
+    expect([subset.width, subset.height]).toEqual([W, 48]);
+    const data = await sharp(subset.bytes).extract({ left: region.x, top: region.y - 224, width: region.w, height: region.h }).raw().toBuffer();
+    for (const [x, y] of [[0, 0], [299, 39], [150, 20]] as const) {
+      const got = Array.from(data.subarray((y * region.w + x) * 3, (y * region.w + x + 1) * 3));
+      const at = ((region.y + y) * W + region.x + x) * 3;
+      expect(got).toEqual(Array.from(raw.subarray(at, at + 3)));
+    }
+  });
+
+  it('leaves planar and palette levels to the other paths', async () => {
     const { level } = await subsetOf({ compression: 'lzw' }, 3, { x: 0, y: 0, w: 10, h: 10 });
     expect(canSubsetTiles({ ...level, planarConfiguration: 2 })).toBe(false);
     expect(canSubsetTiles({ ...level, photometric: 3 })).toBe(false);
-    expect(canSubsetTiles({ ...level, tiled: false })).toBe(false);
   });
 });
