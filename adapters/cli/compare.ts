@@ -35,7 +35,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       const result = await diffUrl(sharp, o.oldBase, o.newBase, path, o);
       results.push(result);
       if (result.differences.length > 0) progress.log(`differs: ${path}: ${result.differences.join('; ')}`);
-      progress.tick(0);
+      progress.tick((result.old.bytes ?? 0) + (result.new.bytes ?? 0));
     },
     o.rate > 0 ? 1000 / o.rate : 0,
   );

@@ -6,6 +6,8 @@ type SharpFactory = (input: Uint8Array, options: SharpOptions) => Sharp;
 export interface Fetched {
   status: number;
   contentType: string;
+  /** Body length as received. */
+  bytes?: number;
   width?: number;
   height?: number;
   error?: string;
@@ -49,7 +51,7 @@ async function get(url: string, timeoutMs: number): Promise<Body> {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
     const fetched: Fetched = { status: res.status, contentType: mediaType(res.headers.get('content-type')) };
     const bytes = await readAtMost(res, MAX_BODY_BYTES);
-    return bytes ? { fetched, bytes } : { fetched: { ...fetched, error: `body over ${MAX_BODY_BYTES} bytes` } };
+    return bytes ? { fetched: { ...fetched, bytes: bytes.length }, bytes } : { fetched: { ...fetched, error: `body over ${MAX_BODY_BYTES} bytes` } };
   } catch (e) {
     return { fetched: { status: 0, contentType: '', error: firstLine(e) } };
   }

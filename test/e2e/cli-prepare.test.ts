@@ -9,6 +9,7 @@ import { pyramidLevels, readTiffStructure, readTileLocation, spliceJpegTile, spl
 import { decodeJp2, readJp2Header } from '../../adapters/cli/jp2-input.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { runCli } from '../helpers/cli.ts';
+import { pngBomb } from '../helpers/hostile-files.ts';
 import { putObject, s3rverClient, startS3rver, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
 
 interface Summary {
@@ -73,6 +74,8 @@ async function inputs(): Promise<Record<string, Uint8Array | string>> {
     // A JP2 signature box and file-type box, and nothing after them.
     'bad.jp2': Buffer.from('0000000c6a5020200d0a870a00000014667479706a703220', 'hex'),
     'big.png': await sharp({ create: { width: 1500, height: 1000, channels: 3, background: RED } }).png().toBuffer(),
+    // A few hundred bytes declaring 30000×30000: refused from the header, before any decoding.
+    'bomb.png': pngBomb(30_000, 30_000),
     'readme.txt': 'not an image',
   };
 }
@@ -124,14 +127,15 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const out = join(work, 'out');
     const run = await prepare([src, out, '--max-input-pixels', '1200000']);
     expect(run.code).toBe(1);
-    expect(run.summary).toMatchObject({ files: 8, converted: 4, skipped: 0, failed: 4, ignored: 1 });
+    expect(run.summary).toMatchObject({ files: 9, converted: 4, skipped: 0, failed: 5, ignored: 1 });
     const reasons = Object.fromEntries(run.summary?.errors.map((e) => [e.file, e.reason]) ?? []);
     expect(reasons['broken.jpg']).toMatch(/^unreadable input: /);
     expect(reasons['truncated.png']).toMatch(/^(unreadable input|cannot convert): /);
     expect(reasons['bad.jp2']).toMatch(/^unreadable input: /);
+    expect(reasons['bomb.png']).toBe('input too large: 30000×30000 is over 1200000 pixels (--max-input-pixels)');
     expect(reasons['big.png']).toBe('input too large: 1500×1000 is over 1200000 pixels (--max-input-pixels)');
     // Not a terminal: plain progress lines on stderr, each error on its own line.
-    expect(run.stderr).toMatch(/^prepare: 8\/8, [\d.]+ MB, [\d.]+\/s/m);
+    expect(run.stderr).toMatch(/^prepare: 9\/9, [\d.]+ MB, [\d.]+\/s/m);
     expect(run.stderr).toContain('broken.jpg: unreadable input');
     expect((await readdir(out, { recursive: true })).sort()).toEqual(['cmyk.jpg', 'nested', 'nested/alpha.png', 'photo.jpg', 'scan.jp2']);
 
@@ -186,7 +190,7 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const first = await prepare([src, out, '--max-input-pixels', '1200000']);
     expect(first.summary).toMatchObject({ converted: 4, skipped: 0 });
     const again = await prepare([src, out, '--max-input-pixels', '1200000']);
-    expect(again.summary).toMatchObject({ converted: 0, skipped: 4, failed: 4 });
+    expect(again.summary).toMatchObject({ converted: 0, skipped: 4, failed: 5 });
     // An input changed after its output, and an output cut short by a crash (newer than its input).
     const later = new Date(Date.now() + 60_000);
     await utimes(join(src, 'cmyk.jpg'), later, later);
@@ -202,7 +206,7 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
   it('--dry-run writes nothing; --rename and --key-template change names; clashing names are reported', async () => {
     const dry = join(work, 'dry');
     const run = await prepare([src, dry, '--dry-run', '--rename', '.jpg:.tif']);
-    expect(run.summary).toMatchObject({ planned: 8, converted: 0 });
+    expect(run.summary).toMatchObject({ planned: 9, converted: 0 });
     expect(await stat(dry).catch(() => undefined)).toBeUndefined();
     expect(JSON.parse(run.stdout).plan).toContainEqual({ file: 'photo.jpg', output: 'photo.tif', action: 'convert' });
 
