@@ -82,6 +82,23 @@ describe('11.3 file descriptors stay bounded whatever the URLs', () => {
   }, 120_000);
 });
 
+describe('11.3 file handles under a tight bound', () => {
+  it('with one descriptor allowed, 40 parallel reads of 20 files all complete with never more than one open', async () => {
+    const dir = join(root, 'tight');
+    await mkdir(dir);
+    const png = await red();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeFile(join(dir, `${i}.png`), png)));
+    const source = fsSource({ root: dir, maxOpenFiles: 1 });
+    const before = openFds();
+    const reads = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => source.read(`${i % 20}.png`, { offset: 0, length: 8 })),
+    );
+    expect(reads.every((bytes) => bytes[1] === 0x50 && bytes.length === 8)).toBe(true);
+    expect(openFds() - before).toBeLessThanOrEqual(1);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
 describe('11.5 symbolic links cannot leave the root', () => {
   beforeAll(async () => {
     await writeFile(join(outside, 'secret.png'), await red());
