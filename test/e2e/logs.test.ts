@@ -204,33 +204,61 @@ describe('Lambda: Powertools log lines and embedded metrics', () => {
   });
 });
 
+/** The Worker bundle in workerd, with every line it writes to stdout or stderr collected. */
+async function loggedWorker(bindings: Record<string, string>) {
+  const logged: string[] = [];
+  const collect = (stream: Readable) => createInterface({ input: stream }).on('line', (line) => logged.push(line));
+  const mf = new Miniflare({
+    modules: true,
+    script: (await bundleWorker()).code,
+    compatibilityDate: COMPATIBILITY_DATE,
+    r2Buckets: ['IMAGES'],
+    bindings,
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      collect(stdout);
+      collect(stderr);
+    },
+  });
+  const url = (await mf.ready).origin;
+  /** The first JSON line that passes `check`, waiting up to 2.5 s for it. */
+  const lineWith = async (check: (l: Line) => boolean): Promise<Line | undefined> => {
+    for (let i = 0; i < 50; i++) {
+      const found = logged.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).find(check);
+      if (found) return found;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    return undefined;
+  };
+  return { mf, url, lineWith };
+}
+
 describe('Workers: JSON lines on the console, in workerd', () => {
   it('logs each request as one JSON object per line', async () => {
-    const logged: string[] = [];
-    const mf = new Miniflare({
-      modules: true,
-      script: (await bundleWorker()).code,
-      compatibilityDate: COMPATIBILITY_DATE,
-      r2Buckets: ['IMAGES'],
-      bindings: { IIIF_LOG_LEVEL: 'info' },
-      host: '127.0.0.1',
-      port: 0,
-      handleRuntimeStdio: (stdout: Readable) => createInterface({ input: stdout }).on('line', (line) => logged.push(line)),
-    });
+    const { mf, url, lineWith } = await loggedWorker({ IIIF_LOG_LEVEL: 'info' });
     try {
-      const url = (await mf.ready).origin;
       const bucket = (await mf.getR2Bucket('IMAGES')) as unknown as { put(key: string, value: ArrayBuffer): Promise<unknown> };
       await bucket.put('grid.jpg', new Uint8Array(gridJpg).buffer);
       const res = await fetch(`${url}/iiif/3/grid.jpg/info.json`);
       const body = new Uint8Array(await res.arrayBuffer());
       expect(res.status).toBe(200);
-      let line: Line | undefined;
-      for (let i = 0; i < 50 && !line; i++) {
-        line = logged.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).find((l) => l.msg === 'request');
-        if (!line) await new Promise((ok) => setTimeout(ok, 50));
-      }
+      const line = await lineWith((l) => l.msg === 'request');
       expect(line).toMatchObject({ level: 'info', method: 'GET', path: '/iiif/3/grid.jpg/info.json', status: 200, servedBy: 'info' });
       expect(line).toMatchObject({ bytes: body.byteLength });
+    } finally {
+      await mf.dispose();
+    }
+  }, 60_000);
+
+  it('logs why a misconfigured Worker cannot start, as JSON, and tells the client nothing more', async () => {
+    const { mf, url, lineWith } = await loggedWorker({ IIIF_R2_BINDING: 'NOT_BOUND' });
+    try {
+      const res = await fetch(`${url}/iiif/3/grid.jpg/info.json`);
+      expect(res.status).toBe(500);
+      expect(await res.text()).not.toContain('NOT_BOUND');
+      const line = await lineWith((l) => l.level === 'error');
+      expect(line?.err?.message).toContain('IIIF_R2_BINDING');
     } finally {
       await mf.dispose();
     }
