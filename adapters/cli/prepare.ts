@@ -19,7 +19,7 @@ export interface PrepareOptions extends PyramidOptions {
   keyTemplate?: string;
 }
 
-/** Everything the server reads or sharp can decode, plus JPEG 2000 (reported until its decoder lands). */
+/** What the server serves: every format sharp decodes, and JPEG 2000 through our OpenJPEG build. */
 const IMAGE_NAME = /\.(jpe?g|png|tiff?|webp|gif|avif|heic|heif|jp2|j2k|jpx|jpf)$/i;
 
 interface Job {
