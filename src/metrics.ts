@@ -26,7 +26,7 @@ export interface RequestRecord {
 }
 
 /** Caches whose hits and misses are counted. */
-export type CacheName = 'geometry' | 'info' | 'response';
+export type CacheName = 'geometry' | 'info' | 'response' | 'disk';
 
 /**
  * Counters the core reports to; each adapter turns them into its runtime's metrics

@@ -55,6 +55,7 @@ export function promMetrics(): PromMetrics {
     geometry: { hits: 0, misses: 0 },
     info: { hits: 0, misses: 0 },
     response: { hits: 0, misses: 0 },
+    disk: { hits: 0, misses: 0 },
   };
   new client.Gauge({
     name: 'iiif_cache_hit_ratio',

@@ -52,7 +52,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   await checkRoot(config);
   const log = await nodeLog(config);
   const prom = config.IIIF_METRICS_PORT === undefined ? undefined : promMetrics();
-  const source = sourceFromConfig(config, (line) => log.logger.warn(line));
+  const source = sourceFromConfig(config, (line) => log.logger.warn(line), prom?.metrics);
   const app = createApp({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
   mountViewer(app, source, config.IIIF_PREFIX);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;

@@ -8,6 +8,8 @@ export interface DiskCacheOptions {
   /** Parent folder; the cache owns a subfolder of it and empties that at start. */
   dir: string;
   maxBytes: number;
+  /** Told whether each lookup found the object on disk (the cache hit ratio metric). */
+  onLookup?: (hit: boolean) => void;
 }
 
 /**
@@ -50,7 +52,9 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
       if (object.size > options.maxBytes / 2) return undefined;
       await ready;
       const path = fileFor(identifier, object);
-      if (files.get(path) !== undefined) return path;
+      const hit = files.get(path) !== undefined;
+      options.onLookup?.(hit);
+      if (hit) return path;
       let job = pending.get(path);
       if (!job) {
         job = download(identifier, object, path).finally(() => pending.delete(path));

@@ -1,11 +1,12 @@
 import { ConfigError, type Config } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
 import type { ImageSource } from './source.ts';
 import { withDiskCache } from './disk-cache.ts';
 import { fsSource } from './fs-source.ts';
 import { deferredSource } from './deferred-source.ts';
 
 /** The source the settings name, for the Node and Lambda adapters: moving between them is configuration. */
-export function sourceFromConfig(config: Config, log: (line: string) => void): ImageSource {
+export function sourceFromConfig(config: Config, log: (line: string) => void, metrics?: Metrics): ImageSource {
   switch (config.IIIF_SOURCE) {
     case 's3': {
       if (!config.IIIF_S3_BUCKET) throw new ConfigError('invalid configuration: IIIF_S3_BUCKET is required');
@@ -24,7 +25,11 @@ export function sourceFromConfig(config: Config, log: (line: string) => void): I
       });
       // Opt-in (IIIF_CACHE_DIR): whole objects that a render needs stay on local disk.
       return config.IIIF_CACHE_DIR
-        ? withDiskCache(s3, { dir: config.IIIF_CACHE_DIR, maxBytes: config.IIIF_CACHE_MAX_BYTES })
+        ? withDiskCache(s3, {
+            dir: config.IIIF_CACHE_DIR,
+            maxBytes: config.IIIF_CACHE_MAX_BYTES,
+            onLookup: (hit) => metrics?.cacheLookup('disk', hit),
+          })
         : s3;
     }
     case 'fs':

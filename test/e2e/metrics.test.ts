@@ -7,6 +7,7 @@ import { promMetrics } from '../../adapters/node/metrics.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { createRenderSlots } from '../../src/http/concurrency.ts';
 import { makeFixtures } from '../fixtures/images.ts';
+import { s3rverClient, startS3rver, uploadAll, useS3rverCredentials } from '../helpers/s3rver.ts';
 
 let root: string;
 let server: RunningServer;
@@ -87,6 +88,43 @@ describe('Prometheus metrics on their own port (IIIF_METRICS_PORT)', () => {
       await plain.close();
     }
   });
+});
+
+describe('disk cache of remote sources (IIIF_CACHE_DIR)', () => {
+  it('counts its hits and misses', async () => {
+    useS3rverCredentials();
+    const s3 = await startS3rver(['images']);
+    const admin = s3rverClient(s3.endpoint);
+    const cacheDir = await mkdtemp(join(tmpdir(), 'iiif-edge-metrics-disk-'));
+    let remote: RunningServer | undefined;
+    try {
+      const fixtures = await makeFixtures();
+      await uploadAll(admin, 'images', { 'grid.png': fixtures['grid.png']! });
+      remote = await startServer({
+        PORT: '0',
+        IIIF_METRICS_PORT: '0',
+        IIIF_S3_BUCKET: 'images',
+        IIIF_S3_ENDPOINT: s3.endpoint,
+        IIIF_S3_FORCE_PATH_STYLE: 'true',
+        IIIF_S3_REGION: 'us-east-1',
+        IIIF_CACHE_DIR: cacheDir,
+      });
+      // Two different renders of one untiled image: the first downloads it, the second finds it on disk.
+      for (const width of [60, 70]) {
+        const res = await fetch(`${remote.url}/iiif/3/grid.png/full/${width},/0/default.png`);
+        expect((await sharp(new Uint8Array(await res.arrayBuffer())).metadata()).width).toBe(width);
+      }
+      const text = await (await fetch(remote.metricsUrl!)).text();
+      expect(sample(text, 'iiif_cache_lookups_total', { cache: 'disk', result: 'miss' })).toBe(1);
+      expect(sample(text, 'iiif_cache_lookups_total', { cache: 'disk', result: 'hit' })).toBe(1);
+      expect(sample(text, 'iiif_cache_hit_ratio', { cache: 'disk' })).toBe(0.5);
+    } finally {
+      await remote?.close();
+      admin.destroy();
+      await s3.close();
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('render queue depth', () => {
