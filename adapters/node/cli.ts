@@ -25,6 +25,8 @@ export function serverCommand(): Command {
     .helpOption('-h, --help', 'print this help and exit')
     .allowExcessArguments(false)
     .exitOverride()
+    // Wide enough that each flag, its default and its variable fit on one line.
+    .configureHelp({ helpWidth: 120 })
     .configureOutput({
       // One line, our name first; commander's own words say what was wrong.
       outputError: (text, write) => write(`iiif-edge: ${text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`),
