@@ -16,8 +16,10 @@ export interface Level {
 export interface Fixtures {
   scale: Scale;
   dir: string;
-  /** Tiled pyramidal JPEG-compressed TIFF; levels[0] is full resolution. */
+  /** Tiled pyramidal JPEG-compressed TIFF (Q85); levels[0] is full resolution. */
   tiff: { name: string; path: string; levels: Level[]; tile: number };
+  /** The same pyramid at Q75 4:2:0, IIPImage's fast case and the bytes a viewer-grade pyramid costs. */
+  tiffQ75: { name: string; path: string };
   /** Large untiled baseline JPEG. */
   jpeg: { name: string; path: string; width: number; height: number };
   /** Medium PNG. */
@@ -91,12 +93,19 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
   const jpegPath = join(dir, 'photo.jpg');
   const pngPath = join(dir, 'medium.png');
   const jp2Path = join(dir, 'big.jp2');
+  const tiffQ75Path = join(dir, 'big-q75.tif');
 
   const started = performance.now();
   await writeAtomically(tiffPath, async (tmp) => {
     log(`generating ${size.tiff.join('×')} pyramidal TIFF…`);
     await (await rawOf(...size.tiff))
       .tiff({ tile: true, tileWidth: TILE, tileHeight: TILE, pyramid: true, compression: 'jpeg', quality: 85 })
+      .toFile(tmp);
+  });
+  await writeAtomically(tiffQ75Path, async (tmp) => {
+    log(`generating ${size.tiff.join('×')} pyramidal TIFF at Q75 4:2:0…`);
+    await (await rawOf(...size.tiff))
+      .tiff({ tile: true, tileWidth: TILE, tileHeight: TILE, pyramid: true, compression: 'jpeg', quality: 75 })
       .toFile(tmp);
   });
   await writeAtomically(jpegPath, async (tmp) => {
@@ -131,6 +140,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     scale,
     dir,
     tiff: { name: 'big.tif', path: tiffPath, levels: await levelsOf(dir, tiffPath), tile: TILE },
+    tiffQ75: { name: 'big-q75.tif', path: tiffQ75Path },
     jpeg: { name: 'photo.jpg', path: jpegPath, width: size.jpeg[0], height: size.jpeg[1] },
     png: { name: 'medium.png', path: pngPath, width: size.png[0], height: size.png[1] },
     jp2: { name: 'big.jp2', path: jp2Path, width: size.tiff[0], height: size.tiff[1], tile: JP2_TILE, levels: JP2_LEVELS },

@@ -1,4 +1,6 @@
+import type { ColdStart } from './cold-start.ts';
 import type { LoadResult } from './load.ts';
+import type { SessionResult } from './session.ts';
 import type { LoopResult } from './sharp-loop.ts';
 import type { Workload } from './workloads.ts';
 
@@ -9,6 +11,9 @@ export interface Row {
   loop?: LoopResult;
   oursRss?: number;
   referenceRss?: number;
+  /** The HTTP ceiling for a response of `meanBytes` (bench/ceiling.ts), same run. */
+  ceiling?: LoadResult;
+  meanBytes?: number;
   /** Verification failures and error counts, shown under the table. */
   problems: string[];
 }
@@ -16,7 +21,20 @@ export interface Row {
 export interface Context {
   command: string;
   lines: string[];
+  coldStart?: ColdStart;
+  session?: SessionReport;
 }
+
+export interface SessionReport {
+  requests: number;
+  ours: { fresh: SessionResult; warm: SessionResult };
+  reference: { fresh: SessionResult; warm: SessionResult };
+  /** Ours, warm, on the Q75 4:2:0 pyramid. */
+  q75: SessionResult;
+}
+
+/** Issue 15: spawn → first info.json of either bundle. */
+const COLD_START_TARGET_MS = 150;
 
 /** Peak RSS of ours may be at most this fraction of the reference's (issue 7). */
 const RSS_TARGET = 0.25;
@@ -60,6 +78,44 @@ export function render(rows: Row[], context: Context): string {
   if (oursPeak && refPeak) {
     const q = oursPeak / refPeak;
     out.push(`| **peak under load, all workloads** | **${mb(oursPeak)}** | **${mb(refPeak)}** | **${q.toFixed(2)} (≤${RSS_TARGET} ${q <= RSS_TARGET ? '✔' : '✘'})** |`);
+  }
+
+  const capped = rows.filter((r) => r.ceiling);
+  if (capped.length > 0) {
+    out.push(
+      '',
+      'HTTP ceiling: a minimal Node server answering every request with one fixed buffer of the workload\'s mean response size (bench/ceiling.ts), same run.',
+      '',
+      '| workload | mean response | ceiling req/s | ours req/s | ours ÷ ceiling |',
+      '|---|--:|--:|--:|--:|',
+    );
+    for (const r of capped) {
+      const share = r.ours && r.ceiling?.rps ? `${((100 * r.ours.rps) / r.ceiling.rps).toFixed(0)}%` : '—';
+      out.push(`| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ours)} | ${share} |`);
+    }
+  }
+  if (context.session) {
+    const { requests, ours, reference, q75 } = context.session;
+    const megabytes = (s: SessionResult) => `${(s.bytes / 2 ** 20).toFixed(1)} MB`;
+    const cells = (s: SessionResult) => `${s.ms.toFixed(0)} ms${s.failed ? ` (${s.failed} failed)` : ''}`;
+    out.push(
+      '',
+      `Viewer session (bench/sessions/openseadragon.txt, ${requests} requests, info.json first, then 8 at once):`,
+      '',
+      '| server | fresh process | warm | bytes per session |',
+      '|---|--:|--:|--:|',
+      `| iiif-edge | ${cells(ours.fresh)} | ${cells(ours.warm)} | ${megabytes(ours.warm)} |`,
+      `| reference | ${cells(reference.fresh)} | ${cells(reference.warm)} | ${megabytes(reference.warm)} |`,
+      `| iiif-edge, Q75 4:2:0 pyramid | — | ${cells(q75)} | ${megabytes(q75)} |`,
+    );
+  }
+  if (context.coldStart) {
+    const { nodeMs, lambdaMs, runs } = context.coldStart;
+    const mark = (ms: number) => `${ms.toFixed(0)} ms (≤${COLD_START_TARGET_MS} ${ms <= COLD_START_TARGET_MS ? '✔' : '✘'})`;
+    out.push(
+      '',
+      `Cold start, spawn → first info.json answered (fs source, bundled samples), median of ${runs}: Node bundle ${mark(nodeMs)}, Lambda bundle ${mark(lambdaMs)}.`,
+    );
   }
 
   const problems = rows.flatMap((r) => r.problems.map((p) => `${r.workload.title}: ${p}`));

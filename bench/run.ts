@@ -4,10 +4,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { buildNodeBundle } from '../adapters/node/build.ts';
+import { meanBodyBytes } from './ceiling.ts';
+import { coldStart } from './cold-start.ts';
+import { replaySession, sessionPaths } from './session.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
 import { load } from './load.ts';
 import { type Child, startChild, waitIdle, watchPeakRss } from './processes.ts';
-import { type Context, render, type Row } from './report.ts';
+import { type Context, render, type Row, type SessionReport } from './report.ts';
 import { loop } from './sharp-loop.ts';
 import { check } from './verify.ts';
 import { type Workload, workloads } from './workloads.ts';
@@ -21,7 +24,8 @@ import { type Workload, workloads } from './workloads.ts';
  * BENCH_SCALE=small   small fixtures, for a quick run
  * BENCH_SECONDS=10    measured seconds per workload and contestant
  * BENCH_CONNECTIONS=8 concurrency
- * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, thumb-tiff, thumb-jpeg, png-max, jp2-info, jp2-aligned, jp2-mid, jp2-thumb)
+ * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, thumb-tiff, thumb-jpeg, png-max, jp2-info, jp2-aligned, jp2-mid, jp2-thumb,
+ *                     aligned-q75, edge-all) and/or cold-start, session
  * BENCH_OUT=path      where to write the table (default: bench/results/latest.md for a full run)
  * REF_DIMENSIONS=stream  reference without object metadata (a second full read per request)
  */
@@ -83,23 +87,29 @@ async function main(): Promise<number> {
   // The loop stands for a per-request renderer: no libvips operation cache carried between requests.
   sharp.cache(false);
   const selected = workloads(fx).filter((w) => !only?.length || only.includes(w.id));
-  if (selected.length === 0) throw new Error(`BENCH_ONLY matched no workload`);
+  const measureColdStart = !only?.length || only.includes('cold-start');
+  const measureSession = !only?.length || only.includes('session');
+  if (selected.length === 0 && !measureColdStart && !measureSession) throw new Error(`BENCH_ONLY matched no workload`);
 
   // Served from its esbuild bundle with plain node, as deployed (no TypeScript loader in the process).
   const ourBundle = join(ROOT, 'dist/bench/our-server.mjs');
   await buildNodeBundle(join(ROOT, 'bench/our-server.ts'), ourBundle);
+  const ceilingBundle = join(ROOT, 'dist/bench/ceiling.mjs');
+  await buildNodeBundle(join(ROOT, 'bench/ceiling.ts'), ceilingBundle);
   const started = await Promise.allSettled([
     startChild('iiif-edge', [ourBundle, fx.dir], { cwd: ROOT }),
     startChild('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], { cwd: join(ROOT, 'bench/reference') }),
+    startChild('ceiling', [ceilingBundle], { cwd: ROOT }),
   ]);
-  const [ours, reference] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
-  if (!ours || !reference) {
-    await Promise.all([ours?.stop(), reference?.stop()]);
+  const [ours, reference, ceiling] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  if (!ours || !reference || !ceiling) {
+    await Promise.all([ours?.stop(), reference?.stop(), ceiling?.stop()]);
     throw started.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []))[0];
   }
   log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})`);
 
   const rows: Row[] = [];
+  let session: SessionReport | undefined;
   try {
     for (const w of selected) {
       log(`\n${w.title}`);
@@ -114,6 +124,11 @@ async function main(): Promise<number> {
         row.ours = m.result;
         row.oursRss = m.rss;
       }
+      if (w.ceiling && !oursBroken) {
+        row.meanBytes = await meanBodyBytes(ours.url, w.paths.map((p) => PREFIX + p));
+        row.ceiling = await load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds });
+        log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses`);
+      }
       if (!refBroken && !w.noReferenceServer) {
         const m = await measure(w, reference, connections, seconds);
         row.reference = m.result;
@@ -127,9 +142,13 @@ async function main(): Promise<number> {
         if (r?.failed) row.problems.push(`${name}: ${r.failed} of ${r.ok + r.failed} requests failed (non-2xx, errors or timeouts)`);
       }
     }
+    if (measureSession) session = await sessions(fx, ourBundle, ours.url, connections);
   } finally {
-    await Promise.all([ours.stop(), reference.stop()]);
+    await Promise.all([ours.stop(), reference.stop(), ceiling.stop()]);
   }
+  // After the load runs, with the servers gone: each bundle in fresh processes, alternately.
+  const cold = measureColdStart ? await coldStart(10) : undefined;
+  if (cold) log(`\ncold start (median of ${cold.runs}): Node bundle ${cold.nodeMs.toFixed(0)} ms, Lambda bundle ${cold.lambdaMs.toFixed(0)} ms`);
 
   const cpu = cpus();
   const context: Context = {
@@ -147,6 +166,8 @@ async function main(): Promise<number> {
       `fixtures (${scale}): ${fx.tiff.levels[0]!.width}×${fx.tiff.levels[0]!.height} JPEG-compressed 256² tiled pyramidal TIFF (${await fileMb(fx.tiff.path)}, ${fx.tiff.levels.length} levels), ${fx.jpeg.width}×${fx.jpeg.height} baseline JPEG (${await fileMb(fx.jpeg.path)}), ${fx.png.width}×${fx.png.height} PNG (${await fileMb(fx.png.path)}), ${fx.jp2.width}×${fx.jp2.height} lossy JP2 in ${fx.jp2.tile}² tiles with TLM, ${fx.jp2.levels} levels (${await fileMb(fx.jp2.path)})`,
       'req/s counts 2xx responses only; the sharp loop is in-process from the local file, no HTTP, libvips operation cache off',
     ],
+    ...(cold ? { coldStart: cold } : {}),
+    ...(session ? { session } : {}),
   };
   const markdown = render(rows, context);
   process.stdout.write(`\n${markdown}`);
@@ -157,6 +178,30 @@ async function main(): Promise<number> {
   await writeFile(out, markdown);
   log(`\nwritten to ${out}`);
   return rows.some((r) => r.problems.some((p) => p.startsWith('not measured'))) ? 1 : 0;
+}
+
+/**
+ * The captured viewer session on a fresh process of each server (its first session) and again on
+ * the same process (warm), then on the Q75 4:2:0 pyramid (warm, ours) for the bytes it costs.
+ */
+async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connections: number): Promise<SessionReport> {
+  const paths = (await sessionPaths(fx.tiff.name)).map((p) => PREFIX + p);
+  const twice = async (name: string, args: string[], cwd: string) => {
+    const child = await startChild(name, args, { cwd });
+    try {
+      const fresh = await replaySession(child.url, paths, connections);
+      const warm = await replaySession(child.url, paths, connections);
+      log(`  ${name.padEnd(9)} session fresh ${fresh.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms, ${(warm.bytes / 2 ** 20).toFixed(1)} MB`);
+      return { fresh, warm };
+    } finally {
+      await child.stop();
+    }
+  };
+  log(`\nviewer session (${paths.length} requests, ${connections} at once)`);
+  const ours = await twice('iiif-edge', [ourBundle, fx.dir], ROOT);
+  const reference = await twice('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], join(ROOT, 'bench/reference'));
+  const q75 = await replaySession(oursUrl, (await sessionPaths(fx.tiffQ75.name)).map((p) => PREFIX + p), connections);
+  return { requests: paths.length, ours, reference, q75 };
 }
 
 main().then(

@@ -27,6 +27,8 @@ export interface Workload {
   paths: string[];
   expect: Expect;
   targets: Targets;
+  /** Also measured against the HTTP ceiling (bench/ceiling.ts) for its mean response size. */
+  ceiling?: boolean;
   /** The same work done by sharp in-process from the local file, request i of the cycle. */
   sharpJob?: (i: number) => Promise<unknown>;
   /**
@@ -100,6 +102,22 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
   for (let x = 0; x < edgeX; x += T) edges.push({ x, y: edgeY, w: T, h: full.height - edgeY });
   edges.push({ x: edgeX, y: edgeY, w: full.width - edgeX, h: full.height - edgeY });
 
+  // Every partial tile at the right and bottom of every level, at the level's exact cell size.
+  const allEdges: string[] = [];
+  for (const level of levels) {
+    const s = full.width / level.width;
+    const cols = Math.ceil(level.width / T);
+    const rows = Math.ceil(level.height / T);
+    for (let row = 0; row < rows; row++) {
+      for (let col = 0; col < cols; col++) {
+        const [cw, ch] = [Math.min(T, level.width - col * T), Math.min(T, level.height - row * T)];
+        if (cw === T && ch === T) continue;
+        const [x, y] = [Math.round(col * T * s), Math.round(row * T * s)];
+        allEdges.push(`${tiff.name}/${x},${y},${Math.min(full.width - x, Math.round(T * s))},${Math.min(full.height - y, Math.round(T * s))}/${cw},${ch}/0/default.jpg`);
+      }
+    }
+  }
+
   const alignedOrder = shuffled(aligned);
   const midOrder = shuffled(mid);
   const edgeOrder = shuffled(edges);
@@ -117,6 +135,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
   return [
     {
       id: 'info',
+      ceiling: true,
       title: 'info.json (TIFF)',
       paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/info.json`),
       expect: { kind: 'info', width: full.width, height: full.height, slack: 0 },
@@ -124,6 +143,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
     },
     {
       id: 'aligned',
+      ceiling: true,
       title: `aligned tiles, full resolution (${alignedOrder.length} URLs)`,
       paths: alignedOrder.map((t) => tilePath(tiff.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
@@ -135,6 +155,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
     },
     {
       id: 'mid',
+      ceiling: true,
       title: `aligned tiles, scale factor ${f} (${midOrder.length} URLs)`,
       paths: midOrder.map((t) => tilePath(tiff.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
@@ -148,6 +169,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
     },
     {
       id: 'edge',
+      ceiling: true,
       title: `edge tiles, full resolution (${edgeOrder.length} URLs)`,
       paths: edgeOrder.map((t) => tilePath(tiff.name, t, t.w)),
       // The first path is checked; its size is its own region's.
@@ -157,6 +179,23 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
         const t = at(edgeOrder, i);
         return encodeTile(0, t.x, t.y, t.w, t.h, t.w);
       },
+    },
+    {
+      id: 'aligned-q75',
+      title: `aligned tiles, full resolution, Q75 4:2:0 pyramid (${alignedOrder.length} URLs)`,
+      ceiling: true,
+      paths: alignedOrder.map((t) => tilePath(fx.tiffQ75.name, t, T)),
+      expect: { kind: 'image', width: T, height: T, slack: 0 },
+      targets: { vsReference: 100 },
+    },
+    {
+      id: 'edge-all',
+      title: `edge tiles, every level (${allEdges.length} URLs)`,
+      ceiling: true,
+      paths: shuffled(allEdges),
+      // Sizes differ per tile: only a 200 and an image are checked.
+      expect: { kind: 'image', width: 0, height: 0, slack: Number.MAX_SAFE_INTEGER },
+      targets: {},
     },
     {
       id: 'thumb-tiff',
