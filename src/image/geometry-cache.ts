@@ -13,7 +13,7 @@ const ENTRY_BYTES = 2048;
 const LEVEL_BYTES = 512;
 /** Two Float64Array values per tile: offset and byte count. */
 const TABLE_BYTES_PER_TILE = 16;
-/** A JPEG 2000 tile-part located by TLM: a small object and its array slot. */
+/** A located JPEG 2000 tile-part: a small object and its array slot. */
 const TILE_PART_BYTES = 48;
 
 /**
@@ -28,7 +28,8 @@ export function geometryBytes(identifier: string, geometry: SourceGeometry): num
     bytes += LEVEL_BYTES + (level.jpegTables?.length ?? 0);
     if (tiles <= MAX_TABLE_ENTRIES) bytes += tiles * TABLE_BYTES_PER_TILE;
   }
-  bytes += (geometry.jp2?.tileParts?.length ?? 0) * TILE_PART_BYTES;
+  // Tile-parts from TLM, or at least one a tile once a local file's SOT markers are walked.
+  if (geometry.jp2) bytes += (geometry.jp2.tileParts?.length ?? geometry.jp2.columns * geometry.jp2.rows) * TILE_PART_BYTES;
   return bytes;
 }
 

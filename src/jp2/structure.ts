@@ -1,10 +1,15 @@
 import { type CodestreamLocation, locateCodestream } from './boxes.ts';
-import { type MainHeader, readMainHeader } from './codestream.ts';
+import { type MainHeader, type TilePart, readMainHeader } from './codestream.ts';
 import { type RangeRead, headerReader } from './reader.ts';
 
 /** Everything the renderer needs from a JPEG 2000 file's headers, kept with its geometry. */
 export interface Jp2Structure extends MainHeader {
   codestream: CodestreamLocation;
+  /**
+   * Tile-parts found by walking the SOT markers of a local file without TLM, filled on first
+   * use: it lives in the geometry cache, so it shares the geometry's key and eviction.
+   */
+  walkedParts?: Promise<TilePart[]>;
 }
 
 /** Header bytes one parse may fetch: boxes, an ICC profile and TLM markers fit easily. */

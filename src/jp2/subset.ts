@@ -1,4 +1,5 @@
 import type { Jp2Area } from './codec.ts';
+import type { TilePart } from './codestream.ts';
 import { Jp2Error } from './errors.ts';
 import type { RangeRead } from './reader.ts';
 import { u16, u32 } from './reader.ts';
@@ -38,11 +39,10 @@ export function tilePixels(s: Jp2Structure, tiles: number[]): number {
   return sum;
 }
 
-/** Bytes of the tile-parts of `tiles`, or undefined when the codestream has no usable TLM index. */
-export function coveringBytes(s: Jp2Structure, tiles: number[]): number | undefined {
-  if (!s.tileParts || s.packedHeaders) return undefined;
+/** Bytes of the tile-parts of `tiles`. */
+export function coveringBytes(parts: TilePart[], tiles: number[]): number {
   const wanted = new Set(tiles);
-  return s.tileParts.reduce((sum, p) => (wanted.has(p.tile) ? sum + p.length : sum), 0);
+  return parts.reduce((sum, p) => (wanted.has(p.tile) ? sum + p.length : sum), 0);
 }
 
 interface Range {
@@ -52,13 +52,13 @@ interface Range {
 
 /**
  * A JP2 (or raw J2K) holding the main header and only the tile-parts of `tiles`, each
- * still carrying its own tile index, read by range. OpenJPEG skips tiles absent from the
+ * still carrying its own tile index, read by range (`index`: from TLM, or the SOT walk). OpenJPEG skips tiles absent from the
  * codestream, and decodes only those meeting the decode area anyway. The TLM markers
  * are dropped, since they describe tile-parts that are no longer there.
  */
-export async function readTileSubset(s: Jp2Structure, tiles: number[], read: RangeRead): Promise<Uint8Array<ArrayBuffer>> {
+export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: number[], read: RangeRead): Promise<Uint8Array<ArrayBuffer>> {
   const wanted = new Set(tiles);
-  const parts = (s.tileParts ?? []).filter((p) => wanted.has(p.tile));
+  const parts = index.filter((p) => wanted.has(p.tile));
   const mainHeader: Range = { offset: s.codestream.offset, length: s.end - s.codestream.offset };
   const boxes = s.codestream.header;
   const ranges = [...(boxes ? [boxes] : []), mainHeader, ...parts];

@@ -5,7 +5,9 @@ import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, loadJp2Codec } from '../jp2/codec.ts';
 import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
+import type { TilePart } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
+import { walkTileParts } from '../jp2/tile-index.ts';
 import type { RenderInput } from './renderer.ts';
 import { type Jp2DecodePool, jp2DecodePool } from './sharp-jp2-pool.ts';
 
@@ -126,13 +128,32 @@ export async function openJp2(
  */
 async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[]): Promise<Uint8Array> {
   const { source, identifier, object, signal } = input;
-  const partial = coveringBytes(s, tiles);
+  const read = (offset: number, length: number) => source.read(identifier, { offset, length }, signal);
+  const index = await tileIndex(input, s, read);
+  const partial = index && coveringBytes(index, tiles);
   const tooLarge = object.size > MAX_WHOLE_CODESTREAM;
-  if (partial !== undefined && (source.local || !source.localFile || tooLarge || partial * 4 <= s.codestream.length)) {
+  if (index && partial !== undefined && (source.local || !source.localFile || tooLarge || partial * 4 <= s.codestream.length)) {
     if (partial > MAX_WHOLE_CODESTREAM) throw tooMuch();
-    return readTileSubset(s, tiles, (offset, length) => source.read(identifier, { offset, length }, signal));
+    return readTileSubset(s, index, tiles, read);
   }
   if (tooLarge) throw tooMuch();
   const file = await source.localFile?.(identifier, object, signal);
   return file ? readFile(file) : source.read(identifier, undefined, signal);
+}
+
+/**
+ * Where each tile-part is: from TLM, or on a local file by walking the SOT markers once (kept
+ * with the geometry). Undefined when tile-parts cannot be picked alone (PPM), or only by a read
+ * per tile-part of a remote object.
+ */
+async function tileIndex(input: RenderInput, s: Jp2Structure, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<TilePart[] | undefined> {
+  if (s.packedHeaders) return undefined;
+  if (s.tileParts) return s.tileParts;
+  if (!input.source.local || s.columns * s.rows === 1) return undefined;
+  if (!s.walkedParts) {
+    s.walkedParts = walkTileParts(read, s);
+    // A failed read is retried by the next request; a damaged file fails the same way again.
+    s.walkedParts.catch(() => (s.walkedParts = undefined));
+  }
+  return s.walkedParts;
 }

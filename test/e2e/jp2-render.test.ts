@@ -1,6 +1,6 @@
 /**
- * JPEG 2000 sources through the Node adapter over HTTP: colour-grid JP2s (tiled and untiled,
- * with and without alpha, lossless and lossy, JP2 and raw J2K) rendered at every region and
+ * JPEG 2000 sources through the Node adapter over HTTP: colour-grid JP2s (tiled with and without
+ * TLM, untiled, with and without alpha, lossless and lossy, JP2 and raw J2K) rendered at every region and
  * size form, compared pixel by pixel with the same request on a PNG of the same pixels.
  *
  * Lossless and unscaled (the region at full resolution): identical bytes after decoding.
@@ -20,6 +20,7 @@ import { type Jp2Variant, makeJp2Pair } from '../helpers/jp2-images.ts';
 
 const VARIANTS: Record<string, Jp2Variant & { lossless: boolean }> = {
   'tiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, tlm: true } },
+  'tiled-no-tlm.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3 } },
   'untiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, levels: 4 } },
   'alpha.jp2': { width: 600, height: 400, channels: 4, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 128, levels: 2, tlm: true } },
   'lossy.jp2': { width: 1000, height: 700, channels: 3, lossless: false, options: { format: 'jp2', rate: 8, tileSize: 256, levels: 3, tlm: true } },
