@@ -336,6 +336,63 @@ describe('JP2 codec: sample precision', () => {
   });
 });
 
+/**
+ * A stand-in module with the glue's exports whose ojw_decode traps (`unreachable`) the first
+ * time in each instance, after setting a global: a reused instance would not trap again.
+ */
+function trappingModule(): Uint8Array<ArrayBuffer> {
+  const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+  const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
+  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+  const name = (s: string) => [...leb(s.length), ...ascii(s)];
+  const [I32, F64, FUNC] = [0x7f, 0x7c, 0x60];
+  const types = [
+    [FUNC, 0, 0], // () -> ()
+    [FUNC, 1, I32, 1, I32], // (i32) -> i32
+    [FUNC, 1, I32, 0], // (i32) -> ()
+    [FUNC, 8, I32, I32, I32, I32, I32, I32, I32, F64, 1, I32], // ojw_decode
+    [FUNC, 0, 1, I32], // () -> i32
+  ];
+  const funcs: Array<[string, number, number[]]> = [
+    ['_initialize', 0, []],
+    ['malloc', 1, [0x41, ...leb(1024)]], // i32.const 1024
+    ['free', 2, []],
+    // global.get 0; i32.eqz; if; i32.const 1; global.set 0; unreachable; end; i32.const 0
+    ['ojw_decode', 3, [0x23, 0, 0x45, 0x04, 0x40, 0x41, 1, 0x24, 0, 0x00, 0x0b, 0x41, 0]],
+    ['ojw_release', 0, []],
+    ['ojw_last_error', 4, [0x41, 0]],
+    ['ojw_last_error_code', 4, [0x41, 0]],
+  ];
+  const exports = [[...name('memory'), 2, 0], ...funcs.map(([n], i) => [...name(n), 0, i])];
+  return Uint8Array.from([
+    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec(types)),
+    ...section(3, vec(funcs.map(([, t]) => [t]))),
+    ...section(5, vec([[0, 1]])), // one page
+    ...section(6, vec([[I32, 1, 0x41, 0, 0x0b]])), // mutable i32 global = 0
+    ...section(7, vec(exports)),
+    ...section(10, vec(funcs.map(([, , code]) => { const body = [0, ...code, 0x0b]; return [...leb(body.length), ...body]; }))),
+  ]);
+}
+
+describe('JP2 codec: a trap in the module', () => {
+  it('is a Jp2CodecError, and the next call gets a fresh instance', async () => {
+    const trapping = await loadJp2Codec(trappingModule());
+    for (let i = 0; i < 2; i++) {
+      let error: unknown;
+      try {
+        trapping.decode(new Uint8Array(16), { reduce: 0, maxBytes: BIG });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(Jp2CodecError);
+      expect((error as Jp2CodecError).kind).toBe('failed');
+      // A reused instance would return 0 (an ordinary failure) instead of trapping.
+      expect((error as Jp2CodecError).message).toMatch(/codec stopped: unreachable/);
+    }
+  });
+});
+
 describe('JP2 codec: errors are one line and the codec carries on', () => {
   const good = () => codec.encode(grid(64, 64, 3), { format: 'jp2', lossless: true });
 
