@@ -8,8 +8,8 @@ import { nodeJp2Codec } from './sharp-jp2.ts';
 /** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 1024², under a second of encoding that blocks the thread. */
 export const JP2_MAX_OUTPUT_PIXELS = 1024 * 1024;
 /** Compression ratio of jp2 output: 2.4 bits per RGB pixel, about what JPEG quality 80 spends. */
-export const JP2_OUTPUT_RATE = 10;
-/** Same tiling as the masters we read, so encoding memory follows a tile (about 50 MB), not the image. */
+const JP2_OUTPUT_RATE = 10;
+/** Encoding memory follows the tile, not the image: a 12000×9000 RGB encode peaks at 72 MiB of wasm memory. */
 const JP2_OUTPUT_TILE = 1024;
 
 /**
@@ -22,7 +22,7 @@ export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpegQuality: 
 
 /**
  * jp2 is encoded by our OpenJPEG build on this thread, so a request is refused above
- * `maxPixels` (IIIF_JP2_MAX_OUTPUT_PIXELS) before the source is read.
+ * `jp2MaxPixels` (IIIF_JP2_MAX_OUTPUT_PIXELS) before the source is read.
  */
 export function checkOutputSize(plan: RenderPlan, jp2MaxPixels: number): void {
   if (plan.format === 'jp2' && plan.width * plan.height > jp2MaxPixels) {
