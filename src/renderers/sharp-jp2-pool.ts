@@ -18,6 +18,11 @@ interface Thread {
   jobs: Map<number, Job>;
 }
 
+/** The thread died or could not start (e.g. a Node without TypeScript type stripping): not the image's fault. */
+export class Jp2ThreadError extends Error {
+  override name = 'Jp2ThreadError';
+}
+
 export interface Jp2DecodePool {
   decode(bytes: Uint8Array, options: Jp2DecodeOptions): Promise<Jp2Pixels>;
 }
@@ -45,7 +50,7 @@ export function jp2DecodePool(size: number): Jp2DecodePool | undefined {
     // A dead thread fails its own jobs; the next job starts a fresh one.
     const fail = (e: unknown) => {
       threads.splice(threads.indexOf(thread), 1);
-      for (const job of thread.jobs.values()) job.reject(new Error(`JPEG 2000 decoding thread stopped: ${String(e)}`));
+      for (const job of thread.jobs.values()) job.reject(new Jp2ThreadError(`JPEG 2000 decoding thread stopped: ${String(e)}`));
       thread.jobs.clear();
     };
     thread.worker.on('error', fail);

@@ -3,13 +3,13 @@ import { availableParallelism } from 'node:os';
 import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
-import { type Jp2Area, type Jp2Codec, Jp2CodecError, loadJp2Codec } from '../jp2/codec.ts';
+import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, loadJp2Codec } from '../jp2/codec.ts';
 import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
 import type { TilePart } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
 import type { RenderInput } from './renderer.ts';
-import { type Jp2DecodePool, jp2DecodePool } from './sharp-jp2-pool.ts';
+import { type Jp2DecodePool, Jp2ThreadError, jp2DecodePool } from './sharp-jp2-pool.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 
@@ -39,6 +39,13 @@ export function nodeJp2Codec(): Promise<Jp2Codec> {
 /** Decoding threads, one per core (at most 4); null where they cannot start (the Lambda zip). */
 let pool: Jp2DecodePool | null | undefined;
 const decodePool = () => (pool === undefined ? (pool = jp2DecodePool(Math.min(4, availableParallelism())) ?? null) : pool);
+
+/** A thread that cannot run (or died) is not the image's fault: decode here, and stop using threads. */
+const inThread = (bytes: Uint8Array, options: Jp2DecodeOptions) => async (e: unknown) => {
+  if (!(e instanceof Jp2ThreadError)) throw e;
+  pool = null;
+  return (await nodeJp2Codec()).decode(bytes, options);
+};
 
 async function wasmBytes(): Promise<Uint8Array> {
   try {
@@ -111,7 +118,7 @@ export async function openJp2(
   const threads = decodePool();
   let decoded;
   try {
-    decoded = threads ? await threads.decode(bytes, options) : (await nodeJp2Codec()).decode(bytes, options);
+    decoded = threads ? await threads.decode(bytes, options).catch(inThread(bytes, options)) : (await nodeJp2Codec()).decode(bytes, options);
   } catch (e) {
     if (!(e instanceof Jp2CodecError) || e.kind === 'failed') throw e;
     if (e.kind === 'too_large') throw httpError(400, 'over_limit', `JPEG 2000 decoding refused: ${e.message}`);
