@@ -25,11 +25,10 @@ export interface CoveringTiff {
 export async function readCoveringTiff(input: RenderInput, level: TiffLevel, region: Rect, maxBytes: number): Promise<CoveringTiff> {
   const grid = coveringGrid(level, region);
   if (!level.tiled) {
-    // Strips span the whole width and are decoded whole: the decode budget applies to them.
-    const rows = Math.min(level.height, (grid.row0 + grid.rows) * level.tileHeight) - grid.row0 * level.tileHeight;
-    const decoded = level.width * rows * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
+    // A strip spans the whole width and is decoded whole.
+    const decoded = level.width * level.tileHeight * level.samplesPerPixel * Math.ceil(Math.max(...level.bitsPerSample) / 8);
     if (decoded > maxBytes) {
-      throw httpError(400, 'over_limit', `the region's strips need ${decoded} bytes decoded (limit IIIF_MAX_DECODE_BYTES ${maxBytes})`);
+      throw httpError(400, 'over_limit', `decoding a strip of the source needs ${decoded} bytes (limit IIIF_MAX_DECODE_BYTES ${maxBytes})`);
     }
   }
   const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);

@@ -4,9 +4,9 @@ import { httpError, isHttpError } from '../errors.ts';
 import { readCoveringTiff } from '../image/covering-tiff.ts';
 import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from '../iiif/limits.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
-import { canSubsetTiles } from '../tiff/index.ts';
+import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
 import type { RenderInput, Renderer } from './renderer.ts';
-import { type DecodeBudget, checkWholeDecode } from './sharp-budget.ts';
+import { type DecodeBudget, type StripShape, checkWholeDecode } from './sharp-budget.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
@@ -140,8 +140,8 @@ async function open(
   const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
   Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);
   const image = sharp(data, loadOptions);
-  // Tiled TIFF levels are decoded tile by tile; everything else whole.
-  if (!tiff?.tiled) await checkWholeDecode(image, data, budget);
+  // Tiled TIFF levels are decoded tile by tile, striped ones strip by strip.
+  if (!tiff?.tiled) await checkWholeDecode(image, data, budget, tiff && stripShape(tiff));
   return {
     image: image.autoOrient(),
     region: plan.levelRegion,
@@ -184,6 +184,13 @@ async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan, deadl
   }
   return next;
 }
+
+const stripShape = (level: TiffLevel): StripShape => ({
+  width: level.width,
+  rows: level.tileHeight,
+  samples: level.samplesPerPixel,
+  bytesPerSample: Math.ceil(Math.max(...level.bitsPerSample) / 8),
+});
 
 /**
  * A pipeline still running at the request's deadline is killed (libvips checks between

@@ -33,6 +33,9 @@ beforeAll(async () => {
       .jpeg({ progressive: true })
       .toBuffer(),
     'small.png': await sharp({ create: { width: 300, height: 200, channels: 4, background: '#ff000080' } }).png().toBuffer(),
+    'small-adam7.png': await sharp({ create: { width: 300, height: 200, channels: 4, background: '#ff000080' } }).png({ progressive: true }).toBuffer(),
+    'small.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } }).jpeg().toBuffer(),
+    'small-progressive.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } }).jpeg({ progressive: true }).toBuffer(),
     'noise.png': await sharp({
       create: { width: 1000, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
     })
@@ -125,17 +128,28 @@ describe('11.1 memory bombs of untiled formats are refused from their header', (
     expect((await get(server, `/iiif/3/${name}/info.json`)).status).toBe(200);
   });
 
-  it('the budget is bands x bytes per sample x pixels: a 300x200 RGBA PNG needs 240000 bytes', async () => {
+  it('the budget is bands x bytes per sample x pixels: a 300x200 interlaced RGBA PNG needs 240000 bytes', async () => {
     const tight = await serve({ IIIF_MAX_DECODE_BYTES: '239999' });
-    const refused = await get(tight, '/iiif/3/small.png/full/max/0/default.png');
+    const refused = await get(tight, '/iiif/3/small-adam7.png/full/max/0/default.png');
     expect([refused.status, refused.json?.error]).toEqual([400, 'over_limit']);
     expect(refused.json?.message).toMatch(/240000 bytes.*IIIF_MAX_DECODE_BYTES 239999/);
     const enough = await serve({ IIIF_MAX_DECODE_BYTES: '240000' });
-    const ok = await get(enough, '/iiif/3/small.png/full/max/0/default.png');
+    const ok = await get(enough, '/iiif/3/small-adam7.png/full/max/0/default.png');
     expect(ok.status).toBe(200);
     const { data, info } = await sharp(ok.body).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([300, 200, 4]);
     expect(Array.from(data.subarray(0, 4))).toEqual([255, 0, 0, 128]);
+  });
+
+  it('streamed decodes are not charged (baseline JPEG, non-interlaced PNG); a progressive JPEG is charged its coefficients', async () => {
+    const tight = await serve({ IIIF_MAX_DECODE_BYTES: '239999' });
+    for (const name of ['small.jpg', 'small.png']) {
+      expect((await get(tight, `/iiif/3/${name}/full/max/0/default.png`)).status, name).toBe(200);
+    }
+    // 300 × 200 × 3 components × 2 bytes.
+    const progressive = await get(tight, '/iiif/3/small-progressive.jpg/full/max/0/default.png');
+    expect([progressive.status, progressive.json?.error]).toEqual([400, 'over_limit']);
+    expect(progressive.json?.message).toMatch(/360000 bytes/);
   });
 });
 
