@@ -1,5 +1,7 @@
 import type { Metadata, Sharp, SharpOptions } from 'sharp';
-import { decodeJp2, isJp2Failure, isJpeg2000File, jp2DecodeBytes, type Jp2Header, readJp2Header } from './jp2-input.ts';
+import { rm } from 'node:fs/promises';
+import { BAND_ROWS, jp2Strips, uprightStrips } from './bands.ts';
+import { isJp2Failure, isJpeg2000File, type Jp2Header, readJp2Header } from './jp2-input.ts';
 import type { MemoryBudget } from './memory-budget.ts';
 
 export interface PyramidOptions {
@@ -27,10 +29,11 @@ type SharpFactory = (input: string | Uint8Array, options: SharpOptions) => Sharp
 
 /**
  * One input to a tiled pyramidal JPEG TIFF: orientation applied, 8-bit sRGB (or grey), alpha
- * flattened on white since JPEG has none. libvips streams what it decodes (sequential read,
- * levels written as rows arrive), so memory follows the image width, not its area; JPEG 2000
- * is decoded whole by our OpenJPEG build. The conversion starts once its estimate fits in the
- * shared budget.
+ * flattened on white since JPEG has none. libvips streams it (sequential read, levels written
+ * as rows arrive), so memory follows the image width, not its area. What cannot stream (JPEG
+ * 2000, turned images) is first assembled band by band into an uncompressed strip TIFF beside
+ * the output (width × height × channels bytes of disk). The conversion starts once its working
+ * memory fits in the shared budget.
  */
 export async function writePyramid(
   sharp: SharpFactory,
@@ -49,21 +52,37 @@ export async function writePyramid(
   if (meta.width * meta.height > o.maxInputPixels) {
     throw new InputError(`input too large: ${meta.width}×${meta.height} is over ${o.maxInputPixels} pixels (--max-input-pixels)`);
   }
-  const release = await budget.reserve(jp2 ? jp2DecodeBytes(meta) : decodedBytes(meta.width, meta.height, meta.channels, meta.orientation, o.tileSize));
+  const release = await budget.reserve(workingBytes(meta, jp2, o.tileSize));
+  const strips = `${output}.strips.tif`;
   try {
-    let image: Sharp;
+    const sequential = { limitInputPixels: o.maxInputPixels, sequentialRead: true, failOn: 'error' } as const;
     if (jp2) {
-      const raw = await decodeJp2(input, meta).catch((e: unknown) => {
+      const upright = await jp2Strips(sharp, input, meta, strips).catch((e: unknown) => {
         throw isJp2Failure(e) ? new InputError(`unreadable input: ${firstLine(e)}`) : e;
       });
-      image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 1 | 2 | 3 | 4 } });
-    } else {
-      image = sharp(input, { limitInputPixels: o.maxInputPixels, sequentialRead: true, failOn: 'error' }).rotate();
+      return await convert(sharp, sharp(strips, sequential), output, o, { hasAlpha: false, grey: upright.grey });
     }
-    return await convert(sharp, image, output, o, meta);
+    // Orientation 2 is a mirror within each row, which libvips streams; the others need other rows.
+    if (meta.orientation > 2) {
+      const upright = await uprightStrips(sharp, input, meta, strips, o.maxInputPixels).catch((e: unknown) => {
+        throw new InputError(`cannot convert: ${firstLine(e)}`);
+      });
+      return await convert(sharp, sharp(strips, sequential), output, o, { hasAlpha: false, grey: upright.grey });
+    }
+    return await convert(sharp, sharp(input, sequential).rotate(), output, o, meta);
   } finally {
     release();
+    await rm(strips, { force: true });
   }
+}
+
+/**
+ * What libvips (and OpenJPEG) hold for one conversion: a few tile- or band-high strips of the
+ * image's width, never its area. A turned image is read in bands of its stored height.
+ */
+export function workingBytes(m: { width: number; height: number; channels: number }, jp2: boolean, tileSize: number): number {
+  if (jp2) return m.width * BAND_ROWS * m.channels * 10;
+  return Math.max(m.width, m.height) * m.channels * Math.max(tileSize, BAND_ROWS) * 8;
 }
 
 function fromSharp(m: Metadata) {
@@ -75,15 +94,6 @@ function fromSharp(m: Metadata) {
 
 /** JPEG 2000 has no EXIF orientation; 2 or 4 components carry alpha. */
 const fromJp2 = (h: Jp2Header) => ({ ...h, orientation: 1, hasAlpha: h.channels % 2 === 0, grey: h.channels <= 2 });
-
-/**
- * What libvips holds while converting, measured: a streamed image keeps a few tile-high strips
- * per level (10000 px wide: about 60 MB); turning or flipping top to bottom needs the whole
- * decoded image (10000×10000: 300 MB, 450 MB peak RSS in all).
- */
-export function decodedBytes(width: number, height: number, channels: number, orientation: number, tileSize: number): number {
-  return orientation > 2 ? width * height * channels : width * channels * tileSize * 8;
-}
 
 async function convert(
   sharp: SharpFactory,

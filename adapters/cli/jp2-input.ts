@@ -3,8 +3,6 @@ import { Jp2CodecError } from '../../src/jp2/codec.ts';
 import { Jp2Error, isJpeg2000, readJp2Structure, reducedSize } from '../../src/jp2/index.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 
-/** Rows decoded per OpenJPEG call: its heap (about 9 bytes per decoded byte) follows a band, not the image. */
-export const BAND_ROWS = 512;
 /** The whole file is copied into the codec's heap for each band, so it must stay well below the 4 GiB wasm limit. */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
@@ -12,10 +10,6 @@ export interface Jp2Header {
   width: number;
   height: number;
   channels: number;
-}
-
-export interface Jp2Raw extends Jp2Header {
-  data: Uint8Array;
 }
 
 /** JP2 boxes or a bare codestream, from the first bytes. */
@@ -45,26 +39,24 @@ export async function readJp2Header(file: string): Promise<Jp2Header> {
   }
 }
 
-/** Decoded bytes a conversion holds: the whole image, plus the codec's heap for one band. */
-export const jp2DecodeBytes = (h: Jp2Header): number => h.width * h.height * h.channels + h.width * BAND_ROWS * h.channels * 9;
+/** One band of rows as OpenJPEG decodes it: its heap (about 9 bytes per decoded byte) follows the band. */
+export interface Jp2Band {
+  rows: number;
+  channels: 1 | 2 | 3 | 4;
+  data: Uint8Array;
+}
 
-/** The whole image as interleaved 8-bit samples, decoded band by band with our OpenJPEG build. */
-export async function decodeJp2(file: string, h: Jp2Header): Promise<Jp2Raw> {
+/** The image `bandRows` rows at a time, decoded with our OpenJPEG build. */
+export async function* jp2Bands(file: string, h: Jp2Header, bandRows: number): AsyncGenerator<Jp2Band> {
   const bytes = await readFile(file);
   if (bytes.length > MAX_FILE_BYTES) throw new Jp2Error(`JPEG 2000 files over ${MAX_FILE_BYTES} bytes are not supported.`);
   const codec = await nodeJp2Codec();
-  let data: Uint8Array | undefined;
-  let channels = h.channels;
-  for (let y0 = 0; y0 < h.height; y0 += BAND_ROWS) {
-    const y1 = Math.min(h.height, y0 + BAND_ROWS);
-    const band = codec.decode(bytes, { reduce: 0, area: { x0: 0, y0, x1: h.width, y1 }, maxBytes: h.width * BAND_ROWS * 4 });
+  for (let y0 = 0; y0 < h.height; y0 += bandRows) {
+    const y1 = Math.min(h.height, y0 + bandRows);
+    const band = codec.decode(bytes, { reduce: 0, area: { x0: 0, y0, x1: h.width, y1 }, maxBytes: h.width * bandRows * 4 });
     if (band.width !== h.width || band.height !== y1 - y0) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
-    channels = band.channels;
-    data ??= new Uint8Array(h.width * h.height * channels);
-    data.set(band.data, y0 * h.width * channels);
+    yield { rows: y1 - y0, channels: band.channels, data: band.data };
   }
-  if (!data) throw new Jp2Error('JPEG 2000 image is empty.');
-  return { width: h.width, height: h.height, channels, data };
 }
 
 /** Codec and header failures are the input's fault: one line for the report. */
