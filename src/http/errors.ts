@@ -12,8 +12,8 @@ import { served, utf8Length } from '../log/request-log.ts';
 export function errorHandler(config: Config) {
   return (err: Error, c: Context): Response => {
     const e: HttpError = isHttpError(err) ? err : httpError(500, 'internal', 'internal server error');
-    // A 4xx with a cause is a stored image we cannot read: the operator should hear of it too.
-    if (e.status >= 500 || e.cause !== undefined) c.set('failure', err);
+    // A stored image we cannot read is the operator's to fix, whatever its status: they hear of it too.
+    if (e.status >= 500 || e.cause !== undefined || e.code === 'unsupported_source') c.set('failure', err);
     for (const [name, value] of Object.entries(e.headers)) c.header(name, value);
     // An error may say it must not be cached (e.g. one caused by a request header the cache key lacks).
     if (!e.headers['Cache-Control']) c.header('Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR);

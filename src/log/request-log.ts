@@ -43,7 +43,7 @@ const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.r
 
 /**
  * One log line per request, and the request counters: `error` for a 5xx, `warn` for a 4xx
- * with a cause (a stored image that cannot be read), else `info`.
+ * with a cause or about a stored image that cannot be read, else `info`.
  * Reads only the response status and, when the route did not say, its Content-Length:
  * touching the body would make @hono/node-server stream it.
  */

@@ -32,6 +32,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'pyramid.tif'), fixtures['pyramid.tif']!);
   // A valid header (so the probe passes) and half the entropy data: the decoder fails.
   await writeFile(join(root, 'truncated.jpg'), gridJpg.subarray(0, Math.floor(gridJpg.length * 0.6)));
+  await writeFile(join(root, 'garbage.jpg'), new TextEncoder().encode('this is not an image at all, only text'));
 });
 
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -127,6 +128,16 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     expect(line.level).toBe(res.status >= 500 ? 'error' : 'warn');
     expect(causeText(line)).toContain('bad source');
     expect(causeText(line)).toMatch(/premature end|VipsJpeg/i);
+  });
+});
+
+describe('typed errors about stored images', () => {
+  it('logs an unreadable stored image at warn with the reason, whatever its status', async () => {
+    const { get } = appWithLog();
+    const { res, line } = await get('/iiif/3/garbage.jpg/info.json');
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(line).toMatchObject({ level: res.status >= 500 ? 'error' : 'warn', servedBy: 'unsupported_source' });
+    expect(line.err?.message).toMatch(/corrupt|unknown format/);
   });
 });
 
