@@ -67,9 +67,11 @@ export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: 
   const header = bodies.shift();
   if (!header) throw new Jp2Error('JPEG 2000 main header missing.');
   bodies.forEach((b, i) => checkTilePart(b, parts[i]?.tile ?? -1));
-  const codestream = concat([withoutTlm(header), ...bodies, Uint8Array.of(0xff, 0xd9)]);
-  if (!jp2h) return codestream;
-  return concat([SIGNATURE_AND_FTYP, jp2h, boxHeader('jp2c', codestream.length), codestream]);
+  const codestream = [withoutTlm(header), ...bodies, Uint8Array.of(0xff, 0xd9)];
+  if (!jp2h) return concat(codestream);
+  // One copy of the tile data: the box header needs only the codestream's length.
+  const length = codestream.reduce((n, c) => n + c.length, 0);
+  return concat([SIGNATURE_AND_FTYP, jp2h, boxHeader('jp2c', length), ...codestream]);
 }
 
 /** Reads each range, merging near neighbours, a few at a time; returns them in the order given. */

@@ -139,7 +139,11 @@ async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[
   const index = await tileIndex(input, s, read);
   const partial = index && coveringBytes(index, tiles);
   const tooLarge = object.size > MAX_WHOLE_CODESTREAM;
-  if (index && partial !== undefined && (source.local || !source.localFile || tooLarge || partial * 4 <= s.codestream.length)) {
+  // Assembling costs copies: most of a local file is cheaper read whole; remotely, the disk cache
+  // keeps a whole object for the next requests, worth it once a request needs a quarter of it.
+  const share = partial === undefined ? 1 : partial / s.codestream.length;
+  const whole = source.local ? share > 1 / 2 : source.localFile !== undefined && share > 1 / 4;
+  if (index && partial !== undefined && (tooLarge || !whole)) {
     if (partial > MAX_WHOLE_CODESTREAM) throw tooMuch();
     return readTileSubset(s, index, tiles, read);
   }
