@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { UsageError } from './args.ts';
-import { forEachLimited, startProgress } from './progress.ts';
+import { forEachLimited } from './pool.ts';
+import { startProgress } from './progress.ts';
 import { diffUrl, type DiffOptions, type UrlResult } from './url-diff.ts';
 import { pathsFromLines, viewerPaths, type ViewerInfo } from './url-sources.ts';
 

@@ -6,7 +6,8 @@ import { UsageError } from './args.ts';
 import { InputError, firstLine, writePyramid, type PyramidOptions } from './convert.ts';
 import { openLocation, type Location, type StoredFile } from './locations.ts';
 import { createMemoryBudget, type MemoryBudget } from './memory-budget.ts';
-import { forEachLimited, startProgress } from './progress.ts';
+import { forEachLimited } from './pool.ts';
+import { startProgress } from './progress.ts';
 import { outputName, type Rename } from './rename.ts';
 
 export interface PrepareOptions extends PyramidOptions {
