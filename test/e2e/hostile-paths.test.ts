@@ -115,7 +115,11 @@ describe('identifiers that try to leave the root', () => {
     for (const version of [3, 2]) {
       for (const tail of ['/info.json', '/full/max/0/default.png', '']) {
         const target = `/iiif/${version}/${id}${tail}`;
-        await expectRefused(await rawGet(target), target);
+        const res = await rawGet(target);
+        // The URL standard resolves a last `.` or `%2e` segment to the folder itself: `/iiif/3/`,
+        // the version ping, which shows no path either.
+        if (tail === '' && (id === '.' || id === '%2e')) expect(JSON.parse(res.body)).toEqual({ status: 'ok', version });
+        else await expectRefused(res, target);
       }
     }
   });
