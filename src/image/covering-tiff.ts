@@ -32,7 +32,8 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
     }
   }
   const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);
-  const locate = tileLocator(read, input.geometry);
+  // The level's tile tables are read once for every request: no one client's hang-up may cancel them.
+  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
   const cells: Array<[number, number]> = [];
   for (let row = 0; row < grid.rows; row++) for (let col = 0; col < grid.cols; col++) cells.push([grid.col0 + col, grid.row0 + row]);
   const locations = [];

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
+import { httpError } from '../../src/errors.ts';
 import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { s3Source } from '../../src/sources/s3-source.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
@@ -286,6 +287,39 @@ describe('11.7 tiled non-JPEG TIFFs on S3 are read by their covering tiles only'
     // Enough for the object and its decode (2048² RGB).
     const roomy = appOverS3({ IIIF_MAX_DECODE_BYTES: String(SIZE * SIZE * 3) });
     expect((await roomy.get('/iiif/3/flat.png/0,0,64,64/64,/0/default.png')).status).toBe(200);
+  });
+
+  it('11.4 on this path: a client leaving while the shared tile tables load does not fail a sibling render', async () => {
+    const tif = await sharp(raw, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .tiff({ compression: 'lzw', tile: true, tileWidth: 256, tileHeight: 256, pyramid: true })
+      .toBuffer();
+    // A remote store whose range reads take 300 ms and stop when their request's signal aborts.
+    const source: ImageSource = {
+      kind: 'slow',
+      stat: async () => ({ etag: 'e1', size: tif.length }),
+      read: (_id, range, signal) =>
+        new Promise((ok, fail) => {
+          const timer = setTimeout(() => ok(range ? tif.subarray(range.offset, range.offset + range.length) : tif), 300);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            fail(httpError(502, 'upstream_error', 'the storage request was cancelled'));
+          });
+        }),
+    };
+    const config = loadConfig({ IIIF_SOURCE: 'fs', IIIF_ROOT: root });
+    const app = createApp({ config, source, renderer: sharpRendererFromConfig(config) });
+    expect((await app.request('http://iiif.test/iiif/3/x.tif/info.json')).status).toBe(200);
+    const leaving = new AbortController();
+    const a = Promise.resolve(app.request('http://iiif.test/iiif/3/x.tif/0,0,300,300/max/0/default.png', { signal: leaving.signal })).catch(() => undefined);
+    await new Promise((ok) => setTimeout(ok, 50));
+    const b = app.request('http://iiif.test/iiif/3/x.tif/300,0,300,300/max/0/default.png');
+    await new Promise((ok) => setTimeout(ok, 50));
+    leaving.abort();
+    await a;
+    const res = await b;
+    expect(res.status, await res.clone().text()).toBe(200);
+    const { info } = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([300, 300]);
   });
 
   it('a scaled request reads a reduced level by its tiles and matches a local render', async () => {
