@@ -113,10 +113,11 @@ async function planJobs(source: Location, o: PrepareOptions) {
 }
 
 /** An earlier run's output counts when it is newer than its input and reads as a TIFF we wrote. */
-async function upToDate(job: Job, dest: Location, scratch: string): Promise<boolean> {
+async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOptions): Promise<boolean> {
   const found = await dest.stat(job.output);
   if (!found || found.modified < job.input.modified) return false;
-  if (found.metadata) return found.metadata.width !== undefined && found.metadata.height !== undefined;
+  // On S3 the metadata we write also says which tile size the output has.
+  if (found.metadata) return found.metadata.width !== undefined && found.metadata.tilewidth === String(o.tileSize);
   try {
     const meta = await sharp(await dest.localCopy(job.output, scratch)).metadata();
     return meta.format === 'tiff' && (meta.pages ?? 1) >= 1;
@@ -126,7 +127,7 @@ async function upToDate(job: Job, dest: Location, scratch: string): Promise<bool
 }
 
 async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget) {
-  if (!o.force && (await upToDate(job, dest, scratch))) return { outcome: 'skipped' as const, bytes: 0 };
+  if (!o.force && (await upToDate(job, dest, scratch, o))) return { outcome: 'skipped' as const, bytes: 0 };
   if (o.dryRun) return { outcome: 'planned' as const, bytes: 0 };
   const input = await source.localCopy(job.input.name, scratch);
   const staged = await dest.staging(job.output, scratch);

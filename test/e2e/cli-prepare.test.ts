@@ -280,6 +280,10 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
 
     const again = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
     expect(again.summary).toMatchObject({ converted: 0, skipped: 2 });
+    const retiled = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif', '--tile-size', '512'], env);
+    expect(retiled.summary).toMatchObject({ converted: 2, skipped: 0 });
+    const back = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
+    expect(back.summary).toMatchObject({ converted: 2, skipped: 0 });
 
     const server = await startServer({ PORT: '0', IIIF_S3_BUCKET: 'tiles', IIIF_S3_PREFIX: 'ready/', IIIF_S3_KEY_TEMPLATE: '%s.tif', ...env });
     try {
