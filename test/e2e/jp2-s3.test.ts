@@ -3,6 +3,9 @@
  * covering tile-part, not the object: counted at the source.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
@@ -10,6 +13,7 @@ import { loadConfig } from '../../src/config.ts';
 import { readJp2Structure } from '../../src/jp2/index.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { s3Source } from '../../src/sources/s3-source.ts';
+import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { gridColour } from '../fixtures/images.ts';
 import { makeJp2Pair } from '../helpers/jp2-images.ts';
@@ -37,22 +41,23 @@ afterAll(async () => {
   await s3?.close();
 });
 
-function countingApp() {
+function countingApp(cacheDir?: string) {
   const inner = s3Source({ bucket: BUCKET, client: s3rverClient(s3.endpoint), timeoutMs: 5000 });
   const counts = { bytes: 0, reads: 0, whole: 0 };
   const source: ImageSource = {
     ...inner,
     kind: inner.kind,
     stat: (id, signal) => inner.stat(id, signal),
-    async read(id, range, signal) {
-      const out = await inner.read(id, range, signal);
+    async read(id, range, signal, ifMatch) {
+      const out = await inner.read(id, range, signal, ifMatch);
       counts.reads++;
       counts.bytes += out.length;
       if (!range) counts.whole++;
       return out;
     },
   };
-  const app = createApp({ config: loadConfig({ IIIF_S3_BUCKET: BUCKET }), source, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e8 }) });
+  const cached = cacheDir ? withDiskCache(source, { dir: cacheDir, maxBytes: 64 * 1024 * 1024 }) : source;
+  const app = createApp({ config: loadConfig({ IIIF_S3_BUCKET: BUCKET }), source: cached, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e8 }) });
   return { counts, get: (path: string) => app.request(`http://iiif.test${path}`) };
 }
 
@@ -107,5 +112,21 @@ describe('JP2 on S3: reads counted', () => {
     const res = await get('/iiif/3/with-metadata.jp2/512,512,256,256/256,/0/default.png');
     expect(res.status).toBe(200);
     expect(counts.whole).toBe(0);
+  });
+
+  it('without TLM and with a disk cache, the object is downloaded once and later renders read the local copy', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-jp2-cache-'));
+    try {
+      const { counts, get } = countingApp(dir);
+      expect((await get('/iiif/3/untiled.jp2/0,0,256,256/128,/0/default.png')).status).toBe(200);
+      expect(counts.whole).toBe(1);
+      const res = await get('/iiif/3/untiled.jp2/256,256,256,256/128,/0/default.png');
+      expect(res.status).toBe(200);
+      expect(counts.whole).toBe(1);
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      expect([meta.width, meta.height]).toEqual([128, 128]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
