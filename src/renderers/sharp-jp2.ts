@@ -4,8 +4,7 @@ import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, loadJp2Codec } from '../jp2/codec.ts';
-import { Jp2Error, type Jp2Structure } from '../jp2/index.ts';
-import type { TilePart } from '../jp2/index.ts';
+import { Jp2Error, type Jp2Structure, type TilePart } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
 import type { RenderInput } from './renderer.ts';
@@ -81,9 +80,9 @@ export interface OpenedJp2 {
 
 /**
  * Decodes only the plan's level region: the reduction is the plan's level (levels are
- * reductions 0, 1, 2…), the area only the code-blocks that meet it. With TLM markers
- * only the covering tile-parts are read; else the whole object, from the disk cache
- * when there is one. Refused before any read when the decoded bytes exceed `maxBytes`, or
+ * reductions 0, 1, 2…), the area only the code-blocks that meet it, from only the covering
+ * tile-parts where they can be located (see codestreamFor). Refused before any read when
+ * the decoded bytes exceed `maxBytes`, or
  * the tiles to decode hold more than `maxInputPixels` at full resolution.
  */
 export async function openJp2(
@@ -100,7 +99,7 @@ export async function openJp2(
     throw httpError(
       400,
       'over_limit',
-      `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_JP2_MAX_DECODE_BYTES allows`,
+      `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_JP2_MAX_DECODE_BYTES (${maxBytes} bytes) allows`,
     );
   }
   const area = areaAtReduction(s, r, plan.level);
@@ -130,8 +129,9 @@ export async function openJp2(
 }
 
 /**
- * The covering tile-parts alone when TLM indexes them and that reads less, or the source is
- * local (cheap ranges); else the whole object, through the disk cache when there is one.
+ * A JP2 of the covering tile-parts alone, where they can be located (TLM, or a local file's
+ * SOT markers) and that is the cheaper read; else the whole object, through the disk cache
+ * when there is one. Never more than 256 MB of codestream in memory.
  */
 async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[]): Promise<Uint8Array> {
   const { source, identifier, object, signal } = input;
