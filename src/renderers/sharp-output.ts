@@ -2,7 +2,6 @@ import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Format, RenderPlan } from '../iiif/types.ts';
 import type { Jp2EncodeInput } from '../jp2/codec.ts';
-import { jpegPdf } from './pdf-page.ts';
 import { nodeJp2Codec } from './sharp-jp2.ts';
 
 /** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 1024², under a second of encoding that blocks the thread. */
@@ -38,7 +37,8 @@ export async function outputBody(image: Sharp, format: Format, density?: number)
     return codec.encode(pixels, { format: 'jp2', rate: JP2_OUTPUT_RATE, tileSize: JP2_OUTPUT_TILE });
   }
   if (format === 'pdf') {
-    const { data, info } = await image.toBuffer({ resolveWithObject: true });
+    // pdf-lib inflates its fonts when imported (over 100 ms): only a process asked for a PDF loads it.
+    const [{ jpegPdf }, { data, info }] = await Promise.all([import('./pdf-page.ts'), image.toBuffer({ resolveWithObject: true })]);
     return jpegPdf(data, info.width, info.height, density);
   }
   return image.toBuffer();
