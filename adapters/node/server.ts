@@ -9,7 +9,6 @@ import type { Logger } from '../../src/log/logger.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
-import { promMetrics, serveMetrics } from './metrics.ts';
 import { trackConnections } from './drain.ts';
 import { checkRoot } from './root-check.ts';
 import { mountViewer } from './viewer.ts';
@@ -51,7 +50,9 @@ export async function startServer(env: Env): Promise<RunningServer> {
   });
   await checkRoot(config);
   const log = await nodeLog(config);
-  const prom = config.IIIF_METRICS_PORT === undefined ? undefined : promMetrics();
+  // prom-client takes over 100 ms to import: only a process asked for metrics loads it.
+  const promModule = config.IIIF_METRICS_PORT === undefined ? undefined : await import('./metrics.ts');
+  const prom = promModule?.promMetrics();
   const source = sourceFromConfig(config, (line) => log.logger.warn(line), prom?.metrics);
   const app = createApp({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
   mountViewer(app, source, config.IIIF_PREFIX);
@@ -73,7 +74,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const { port } = server.address() as AddressInfo;
   const metrics =
     prom &&
-    (await serveMetrics(prom.registry, config.IIIF_METRICS_PORT ?? 0, config.HOST).catch((e: unknown) => {
+    promModule &&
+    (await promModule.serveMetrics(prom.registry, config.IIIF_METRICS_PORT ?? 0, config.HOST).catch((e: unknown) => {
       server.close();
       throw listenError(e, 'IIIF_METRICS_PORT', config.IIIF_METRICS_PORT ?? 0, config.HOST);
     }));

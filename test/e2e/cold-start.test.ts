@@ -18,6 +18,7 @@ const loaded = () => ({
   sdk: seen.some((u) => u.includes('/node_modules/@aws-sdk/')),
   sharp: seen.some((u) => u.includes('/node_modules/sharp/')),
   pdf: seen.some((u) => u.includes('/node_modules/pdf-lib/')),
+  prom: seen.some((u) => u.includes('/node_modules/prom-client/')),
 });
 const { startServer } = await import(${module('../../adapters/node/server.ts')});
 const server = await startServer({ PORT: '0', HOST: '127.0.0.1' });
@@ -37,7 +38,7 @@ process.exit(0);
 `;
 
 describe('cold start of the Node adapter (fs source)', () => {
-  it('is listening before it loads the AWS SDK, sharp or pdf-lib, and loads sharp after its first response, ahead of any render', async () => {
+  it('is listening before it loads the AWS SDK, sharp, pdf-lib or prom-client, and loads sharp after its first response, ahead of any render', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
       cwd: fileURLToPath(new URL('../../', import.meta.url)),
       env: { ...process.env, IIIF_LOG_LEVEL: 'warn' },
@@ -46,10 +47,11 @@ describe('cold start of the Node adapter (fs source)', () => {
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
     expect(result).toEqual({
       status: 200,
-      atListen: { sdk: false, sharp: false, pdf: false },
-      afterFirstResponse: { sdk: false, sharp: true, pdf: false },
-      // An S3 deployment imports the SDK in the background as it starts; pdf-lib waits for a PDF.
-      s3Configured: { sdk: true, sharp: true, pdf: false },
+      atListen: { sdk: false, sharp: false, pdf: false, prom: false },
+      afterFirstResponse: { sdk: false, sharp: true, pdf: false, prom: false },
+      // An S3 deployment imports the SDK in the background as it starts; pdf-lib waits for a PDF,
+      // prom-client for IIIF_METRICS_PORT.
+      s3Configured: { sdk: true, sharp: true, pdf: false, prom: false },
     });
   }, 90_000);
 });
