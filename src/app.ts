@@ -13,6 +13,7 @@ import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
 import { pingResponse } from './routes/ping.ts';
 import { iiifTarget } from './routes/target.ts';
+import { retryIfChanged } from './sources/source.ts';
 import { requestLog, served } from './log/request-log.ts';
 
 export type { AppOptions } from './app-context.ts';
@@ -63,6 +64,6 @@ async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base
     case 'info':
       return infoResponse(c, ctx, version, target.identifier);
     case 'image':
-      return imageResponse(c, ctx, version, target.identifier, parseImageRequest(version, target.params));
+      return retryIfChanged(() => imageResponse(c, ctx, version, target.identifier, parseImageRequest(version, target.params)));
   }
 }

@@ -70,7 +70,6 @@ const origins = (fallback: string) =>
     fallback,
   );
 
-
 const optionalInt = v.optional(
   v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number'), v.transform(Number), v.minValue(1)),
 );

@@ -10,6 +10,7 @@ import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
 import { alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
+import { pinnedTo } from '../sources/source.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r1';
@@ -26,6 +27,8 @@ export async function imageResponse(
   const deadline = Date.now() + config.IIIF_REQUEST_TIMEOUT_MS;
   // From here on `identifier` names what is read; `requested` is what the URLs we emit carry.
   const { object, geometry, sourceId: identifier } = await app.resolve(c, requested);
+  // Every read below is of the version just stat'ed: a replaced object fails them and the request is retried.
+  const source = pinnedTo(app.source, object);
   const plan = planImage(request, geometry, app.limits);
   checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
 
@@ -48,9 +51,11 @@ export async function imageResponse(
   const tile = alignedTile(plan, geometry);
   if (tile) {
     const started = performance.now();
-    const read = (offset: number, length: number) => app.source.read(identifier, { offset, length }, app.sourceSignal(c));
+    const read = (offset: number, length: number) => source.read(identifier, { offset, length }, app.sourceSignal(c));
+    // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
+    const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
     const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: object.etag };
-    const body = await readAlignedTile(read, tileLocator(read, geometry), tile, store);
+    const body = await readAlignedTile(read, tileLocator(shared, geometry), tile, store);
     const readMs = performance.now() - started;
     setMetric(c, 'read', readMs, 'stored tile read');
     setMetric(c, 'path', 'passthrough');
@@ -78,11 +83,11 @@ export async function imageResponse(
   }
   const started = performance.now();
   const { body, readMs, via } = await app.renderer.render(
-    { identifier, object, source: app.source, geometry, version, canonicalPath, signal: c.req.raw.signal, deadline },
+    { identifier, object, source, geometry, version, canonicalPath, signal: c.req.raw.signal, deadline },
     plan,
   );
-  setMetric(c, 'read', readMs, 'source read');
   const renderMs = performance.now() - started - readMs;
+  setMetric(c, 'read', readMs, 'source read');
   setMetric(c, 'render', renderMs, 'render');
   setMetric(c, 'path', via ?? 'render');
   addSourceMs(c, readMs);
