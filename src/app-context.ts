@@ -77,14 +77,15 @@ export function createAppContext(options: AppOptions) {
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
     emitIdentifier: (identifier: string) => emitIdentifier(identifier, emitted),
     /** `sourceId` is what to read: the identifier, or the object a trusted preflight header named. */
-    async resolve(c: Context, identifier: string): Promise<ResolvedImage & { sourceId: string }> {
+    /** `infoOnly`: the caller needs sizes, not pixels (store-recorded pyramid levels suffice). */
+    async resolve(c: Context, identifier: string, infoOnly = false): Promise<ResolvedImage & { sourceId: string }> {
       const target = preflight(c.req.raw, identifier, (message) => this.logger.warn(message));
       const timed = c.get('metric') !== undefined;
       if (timed) startTime(c, 'source', 'stat and probe');
       const started = performance.now();
       try {
         if (!target.dimensions) {
-          return { ...(await resolveImage(source, cache, target.identifier, sourceSignal(c), options.probe)), sourceId: target.identifier };
+          return { ...(await resolveImage(source, cache, target.identifier, sourceSignal(c), options.probe, infoOnly)), sourceId: target.identifier };
         }
         // Header geometry is per request: no probe, no shared geometry cache, and an ETag of its own.
         const { width, height } = target.dimensions;

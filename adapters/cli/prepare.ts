@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { UsageError } from './args.ts';
 import { InputError, firstLine, writePyramid, type PyramidOptions } from './convert.ts';
 import { openLocation, type Location, type StoredFile } from './locations.ts';
+import { levelsMetadata } from './pyramid-levels.ts';
 import { createMemoryBudget, type MemoryBudget } from './memory-budget.ts';
 import { forEachLimited } from './pool.ts';
 import { startProgress } from './progress.ts';
@@ -133,8 +134,11 @@ async function runJob(job: Job, source: Location, dest: Location, scratch: strin
   const staged = await dest.staging(job.output, scratch);
   try {
     const pyramid = await writePyramid(sharp, input, staged, o, budget);
-    // The keys the S3 source reads (src/sources/s3-hints.ts), serverless-iiif's names.
+    const levels = await levelsMetadata(staged);
+    // The keys the S3 source reads (src/sources/s3-hints.ts): serverless-iiif's names, plus the
+    // level sizes so that info.json of a pyramid needs no read of the object.
     await dest.put(job.output, staged, {
+      ...(levels ? { levels } : {}),
       width: String(pyramid.width),
       height: String(pyramid.height),
       tilewidth: String(o.tileSize),

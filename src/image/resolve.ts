@@ -25,10 +25,17 @@ export function resolveImage(
   identifier: string,
   signal?: AbortSignal,
   probe: GeometryProbe = probeGeometry,
+  infoOnly = false,
 ): Promise<ResolvedImage> {
   return retryIfChanged(async () => {
     const object = await source.stat(identifier, signal);
     let geometry = cache.get(identifier, object.etag);
+    // info.json of a pyramid whose level sizes the store recorded needs no read of the object; it is
+    // not cached, so the first render still probes the file for its tile tables.
+    const levels = object.hints?.levels;
+    if (!geometry && infoOnly && levels && levels.length > 1 && object.hints?.width && object.hints.height) {
+      return { object, geometry: { width: object.hints.width, height: object.hints.height, levels, ...(object.hints.tile ? { tile: object.hints.tile } : {}), format: 'tiff' } };
+    }
     if (!geometry) {
       geometry = await probe(pinnedTo(source, object), identifier, object, signal);
       cache.set(identifier, object.etag, geometry);

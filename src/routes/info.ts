@@ -11,7 +11,7 @@ import { served, utf8Length } from '../log/request-log.ts';
 /** info.json: JSON-LD or plain JSON by the client's Accept, so it varies on Accept. */
 export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
   const { config } = app;
-  const { object, geometry } = await app.resolve(c, identifier);
+  const { object, geometry } = await app.resolve(c, identifier, true);
   const id = `${app.serviceBase(c, version)}/${app.emitIdentifier(identifier)}`;
   const types = INFO_MEDIA_TYPES[version];
   const wanted = accepts(c, {

@@ -273,10 +273,11 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
     expect(run.summary?.errors[0]?.file).toBe('broken.tif');
     const head = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/photo.tif' }));
     expect(head.ContentType).toBe('image/tiff');
-    expect(head.Metadata).toEqual({ width: '900', height: '1200', tilewidth: '256', tileheight: '256', pages: '4' });
+    // `levels`: the page sizes as the server's TIFF reader sees them, so info.json needs no read.
+    expect(head.Metadata).toEqual({ width: '900', height: '1200', tilewidth: '256', tileheight: '256', pages: '4', levels: expect.stringMatching(/^900x1200,450x600,225x300,11[23]x150$/) });
     const blue = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/deep/blue.tif' }));
     // 700×300, 350×150, 175×75: the first level within one 256-px tile ends the pyramid.
-    expect(blue.Metadata).toMatchObject({ width: '700', height: '300', pages: '3' });
+    expect(blue.Metadata).toMatchObject({ width: '700', height: '300', pages: '3', levels: '700x300,350x150,175x75' });
 
     const again = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
     expect(again.summary).toMatchObject({ converted: 0, skipped: 2 });

@@ -7,6 +7,10 @@ import { isHttpError } from '../../src/errors.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { objectKey } from '../../src/sources/key-template.ts';
 import { hintsFromMetadata } from '../../src/sources/s3-hints.ts';
+import { levelsMetadata } from '../../adapters/cli/pyramid-levels.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { s3Source } from '../../src/sources/s3-source.ts';
 import { GRID, gridColour, makeFixtures } from '../fixtures/images.ts';
 import { countCommands, putObject, s3rverClient, startS3rver, uploadAll, type LocalS3 } from '../helpers/s3rver.ts';
@@ -176,6 +180,37 @@ describe('S3 source against s3rver', () => {
     const info = await get('/iiif/3/meta-pages.tif/info.json');
     expect(await info.json()).toMatchObject({ width: 2000, height: 1500 });
     expect(getCount(calls)).toBeGreaterThan(0);
+  });
+
+  it('14: info.json of a pyramid whose level sizes are in the metadata reads nothing; tiles still pass through', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-levels-'));
+    const pyramid = fixtures['pyramid.tif'] as Buffer;
+    await writeFile(join(dir, 'p.tif'), pyramid);
+    const levels = (await levelsMetadata(join(dir, 'p.tif'))) ?? '';
+    await rm(dir, { recursive: true, force: true });
+    const sizes = levels.split(',');
+    expect(sizes.length).toBeGreaterThan(1);
+    const [width = '', height = ''] = sizes[0]?.split('x') ?? [];
+    const meta = { width, height, pages: String(sizes.length), tilewidth: '256', tileheight: '256' };
+    await putObject(admin, BUCKET, `${PREFIX}levels.tif`, pyramid, { ...meta, levels });
+    await putObject(admin, BUCKET, `${PREFIX}no-levels.tif`, pyramid, meta);
+    await putObject(admin, BUCKET, `${PREFIX}bad-levels.tif`, pyramid, { ...meta, levels: sizes.slice(1).join(',') });
+
+    const hinted = appOver();
+    const fromMetadata = await (await hinted.get('/iiif/3/levels.tif/info.json')).json();
+    expect(getCount(hinted.calls)).toBe(0);
+    const probed = appOver();
+    const fromFile = (await (await probed.get('/iiif/3/no-levels.tif/info.json')).json()) as Record<string, unknown>;
+    expect(getCount(probed.calls)).toBeGreaterThan(0);
+    expect(fromMetadata).toEqual({ ...fromFile, id: 'http://iiif.test/iiif/3/levels.tif' });
+
+    const checked = appOver();
+    await checked.get('/iiif/3/bad-levels.tif/info.json');
+    expect(getCount(checked.calls), 'levels that disagree with pages are ignored').toBeGreaterThan(0);
+
+    const tile = await hinted.get('/iiif/3/levels.tif/0,0,256,256/256,/0/default.jpg');
+    expect(tile.status).toBe(200);
+    expect(tile.headers.get('server-timing')).toMatch(/path;desc="?passthrough/);
   });
 
   it('probes once per ETag: a second info.json reads nothing, a replaced object is probed again', async () => {
