@@ -9,11 +9,11 @@ type SharpFactory = (typeof import('sharp'))['default'];
 /** Largest canvas of stored tiles assembled in memory (3 bytes a pixel) from a remote store. */
 const MAX_CANVAS_PIXELS = 32 * 1024 * 1024;
 /**
- * From a local file libvips reads the level's tiles itself in one pipeline: measured in-process
- * on the 12000×9000 bench pyramid, decoding tiles one by one was about 25% faster for one tile
- * (`full/188,141`), even for four (`!200,200`) and half as fast for twenty (a 1000×750 region).
+ * From a local file libvips reads the level's tiles itself in one pipeline. Decoding stored tiles
+ * one by one wins only for a single tile (`full/188,141`, about 25% in-process); for the four of
+ * a `!200,200` thumbnail `npm run bench` measured 143 req/s composed against 188 through libvips.
  */
-const MAX_LOCAL_CANVAS_PIXELS = 4 * 256 * 256;
+const MAX_LOCAL_CANVAS_PIXELS = 256 * 256;
 /** Tiles read and decoded at once for one request. */
 const PARALLEL_TILES = 8;
 

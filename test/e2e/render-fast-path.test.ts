@@ -127,21 +127,22 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('fast paths of %s', (name) => {
     }
   });
 
-  it('makes thumbnails from the covering tiles of the best level', async () => {
+  it('makes one-tile thumbnails from the covering tile of the best level; larger ones through libvips', async () => {
     const apps = build();
     await apps.app.request(`/iiif/3/${name}/info.json`);
     const { size } = await fsSource({ root }).stat(name);
-    for (const [url, reads] of [
-      ['full/!200,200', 1], // level 3, one tile
-      ['full/!100,100', 1], // still level 3: the smallest
-      ['full/!400,400', 4], // level 2 (500×375): 2×2 tiles
+    for (const [url, reads, want] of [
+      ['full/!200,200', 1, 'tiles'], // level 3, one tile
+      ['full/!100,100', 1, 'tiles'], // still level 3: the smallest
+      // Level 2 (500×375), 2×2 tiles: from a local file libvips reads them itself, faster (bench).
+      ['full/!400,400', undefined, 'render'],
     ] as const) {
       const full = `/iiif/3/${name}/${url}/0/default.png`;
       await apps.app.request(full);
       const before = { ...apps.counts };
       const { path, body, plain } = await fetchBoth(apps, full);
-      expect(path, url).toBe('tiles');
-      expect(apps.counts.reads - before.reads, url).toBe(reads);
+      expect(path, url).toBe(want);
+      if (reads !== undefined) expect(apps.counts.reads - before.reads, url).toBe(reads);
       expect(apps.counts.bytes - before.bytes, url).toBeLessThan(size / 5);
       const [a, b] = await Promise.all([sharp(body).metadata(), sharp(plain).metadata()]);
       expect([a.width, a.height], url).toEqual([b.width, b.height]);
