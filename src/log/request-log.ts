@@ -42,7 +42,8 @@ export function utf8Length(s: string): number {
 const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
 
 /**
- * One log line per request, and the request counters: `error` for a 5xx, `warn` for a 4xx
+ * One log line per request, and the request counters: `error` for a 5xx (`info` when the client
+ * had already gone), `warn` for a 4xx
  * with a cause or about a stored image that cannot be read, else `info`.
  * Reads only the response status and, when the route did not say, its Content-Length:
  * touching the body would make @hono/node-server stream it.
@@ -66,9 +67,13 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
     const renderMs = round(c.get('renderMs'));
     if (sourceMs !== undefined) record.sourceMs = sourceMs;
     if (renderMs !== undefined) record.renderMs = renderMs;
+    // A client that hung up gets no answer: its request is not a server fault. The signal is only
+    // looked at for a 5xx, since building it costs on every request.
+    if (status >= 500 && c.req.raw.signal.aborted) record.servedBy = 'cancelled';
     metrics.request(record);
     const failure = c.get('failure');
-    if (status >= 500) logger.error('request', { ...record, err: failure });
+    if (record.servedBy === 'cancelled') logger.info('request', { ...record });
+    else if (status >= 500) logger.error('request', { ...record, err: failure });
     else if (failure !== undefined) logger.warn('request', { ...record, err: failure });
     else logger.info('request', { ...record });
   };

@@ -109,6 +109,24 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     expect(line.err?.stack).toContain('logs.test.ts');
   });
 
+  it('logs a request whose client hung up mid-render at info, not as a server error', async () => {
+    const lines: Line[] = [];
+    const logger = jsonLinesLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Line) });
+    // A render that runs until its request is cancelled, as a long libvips render would.
+    const renderer: Renderer = {
+      render: (input) =>
+        new Promise((_, fail) => input.signal?.addEventListener('abort', () => fail(new Error('render stopped')))),
+    };
+    const app = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root }), renderer, logger });
+    const client = new AbortController();
+    const pending = app.request('http://localhost/iiif/3/grid.jpg/full/100,/0/default.png', { signal: client.signal });
+    setTimeout(() => client.abort(), 50);
+    await Promise.resolve(pending).catch(() => undefined);
+    await new Promise((ok) => setTimeout(ok, 20));
+    expect(lines.at(-1)).toMatchObject({ level: 'info', servedBy: 'cancelled', path: '/iiif/3/grid.jpg/full/100,/0/default.png' });
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('classifies a sharp refusal of a setting (JPEG quality 150) as a bad setting, logged with sharp’s words', async () => {
     // The reproduction, below the settings check: sharp itself refuses the quality.
     const { get } = appWithLog(sharpRenderer({ jpegQuality: 150, maxInputPixels: 1e8 }));
