@@ -20,8 +20,14 @@ const IDENTIFIER = 'pyramid.tif';
 export interface ColdStart {
   nodeMs: number;
   lambdaMs: number;
+  /** The same measure for a bare node:http server answering `{}`: what Node itself costs on this machine. */
+  floorMs: number;
   runs: number;
 }
+
+/** The floor: node:http and nothing else, started and asked the same way as our server. */
+const FLOOR_SERVER = `import { createServer } from 'node:http';
+const s = createServer((q, r) => r.end('{}')).listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -46,9 +52,10 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 }
 
-async function nodeOnce(bundle: string): Promise<number> {
+async function nodeOnce(bundle: string | undefined): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [bundle, '--port', '0', '--host', '127.0.0.1', '--root', SAMPLES], {
+  const args = bundle ? [bundle, '--port', '0', '--host', '127.0.0.1', '--root', SAMPLES] : ['--input-type=module', '-e', FLOOR_SERVER];
+  const child = spawn(process.execPath, args, {
     // At the default level it logs the line that says where it listens.
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, IIIF_LOG_LEVEL: 'info' },
@@ -115,11 +122,13 @@ export async function coldStart(runs = 10): Promise<ColdStart> {
   await buildLambdaBundle(lambdaBundle);
   const node: number[] = [];
   const lambda: number[] = [];
+  const floor: number[] = [];
   for (let i = 0; i < runs; i++) {
     node.push(await nodeOnce(nodeBundle));
     lambda.push(await lambdaOnce(lambdaBundle));
+    floor.push(await nodeOnce(undefined));
   }
-  return { nodeMs: median(node), lambdaMs: median(lambda), runs };
+  return { nodeMs: median(node), lambdaMs: median(lambda), floorMs: median(floor), runs };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -110,11 +110,11 @@ export function render(rows: Row[], context: Context): string {
     );
   }
   if (context.coldStart) {
-    const { nodeMs, lambdaMs, runs } = context.coldStart;
+    const { nodeMs, lambdaMs, floorMs, runs } = context.coldStart;
     const mark = (ms: number) => `${ms.toFixed(0)} ms (≤${COLD_START_TARGET_MS} ${ms <= COLD_START_TARGET_MS ? '✔' : '✘'})`;
     out.push(
       '',
-      `Cold start, spawn → first info.json answered (fs source, bundled samples), median of ${runs}: Node bundle ${mark(nodeMs)}, Lambda bundle ${mark(lambdaMs)}.`,
+      `Cold start, spawn → first info.json answered (fs source, bundled samples), median of ${runs}: Node bundle ${mark(nodeMs)}, Lambda bundle ${mark(lambdaMs)}; a bare node:http server answering \`{}\`, started the same way: ${floorMs.toFixed(0)} ms.`,
     );
   }
 
