@@ -4,7 +4,8 @@ import { httpError } from '../errors.ts';
 import { FORMAT_MEDIA_TYPES, PROFILE_URI } from '../iiif/constants.ts';
 import { planImage } from '../iiif/plan.ts';
 import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
-import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
+import { makeEtag } from '../http/etag.ts';
+import { conditionalResponse } from './conditional.ts';
 import { hitRate } from '../http/response-cache.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
@@ -37,16 +38,8 @@ export async function imageResponse(
   c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);
   const etag = makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
-  c.header('ETag', etag);
-  if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
-  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) {
-    served(c, '304', 0);
-    return c.body(null, 304);
-  }
-  if (c.req.method === 'HEAD') {
-    served(c, 'head', 0);
-    return c.body(null, 200);
-  }
+  const bodiless = conditionalResponse(c, etag, object.lastModified);
+  if (bodiless) return bodiless;
 
   const tile = alignedTile(plan, geometry);
   if (tile) {

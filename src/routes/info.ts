@@ -4,7 +4,8 @@ import { CONTEXT, INFO_MEDIA_TYPES, JSONLD_CONTEXT_LINK_2 } from '../iiif/consta
 import { buildInfo2, buildInfo3 } from '../iiif/info.ts';
 import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
 import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
-import { makeEtag, matchesIfNoneMatch } from '../http/etag.ts';
+import { makeEtag } from '../http/etag.ts';
+import { conditionalResponse } from './conditional.ts';
 import type { AppContext } from '../app-context.ts';
 import { served, utf8Length } from '../log/request-log.ts';
 
@@ -26,16 +27,8 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
   c.header('Cache-Control', config.IIIF_CACHE_CONTROL_INFO);
   if (version === 2 && mediaType === types.json) c.header('Link', JSONLD_CONTEXT_LINK_2);
   const etag = makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
-  c.header('ETag', etag);
-  if (object.lastModified) c.header('Last-Modified', object.lastModified.toUTCString());
-  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) {
-    served(c, '304', 0);
-    return c.body(null, 304);
-  }
-  if (c.req.method === 'HEAD') {
-    served(c, 'head', 0);
-    return c.body(null, 200);
-  }
+  const bodiless = conditionalResponse(c, etag, object.lastModified);
+  if (bodiless) return bodiless;
   // The id holds the public base, version and identifier; the source ETag covers the geometry.
   const key = `${object.etag}\u0000${id}`;
   let body = app.infoBodies.get(key);
