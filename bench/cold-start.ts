@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleLambda } from '../adapters/lambda/build.ts';
 import { buildNodeBundle } from '../adapters/node/build.ts';
 
 /**
@@ -30,23 +30,6 @@ const FLOOR_SERVER = `import { createServer } from 'node:http';
 const s = createServer((q, r) => r.end('{}')).listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-
-/** The Lambda bundle as adapters/lambda/build.ts makes it, without installing sharp for Linux (node_modules has it). */
-async function buildLambdaBundle(outfile: string): Promise<void> {
-  await build({
-    entryPoints: [join(ROOT, 'adapters/lambda/handler.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    minify: true,
-    legalComments: 'none',
-    external: ['sharp'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'warning',
-  });
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
@@ -119,7 +102,7 @@ export async function coldStart(runs = 10): Promise<ColdStart> {
   const nodeBundle = join(ROOT, 'dist/bench/node/main.mjs');
   const lambdaBundle = join(ROOT, 'dist/bench/lambda/index.mjs');
   await buildNodeBundle(join(ROOT, 'adapters/node/main.ts'), nodeBundle);
-  await buildLambdaBundle(lambdaBundle);
+  await bundleLambda(lambdaBundle);
   const node: number[] = [];
   const lambda: number[] = [];
   const floor: number[] = [];

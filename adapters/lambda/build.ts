@@ -13,13 +13,11 @@ const SHARP_VERSION = '0.35.5';
 /** Lambda architecture name → npm's cpu name. */
 const ARCHES = { arm64: 'arm64', x86_64: 'x64' } as const;
 
-async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Promise<void> {
-  const outdir = `${ROOT}dist/lambda/${arch}`;
-  await rm(outdir, { recursive: true, force: true });
-  await mkdir(outdir, { recursive: true });
+/** The handler bundle alone (the bench measures its cold start with the same options). */
+export async function bundleLambda(outfile: string): Promise<void> {
   await build({
     entryPoints: [`${ROOT}adapters/lambda/handler.ts`],
-    outfile: `${outdir}/index.mjs`,
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -30,7 +28,15 @@ async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Prom
     external: ['sharp'],
     // CommonJS dependencies (parts of the AWS SDK) call require() on Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'warning',
   });
+}
+
+async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Promise<void> {
+  const outdir = `${ROOT}dist/lambda/${arch}`;
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  await bundleLambda(`${outdir}/index.mjs`);
   // The JPEG 2000 decoder, found next to the bundle (src/renderers/sharp-jp2.ts).
   await copyFile(`${ROOT}vendor/openjpeg/openjpeg.wasm`, `${outdir}/openjpeg.wasm`);
   if (installSharp) {
@@ -45,5 +51,7 @@ async function buildArch(arch: keyof typeof ARCHES, installSharp: boolean): Prom
   console.log(`dist/lambda/${arch}/index.mjs: ${(size / 1024).toFixed(0)} KiB`);
 }
 
-const installSharp = !process.argv.includes('--skip-sharp');
-for (const arch of Object.keys(ARCHES) as (keyof typeof ARCHES)[]) await buildArch(arch, installSharp);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const installSharp = !process.argv.includes('--skip-sharp');
+  for (const arch of Object.keys(ARCHES) as (keyof typeof ARCHES)[]) await buildArch(arch, installSharp);
+}

@@ -1,7 +1,7 @@
 // First: lambda-local's `awslambda` streaming polyfill must exist before the AWS SDK claims that global.
 import { bufferedFetcher, type BufferedHandler, FUNCTION_DOMAIN, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
+import { bundleLambda } from '../../adapters/lambda/build.ts';
 import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -218,12 +218,8 @@ describe('the same behaviours through the built Lambda bundle (index.mjs, index.
   let loads = 0;
 
   beforeAll(async () => {
-    // The options of adapters/lambda/build.ts, without installing sharp (it resolves from node_modules).
-    await build({
-      entryPoints: [`${ROOT}adapters/lambda/handler.ts`], outfile: OUT, bundle: true, platform: 'node', target: 'node22',
-      format: 'esm', minify: true, legalComments: 'none', external: ['sharp'], logLevel: 'error',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
+    // The bundle of adapters/lambda/build.ts, without installing sharp (it resolves from node_modules).
+    await bundleLambda(OUT);
   });
   afterAll(async () => {
     await rm(`${ROOT}dist/parity-bundle`, { recursive: true, force: true });
