@@ -9,7 +9,7 @@ import { probeGeometry } from '../../src/image/geometry.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
-import { PYRAMID, gridColour } from '../fixtures/images.ts';
+import { gridPyramid } from '../fixtures/images.ts';
 
 /** Mean absolute difference per channel (0–255) between two decoded images of the same size. */
 async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
@@ -43,13 +43,8 @@ const pathOf = (res: Response) => /path;desc="(\w+)"/.exec(res.headers.get('serv
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-fast-'));
-  const raw = Buffer.alloc(PYRAMID.width * PYRAMID.height * 3);
-  for (let y = 0; y < PYRAMID.height; y++)
-    for (let x = 0; x < PYRAMID.width; x++) raw.set(gridColour(x, y), (y * PYRAMID.width + x) * 3);
-  const image = () => sharp(raw, { raw: { width: PYRAMID.width, height: PYRAMID.height, channels: 3 } });
-  const tiff = { tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg' } as const;
-  await writeFile(join(root, 'rgb.tif'), await image().tiff({ ...tiff, quality: 95 }).toBuffer());
-  await writeFile(join(root, 'ycbcr.tif'), await image().tiff({ ...tiff, quality: 75 }).toBuffer());
+  await writeFile(join(root, 'rgb.tif'), await gridPyramid(95));
+  await writeFile(join(root, 'ycbcr.tif'), await gridPyramid(75));
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 

@@ -19,7 +19,7 @@ import {
   spliceOptionsFor,
   tileFromTables,
 } from '../../src/tiff/index.ts';
-import { PYRAMID, gridColour } from '../fixtures/images.ts';
+import { PYRAMID, gridColour, gridPyramid, gridRaw } from '../fixtures/images.ts';
 
 /** Mean absolute difference per channel between two decoded images of the same size. */
 async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
@@ -65,15 +65,9 @@ function viewerTiles(width: number, height: number, tile: number, scaleFactors: 
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-tiles-'));
-  const raw = Buffer.alloc(PYRAMID.width * PYRAMID.height * 3);
-  for (let y = 0; y < PYRAMID.height; y++)
-    for (let x = 0; x < PYRAMID.width; x++) raw.set(gridColour(x, y), (y * PYRAMID.width + x) * 3);
-  const image = () => sharp(raw, { raw: { width: PYRAMID.width, height: PYRAMID.height, channels: 3 } });
-  const tiff = { tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg' } as const;
-  // Quality ≥ 90 makes libvips store RGB JPEG tiles, below it YCbCr 4:2:0: both must pass through.
-  await writeFile(join(root, 'rgb.tif'), await image().tiff({ ...tiff, quality: 95 }).toBuffer());
-  await writeFile(join(root, 'ycbcr.tif'), await image().tiff({ ...tiff, quality: 75 }).toBuffer());
-  await writeFile(join(root, 'flat.jpg'), await image().jpeg().toBuffer());
+  await writeFile(join(root, 'rgb.tif'), await gridPyramid(95));
+  await writeFile(join(root, 'ycbcr.tif'), await gridPyramid(75));
+  await writeFile(join(root, 'flat.jpg'), await sharp(gridRaw(PYRAMID.width, PYRAMID.height), { raw: { width: PYRAMID.width, height: PYRAMID.height, channels: 3 } }).jpeg().toBuffer());
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
