@@ -21,7 +21,7 @@ export interface FsSourceOptions {
 }
 
 const LIST_MAX_ENTRIES = 200_000;
-const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|hei[cf]|jp2|j2[kc]|jp[cxf])$/i;
 
 const etagOf = (s: { size: number; mtimeMs: number }) => `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`;
 

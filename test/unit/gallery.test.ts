@@ -54,12 +54,12 @@ describe('fs source listing is a bounded walk', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'iiif-edge-list-'));
     await mkdir(join(root, 'sub/deeper'), { recursive: true });
-    for (const name of ['b.png', 'a.jpg', 'notes.txt', 'sub/c.tif', 'sub/deeper/d.webp']) await writeFile(join(root, name), '');
+    for (const name of ['b.png', 'a.jpg', 'notes.txt', 'sub/c.tif', 'sub/deeper/d.webp', 'sub/e.jp2']) await writeFile(join(root, name), '');
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
   it('lists image files below the root, sorted, with / separators', async () => {
-    expect(await fsSource({ root }).list?.(100)).toEqual(['a.jpg', 'b.png', 'sub/c.tif', 'sub/deeper/d.webp']);
+    expect(await fsSource({ root }).list?.(100)).toEqual(['a.jpg', 'b.png', 'sub/c.tif', 'sub/deeper/d.webp', 'sub/e.jp2']);
   });
 
   it('stops at the limit', async () => {
