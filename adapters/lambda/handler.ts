@@ -1,4 +1,3 @@
-import { preloadSharp } from '../../src/renderers/sharp-renderer.ts';
 import { createHandlers } from './lambda-app.ts';
 
 /**
@@ -7,5 +6,3 @@ import { createHandlers } from './lambda-app.ts';
  * sharp are shared by every invocation it serves.
  */
 export const { handler, streamHandler } = createHandlers(process.env);
-// Loads during init, unawaited: the first info.json or stored tile never waits for it.
-preloadSharp();

@@ -49,9 +49,10 @@ function readable(event: APIGatewayProxyEventV2): Request | ReturnType<typeof re
  * RESPONSE_STREAM mode. hono's streamHandle decodes the event before any code of ours runs,
  * so events it cannot read (payload 1.0, a body that is not base64) would become a plain-text
  * "Internal Server Error" with status 200; here they get the same JSON refusals as the
- * buffered handler, and only payload 2.0 events reach the app.
+ * buffered handler, and only payload 2.0 events reach the app. `afterResponse` runs once the
+ * response has ended, before the invocation does.
  */
-export function streamHandler(app: Hono, log: (line: string) => void): StreamifiedHandler {
+export function streamHandler(app: Hono, log: (line: string) => void, afterResponse?: () => Promise<void>): StreamifiedHandler {
   return awslambda.streamifyResponse(async (event, stream) => {
     const refused = refuseEvent(event, log) ?? readable(event as APIGatewayProxyEventV2);
     const res = refused instanceof Request ? await app.fetch(refused) : new Response(refused.body, { status: refused.statusCode, headers: refused.headers as Record<string, string> });
@@ -61,5 +62,7 @@ export function streamHandler(app: Hono, log: (line: string) => void): Streamifi
     const out = awslambda.HttpResponseStream.from(stream, { statusCode: res.status, headers, cookies });
     if (res.body) await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), out);
     else out.end();
+    // The invocation may go on after its response stream ended; the client is not kept waiting.
+    await afterResponse?.();
   });
 }

@@ -27,7 +27,27 @@ export function trackConnections(server: Server) {
     res.once('close', settle);
   });
 
+  /** Connections and requests seen so far: any change means the server was not quiet. */
+  let arrivals = 0;
+  server.on('connection', () => arrivals++);
+  server.on('request', () => arrivals++);
+
   return {
+    /**
+     * Runs `task` once, when no connection or request has arrived and no response has been in
+     * flight for `quietMs` (checked every `quietMs`; a server that is never quiet never runs it).
+     */
+    whenQuiet(quietMs: number, task: () => void): void {
+      let seen = -1;
+      const check = () => {
+        let inFlight = 0;
+        for (const count of writing.values()) inFlight += count;
+        if (arrivals === seen && inFlight === 0) return task();
+        seen = arrivals;
+        setTimeout(check, quietMs).unref();
+      };
+      setTimeout(check, quietMs).unref();
+    },
     /** Stops accepting; ends idle connections as they become idle, and drops the rest after `graceMs`. */
     drain(graceMs: number): Promise<void> {
       return new Promise<void>((ok) => {

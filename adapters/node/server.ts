@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,12 @@ export interface RunningServer {
   /** Stops accepting, lets in-flight requests finish for up to `graceMs` (IIIF_SHUTDOWN_GRACE_MS), then drops the rest. */
   close(graceMs?: number): Promise<void>;
 }
+
+/**
+ * No connection or request in flight or arriving for this long: the server is quiet. Longer than
+ * the gap between a viewer's info.json and its first tiles.
+ */
+const QUIET_MS = 100;
 
 /**
  * Two renders per core keep the CPUs busy while one waits on I/O, but sharp and file reads
@@ -62,15 +68,9 @@ export async function startServer(env: Env): Promise<RunningServer> {
     server.once('listening', ok);
     server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
   });
-  // sharp is loaded before it is needed, but after the first response (info.json never needs it)
-  // or a quiet second, so its native loading never holds up that response.
-  const preload = setTimeout(preloadSharp, 1000).unref();
-  server.once('request', (_req, res: ServerResponse) =>
-    res.once('close', () => {
-      clearTimeout(preload);
-      preloadSharp();
-    }),
-  );
+  // sharp (about 100 ms of native loading on the main thread) loads once the server is quiet, so
+  // that it never stalls the first viewer's info.json and stored tiles; a render before that loads it.
+  connections.whenQuiet(QUIET_MS, preloadSharp);
   const { port } = server.address() as AddressInfo;
   const metrics =
     prom &&

@@ -18,7 +18,7 @@ let loading: Promise<SharpFactory> | undefined;
  * Loaded on first render so that info.json-only processes never pay for libvips. Its
  * operation cache is off: requests rarely repeat an operation, and it holds up to 50 MB.
  */
-const loadSharp = () =>
+export const loadSharp = (): Promise<SharpFactory> =>
   (loading ??= import('sharp').then((m) => {
     m.default.cache(false);
     return m.default;
@@ -26,7 +26,8 @@ const loadSharp = () =>
 
 /**
  * Starts loading sharp ahead of the first render (100–250 ms of native loading): the Node adapter
- * calls it once listening, the Lambda adapter during init. A failure shows on the first render.
+ * calls it once the server is quiet, the Lambda adapter after a streamed response. A failure shows
+ * on the first render.
  */
 export const preloadSharp = (): void => void loadSharp().catch(() => undefined);
 

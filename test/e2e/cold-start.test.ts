@@ -25,20 +25,29 @@ const server = await startServer({ PORT: '0', HOST: '127.0.0.1' });
 const atListen = loaded();
 const info = await fetch(server.url + '/iiif/3/pyramid.tif/info.json');
 await info.text();
+// A viewer's burst right after its info.json, 8 at a time: sharp must not load in the middle of it.
+let duringBurst = loaded().sharp;
+let next = 0;
+await Promise.all(Array.from({ length: 8 }, async () => {
+  while (next++ < 48) {
+    await (await fetch(server.url + '/iiif/3/pyramid.tif/info.json')).text();
+    duringBurst ||= loaded().sharp;
+  }
+}));
 for (let i = 0; i < 200 && !loaded().sharp; i++) await new Promise((r) => setTimeout(r, 50));
-const afterFirstResponse = loaded();
+const onceQuiet = loaded();
 await server.close(0);
 
 const { loadConfig } = await import(${module('../../src/config.ts')});
 const { sourceFromConfig } = await import(${module('../../src/sources/from-config.ts')});
 sourceFromConfig(loadConfig({ IIIF_SOURCE: 's3', IIIF_S3_BUCKET: 'b', IIIF_S3_REGION: 'eu-west-1' }), () => undefined);
 for (let i = 0; i < 400 && !loaded().sdk; i++) await new Promise((r) => setTimeout(r, 50));
-console.log(JSON.stringify({ status: info.status, atListen, afterFirstResponse, s3Configured: loaded() }));
+console.log(JSON.stringify({ status: info.status, atListen, duringBurst, onceQuiet, s3Configured: loaded() }));
 process.exit(0);
 `;
 
 describe('cold start of the Node adapter (fs source)', () => {
-  it('is listening before it loads the AWS SDK, sharp, pdf-lib or prom-client, and loads sharp after its first response, ahead of any render', async () => {
+  it('is listening before it loads the AWS SDK, sharp, pdf-lib or prom-client, and loads sharp once quiet, never during a burst of requests', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
       cwd: fileURLToPath(new URL('../../', import.meta.url)),
       env: { ...process.env, IIIF_LOG_LEVEL: 'warn' },
@@ -48,10 +57,48 @@ describe('cold start of the Node adapter (fs source)', () => {
     expect(result).toEqual({
       status: 200,
       atListen: { sdk: false, sharp: false, pdf: false, prom: false },
-      afterFirstResponse: { sdk: false, sharp: true, pdf: false, prom: false },
+      duringBurst: false,
+      onceQuiet: { sdk: false, sharp: true, pdf: false, prom: false },
       // An S3 deployment imports the SDK in the background as it starts; pdf-lib waits for a PDF,
       // prom-client for IIIF_METRICS_PORT.
       s3Configured: { sdk: true, sharp: true, pdf: false, prom: false },
     });
+  }, 90_000);
+});
+
+/** A fresh process imports the Lambda entry (fs source) and answers one info.json by response streaming. */
+const lambdaChild = `
+import { registerHooks } from 'node:module';
+import { Writable } from 'node:stream';
+const seen = [];
+registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.push(r.url); return r; } });
+const sharp = () => seen.some((u) => u.includes('/node_modules/sharp/'));
+globalThis.awslambda = { streamifyResponse: (h) => h, HttpResponseStream: { from: (s) => s } };
+const { streamHandler } = await import(${module('../../adapters/lambda/handler.ts')});
+await new Promise((r) => setTimeout(r, 300));
+const afterInit = sharp();
+let atResponseEnd;
+let body = '';
+const stream = new Writable({ write(chunk, _e, done) { body += chunk; done(); } });
+stream.on('finish', () => { atResponseEnd = sharp(); });
+const path = '/iiif/3/pyramid.tif/info.json';
+await streamHandler({
+  version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: '', isBase64Encoded: false,
+  headers: { host: 'example.lambda-url.eu-west-1.on.aws', 'x-forwarded-proto': 'https' },
+  requestContext: { domainName: 'example.lambda-url.eu-west-1.on.aws', http: { method: 'GET', path }, requestId: 'cold' },
+}, stream, {});
+console.log(JSON.stringify({ width: JSON.parse(body).width, afterInit, atResponseEnd, afterInvocation: sharp() }));
+process.exit(0);
+`;
+
+describe('cold start of the Lambda adapter (fs source, response streaming)', () => {
+  it('does not load sharp during init or before its response has ended, and has it loaded when the invocation ends', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', lambdaChild], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { ...process.env, IIIF_LOG_LEVEL: 'warn', IIIF_SOURCE: 'fs', IIIF_ROOT: fileURLToPath(new URL('../../adapters/node/samples/', import.meta.url)) },
+      timeout: 60_000,
+    });
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    expect(result).toEqual({ width: expect.any(Number), afterInit: false, atResponseEnd: false, afterInvocation: true });
   }, 90_000);
 });
