@@ -94,6 +94,16 @@ export function render(rows: Row[], context: Context): string {
       out.push(`| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ours)} | ${share} |`);
     }
   }
+  // Issue 16: edge tiles against aligned ones, on a first visit (every request crops) and cached.
+  const rps = (id: string) => rows.find((r) => r.workload.id === id)?.ours?.rps;
+  const aligned = rps('aligned');
+  const first = rps('edge-first');
+  const cached = rps('edge-all');
+  if (aligned && (first || cached)) {
+    const share = (x: number | undefined, target: number) =>
+      x === undefined ? '—' : `${((100 * x) / aligned).toFixed(0)}% (≥${target}% ${x >= (target / 100) * aligned ? '✔' : '✘'})`;
+    out.push('', `Edge tiles of every level ÷ aligned full-resolution tiles: first pass ${share(first, 60)}, cached ${share(cached, 100)}.`);
+  }
   if (context.session) {
     const { requests, ours, reference, q75 } = context.session;
     const megabytes = (s: SessionResult) => `${(s.bytes / 2 ** 20).toFixed(1)} MB`;

@@ -25,7 +25,7 @@ import { type Workload, workloads } from './workloads.ts';
  * BENCH_SECONDS=10    measured seconds per workload and contestant
  * BENCH_CONNECTIONS=8 concurrency
  * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, thumb-tiff, thumb-jpeg, png-max, jp2-info, jp2-aligned, jp2-mid, jp2-thumb,
- *                     aligned-q75, edge-all) and/or cold-start, session
+ *                     aligned-q75, edge-all, edge-first) and/or cold-start, session
  * BENCH_OUT=path      where to write the table (default: bench/results/latest.md for a full run)
  * REF_DIMENSIONS=stream  reference without object metadata (a second full read per request)
  */
@@ -115,31 +115,37 @@ async function main(): Promise<number> {
       log(`\n${w.title}`);
       const row: Row = { workload: w, problems: [] };
       rows.push(row);
-      const oursBroken = await verify(w, ours);
-      const refBroken = w.noReferenceServer ? undefined : await verify(w, reference);
-      if (oursBroken) row.problems.push(`not measured: ${oursBroken}`);
-      if (refBroken) row.problems.push(`not measured: ${refBroken}`);
-      if (!oursBroken) {
-        const m = await measure(w, ours, connections, seconds);
-        row.ours = m.result;
-        row.oursRss = m.rss;
-      }
-      if (w.ceiling && !oursBroken) {
-        row.meanBytes = await meanBodyBytes(ours.url, w.paths.map((p) => PREFIX + p));
-        row.ceiling = await load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds });
-        log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses`);
-      }
-      if (!refBroken && !w.noReferenceServer) {
-        const m = await measure(w, reference, connections, seconds);
-        row.reference = m.result;
-        row.referenceRss = m.rss;
-      }
-      if (w.sharpJob) {
-        row.loop = await loop(w.sharpJob, connections, seconds);
-        log(`  sharp loop ${row.loop.rps.toFixed(1)} /s, p50 ${row.loop.p50.toFixed(1)} ms, p99 ${row.loop.p99.toFixed(1)} ms`);
-      }
-      for (const [name, r] of [['iiif-edge', row.ours], ['reference', row.reference]] as const) {
-        if (r?.failed) row.problems.push(`${name}: ${r.failed} of ${r.ok + r.failed} requests failed (non-2xx, errors or timeouts)`);
+      // A workload with its own settings gets its own iiif-edge process, stopped after it.
+      const server: Child = w.oursEnv ? await startChild('iiif-edge', [ourBundle, fx.dir], { cwd: ROOT, env: { ...process.env, ...w.oursEnv } }) : ours;
+      try {
+        const oursBroken = await verify(w, server);
+        const refBroken = w.noReferenceServer ? undefined : await verify(w, reference);
+        if (oursBroken) row.problems.push(`not measured: ${oursBroken}`);
+        if (refBroken) row.problems.push(`not measured: ${refBroken}`);
+        if (!oursBroken) {
+          const m = await measure(w, server, connections, seconds);
+          row.ours = m.result;
+          row.oursRss = m.rss;
+        }
+        if (w.ceiling && !oursBroken) {
+          row.meanBytes = await meanBodyBytes(server.url, w.paths.map((p) => PREFIX + p));
+          row.ceiling = await load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds });
+          log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses`);
+        }
+        if (!refBroken && !w.noReferenceServer) {
+          const m = await measure(w, reference, connections, seconds);
+          row.reference = m.result;
+          row.referenceRss = m.rss;
+        }
+        if (w.sharpJob) {
+          row.loop = await loop(w.sharpJob, connections, seconds);
+          log(`  sharp loop ${row.loop.rps.toFixed(1)} /s, p50 ${row.loop.p50.toFixed(1)} ms, p99 ${row.loop.p99.toFixed(1)} ms`);
+        }
+        for (const [name, r] of [['iiif-edge', row.ours], ['reference', row.reference]] as const) {
+          if (r?.failed) row.problems.push(`${name}: ${r.failed} of ${r.ok + r.failed} requests failed (non-2xx, errors or timeouts)`);
+        }
+      } finally {
+        if (server !== ours) await server.stop();
       }
     }
     if (measureSession) session = await sessions(fx, ourBundle, ours.url, connections);

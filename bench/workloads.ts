@@ -31,6 +31,8 @@ export interface Workload {
   ceiling?: boolean;
   /** The same work done by sharp in-process from the local file, request i of the cycle. */
   sharpJob?: (i: number) => Promise<unknown>;
+  /** Served by a separate iiif-edge process with these settings (ours only; the reference is not run). */
+  oursEnv?: Record<string, string>;
   /**
    * The reference server cannot serve it (its sharp has no JPEG 2000 decoder): sharpJob then
    * stands for it, reading the whole object per request as it would.
@@ -196,6 +198,16 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       // Sizes differ per tile: only a 200 and an image are checked.
       expect: { kind: 'image', width: 0, height: 0, slack: Number.MAX_SAFE_INTEGER },
       targets: {},
+    },
+    {
+      id: 'edge-first',
+      title: `edge tiles, every level, first pass (edge-tile cache off: every request crops) (${allEdges.length} URLs)`,
+      ceiling: true,
+      paths: shuffled(allEdges),
+      expect: { kind: 'image', width: 0, height: 0, slack: Number.MAX_SAFE_INTEGER },
+      targets: {},
+      oursEnv: { IIIF_EDGE_TILE_CACHE_BYTES: '0' },
+      noReferenceServer: true,
     },
     {
       id: 'thumb-tiff',
