@@ -51,11 +51,11 @@ export function createAppContext(options: AppOptions) {
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
   const preflight = preflightReader(config);
   const emitted = { slashSubstitute: config.IIIF_SLASH_SUBSTITUTE, rawSlash: config.IIIF_RAW_SLASH_CANONICAL === 'as-received' };
-  // Serialised info.json bodies: viewers fetch the same ones over and over.
-  const bodies = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.length || 1 });
+  // Encoded info.json bodies: viewers fetch the same ones over and over.
+  const bodies = new LRUCache<string, Uint8Array>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.byteLength || 1 });
   const infoBodies = {
     get: (key: string) => counted('info', bodies.get(key)),
-    set: (key: string, body: string) => void bodies.set(key, body),
+    set: (key: string, body: Uint8Array) => void bodies.set(key, body),
   };
   // A request's AbortSignal is built on first access, and costs more than a local stat: only
   // remote sources, whose calls it can cancel, get one.

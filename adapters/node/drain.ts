@@ -8,29 +8,24 @@ import { Server as NetServer, type Socket } from 'node:net';
  * its responses were handed to the kernel ('finish') and it waits for its next request.
  */
 export function trackConnections(server: Server) {
-  /** Each open connection and how many of its responses are still being written. */
-  const writing = new Map<Socket, number>();
-  server.on('connection', (socket: Socket) => {
-    writing.set(socket, 0);
-    socket.once('close', () => writing.delete(socket));
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    writing.set(socket, (writing.get(socket) ?? 0) + 1);
-    let done = false;
-    const settle = () => {
-      if (done || !writing.has(socket)) return;
-      done = true;
-      writing.set(socket, (writing.get(socket) ?? 1) - 1);
-    };
-    res.once('finish', settle);
-    res.once('close', settle);
-  });
-
+  /**
+   * Each open connection and its latest response. Responses on a connection finish in order, so
+   * it is idle once that one was handed to the kernel (`writableFinished`) or was cut: no
+   * per-request listeners, which showed in the profile of small responses.
+   */
+  const latest = new Map<Socket, ServerResponse | undefined>();
+  const idle = (res: ServerResponse | undefined) => !res || res.writableFinished || res.destroyed;
   /** Connections and requests seen so far: any change means the server was not quiet. */
   let arrivals = 0;
-  server.on('connection', () => arrivals++);
-  server.on('request', () => arrivals++);
+  server.on('connection', (socket: Socket) => {
+    arrivals++;
+    latest.set(socket, undefined);
+    socket.once('close', () => latest.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    arrivals++;
+    latest.set(req.socket, res);
+  });
 
   return {
     /**
@@ -40,9 +35,9 @@ export function trackConnections(server: Server) {
     whenQuiet(quietMs: number, task: () => void): void {
       let seen = -1;
       const check = () => {
-        let inFlight = 0;
-        for (const count of writing.values()) inFlight += count;
-        if (arrivals === seen && inFlight === 0) return task();
+        let busy = false;
+        for (const res of latest.values()) busy ||= !idle(res);
+        if (arrivals === seen && !busy) return task();
         seen = arrivals;
         setTimeout(check, quietMs).unref();
       };
@@ -53,16 +48,16 @@ export function trackConnections(server: Server) {
       return new Promise<void>((ok) => {
         const endIdle = () => {
           // end(), not destroy(): bytes already handed to the kernel still reach the client.
-          for (const [socket, count] of writing) if (count === 0 && !socket.writableEnded) socket.end();
+          for (const [socket, res] of latest) if (idle(res) && !socket.writableEnded) socket.end();
         };
-        const idle = setInterval(endIdle, 50);
+        const ticker = setInterval(endIdle, 50);
         const deadline = setTimeout(() => {
-          for (const socket of writing.keys()) socket.destroy();
+          for (const socket of latest.keys()) socket.destroy();
           server.closeAllConnections();
         }, graceMs);
         // The plain net close: http's own would first destroy connections it wrongly thinks idle.
         NetServer.prototype.close.call(server, () => {
-          clearInterval(idle);
+          clearInterval(ticker);
           clearTimeout(deadline);
           ok();
         });

@@ -7,7 +7,9 @@ import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
 import { makeEtag } from '../http/etag.ts';
 import { conditionalResponse } from './conditional.ts';
 import type { AppContext } from '../app-context.ts';
-import { served, utf8Length } from '../log/request-log.ts';
+import { served } from '../log/request-log.ts';
+
+const UTF8 = new TextEncoder();
 
 /** info.json: JSON-LD or plain JSON by the client's Accept, so it varies on Accept. */
 export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
@@ -33,11 +35,11 @@ export async function infoResponse(c: Context, app: AppContext, version: IiifVer
   const key = `${object.etag}\u0000${id}`;
   let body = app.infoBodies.get(key);
   if (body === undefined) {
-    body = buildBody(app, version, id, geometry);
+    body = UTF8.encode(buildBody(app, version, id, geometry));
     app.infoBodies.set(key, body);
   }
-  served(c, 'info', utf8Length(body));
-  return c.body(body, 200);
+  served(c, 'info', body.byteLength);
+  return c.body(body as Uint8Array<ArrayBuffer>, 200);
 }
 
 function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: ImageGeometry): string {

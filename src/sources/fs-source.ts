@@ -33,7 +33,7 @@ export function fsSource(options: FsSourceOptions): ImageSource {
   const handles = createHandleCache(options.maxOpenFiles);
   const ttl = options.statTtlMs ?? 0;
   const stats = ttl > 0 ? new LRUCache<string, SourceObject>({ max: 10_000, ttl }) : undefined;
-  // Real paths of identifiers, trusted as long as stats.
+  // Real paths by identifier, trusted as long as stats: a hit skips the path arithmetic too.
   const located = ttl > 0 ? new LRUCache<string, string>({ max: 10_000, ttl }) : undefined;
   let realRoot: Promise<string> | undefined;
 
@@ -65,24 +65,24 @@ export function fsSource(options: FsSourceOptions): ImageSource {
 
   /** The file an identifier names, with every link resolved: refused unless it lies under the real root. */
   async function locate(identifier: string): Promise<string> {
+    const known = located?.get(identifier);
+    if (known) return known;
     const path = pathOf(identifier);
     if (options.followLinks) return path;
-    const known = located?.get(path);
-    if (known) return known;
     realRoot ??= realpath(root).catch((e: unknown) => {
       realRoot = undefined;
       throw e;
     });
     const [real, base] = await Promise.all([realpath(path), realRoot]).catch(fail);
     if (!inside(base, real)) throw notFound();
-    located?.set(path, real);
+    located?.set(identifier, real);
     return real;
   }
 
   /** The file is not the version `etag` describes: forget what we knew, the caller retries. */
   function changed(identifier: string, path: string): never {
     stats?.delete(path);
-    located?.delete(pathOf(identifier));
+    located?.delete(identifier);
     handles.forget(path);
     throw new SourceChangedError();
   }
