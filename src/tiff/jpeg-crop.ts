@@ -1,5 +1,5 @@
 import { TiffError } from './errors.ts';
-import { BitReader, BitWriter, type HuffmanTable, buildHuffmanTable } from './jpeg-huffman.ts';
+import { BitReader, BitWriter, type HuffmanTable, LOOKUP_BITS, buildHuffmanTable } from './jpeg-huffman.ts';
 import { type JpegSegment, SOS, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
 
 const DHT = 0xc4;
@@ -20,9 +20,10 @@ interface ScanComponent {
   dcId: number;
   dc: HuffmanTable;
   ac: HuffmanTable;
-  /** DC predictors of the input and of the output. */
-  inPred: number;
-  outPred: number;
+  /** Position in the scan, which indexes the DC predictors. */
+  index: number;
+  /** Bit s set when `dc` codes category s as the standard table does. */
+  dcSame: number;
 }
 
 interface Frame {
@@ -37,13 +38,33 @@ interface Frame {
 
 const u16 = (b: Uint8Array, at: number): number => ((b[at] ?? 0) << 8) | (b[at + 1] ?? 0);
 
+/** Built tables by a hash of their DHT bytes: the tiles of a TIFF level all carry the same. */
+const tableCache = new Map<number, { bytes: Uint8Array; table: HuffmanTable }>();
+const TABLE_CACHE_SIZE = 32;
+
+/** The table of DHT `bytes` (counts, then symbols). */
+function huffmanTable(bytes: Uint8Array): HuffmanTable {
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ (bytes[i] ?? 0), 0x01000193);
+  const hit = tableCache.get(hash);
+  let same = hit?.bytes.length === bytes.length;
+  for (let i = 0; same && i < bytes.length; i++) same = hit?.bytes[i] === bytes[i];
+  if (hit && same) return hit.table;
+  // A copy: the table keeps its symbols, and the JPEG may be a pooled Buffer.
+  const copy = bytes.slice();
+  const table = buildHuffmanTable(copy.subarray(0, 16), copy.subarray(16));
+  if (tableCache.size >= TABLE_CACHE_SIZE) tableCache.delete(tableCache.keys().next().value as number);
+  tableCache.set(hash, { bytes: copy, table });
+  return table;
+}
+
 function readDht(jpeg: Uint8Array, seg: JpegSegment, dc: Map<number, HuffmanTable>, ac: Map<number, HuffmanTable>): void {
   for (let at = seg.start + 4; at < seg.end; ) {
-    const tc = (jpeg[at] ?? 0) >> 4;
-    const counts = jpeg.subarray(at + 1, at + 17);
-    const n = counts.reduce((a, b) => a + b, 0);
+    let n = 0;
+    for (let i = 1; i <= 16; i++) n += jpeg[at + i] ?? 0;
     if (at + 17 + n > seg.end || n > 256) throw new TiffError('Malformed JPEG Huffman table.');
-    (tc === 0 ? dc : ac).set((jpeg[at] ?? 0) & 15, buildHuffmanTable(counts, jpeg.subarray(at + 17, at + 17 + n)));
+    const tc = (jpeg[at] ?? 0) >> 4;
+    (tc === 0 ? dc : ac).set((jpeg[at] ?? 0) & 15, huffmanTable(jpeg.subarray(at + 1, at + 17 + n)));
     at += 17 + n;
   }
 }
@@ -75,44 +96,170 @@ function readFrame(jpeg: Uint8Array): Frame {
     for (let i = 0; i < ns; i++) {
       const id = jpeg[seg.start + 5 + i * 2];
       const tables = jpeg[seg.start + 6 + i * 2] ?? 0;
-      const c = Array.from({ length: nf }, (_, k) => sofStart + 10 + k * 3).find((at) => jpeg[at] === id);
+      let c: number | undefined;
+      for (let k = 0; k < nf && c === undefined; k++) if (jpeg[sofStart + 10 + k * 3] === id) c = sofStart + 10 + k * 3;
       const dcTable = dc.get(tables >> 4);
       const acTable = ac.get(tables & 15);
       if (c === undefined || !dcTable || !acTable) throw new TiffError('Malformed JPEG data.');
       const hv = jpeg[c + 1] ?? 0;
       // Sampling factors are 1–4 (B.2.2); zero would make the MCU grid infinite.
       if (hv >> 4 < 1 || hv >> 4 > 4 || (hv & 15) < 1 || (hv & 15) > 4) throw new TiffError('Malformed JPEG data.');
-      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, inPred: 0, outPred: 0 });
+      let dcSame = 0;
+      for (let k = 0; k <= 11; k++) {
+        if (dcTable.lengths[k] === STANDARD_DC.lengths[k] && dcTable.codes[k] === STANDARD_DC.codes[k]) dcSame |= 1 << k;
+      }
+      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, index: i, dcSame });
     }
     return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, header, sof, dataStart: seg.end };
   }
   throw new TiffError('JPEG has no scan.');
 }
 
-/** Decodes one 8x8 block's coefficients and, when `out` is given, re-encodes them. */
-function copyBlock(r: BitReader, out: BitWriter | undefined, c: ScanComponent): void {
-  const s = r.decode(c.dc);
-  if (s > 11) throw new TiffError('Malformed JPEG data.');
-  const raw = r.bits(s);
-  c.inPred += s === 0 ? 0 : raw < 1 << (s - 1) ? raw - (1 << s) + 1 : raw;
-  if (out) {
-    const diff = c.inPred - c.outPred;
-    c.outPred = c.inPred;
-    const size = diff === 0 ? 0 : 32 - Math.clz32(Math.abs(diff));
-    out.symbol(STANDARD_DC, size);
-    out.write(diff < 0 ? (diff - 1) & ((1 << size) - 1) : diff, size);
-  }
-  for (let k = 1; k < 64; ) {
-    const rs = r.decode(c.ac);
-    const bits = r.bits(rs & 15);
-    if (out) {
-      out.symbol(c.ac, rs);
-      out.write(bits, rs & 15);
+const LOOKUP_SHIFT = 32 - LOOKUP_BITS;
+
+/** Moves `r` to `pos`, failing as BitReader would have, had it read up to there. */
+function checkEnd(r: BitReader, pos: number): void {
+  if (pos > r.size) throw new TiffError('Truncated JPEG data.');
+  r.pos = pos;
+}
+
+/**
+ * Decodes the blocks of the first `keepY` MCU rows and re-encodes those of the first `keepX`
+ * columns: the bytes that decoding and re-encoding each symbol with BitReader and BitWriter
+ * give, faster.
+ * - Table hits and longer codes are decoded inline, from a word refilled without branches.
+ * - It reads on past the end of the data, and checks for that at each block's end and before
+ *   any other error, so that it fails as BitReader would.
+ * - Kept bits that re-encoding leaves as they are, are copied in runs: AC codes that `codes`
+ *   holds, and DC differences that stay the same where the table has the standard code.
+ */
+function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keepY: number): Uint8Array {
+  const order: ScanComponent[] = [];
+  for (const c of f.components) for (let b = f.components.length > 1 ? c.h * c.v : 1; b > 0; b--) order.push(c);
+  const inPred = [0, 0, 0, 0];
+  const outPred = [0, 0, 0, 0];
+  const r = new BitReader(jpeg, f.dataStart);
+  const { view, size } = r;
+  // Only a crafted input makes a larger crop, and BitWriter grows.
+  const out = new BitWriter(jpeg.length - f.dataStart + 64);
+  // The top `cnt` bits of `acc` are the next ones, and byte `p` follows them (bits below `cnt`
+  // are zeros or those of byte `p` on). A refill leaves cnt >= 24, the most a table hit takes.
+  // It moves on at most 3 bytes, 64 times a block: within the 256 bytes BitReader reads ahead.
+  let acc = 0;
+  let cnt = 0;
+  let p = 0;
+  // Kept bits from `from` on are yet to be copied; -1 when there are none.
+  let from = -1;
+  for (let my = 0; my < keepY; my++) {
+    for (let mx = 0; mx < mcusX; mx++) {
+      const keep = mx < keepX;
+      if (!keep && from >= 0) {
+        out.copy(r, from, 8 * p - cnt);
+        from = -1;
+      }
+      for (let b = 0; b < order.length; b++) {
+        const c = order[b] as ScanComponent;
+        const at = 8 * p - cnt;
+        acc |= view.getUint32(p) >>> cnt;
+        p += (31 - cnt) >> 3;
+        cnt |= 24;
+        const e = c.dc.lookup[acc >>> LOOKUP_SHIFT] ?? 0;
+        let s = e >>> 8;
+        let raw: number;
+        const hit = e !== 0 && s <= 11;
+        if (hit) {
+          const n = e & 31;
+          raw = (acc >>> (32 - n)) & ((1 << s) - 1);
+          acc <<= n;
+          cnt -= n;
+        } else {
+          checkEnd(r, at);
+          s = r.decode(c.dc);
+          if (s > 11) throw new TiffError('Malformed JPEG data.');
+          raw = r.bits(s);
+          p = (r.pos >>> 3) + 3;
+          acc = view.getUint32(p - 3) << (r.pos & 7);
+          cnt = 24 - (r.pos & 7);
+        }
+        const ci = c.index;
+        const before = inPred[ci] ?? 0;
+        // raw - 2^s + 1 below 2^(s-1) (F.2.2.1), without a branch: its sign is random.
+        const pred = before + raw - (((raw - (1 << (s - 1))) >> 31) & ((1 << s) - 1));
+        inPred[ci] = pred;
+        if (keep) {
+          const diff = pred - (outPred[ci] ?? 0);
+          outPred[ci] = pred;
+          if (hit && diff === pred - before && ((c.dcSame >>> s) & 1) !== 0) {
+            // The same difference and code: the bits as read.
+            if (from < 0) from = at;
+          } else {
+            const size = diff === 0 ? 0 : 32 - Math.clz32(Math.abs(diff));
+            if (size > 11) checkEnd(r, 8 * p - cnt);
+            if (from >= 0) out.copy(r, from, at);
+            out.symbol(STANDARD_DC, size);
+            out.write(diff < 0 ? diff - 1 : diff, size);
+            from = 8 * p - cnt;
+          }
+        }
+        const ac = c.ac;
+        const lookup = ac.lookup;
+        for (let k = 1; k < 64; ) {
+          // Table hits up to EOB, k = 64 or a miss: no calls in this loop, which lets V8 keep
+          // the arrays' fields in registers.
+          let e = 0;
+          for (;;) {
+            acc |= view.getUint32(p) >>> cnt;
+            p += (31 - cnt) >> 3;
+            cnt |= 24;
+            e = lookup[acc >>> LOOKUP_SHIFT] ?? 0;
+            if (e === 0) break;
+            acc <<= e & 31;
+            cnt -= e & 31;
+            if (e < 0x100) break; // EOB
+            k += (e >>> 12) + 1;
+            if (k >= 64) break;
+          }
+          let rs = e >>> 8;
+          if (e === 0) {
+            // Longer codes, frequent enough in standard tables: BitReader's walk, inline.
+            const peek = acc >>> 16;
+            let len = 1;
+            while (len < 16 && peek >>> (16 - len) > (ac.maxCode[len] ?? -1)) len++;
+            const code = peek >>> (16 - len);
+            rs = ac.values[(ac.valPtr[len] ?? 0) + code - (ac.minCode[len] ?? 0)] ?? 0;
+            const n = len + (rs & 15);
+            if (code <= (ac.maxCode[len] ?? -1) && n <= cnt && ac.lengths[rs] === len && ac.codes[rs] === code) {
+              acc <<= n;
+              cnt -= n;
+            } else {
+              // Re-encoded: the code read may not be the one `codes` holds.
+              checkEnd(r, 8 * p - cnt);
+              if (keep) out.copy(r, from, r.pos);
+              rs = r.decode(ac);
+              raw = r.bits(rs & 15);
+              if (keep) {
+                out.symbol(ac, rs);
+                out.write(raw, rs & 15);
+                from = r.pos;
+              }
+              p = (r.pos >>> 3) + 3;
+              acc = view.getUint32(p - 3) << (r.pos & 7);
+              cnt = 24 - (r.pos & 7);
+            }
+            if (rs !== 0) k += (rs >> 4) + 1;
+          }
+          if (rs === 0) break; // EOB
+          if (k > 64) {
+            checkEnd(r, 8 * p - cnt);
+            throw new TiffError('Malformed JPEG data.');
+          }
+        }
+        if (8 * p - cnt > size) throw new TiffError('Truncated JPEG data.');
+      }
     }
-    if (rs === 0) return; // EOB
-    k += (rs >> 4) + 1;
-    if (k > 64) throw new TiffError('Malformed JPEG data.');
   }
+  if (from >= 0) out.copy(r, from, 8 * p - cnt);
+  return out.finish();
 }
 
 /**
@@ -125,49 +272,47 @@ export function cropJpeg(jpeg: Uint8Array, width: number, height: number): Uint8
   const f = readFrame(jpeg);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new TiffError('Invalid JPEG size.');
   if (width > f.width || height > f.height) throw new TiffError('JPEG size can only shrink.');
-  const interleaved = f.components.length > 1;
-  const mcuW = interleaved ? 8 * Math.max(...f.components.map((c) => c.h)) : 8;
-  const mcuH = interleaved ? 8 * Math.max(...f.components.map((c) => c.v)) : 8;
-  const mcusX = Math.ceil(f.width / mcuW);
-  const keepX = Math.ceil(width / mcuW);
-  const keepY = Math.ceil(height / mcuH);
-  const r = new BitReader(jpeg, f.dataStart);
-  const out = new BitWriter();
-  for (let my = 0; my < keepY; my++) {
-    for (let mx = 0; mx < mcusX; mx++) {
-      for (const c of f.components) {
-        const blocks = interleaved ? c.h * c.v : 1;
-        for (let b = 0; b < blocks; b++) copyBlock(r, mx < keepX ? out : undefined, c);
-      }
+  let mcuW = 8;
+  let mcuH = 8;
+  if (f.components.length > 1) {
+    for (const c of f.components) {
+      mcuW = Math.max(mcuW, 8 * c.h);
+      mcuH = Math.max(mcuH, 8 * c.v);
     }
   }
-  return assemble(jpeg, f, out.finish(), width, height);
-}
-
-/** A DHT segment defining the standard DC table under each given id. */
-function standardDcSegment(ids: number[]): Uint8Array {
-  const table = [...STANDARD_DC_COUNTS, ...STANDARD_DC_VALUES];
-  const length = 2 + ids.length * (1 + table.length);
-  return Uint8Array.from([0xff, DHT, length >> 8, length & 0xff, ...ids.flatMap((id) => [id, ...table])]);
+  const data = copyScan(jpeg, f, Math.ceil(f.width / mcuW), Math.ceil(width / mcuW), Math.ceil(height / mcuH));
+  return assemble(jpeg, f, data, width, height);
 }
 
 function assemble(jpeg: Uint8Array, f: Frame, data: Uint8Array, width: number, height: number): Uint8Array {
-  const dht = standardDcSegment([...new Set(f.components.map((c) => c.dcId))]);
-  const headerLength = f.header.reduce((a, s) => a + s.end - s.start, 0);
-  const out = new Uint8Array(2 + headerLength + dht.length + data.length + 2);
-  out.set([0xff, 0xd8]);
+  const ids: number[] = [];
+  for (const c of f.components) if (!ids.includes(c.dcId)) ids.push(c.dcId);
+  // One DHT segment with the standard DC table under each id in use.
+  const dhtLength = 4 + ids.length * 29;
+  let headerLength = 0;
+  for (const s of f.header) headerLength += s.end - s.start;
+  const out = new Uint8Array(2 + headerLength + dhtLength + data.length + 2);
+  out[0] = 0xff;
+  out[1] = 0xd8;
   let at = 2;
   for (const s of f.header) {
     // The new DC tables go right before SOS, overriding earlier definitions.
     if (s.marker === SOS) {
-      out.set(dht, at);
-      at += dht.length;
+      out.set([0xff, DHT, (dhtLength - 2) >> 8, (dhtLength - 2) & 0xff], at);
+      at += 4;
+      for (const id of ids) {
+        out[at] = id;
+        out.set(STANDARD_DC_COUNTS, at + 1);
+        out.set(STANDARD_DC_VALUES, at + 17);
+        at += 29;
+      }
     }
     out.set(jpeg.subarray(s.start, s.end), at);
     if (s === f.sof) out.set([height >> 8, height & 0xff, width >> 8, width & 0xff], at + 5);
     at += s.end - s.start;
   }
   out.set(data, at);
-  out.set([0xff, 0xd9], at + data.length);
+  out[at + data.length] = 0xff;
+  out[at + data.length + 1] = 0xd9;
   return out;
 }

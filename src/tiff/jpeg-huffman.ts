@@ -1,7 +1,9 @@
 import { TiffError } from './errors.ts';
 
 /** Bits resolved by one table lookup; longer codes take the canonical walk (Annex F.2.2.3). */
-const LOOKUP_BITS = 9;
+export const LOOKUP_BITS = 10;
+/** The most bits a lookup hit may take with its extra bits: a refilled 32-bit word holds 24. */
+const LOOKUP_MAX = 24;
 
 /** A DHT table, ready both to decode and to encode symbols. */
 export interface HuffmanTable {
@@ -9,7 +11,12 @@ export interface HuffmanTable {
   minCode: Int32Array;
   valPtr: Int32Array;
   values: Uint8Array;
-  /** Indexed by the next LOOKUP_BITS bits: code length << 8 | symbol, or 0 for a longer code. */
+  /**
+   * Indexed by the next LOOKUP_BITS bits: symbol << 8 | code length + (symbol & 15), the bits
+   * an AC symbol takes with its extra bits. 0 sends to the walk: longer codes, hits of more than
+   * LOOKUP_MAX bits, and codes `codes` does not hold (a symbol listed twice), so that the bits
+   * of a hit re-encode as they were read.
+   */
   lookup: Uint16Array;
   codes: Uint16Array;
   /** Code length per symbol; 0 when the table has no code for it. */
@@ -37,78 +44,96 @@ export function buildHuffmanTable(counts: Uint8Array, values: Uint8Array): Huffm
       const sym = values[k] ?? 0;
       t.codes[sym] = code;
       t.lengths[sym] = len;
-      if (len <= LOOKUP_BITS) {
-        const shift = LOOKUP_BITS - len;
-        t.lookup.fill((len << 8) | sym, code << shift, (code + 1) << shift);
-      }
     }
     if (n > 0) t.maxCode[len] = code - 1;
     if (code > 1 << len) throw new TiffError('Malformed JPEG Huffman table.');
     code <<= 1;
   }
+  for (let len = 1; len <= LOOKUP_BITS; len++) {
+    const min = t.minCode[len] ?? 0;
+    for (let c = min; c <= (t.maxCode[len] ?? -1); c++) {
+      const sym = values[(t.valPtr[len] ?? 0) + c - min] ?? 0;
+      if (t.codes[sym] !== c || t.lengths[sym] !== len || len + (sym & 15) > LOOKUP_MAX) continue;
+      const shift = LOOKUP_BITS - len;
+      t.lookup.fill((sym << 8) | (len + (sym & 15)), c << shift, (c + 1) << shift);
+    }
+  }
   return t;
 }
 
 /**
- * Reads entropy-coded bits, undoing 0xFF00 stuffing. Bytes are loaded ahead into a word;
- * a marker or the end of the data only fails once a bit past it is actually consumed.
+ * Reads entropy-coded bits. The data is unstuffed up front, up to the first marker or the end,
+ * so that a caller can also read it a word at a time; reading past its end only fails once a bit
+ * past it is actually consumed.
  */
 export class BitReader {
-  /** The next `count` bits, most significant first; below them, zero padding. */
-  private acc = 0;
-  private count = 0;
-  private ended = false;
   // Plain fields, not parameter properties: Node's type stripping runs this file as is.
-  private readonly data: Uint8Array;
-  private pos: number;
+  /** The entropy-coded bytes without their 0xFF00 stuffing, then 256 zeros to read ahead into. */
+  readonly data: Uint8Array;
+  /** `data` as big-endian words. */
+  readonly view: DataView;
+  /** The number of bits of entropy data. */
+  readonly size: number;
+  /** Position of the next bit. */
+  pos = 0;
 
   constructor(data: Uint8Array, pos: number) {
-    this.data = data;
-    this.pos = pos;
-  }
-
-  /** Loads bytes until at least 25 bits are buffered or the entropy data ends. */
-  private fill(): void {
-    while (this.count <= 24 && !this.ended) {
-      const b = this.data[this.pos];
-      if (b === undefined || (b === 0xff && this.data[this.pos + 1] !== 0)) {
-        this.ended = true;
-        return;
+    const n = Math.max(0, data.length - pos);
+    // Bit positions stay below 2^32, for >>> 3.
+    if (n >= 2 ** 29) throw new TiffError('JPEG data too large.');
+    const out = new Uint8Array(n + 256);
+    const src = new DataView(data.buffer, data.byteOffset + Math.min(pos, data.length), n);
+    const view = new DataView(out.buffer);
+    let i = 0;
+    let len = 0;
+    for (;;) {
+      // Four bytes at a time while none is 0xFF (a zero byte of ~w, by the SWAR test).
+      for (; i + 4 <= n; i += 4, len += 4) {
+        const x = ~src.getUint32(i);
+        if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+        view.setUint32(len, ~x);
       }
-      this.pos += b === 0xff ? 2 : 1;
-      this.acc |= b << (24 - this.count);
-      this.count += 8;
+      for (const stop = Math.min(n, i + 4); i < stop; i++) {
+        const b = data[pos + i] ?? 0;
+        if (b === 0xff && data[pos + i + 1] !== 0) i = n; // a marker
+        else {
+          out[len++] = b;
+          if (b === 0xff) i++;
+        }
+      }
+      if (i >= n) break;
     }
+    this.data = out;
+    this.view = view;
+    this.size = len * 8;
   }
 
-  /** The next 16 bits without consuming them (zeros past the end). */
-  private peek16(): number {
-    if (this.count < 16) this.fill();
-    return this.acc >>> 16;
+  /** The 32 bits from bit `at` (at most `size`), most significant first. */
+  peek32(at: number): number {
+    const i = at >>> 3;
+    return (this.view.getUint32(i) << (at & 7)) | ((this.data[i + 4] ?? 0) >>> (8 - (at & 7)));
   }
 
   private skip(n: number): void {
-    if (n > this.count) throw new TiffError('Truncated JPEG data.');
-    this.acc <<= n;
-    this.count -= n;
+    if (this.pos + n > this.size) throw new TiffError('Truncated JPEG data.');
+    this.pos += n;
   }
 
   bits(n: number): number {
     if (n === 0) return 0;
-    if (this.count < n) this.fill();
-    const v = this.acc >>> (32 - n);
+    const v = this.peek32(this.pos) >>> (32 - n);
     this.skip(n);
     return v;
   }
 
   decode(t: HuffmanTable): number {
-    const peek = this.peek16();
+    const peek = this.peek32(this.pos) >>> 16;
     const hit = t.lookup[peek >>> (16 - LOOKUP_BITS)] ?? 0;
     if (hit !== 0) {
-      this.skip(hit >>> 8);
-      return hit & 0xff;
+      this.skip((hit & 31) - ((hit >>> 8) & 15));
+      return hit >>> 8;
     }
-    for (let len = LOOKUP_BITS + 1; len <= 16; len++) {
+    for (let len = 1; len <= 16; len++) {
       const code = peek >>> (16 - len);
       if (code <= (t.maxCode[len] ?? -1)) {
         this.skip(len);
@@ -119,25 +144,35 @@ export class BitReader {
   }
 }
 
-/** Writes entropy-coded bits with 0xFF00 stuffing. */
+/** Writes entropy-coded bits with 0xFF00 stuffing, a 32-bit word at a time. */
 export class BitWriter {
-  private buf = new Uint8Array(4096);
+  private buf: Uint8Array;
+  private view: DataView;
   private len = 0;
-  /** Pending bits, fewer than 8 between calls, in the low end of `acc`. */
+  /** buf.length as a small integer, cheaper to compare than the length. */
+  private capacity: number;
+  /** Pending bits, fewer than 32, at the top of `acc`. */
   private acc = 0;
   private n = 0;
 
-  /** Appends the low `bits` bits of `value` (at most 16). */
+  /** `capacity`: the expected size, to avoid growing. */
+  constructor(capacity = 4096) {
+    this.capacity = Math.max(capacity, 16);
+    this.buf = new Uint8Array(this.capacity);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Appends the low `bits` bits of `value` (at most 31). */
   write(value: number, bits: number): void {
-    this.acc = (this.acc << bits) | (value & ((1 << bits) - 1));
-    this.n += bits;
-    while (this.n >= 8) {
-      this.n -= 8;
-      const b = (this.acc >>> this.n) & 0xff;
-      this.push(b);
-      if (b === 0xff) this.push(0);
+    const v = value & ((1 << bits) - 1);
+    if (bits < 32 - this.n) {
+      this.acc |= v << (32 - this.n - bits);
+      this.n += bits;
+      return;
     }
-    this.acc &= (1 << this.n) - 1;
+    this.n += bits - 32;
+    this.word(this.acc | (v >>> this.n));
+    this.acc = (v << (31 - this.n)) << 1;
   }
 
   symbol(t: HuffmanTable, sym: number): void {
@@ -146,18 +181,57 @@ export class BitWriter {
     this.write(t.codes[sym] ?? 0, len);
   }
 
+  /** Appends bits `from` to `to` of `r`'s data. */
+  copy(r: BitReader, from: number, to: number): void {
+    const { data, view } = r;
+    const o = from & 7;
+    let i = from >>> 3;
+    let at = from;
+    // Whole words first: with `n` pending bits, each fills the current word and leaves n bits.
+    const n = this.n;
+    let acc = this.acc;
+    for (; to - at >= 32; at += 32, i += 4) {
+      const w = (view.getUint32(i) << o) | ((data[i + 4] ?? 0) >>> (8 - o));
+      this.word(acc | (w >>> n));
+      acc = (w << (31 - n)) << 1;
+    }
+    this.acc = acc;
+    if (at < to) this.write(((view.getUint32(i) << o) | ((data[i + 4] ?? 0) >>> (8 - o))) >>> (32 - to + at), to - at);
+  }
+
+  /** Appends 32 bits, stuffed, ahead of the pending ones. */
+  private word(w: number): void {
+    this.room();
+    const x = ~w;
+    if (((x - 0x01010101) & ~x & 0x80808080) === 0) {
+      this.view.setUint32(this.len, w);
+      this.len += 4;
+    } else {
+      for (let i = 24; i >= 0; i -= 8) this.byte((w >>> i) & 0xff);
+    }
+  }
+
   /** Pads the last byte with 1-bits (F.1.2.3) and returns the bytes. */
   finish(): Uint8Array {
-    if (this.n > 0) this.write(0x7f, 8 - this.n);
+    const pad = -this.n & 7;
+    this.write((1 << pad) - 1, pad);
+    this.room();
+    for (let i = 0; i < this.n; i += 8) this.byte((this.acc >>> (24 - i)) & 0xff);
     return this.buf.subarray(0, this.len);
   }
 
-  private push(b: number): void {
-    if (this.len === this.buf.length) {
-      const next = new Uint8Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
+  /** Makes room for a word, stuffed. */
+  private room(): void {
+    if (this.len + 8 <= this.capacity) return;
+    this.capacity *= 2;
+    const next = new Uint8Array(this.capacity);
+    next.set(this.buf);
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  private byte(b: number): void {
     this.buf[this.len++] = b;
+    if (b === 0xff) this.buf[this.len++] = 0;
   }
 }
