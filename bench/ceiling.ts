@@ -35,18 +35,18 @@ export function startCeiling(): Promise<{ url: string; close(): void }> {
   );
 }
 
-/** Mean body size of a workload's responses, from up to `sample` of its paths spread over the list. */
-export async function meanBodyBytes(base: string, paths: string[], sample = 64): Promise<number> {
+/** Body sizes of a workload's responses, from up to `sample` of its paths spread over the list. */
+export async function bodySizes(base: string, paths: string[], sample = 64): Promise<number[]> {
   const step = Math.max(1, Math.floor(paths.length / sample));
-  let total = 0;
-  let count = 0;
-  for (let i = 0; i < paths.length && count < sample; i += step) {
+  const sizes: number[] = [];
+  for (let i = 0; i < paths.length && sizes.length < sample; i += step) {
     const res = await fetch(`${base}${paths[i]}`);
-    total += (await res.arrayBuffer()).byteLength;
-    count++;
+    sizes.push((await res.arrayBuffer()).byteLength);
   }
-  return count === 0 ? 0 : Math.round(total / count);
+  return sizes;
 }
+
+export const mean = (sizes: number[]): number => (sizes.length === 0 ? 0 : Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { url, close } = await startCeiling();

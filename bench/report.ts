@@ -13,6 +13,8 @@ export interface Row {
   referenceRss?: number;
   /** The HTTP ceiling for a response of `meanBytes` (bench/ceiling.ts), same run. */
   ceiling?: LoadResult;
+  /** The ceiling answering the workload's sampled response sizes in turn. */
+  ceilingSameSizes?: LoadResult;
   meanBytes?: number;
   /** Verification failures and error counts, shown under the table. */
   problems: string[];
@@ -84,14 +86,17 @@ export function render(rows: Row[], context: Context): string {
   if (capped.length > 0) {
     out.push(
       '',
-      'HTTP ceiling: a minimal Node server answering every request with one fixed buffer of the workload\'s mean response size (bench/ceiling.ts), same run.',
+      'HTTP ceiling: a minimal Node server answering every request with one fixed buffer of the workload\'s mean response size (bench/ceiling.ts), same run; and the same server answering the sizes of 64 sampled responses of the workload in turn.',
       '',
-      '| workload | mean response | ceiling req/s | ours req/s | ours ÷ ceiling |',
-      '|---|--:|--:|--:|--:|',
+      '| workload | mean response | ceiling req/s (mean size) | ceiling req/s (same sizes) | ours req/s | ours ÷ ceiling (mean size) | ours ÷ ceiling (same sizes) |',
+      '|---|--:|--:|--:|--:|--:|--:|',
     );
+    const share = (ours: LoadResult | undefined, ceiling: LoadResult | undefined) =>
+      ours && ceiling?.rps ? `${((100 * ours.rps) / ceiling.rps).toFixed(0)}%` : '—';
     for (const r of capped) {
-      const share = r.ours && r.ceiling?.rps ? `${((100 * r.ours.rps) / r.ceiling.rps).toFixed(0)}%` : '—';
-      out.push(`| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ours)} | ${share} |`);
+      out.push(
+        `| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ceilingSameSizes)} | ${rate(r.ours)} | ${share(r.ours, r.ceiling)} | ${share(r.ours, r.ceilingSameSizes)} |`,
+      );
     }
   }
   // Issue 16: edge tiles against aligned ones, on a first visit (every request crops) and cached.

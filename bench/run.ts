@@ -4,7 +4,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { buildNodeBundle } from '../adapters/node/build.ts';
-import { meanBodyBytes } from './ceiling.ts';
+import { bodySizes, mean } from './ceiling.ts';
 import { coldStart } from './cold-start.ts';
 import { replaySession, sessionPaths } from './session.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
@@ -128,9 +128,14 @@ async function main(): Promise<number> {
           row.oursRss = m.rss;
         }
         if (w.ceiling && !oursBroken) {
-          row.meanBytes = await meanBodyBytes(server.url, w.paths.map((p) => PREFIX + p));
+          const sizes = await bodySizes(server.url, w.paths.map((p) => PREFIX + p));
+          row.meanBytes = mean(sizes);
           row.ceiling = await load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds });
           log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses`);
+          // The same sizes as the workload's, in turn: throughput on loopback is not linear in size
+          // (with autocannon it halves between 8 and 12 KB), so one mean can flatter or wrong a spread.
+          row.ceilingSameSizes = await load({ base: ceiling.url, paths: sizes.map((n) => `/${n}`), connections, seconds });
+          log(`  ceiling   ${row.ceilingSameSizes.rps.toFixed(1)} req/s for the workload's ${sizes.length} sampled sizes in turn`);
         }
         if (!refBroken && !w.noReferenceServer) {
           const m = await measure(w, reference, connections, seconds);
