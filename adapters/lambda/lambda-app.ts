@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
-import { loadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
+import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { refuseEvent } from './event-guard.ts';
@@ -45,6 +45,6 @@ export function createHandlers(env: Env) {
     // has its answer, so neither the first info.json nor a stored tile waits for it. Loading it at
     // init instead would delay every cold start's first response; the buffered handler cannot
     // answer before it returns, so there sharp loads on the first render.
-    streamHandler: streamHandler(app, log, () => loadSharp().then(() => undefined, () => undefined)),
+    streamHandler: streamHandler(app, log, preloadSharp),
   };
 }

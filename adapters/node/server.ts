@@ -70,7 +70,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   });
   // sharp (about 100 ms of native loading on the main thread) loads once the server is quiet, so
   // that it never stalls the first viewer's info.json and stored tiles; a render before that loads it.
-  connections.whenQuiet(QUIET_MS, preloadSharp);
+  connections.whenQuiet(QUIET_MS, () => void preloadSharp());
   const { port } = server.address() as AddressInfo;
   const metrics =
     prom &&

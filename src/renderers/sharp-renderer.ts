@@ -18,7 +18,7 @@ let loading: Promise<SharpFactory> | undefined;
  * Loaded on first render so that info.json-only processes never pay for libvips. Its
  * operation cache is off: requests rarely repeat an operation, and it holds up to 50 MB.
  */
-export const loadSharp = (): Promise<SharpFactory> =>
+const loadSharp = (): Promise<SharpFactory> =>
   (loading ??= import('sharp').then((m) => {
     m.default.cache(false);
     return m.default;
@@ -26,10 +26,13 @@ export const loadSharp = (): Promise<SharpFactory> =>
 
 /**
  * Starts loading sharp ahead of the first render (100–250 ms of native loading): the Node adapter
- * calls it once the server is quiet, the Lambda adapter after a streamed response. A failure shows
- * on the first render.
+ * calls it once the server is quiet, the Lambda adapter after a streamed response (and awaits it).
+ * A failure shows on the first render.
  */
-export const preloadSharp = (): void => void loadSharp().catch(() => undefined);
+export const preloadSharp = (): Promise<void> => loadSharp().then(
+  () => undefined,
+  () => undefined,
+);
 
 export interface SharpRendererOptions {
   jpegQuality: number;
