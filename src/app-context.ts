@@ -76,6 +76,9 @@ export function createAppContext(options: AppOptions) {
     publicBase: (c: Context) => publicBase(c.req.raw, config),
     serviceBase: (c: Context, version: IiifVersion) => serviceBase(c.req.raw, config, version),
     emitIdentifier: (identifier: string) => emitIdentifier(identifier, emitted),
+    /** Stat and geometry of a stored image through the shared geometry cache. */
+    resolveStored: (identifier: string, signal: AbortSignal | undefined, infoOnly = false) =>
+      resolveImage(source, cache, identifier, signal, options.probe, infoOnly),
     /** `sourceId` is what to read: the identifier, or the object a trusted preflight header named. */
     /** `infoOnly`: the caller needs sizes, not pixels (store-recorded pyramid levels suffice). */
     async resolve(c: Context, identifier: string, infoOnly = false): Promise<ResolvedImage & { sourceId: string }> {
@@ -85,7 +88,7 @@ export function createAppContext(options: AppOptions) {
       const started = performance.now();
       try {
         if (!target.dimensions) {
-          return { ...(await resolveImage(source, cache, target.identifier, sourceSignal(c), options.probe, infoOnly)), sourceId: target.identifier };
+          return { ...(await this.resolveStored(target.identifier, sourceSignal(c), infoOnly)), sourceId: target.identifier };
         }
         // Header geometry is per request: no probe, no shared geometry cache, and an ETag of its own.
         const { width, height } = target.dimensions;

@@ -4,11 +4,12 @@ import { timing } from 'hono/timing';
 import { createAppContext, type AppContext, type AppOptions } from './app-context.ts';
 import { corsMiddleware } from './http/cors.ts';
 import { errorHandler, notFound } from './http/errors.ts';
-import { httpError } from './errors.ts';
+import { tooLong } from './errors.ts';
 import { requestUrl } from './http/request-url.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { parseImageRequest } from './iiif/request.ts';
 import type { IiifVersion } from './iiif/types.ts';
+import { directAnswers, type DirectAnswers } from './routes/direct.ts';
 import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
 import { pingResponse } from './routes/ping.ts';
@@ -22,7 +23,19 @@ const VERSIONS: readonly IiifVersion[] = [3, 2];
 
 /** The IIIF Image API as a Hono app; adapters only choose the source, renderer and runtime. */
 export function createApp(options: AppOptions): Hono {
+  return createIiif(options).app;
+}
+
+/**
+ * The app and, for a runtime that can take requests before building a Request (Node), the direct
+ * answers to stored tiles and info.json, sharing the app's caches (./routes/direct.ts).
+ */
+export function createIiif(options: AppOptions): { app: Hono; direct: DirectAnswers | undefined } {
   const ctx = createAppContext(options);
+  return { app: honoApp(ctx), direct: directAnswers(ctx) };
+}
+
+function honoApp(ctx: AppContext): Hono {
   const { config } = ctx;
   const app = new Hono();
   // First, so that its duration and status cover everything below it, errors included.
@@ -32,7 +45,7 @@ export function createApp(options: AppOptions): Hono {
   const serverTiming = timing({ totalDescription: 'total' });
   // info.json from local files is one stat and a cached body; timing it would cost a tenth of its
   // CPU and tell nothing. Image responses, and info.json from remote stores, carry Server-Timing.
-  const local = options.source.local === true;
+  const local = ctx.source.local === true;
   app.use('*', (c, next) => (local && c.req.path.endsWith('/info.json') ? next() : serverTiming(c, next)));
   // A decode cannot be cancelled (it runs to its end in its render slot), but the client is
   // told to retry rather than held open indefinitely.
@@ -48,8 +61,6 @@ export function createApp(options: AppOptions): Hono {
   app.onError(errorHandler(config));
   return app;
 }
-
-const tooLong = () => httpError(503, 'busy', 'the request took too long, try again later', { 'Retry-After': '5' });
 
 async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base: string) {
   // The raw pathname still holds `%2F`; splitting happens before any decoding.

@@ -56,3 +56,6 @@ export function httpError(
 }
 
 export const isHttpError = (e: unknown): e is HttpError => e instanceof HttpError;
+
+/** The request timeout's answer (IIIF_REQUEST_TIMEOUT_MS). */
+export const tooLong = () => httpError(503, 'busy', 'the request took too long, try again later', { 'Retry-After': '5' });

@@ -1,14 +1,15 @@
-import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createApp } from '../../src/app.ts';
+import { createIiif } from '../../src/app.ts';
 import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
+import { withDirectAnswers } from './direct.ts';
 import { trackConnections } from './drain.ts';
 import { checkRoot } from './root-check.ts';
 import { mountViewer } from './viewer.ts';
@@ -60,12 +61,12 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const promModule = config.IIIF_METRICS_PORT === undefined ? undefined : await import('./metrics.ts');
   const prom = promModule?.promMetrics();
   const source = sourceFromConfig(config, (line) => log.logger.warn(line), prom?.metrics);
-  const app = createApp({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
+  const { app, direct } = createIiif({ config, source, renderer: sharpRendererFromConfig(config), logger: log.logger, metrics: prom?.metrics });
   mountViewer(app, source, config.IIIF_PREFIX);
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server;
+  const server = createServer(withDirectAnswers(direct, getRequestListener(app.fetch, { hostname: config.HOST })));
   const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {
-    server.once('listening', ok);
+    server.listen(config.PORT, config.HOST, ok);
     server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
   });
   // sharp (about 100 ms of native loading on the main thread) loads once the server is quiet, so

@@ -9,30 +9,41 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
  * @hono/node-server stream every body instead of writing it at once (4× fewer requests/s
  * for info.json and tiles). Here every header is set before the handler runs.
  */
-export function corsMiddleware(config: Config): MiddlewareHandler {
+/**
+ * The CORS headers of a simple (non-preflight) request from `origin`, as name/value pairs: shared
+ * by the middleware and the Node adapter's direct answers (src/routes/direct.ts).
+ */
+export function corsHeaders(config: Config): (origin: string | undefined) => Array<[string, string]> {
   const setting = config.IIIF_CORS_ALLOW_ORIGIN;
   const allowed = setting === '*' || setting === 'REFLECT_ORIGIN' ? undefined : new Set(list(setting));
   const expose = list(config.IIIF_CORS_EXPOSE_HEADERS).join(',');
+  const always: Array<[string, string]> = [];
+  if (setting !== '*') always.push(['Vary', 'Origin']);
+  if (config.IIIF_CORS_ALLOW_CREDENTIALS) always.push(['Access-Control-Allow-Credentials', 'true']);
+  if (expose) always.push(['Access-Control-Expose-Headers', expose]);
+  const star: Array<[string, string]> = [['Access-Control-Allow-Origin', '*'], ...always];
+  return (origin) => {
+    if (setting === '*') return star;
+    const allow = origin && (allowed === undefined || allowed.has(origin)) ? origin : undefined;
+    return allow ? [['Access-Control-Allow-Origin', allow], ...always] : always;
+  };
+}
+
+export function corsMiddleware(config: Config): MiddlewareHandler {
+  const simple = corsHeaders(config);
   const allowHeaders = list(config.IIIF_CORS_ALLOW_HEADERS).join(',');
 
-  const allowOrigin = (origin: string | undefined): string | undefined => {
-    if (setting === '*') return '*';
-    if (!origin) return undefined;
-    return allowed === undefined || allowed.has(origin) ? origin : undefined;
-  };
-
   return async (c, next) => {
-    const origin = allowOrigin(c.req.header('origin'));
-    if (origin) c.header('Access-Control-Allow-Origin', origin);
-    if (setting !== '*') c.header('Vary', 'Origin', { append: true });
-    if (config.IIIF_CORS_ALLOW_CREDENTIALS) c.header('Access-Control-Allow-Credentials', 'true');
+    const headers = simple(c.req.header('origin'));
     if (c.req.method !== 'OPTIONS') {
-      if (expose) c.header('Access-Control-Expose-Headers', expose);
+      for (const [name, value] of headers) c.header(name, value, { append: name === 'Vary' });
       return next();
     }
+    // A preflight answers which methods and headers may follow; it exposes none.
+    for (const [name, value] of headers) if (name !== 'Access-Control-Expose-Headers') c.header(name, value, { append: name === 'Vary' });
     c.header('Access-Control-Allow-Methods', 'GET,HEAD,OPTIONS');
-    const headers = allowHeaders || c.req.header('access-control-request-headers');
-    if (headers) c.header('Access-Control-Allow-Headers', headers);
+    const requested = allowHeaders || c.req.header('access-control-request-headers');
+    if (requested) c.header('Access-Control-Allow-Headers', requested);
     c.header('Access-Control-Max-Age', String(config.IIIF_CORS_MAX_AGE));
     return c.body(null, 204);
   };

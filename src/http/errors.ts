@@ -14,13 +14,20 @@ export function errorHandler(config: Config) {
     const e: HttpError = isHttpError(err) ? err : httpError(500, 'internal', 'internal server error');
     // A stored image we cannot read is the operator's to fix, whatever its status: they hear of it too.
     if (e.status >= 500 || e.cause !== undefined || e.code === 'unsupported_source') c.set('failure', err);
-    for (const [name, value] of Object.entries(e.headers)) c.header(name, value);
-    // An error may say it must not be cached (e.g. one caused by a request header the cache key lacks).
-    if (!e.headers['Cache-Control']) c.header('Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR);
-    const body = JSON.stringify({ status: e.status, error: e.code, message: e.message });
-    served(c, e.code, utf8Length(body));
-    return c.body(body, e.status as 400, { 'Content-Type': 'application/json' });
+    const answer = errorAnswer(e, config);
+    for (const [name, value] of answer.headers) c.header(name, value);
+    served(c, e.code, utf8Length(answer.body));
+    return c.body(answer.body, e.status as 400);
   };
+}
+
+/** An error's status, headers and one-line JSON body. */
+export function errorAnswer(e: HttpError, config: Config): { headers: Array<[string, string]>; body: string } {
+  const headers = Object.entries(e.headers);
+  // An error may say it must not be cached (e.g. one caused by a request header the cache key lacks).
+  if (!e.headers['Cache-Control']) headers.push(['Cache-Control', e.status >= 500 ? 'no-store' : config.IIIF_CACHE_CONTROL_ERROR]);
+  headers.push(['Content-Type', 'application/json']);
+  return { headers, body: JSON.stringify({ status: e.status, error: e.code, message: e.message }) };
 }
 
 export function notFound(c: Context): Response {

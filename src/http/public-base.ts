@@ -18,12 +18,18 @@ function checkedHost(host: string, config: Config): string {
   throw httpError(400, 'bad_request', 'the Host header names no host this server answers for', { 'Cache-Control': 'no-store' });
 }
 
+/** What the public base is read from: a Request, or the Node adapter's direct view of one. */
+export interface RequestView {
+  url: string;
+  headers: { get(name: string): string | null };
+}
+
 /**
  * The public origin (plus optional path) that clients use, for info.json ids
  * and Link headers. Forwarded headers are believed only when configured,
  * because any client can send them to an exposed origin.
  */
-export function publicBase(request: Request, config: Config): string {
+export function publicBase(request: RequestView, config: Config): string {
   if (config.IIIF_PUBLIC_BASE_URL) return config.IIIF_PUBLIC_BASE_URL;
   let { scheme, host } = requestUrl(request.url);
   if (config.IIIF_TRUST_FORWARDED) {
@@ -37,6 +43,6 @@ export function publicBase(request: Request, config: Config): string {
 }
 
 /** `{base}{prefix}/{version}`: the part of every IIIF URL before the identifier. */
-export function serviceBase(request: Request, config: Config, version: 2 | 3): string {
+export function serviceBase(request: RequestView, config: Config, version: 2 | 3): string {
   return `${publicBase(request, config)}${config.IIIF_PREFIX}/${version}`;
 }

@@ -19,12 +19,17 @@ const STRICT: Record<string, string> = {
 /** Images and JSON never load anything; HTML (a bundled viewer page) keeps its own scripts working. */
 const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+/** The headers every response carries, as name/value pairs. */
+export function securityHeaderList(strict: boolean): Array<[string, string]> {
+  return Object.entries(strict ? { ...ALWAYS, ...STRICT, 'Content-Security-Policy': STRICT_CSP } : ALWAYS);
+}
+
 /** Set before the handler runs: headers added afterwards make @hono/node-server stream the body. */
 export function securityHeaders(strict: boolean): MiddlewareHandler {
   // An adapter's own HTML page (the Node viewer) drops the CSP in its handler, as it loads scripts.
-  const headers = strict ? { ...ALWAYS, ...STRICT, 'Content-Security-Policy': STRICT_CSP } : ALWAYS;
+  const headers = securityHeaderList(strict);
   return async (c, next) => {
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    for (const [name, value] of headers) c.header(name, value);
     await next();
   };
 }

@@ -39,7 +39,7 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
+const round = (ms: number | undefined) => (ms === undefined ? undefined : roundMs(ms));
 
 /**
  * One log line per request, and the request counters: `error` for a 5xx (`info` when the client
@@ -70,11 +70,18 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
     // A client that hung up gets no answer: its request is not a server fault. The signal is only
     // looked at for a 5xx, since building it costs on every request.
     if (status >= 500 && c.req.raw.signal.aborted) record.servedBy = 'cancelled';
-    metrics.request(record);
-    const failure = c.get('failure');
-    if (record.servedBy === 'cancelled') logger.info('request', { ...record });
-    else if (status >= 500) logger.error('request', { ...record, err: failure });
-    else if (failure !== undefined) logger.warn('request', { ...record, err: failure });
-    else logger.info('request', { ...record });
+    logRequest(logger, metrics, record, c.get('failure'));
   };
 }
+
+/** Counts a finished request and writes its one log line, at the level its outcome calls for. */
+export function logRequest(logger: Logger, metrics: Metrics, record: RequestRecord, failure?: unknown): void {
+  metrics.request(record);
+  if (record.servedBy === 'cancelled') logger.info('request', { ...record });
+  else if (record.status >= 500) logger.error('request', { ...record, err: failure });
+  else if (failure !== undefined) logger.warn('request', { ...record, err: failure });
+  else logger.info('request', { ...record });
+}
+
+/** Milliseconds to two decimals, as log lines carry them. */
+export const roundMs = (ms: number): number => Math.round(ms * 100) / 100;

@@ -5,7 +5,7 @@ import { served } from '../log/request-log.ts';
 /** HTTP dates by source timestamp: a cached source object's date is formatted once, not per request. */
 const httpDates = new WeakMap<Date, string>();
 
-function httpDate(date: Date): string {
+export function httpDate(date: Date): string {
   let text = httpDates.get(date);
   if (text === undefined) {
     text = date.toUTCString();
@@ -14,20 +14,21 @@ function httpDate(date: Date): string {
   return text;
 }
 
+/** What needs no body: a 304 when `If-None-Match` matches, and HEAD. */
+export function bodiless(method: string, ifNoneMatch: string | undefined, etag: string): '304' | 'head' | undefined {
+  if (matchesIfNoneMatch(ifNoneMatch, etag)) return '304';
+  return method === 'HEAD' ? 'head' : undefined;
+}
+
 /**
- * Sets the validators and answers what needs no body: 304 when `If-None-Match` matches, and
- * HEAD. Undefined means the route goes on to produce the body.
+ * Sets the validators and answers what needs no body. Undefined means the route goes on to
+ * produce the body.
  */
 export function conditionalResponse(c: Context, etag: string, lastModified: Date | undefined): Response | undefined {
   c.header('ETag', etag);
   if (lastModified) c.header('Last-Modified', httpDate(lastModified));
-  if (matchesIfNoneMatch(c.req.header('If-None-Match'), etag)) {
-    served(c, '304', 0);
-    return c.body(null, 304);
-  }
-  if (c.req.method === 'HEAD') {
-    served(c, 'head', 0);
-    return c.body(null, 200);
-  }
-  return undefined;
+  const answer = bodiless(c.req.method, c.req.header('If-None-Match'), etag);
+  if (!answer) return undefined;
+  served(c, answer, 0);
+  return c.body(null, answer === '304' ? 304 : 200);
 }

@@ -10,8 +10,8 @@ import { hitRate } from '../http/response-cache.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
-import { alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
-import { pinnedTo } from '../sources/source.ts';
+import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
+import { type ImageSource, pinnedTo } from '../sources/source.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r1';
@@ -33,22 +33,16 @@ export async function imageResponse(
   const plan = planImage(request, geometry, app.limits);
   checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
 
-  const canonicalPath = `${config.IIIF_PREFIX}/${version}/${app.emitIdentifier(requested)}/${plan.canonical}`;
-  c.header('Link', `<${app.publicBase(c)}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`);
-  c.header('Content-Type', FORMAT_MEDIA_TYPES[plan.format]);
-  c.header('Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE);
-  const etag = makeEtag(['image', RENDER_REVISION, object.etag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
-  const bodiless = conditionalResponse(c, etag, object.lastModified);
+  const head = imageHead(app, version, requested, plan, object.etag, app.publicBase(c));
+  const { canonicalPath } = head;
+  for (const [name, value] of head.headers) c.header(name, value);
+  const bodiless = conditionalResponse(c, head.etag, object.lastModified);
   if (bodiless) return bodiless;
 
   const tile = alignedTile(plan, geometry);
   if (tile) {
     const started = performance.now();
-    const read = (offset: number, length: number) => source.read(identifier, { offset, length }, app.sourceSignal(c));
-    // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
-    const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
-    const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: object.etag };
-    const body = await readAlignedTile(read, tileLocator(shared, geometry), tile, store);
+    const body = await readStoredTile(app, source, identifier, object.etag, geometry, tile, app.sourceSignal(c));
     const readMs = performance.now() - started;
     setMetric(c, 'read', readMs, 'stored tile read');
     setMetric(c, 'path', 'passthrough');
@@ -90,8 +84,41 @@ export async function imageResponse(
   return c.body(body, 200);
 }
 
+/**
+ * The canonical path, headers and ETag of an image answer: shared with the direct answers
+ * (./direct.ts). `base` is the public origin the Link header names.
+ */
+export function imageHead(app: AppContext, version: IiifVersion, requested: string, plan: RenderPlan, sourceEtag: string, base: string) {
+  const { config } = app;
+  const canonicalPath = `${config.IIIF_PREFIX}/${version}/${app.emitIdentifier(requested)}/${plan.canonical}`;
+  const headers: Array<[string, string]> = [
+    ['Link', `<${base}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`],
+    ['Content-Type', FORMAT_MEDIA_TYPES[plan.format]],
+    ['Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE],
+  ];
+  const etag = makeEtag(['image', RENDER_REVISION, sourceEtag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
+  return { canonicalPath, headers, etag };
+}
+
+/** A stored tile's bytes, from the version of the source `source` is pinned to. */
+export function readStoredTile(
+  app: AppContext,
+  source: ImageSource,
+  identifier: string,
+  sourceEtag: string,
+  geometry: SourceGeometry,
+  tile: AlignedTile,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const read = (offset: number, length: number) => source.read(identifier, { offset, length }, signal);
+  // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
+  const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
+  const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: sourceEtag };
+  return readAlignedTile(read, tileLocator(shared, geometry), tile, store);
+}
+
 /** Refuse before decoding when the pyramid level we would decode is larger than allowed. */
-function checkInputPixels(plan: RenderPlan, geometry: SourceGeometry, max: number): void {
+export function checkInputPixels(plan: RenderPlan, geometry: SourceGeometry, max: number): void {
   const level = geometry.levels?.[plan.level] ?? geometry;
   if (level.width * level.height > max) {
     throw httpError(

@@ -8,38 +8,61 @@ import { makeEtag } from '../http/etag.ts';
 import { conditionalResponse } from './conditional.ts';
 import type { AppContext } from '../app-context.ts';
 import { served } from '../log/request-log.ts';
+import type { SourceObject } from '../sources/source.ts';
 
 const UTF8 = new TextEncoder();
 
 /** info.json: JSON-LD or plain JSON by the client's Accept, so it varies on Accept. */
 export async function infoResponse(c: Context, app: AppContext, version: IiifVersion, identifier: string) {
-  const { config } = app;
   const { object, geometry } = await app.resolve(c, identifier, true);
-  const id = `${app.serviceBase(c, version)}/${app.emitIdentifier(identifier)}`;
+  const info = infoAnswer(app, version, `${app.serviceBase(c, version)}/${app.emitIdentifier(identifier)}`, object, c.req.header('Accept'));
+  for (const [name, value] of info.headers) c.header(name, value, { append: name === 'Vary' });
+  const bodiless = conditionalResponse(c, info.etag, object.lastModified);
+  if (bodiless) return bodiless;
+  const body = info.body(geometry);
+  served(c, 'info', body.byteLength);
+  return c.body(body as Uint8Array<ArrayBuffer>, 200);
+}
+
+/**
+ * Everything about an info.json answer but the validators' check: its headers, ETag and (cached)
+ * body. `id` is `{service base}/{identifier as emitted}`. Shared with the direct answers (./direct.ts).
+ */
+export function infoAnswer(app: AppContext, version: IiifVersion, id: string, object: SourceObject, accept: string | undefined) {
   const types = INFO_MEDIA_TYPES[version];
-  const wanted = accepts(c, {
+  const wanted = accept ? negotiate(accept, version) : undefined;
+  const mediaType = wanted === 'application/json' ? types.json : wanted === 'application/ld+json' ? types.jsonld : types.default;
+  const headers: Array<[string, string]> = [
+    ['Content-Type', mediaType],
+    ['Vary', 'Accept'],
+    ['Cache-Control', app.config.IIIF_CACHE_CONTROL_INFO],
+  ];
+  if (version === 2 && mediaType === types.json) headers.push(['Link', JSONLD_CONTEXT_LINK_2]);
+  return {
+    headers,
+    etag: makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]),
+    body(geometry: ImageGeometry): Uint8Array {
+      // The id holds the public base, version and identifier; the source ETag covers the geometry.
+      const key = `${object.etag}\u0000${id}`;
+      let body = app.infoBodies.get(key);
+      if (body === undefined) {
+        body = UTF8.encode(buildBody(app, version, id, geometry));
+        app.infoBodies.set(key, body);
+      }
+      return body;
+    },
+  };
+}
+
+/** Hono's Accept matching; it reads nothing of the context but the one header. */
+function negotiate(accept: string, version: IiifVersion): string {
+  const types = INFO_MEDIA_TYPES[version];
+  const context = { req: { header: () => accept } } as unknown as Context;
+  return accepts(context, {
     header: 'Accept',
     supports: [types.jsonld.split(';')[0] ?? types.jsonld, 'application/json'],
     default: types.default.split(';')[0] ?? types.default,
   });
-  const mediaType = wanted === 'application/json' ? types.json : wanted === 'application/ld+json' ? types.jsonld : types.default;
-
-  c.header('Content-Type', mediaType);
-  c.header('Vary', 'Accept', { append: true });
-  c.header('Cache-Control', config.IIIF_CACHE_CONTROL_INFO);
-  if (version === 2 && mediaType === types.json) c.header('Link', JSONLD_CONTEXT_LINK_2);
-  const etag = makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]);
-  const bodiless = conditionalResponse(c, etag, object.lastModified);
-  if (bodiless) return bodiless;
-  // The id holds the public base, version and identifier; the source ETag covers the geometry.
-  const key = `${object.etag}\u0000${id}`;
-  let body = app.infoBodies.get(key);
-  if (body === undefined) {
-    body = UTF8.encode(buildBody(app, version, id, geometry));
-    app.infoBodies.set(key, body);
-  }
-  served(c, 'info', body.byteLength);
-  return c.body(body as Uint8Array<ArrayBuffer>, 200);
 }
 
 function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: ImageGeometry): string {

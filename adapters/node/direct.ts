@@ -1,0 +1,37 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { DirectAnswer, DirectAnswers } from '../../src/routes/direct.ts';
+
+// The URLs @hono/node-server takes as they come (its src/url.ts): for any other, it normalises
+// or refuses them, and so answers itself.
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
+
+/** The core's direct answers (src/routes/direct.ts) first; Hono's listener for everything else. */
+export function withDirectAnswers(direct: DirectAnswers | undefined, hono: RequestListener): RequestListener {
+  if (!direct) return hono;
+  return (req, res) => {
+    const { host } = req.headers;
+    const path = req.url ?? '';
+    if (!host || !PLAIN_HOST.test(host) || !PLAIN_PATH.test(path) || DOT_SEGMENT.test(path)) return hono(req, res);
+    const answer = direct({ method: req.method ?? '', url: `http://${host}${path}`, header: (name) => headerOf(req, name) });
+    if (!answer) return hono(req, res);
+    answer.then(
+      (a) => (a ? write(res, a) : hono(req, res)),
+      () => hono(req, res),
+    );
+  };
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function write(res: ServerResponse, answer: DirectAnswer): void {
+  const flat: string[] = [];
+  for (const [name, value] of answer.headers) flat.push(name, value);
+  if (answer.body) flat.push('Content-Length', String(answer.body.byteLength));
+  res.writeHead(answer.status, flat);
+  res.end(answer.body);
+}
