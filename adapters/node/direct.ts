@@ -19,7 +19,11 @@ export function withDirectAnswers(direct: DirectAnswers | undefined, hono: Reque
     answer.then(
       (a) => (a ? write(res, a) : hono(req, res)),
       () => hono(req, res),
-    );
+    ).catch(() => {
+      // A header Node refuses to write: Hono answers instead, or the connection is cut; never an unhandled rejection.
+      if (res.headersSent) res.destroy();
+      else hono(req, res);
+    });
   };
 }
 

@@ -4,12 +4,6 @@ import type { Config } from '../config.ts';
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /**
- * CORS from configuration; `REFLECT_ORIGIN` echoes the caller (serverless-iiif's setting).
- * Not hono/cors: it touches `c.res` before the handler and headers after it, which makes
- * @hono/node-server stream every body instead of writing it at once (4× fewer requests/s
- * for info.json and tiles). Here every header is set before the handler runs.
- */
-/**
  * The CORS headers of a simple (non-preflight) request from `origin`, as name/value pairs: shared
  * by the middleware and the Node adapter's direct answers (src/routes/direct.ts).
  */
@@ -29,6 +23,12 @@ export function corsHeaders(config: Config): (origin: string | undefined) => Arr
   };
 }
 
+/**
+ * CORS from configuration; `REFLECT_ORIGIN` echoes the caller (serverless-iiif's setting).
+ * Not hono/cors: it touches `c.res` before the handler and headers after it, which makes
+ * @hono/node-server stream every body instead of writing it at once (4× fewer requests/s
+ * for info.json and tiles). Here every header is set before the handler runs.
+ */
 export function corsMiddleware(config: Config): MiddlewareHandler {
   const simple = corsHeaders(config);
   const allowHeaders = list(config.IIIF_CORS_ALLOW_HEADERS).join(',');

@@ -5,13 +5,18 @@ import { served } from '../log/request-log.ts';
 /** HTTP dates by source timestamp: a cached source object's date is formatted once, not per request. */
 const httpDates = new WeakMap<Date, string>();
 
-export function httpDate(date: Date): string {
+function httpDate(date: Date): string {
   let text = httpDates.get(date);
   if (text === undefined) {
     text = date.toUTCString();
     httpDates.set(date, text);
   }
   return text;
+}
+
+/** ETag and, when the source has a date, Last-Modified. */
+export function validatorHeaders(etag: string, lastModified: Date | undefined): Array<[string, string]> {
+  return lastModified ? [['ETag', etag], ['Last-Modified', httpDate(lastModified)]] : [['ETag', etag]];
 }
 
 /** What needs no body: a 304 when `If-None-Match` matches, and HEAD. */
@@ -25,8 +30,7 @@ export function bodiless(method: string, ifNoneMatch: string | undefined, etag: 
  * produce the body.
  */
 export function conditionalResponse(c: Context, etag: string, lastModified: Date | undefined): Response | undefined {
-  c.header('ETag', etag);
-  if (lastModified) c.header('Last-Modified', httpDate(lastModified));
+  for (const [name, value] of validatorHeaders(etag, lastModified)) c.header(name, value);
   const answer = bodiless(c.req.method, c.req.header('If-None-Match'), etag);
   if (!answer) return undefined;
   served(c, answer, 0);

@@ -13,7 +13,7 @@ import { alignedTile } from '../image/tile-passthrough.ts';
 import { logRequest, roundMs } from '../log/request-log.ts';
 import type { RequestRecord, RouteName, ServedBy } from '../metrics.ts';
 import { pinnedTo } from '../sources/source.ts';
-import { bodiless, httpDate } from './conditional.ts';
+import { bodiless, validatorHeaders } from './conditional.ts';
 import { checkInputPixels, imageHead, readStoredTile } from './image.ts';
 import { infoAnswer } from './info.ts';
 
@@ -73,8 +73,7 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
     const started = performance.now();
     const { object, geometry } = await app.resolveStored(target.identifier, undefined, target.kind === 'info');
     const statMs = performance.now() - started;
-    const validators = (etag: string): Array<[string, string]> =>
-      object.lastModified ? [['ETag', etag], ['Last-Modified', httpDate(object.lastModified)]] : [['ETag', etag]];
+    const validators = (etag: string) => validatorHeaders(etag, object.lastModified);
 
     if (target.kind === 'info') {
       const base = `${publicBase(view(request), config)}${config.IIIF_PREFIX}/${version}`;
@@ -140,7 +139,9 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
       const { headers, body } = errorAnswer(e, config);
       const bytes = UTF8.encode(body);
       log(e.status, e.code, bytes.byteLength, undefined, e);
-      return { status: e.status, headers: [...security, ...cors(request.header('origin')), ...headers], body: bytes };
+      // Image answers carry Server-Timing, errors included; info.json of local images does not (src/app.ts).
+      const timing: Array<[string, string]> = route === 'image' ? [['Server-Timing', `total;dur=${(performance.now() - started).toFixed(1)};desc="total"`]] : [];
+      return { status: e.status, headers: [...security, ...cors(request.header('origin')), ...headers, ...timing], body: bytes };
     });
   };
 }

@@ -13,7 +13,7 @@ import { fsSource } from '../../src/sources/fs-source.ts';
 const ROOT = fileURLToPath(new URL('../../adapters/node/samples/', import.meta.url));
 const ORIGIN = 'http://images.example.org:8080';
 
-function build(env: Env = {}) {
+function build(env: Env = {}, statDelayMs = 0) {
   const config = loadConfig({ IIIF_ROOT: ROOT, ...env });
   const records: RequestRecord[] = [];
   const lines: LogFields[] = [];
@@ -25,7 +25,9 @@ function build(env: Env = {}) {
     child: () => logger,
   };
   const metrics = { request: (r: RequestRecord) => void records.push(r), cacheLookup: () => undefined, renderSlots: () => undefined };
-  const source = fsSource({ root: ROOT, statTtlMs: 1000 });
+  const files = fsSource({ root: ROOT, statTtlMs: 1000 });
+  // A slow disk: every stat waits, so that the request timeout is what answers.
+  const source = statDelayMs ? { ...files, stat: async (id: string) => (await new Promise((ok) => setTimeout(ok, statDelayMs)), files.stat(id)) } : files;
   return { ...createIiif({ config, source, renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 }), logger, metrics }), records, lines };
 }
 
@@ -103,6 +105,23 @@ describe('direct answers (Node) and the Hono routes give the same response', () 
       expect(direct.body).toBeUndefined();
       expect(normalise(direct.headers)).toEqual(normalise(viaHono.headers));
     }
+  });
+
+  it('answers a request that outlives IIIF_REQUEST_TIMEOUT_MS with the same 503 as Hono', async () => {
+    const iiif = build({ IIIF_REQUEST_TIMEOUT_MS: '50' }, 400);
+    const { direct, viaHono, honoBody } = await both(iiif, CASES[0]!);
+    expect(direct.status).toBe(503);
+    expect(viaHono.status).toBe(503);
+    // Hono's also times the stat still running when the timer fired; both carry the total.
+    const { 'server-timing': directTiming, ...directHeaders } = normalise(direct.headers);
+    const { 'server-timing': honoTiming, ...honoHeaders } = normalise(viaHono.headers);
+    expect(directHeaders).toEqual(honoHeaders);
+    expect(directTiming).toMatch(/total;dur=/);
+    expect(honoTiming).toMatch(/total;dur=/);
+    expect(Buffer.from(direct.body ?? new Uint8Array())).toEqual(Buffer.from(honoBody));
+    const [a, b] = iiif.records.map(({ durationMs: _d, sourceMs: _s, ...rest }) => rest);
+    expect(a).toEqual(b);
+    expect(a?.servedBy).toBe('busy');
   });
 
   it('leaves renders, redirects, errors, query strings and encoded paths to Hono', async () => {
