@@ -6,6 +6,7 @@ import {
   type TiffLevel,
   type TileLocation,
   TiffError,
+  extendJpeg,
   isPassThroughJpeg,
   readTileLocation,
   readTileTables,
@@ -43,6 +44,9 @@ export interface AlignedTile {
   /** Exact IIIF size; smaller than the stored tile at the right and bottom edges, or by a rounding pixel. */
   width: number;
   height: number;
+  /** The cell's pixels of the level: one fewer than the size where a rounding pixel is added. */
+  cellWidth: number;
+  cellHeight: number;
 }
 
 /**
@@ -50,8 +54,9 @@ export interface AlignedTile {
  * resolution, unrotated, in colour, as JPEG, stored as a JPEG that browsers decode as is.
  * Level sizes are rounded (a viewer asks 188 rows where 187 are stored, or a region that maps to
  * 256.14..512.27 level rows), so the region may sit less than a pixel off the cell and the size
- * may be one pixel short of it (the tile is then cropped losslessly). A size one pixel larger
- * needs new pixels: the renderer makes them from the same tile. Everything else goes to the renderer.
+ * may be one pixel short of it (the tile is then cropped losslessly) or, at a level's last
+ * column or row, one pixel over it (the stored tile's padding then repeats the edge: extendJpeg).
+ * Everything else goes to the renderer.
  */
 export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): AlignedTile | undefined {
   const level = geometry.tiffLevels?.[plan.level];
@@ -61,11 +66,14 @@ export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): Aligned
   const x = cellAlong(plan.region.x, plan.region.w, level.width / geometry.width, level.tileWidth, level.width, plan.width);
   const y = cellAlong(plan.region.y, plan.region.h, level.height / geometry.height, level.tileHeight, level.height, plan.height);
   if (x === undefined || y === undefined) return undefined;
-  return { level, col: x, row: y, width: plan.width, height: plan.height };
+  return { level, col: x.index, row: y.index, width: plan.width, height: plan.height, cellWidth: x.cell, cellHeight: y.cell };
 }
 
-/** The tile index along one axis whose cell the region covers within rounding, with `size` 0 or 1 px short of it. */
-function cellAlong(start: number, length: number, scale: number, tile: number, levelSize: number, size: number): number | undefined {
+/**
+ * The tile index along one axis whose cell the region covers within rounding, with `size` 0 or
+ * 1 px short of it, or 1 px over it where the stored tile has padding there (a level's last one).
+ */
+function cellAlong(start: number, length: number, scale: number, tile: number, levelSize: number, size: number): { index: number; cell: number } | undefined {
   const from = start * scale;
   const to = (start + length) * scale;
   const index = Math.round(from / tile);
@@ -73,7 +81,7 @@ function cellAlong(start: number, length: number, scale: number, tile: number, l
   const cellEnd = Math.min(levelSize, cellStart + tile);
   if (cellStart >= levelSize || Math.abs(from - cellStart) >= 1 || Math.abs(to - cellEnd) >= 1) return undefined;
   const cell = cellEnd - cellStart;
-  return size <= cell && size >= cell - 1 ? index : undefined;
+  return size >= cell - 1 && size <= Math.min(tile, cell + 1) ? { index, cell } : undefined;
 }
 
 /** Where a cropped tile's bytes are kept: the cache and the source's identity in its keys. */
@@ -85,7 +93,7 @@ export interface CroppedTileStore {
 
 /**
  * The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no
- * decode, no encode. A cropped tile (edges, rounding) comes from `store` when it has it.
+ * decode, no encode (but for the edge blocks of an added rounding pixel). A cropped tile (edges, rounding) comes from `store` when it has it.
  */
 export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array> {
   const { level } = tile;
@@ -98,7 +106,10 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
   if (!cropped) return jpeg;
-  const out = rewriteJpegFrameSize(jpeg, tile.width, tile.height);
+  const out =
+    tile.width > tile.cellWidth || tile.height > tile.cellHeight
+      ? extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight)
+      : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
   if (key) store.cache.set(key, out);
   return out;
 }

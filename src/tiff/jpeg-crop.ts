@@ -10,11 +10,11 @@ const DRI = 0xdd;
  * lack the new categories; re-encoding DC with the complete standard table
  * (Annex K.3) always works. AC symbols are copied, so their tables stay.
  */
-const STANDARD_DC_COUNTS = Uint8Array.of(0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0);
-const STANDARD_DC_VALUES = Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
-const STANDARD_DC = buildHuffmanTable(STANDARD_DC_COUNTS, STANDARD_DC_VALUES);
+export const STANDARD_DC_COUNTS = Uint8Array.of(0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0);
+export const STANDARD_DC_VALUES = Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+export const STANDARD_DC = buildHuffmanTable(STANDARD_DC_COUNTS, STANDARD_DC_VALUES);
 
-interface ScanComponent {
+export interface ScanComponent {
   h: number;
   v: number;
   dcId: number;
@@ -24,9 +24,11 @@ interface ScanComponent {
   index: number;
   /** Bit s set when `dc` codes category s as the standard table does. */
   dcSame: number;
+  /** Its quantisation table's id (Tq). */
+  quant: number;
 }
 
-interface Frame {
+export interface Frame {
   width: number;
   height: number;
   components: ScanComponent[];
@@ -70,7 +72,7 @@ function readDht(jpeg: Uint8Array, seg: JpegSegment, dc: Map<number, HuffmanTabl
 }
 
 /** Parses tables, the frame (baseline/extended Huffman, 8-bit) and its single scan. */
-function readFrame(jpeg: Uint8Array): Frame {
+export function readFrame(jpeg: Uint8Array): Frame {
   if (!startsWithSoi(jpeg)) throw new TiffError('Malformed JPEG data.');
   const dc = new Map<number, HuffmanTable>();
   const ac = new Map<number, HuffmanTable>();
@@ -108,7 +110,7 @@ function readFrame(jpeg: Uint8Array): Frame {
       for (let k = 0; k <= 11; k++) {
         if (dcTable.lengths[k] === STANDARD_DC.lengths[k] && dcTable.codes[k] === STANDARD_DC.codes[k]) dcSame |= 1 << k;
       }
-      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, index: i, dcSame });
+      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, index: i, dcSame, quant: jpeg[c + 2] ?? 0 });
     }
     return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, header, sof, dataStart: seg.end };
   }

@@ -122,6 +122,47 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('fast paths of %s', (name) => {
     }
   });
 
+  it('answers a JPEG one rounding pixel above a level with the stored tile, its edge repeated, without the renderer', async () => {
+    // The requests OpenSeadragon makes of the smallest level and of a bottom tile at scale 4, and
+    // the same size of the level's stored pixels.
+    const apps = build();
+    await apps.app.request(`/iiif/3/${name}/info.json`);
+    for (const [url, exact, edge] of [
+      ['full/250,188', 'full/250,187', 'bottom'],
+      ['0,1024,1024,476/256,120', '0,1024,1024,476/256,119', 'bottom'],
+      ['full/251,187', 'full/250,187', 'right'],
+    ] as const) {
+      const jpg = `/iiif/3/${name}/${url}/0/default.jpg`;
+      // The level's pixels, from its tables (now loaded), with the last row or column repeated.
+      const level = await (await apps.app.request(`/iiif/3/${name}/${exact}/0/default.png`)).arrayBuffer();
+      const repeated = await sharp(level).extend({ [edge]: 1, extendWith: 'copy' }).png().toBuffer();
+      const before = { ...apps.counts };
+      const { path, body, plain } = await fetchBoth(apps, jpg);
+      expect(path, url).toBe('passthrough');
+      expect(apps.counts.reads - before.reads, url).toBe(1);
+      const meta = await sharp(body).metadata();
+      const [w = 0, h = 0] = url.split('/').at(-1)!.split(',').map(Number);
+      expect([meta.width, meta.height], url).toEqual([w, h]);
+      // Measured 0.01–0.20 of 255 over the image: only the edge blocks are quantised again.
+      expect(await meanAbsDiff(body, repeated), url).toBeLessThan(0.3);
+      // And on the added line alone: measured 0.2–0.6 on the 4:4:4 pyramid, 5.9–10.2 on the 4:2:0 one,
+      // whose coarse chroma steps move the edge block's samples when it is quantised again
+      // (the stored padding, black, would be ~130).
+      const line = async (png: Uint8Array) => {
+        const image = sharp(png).removeAlpha();
+        const box = edge === 'bottom' ? { left: 0, top: h - 1, width: w, height: 1 } : { left: w - 1, top: 0, width: 1, height: h };
+        return image.extract(box).raw().toBuffer();
+      };
+      const [ours, theirs] = await Promise.all([line(body), line(repeated)]);
+      let sum = 0;
+      for (let i = 0; i < ours.length; i++) sum += Math.abs((ours[i] ?? 0) - (theirs[i] ?? 0));
+      expect(sum / ours.length, url).toBeLessThan(16);
+      // Against libvips resizing the level by 188/187, the repeat shifts grid edges by up to a
+      // pixel: measured 5.2–10.6 of 255 on the 4:4:4 pyramid, 15.8 on the 4:2:0 one.
+      expect(await meanAbsDiff(body, plain), url).toBeLessThan(20);
+    }
+  });
+
   it('makes one-tile thumbnails from the covering tile of the best level; larger ones through libvips', async () => {
     const apps = build();
     await apps.app.request(`/iiif/3/${name}/info.json`);

@@ -89,6 +89,7 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('tile pass-through of %s', (name) => {
     expect(tiles?.scaleFactors).toEqual([1, 2, 4, 8]);
     const paths = { passthrough: 0, tiles: 0, render: 0 };
     let worst = 0;
+    let worstRounded = 0;
     for (const t of viewerTiles(PYRAMID.width, PYRAMID.height, 256, tiles?.scaleFactors ?? [])) {
       const res = await app.request(`/iiif/3/${name}/${t.path}.jpg`);
       expect(res.status, t.path).toBe(200);
@@ -100,13 +101,18 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('tile pass-through of %s', (name) => {
       if (path !== 'passthrough') continue;
       // The same request as PNG always goes through the renderer.
       const rendered = new Uint8Array(await (await app.request(`/iiif/3/${name}/${t.path}.png`)).arrayBuffer());
-      worst = Math.max(worst, await meanAbsDiff(jpg, rendered));
+      const mad = await meanAbsDiff(jpg, rendered);
+      // At scale 8 the level is 250×187 but a viewer asks for 250×188.
+      if (t.h === 188) worstRounded = Math.max(worstRounded, mad);
+      else worst = Math.max(worst, mad);
     }
-    // Levels 2000, 1000 and 500 wide are exact halvings: all their 48+12+4 tiles pass through.
-    // At scale 8 the level is 250×187 but a viewer asks for 250×188: one new row, resized from that level's stored tile.
-    expect(paths).toEqual({ passthrough: 64, tiles: 1, render: 0 });
+    // Levels 2000, 1000 and 500 wide are exact halvings: all their 48+12+4 tiles pass through. The
+    // 250×188 one is the stored 250×187 tile with its last row repeated (render-fast-path.test.ts).
+    expect(paths).toEqual({ passthrough: 65, tiles: 0, render: 0 });
     // Stored tiles are JPEG (quality 75–95) of a grid with hard 50 px edges; 4 levels of 255 is JPEG noise.
     expect(worst).toBeLessThan(4);
+    // Against resizing by 188/187, the repeated row shifts the grid's edges by up to a pixel: measured 10.6–15.8.
+    expect(worstRounded).toBeLessThan(20);
   });
 
   it('reads the level tables once, then one small range per tile, never the whole file', async () => {

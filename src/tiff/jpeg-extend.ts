@@ -1,0 +1,297 @@
+import { TiffError } from './errors.ts';
+import { type Frame, type ScanComponent, STANDARD_DC, STANDARD_DC_COUNTS, STANDARD_DC_VALUES, readFrame } from './jpeg-crop.ts';
+import { BitReader, BitWriter, buildHuffmanTable } from './jpeg-huffman.ts';
+import { SOS, type JpegSegment } from './jpeg-markers.ts';
+
+const DHT = 0xc4;
+const DQT = 0xdb;
+
+/** Annex K.3.3.2, Table K.5: the standard luminance AC table, complete (every run/size symbol). */
+const STANDARD_AC_COUNTS = Uint8Array.of(0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d);
+const STANDARD_AC_VALUES = Uint8Array.from([
+  0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07, 0x22, 0x71, 0x14, 0x32, 0x81,
+  0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52, 0xd1, 0xf0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18,
+  0x19, 0x1a, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+  0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75,
+  0x76, 0x77, 0x78, 0x79, 0x7a, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+  0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3,
+  0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5,
+  0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+]);
+const STANDARD_AC = buildHuffmanTable(STANDARD_AC_COUNTS, STANDARD_AC_VALUES);
+
+/** Row-major index of each zig-zag position (Figure A.6). */
+const ZIGZAG = Uint8Array.of(
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42,
+  49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+);
+
+/** The JPEG DCT is orthonormal (A.3.3): BASIS[x * 8 + u] = c(u) cos((2x + 1) u π / 16), its inverse the transpose. */
+const BASIS = Float64Array.from({ length: 64 }, (_, i) => {
+  const x = i >> 3;
+  const u = i & 7;
+  return (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+});
+/** BASIS transposed: FORWARD[u * 8 + x]. */
+const FORWARD = Float64Array.from({ length: 64 }, (_, i) => BASIS[(i & 7) * 8 + (i >> 3)] ?? 0);
+
+interface Plane {
+  component: ScanComponent;
+  /** Quantisation steps in zig-zag order. */
+  steps: Uint16Array;
+  /** Blocks per row and rows of blocks kept. */
+  blocksX: number;
+  blocksY: number;
+  /** 64 coefficients per block, zig-zag order, blocks row-major. */
+  coef: Int16Array;
+  /** Samples of the image along each axis: before (valid) and after (wanted) the extension. */
+  validX: number;
+  validY: number;
+  wantX: number;
+  wantY: number;
+}
+
+/**
+ * A baseline JPEG of `width` x `height` from the top-left of `jpeg`, whose pixels from column
+ * `validWidth` and row `validHeight` on repeat the last valid column and row: a stored edge tile
+ * one rounding pixel larger than its level. The padding the encoder left there (black, in
+ * libvips' pyramids) is replaced, so only the blocks along those edges are decoded to pixels and
+ * quantised again with the tile's own tables; every other block keeps its coefficients. The
+ * entropy data is coded again with the standard tables (Annex K), which hold every symbol.
+ */
+export function extendJpeg(jpeg: Uint8Array, width: number, height: number, validWidth: number, validHeight: number): Uint8Array {
+  const f = readFrame(jpeg);
+  for (const n of [width, height, validWidth, validHeight]) if (!Number.isInteger(n) || n < 1) throw new TiffError('Invalid JPEG size.');
+  if (width > f.width || height > f.height || validWidth > f.width || validHeight > f.height) throw new TiffError('JPEG size exceeds the frame.');
+  const interleaved = f.components.length > 1;
+  let hMax = 1;
+  let vMax = 1;
+  for (const c of f.components) {
+    hMax = Math.max(hMax, c.h);
+    vMax = Math.max(vMax, c.v);
+  }
+  const mcuW = interleaved ? 8 * hMax : 8;
+  const mcuH = interleaved ? 8 * vMax : 8;
+  const keepX = Math.ceil(width / mcuW);
+  const keepY = Math.ceil(height / mcuH);
+  const steps = quantTables(jpeg, f.header);
+  const planes = f.components.map((component): Plane => {
+    const table = steps.get(component.quant);
+    if (!table) throw new TiffError('Malformed JPEG data.');
+    const bw = interleaved ? component.h : 1;
+    const bh = interleaved ? component.v : 1;
+    const along = (n: number, s: number, max: number) => Math.ceil((n * s) / max);
+    return {
+      component,
+      steps: table,
+      blocksX: keepX * bw,
+      blocksY: keepY * bh,
+      coef: new Int16Array(keepX * bw * keepY * bh * 64),
+      validX: along(Math.min(validWidth, width), component.h, hMax),
+      validY: along(Math.min(validHeight, height), component.v, vMax),
+      wantX: along(width, component.h, hMax),
+      wantY: along(height, component.v, vMax),
+    };
+  });
+  decodeScan(jpeg, f, planes, Math.ceil(f.width / mcuW), keepX, keepY);
+  for (const p of planes) {
+    repeatEdge(p, 'x');
+    repeatEdge(p, 'y');
+  }
+  return assemble(jpeg, f, encodeScan(planes, keepX, keepY, jpeg.length), width, height);
+}
+
+/** DQT tables by id, 8- or 16-bit steps, in zig-zag order. */
+function quantTables(jpeg: Uint8Array, header: JpegSegment[]): Map<number, Uint16Array> {
+  const tables = new Map<number, Uint16Array>();
+  for (const seg of header) {
+    if (seg.marker !== DQT) continue;
+    for (let at = seg.start + 4; at < seg.end; ) {
+      const pq = (jpeg[at] ?? 0) >> 4;
+      const size = pq === 0 ? 64 : 128;
+      if (pq > 1 || at + 1 + size > seg.end) throw new TiffError('Malformed JPEG quantisation table.');
+      const t = new Uint16Array(64);
+      for (let k = 0; k < 64; k++) t[k] = pq === 0 ? (jpeg[at + 1 + k] ?? 0) : ((jpeg[at + 1 + 2 * k] ?? 0) << 8) | (jpeg[at + 2 + 2 * k] ?? 0);
+      if (t.includes(0)) throw new TiffError('Malformed JPEG quantisation table.');
+      tables.set((jpeg[at] ?? 0) & 15, t);
+      at += 1 + size;
+    }
+  }
+  return tables;
+}
+
+/** Huffman-decodes every MCU of the first `keepY` rows; those of the first `keepX` columns are kept. */
+function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, keepX: number, keepY: number): void {
+  const r = new BitReader(jpeg, f.dataStart);
+  const pred = [0, 0, 0, 0];
+  const scratch = new Int16Array(64);
+  for (let my = 0; my < keepY; my++) {
+    for (let mx = 0; mx < mcusX; mx++) {
+      for (const p of planes) {
+        const { h, v, dc, ac, index } = p.component;
+        const bw = planes.length > 1 ? h : 1;
+        const bh = planes.length > 1 ? v : 1;
+        for (let by = 0; by < bh; by++) {
+          for (let bx = 0; bx < bw; bx++) {
+            const at = mx < keepX ? blockAt(p, mx * bw + bx, my * bh + by) : -1;
+            const out = at >= 0 ? p.coef.subarray(at, at + 64) : scratch;
+            out.fill(0);
+            const s = r.decode(dc);
+            if (s > 11) throw new TiffError('Malformed JPEG data.');
+            pred[index] = (pred[index] ?? 0) + extend(r.bits(s), s);
+            out[0] = pred[index] ?? 0;
+            for (let k = 1; k < 64; ) {
+              const rs = r.decode(ac);
+              const size = rs & 15;
+              if (size === 0) {
+                if (rs !== 0xf0) break; // EOB
+                k += 16;
+                continue;
+              }
+              k += rs >> 4;
+              if (k > 63) throw new TiffError('Malformed JPEG data.');
+              out[k++] = extend(r.bits(size), size);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+const extend = (raw: number, s: number): number => (s === 0 ? 0 : raw < 1 << (s - 1) ? raw - (1 << s) + 1 : raw);
+const blockAt = (p: Plane, bx: number, by: number): number => (by * p.blocksX + bx) * 64;
+
+/** Samples of one block, level-shifted (A.3.1), row-major. */
+function toSamples(p: Plane, at: number): Float64Array {
+  const f = new Float64Array(64);
+  for (let k = 0; k < 64; k++) f[ZIGZAG[k] ?? 0] = (p.coef[at + k] ?? 0) * (p.steps[k] ?? 1);
+  return transform(f, false);
+}
+
+/** Quantises `samples` back into the block at `at`, within baseline's coefficient ranges. */
+function fromSamples(p: Plane, at: number, samples: Float64Array): void {
+  const f = transform(samples, true);
+  for (let k = 0; k < 64; k++) {
+    const limit = k === 0 ? 2047 : 1023;
+    p.coef[at + k] = Math.max(-limit, Math.min(limit, Math.round((f[ZIGZAG[k] ?? 0] ?? 0) / (p.steps[k] ?? 1))));
+  }
+}
+
+/**
+ * The separable 2-D DCT (forward) or its inverse on a row-major 8x8 block: out = M in Mᵀ, with M
+ * FORWARD (F[v][u] = Σ B[y][v] B[x][u] f[y][x]) or BASIS (f[y][x] = Σ B[y][v] B[x][u] F[v][u]).
+ */
+function transform(input: Float64Array, forward: boolean): Float64Array {
+  const m = forward ? FORWARD : BASIS;
+  const tmp = new Float64Array(64);
+  const out = new Float64Array(64);
+  for (let r = 0; r < 8; r++) {
+    for (let i = 0; i < 8; i++) {
+      let s = 0;
+      for (let j = 0; j < 8; j++) s += (m[i * 8 + j] ?? 0) * (input[r * 8 + j] ?? 0);
+      tmp[r * 8 + i] = s;
+    }
+  }
+  for (let c = 0; c < 8; c++) {
+    for (let i = 0; i < 8; i++) {
+      let s = 0;
+      for (let j = 0; j < 8; j++) s += (m[i * 8 + j] ?? 0) * (tmp[j * 8 + c] ?? 0);
+      out[i * 8 + c] = s;
+    }
+  }
+  return out;
+}
+
+/**
+ * Along `axis`, samples from the last valid one up to the end of the block holding the last
+ * wanted one copy the last valid sample, decoders' clamping included.
+ */
+function repeatEdge(p: Plane, axis: 'x' | 'y'): void {
+  const valid = axis === 'x' ? p.validX : p.validY;
+  const want = axis === 'x' ? p.wantX : p.wantY;
+  if (want <= valid) return;
+  const across = axis === 'x' ? p.blocksY : p.blocksX;
+  const end = 8 * Math.ceil(want / 8);
+  const from = (valid - 1) >> 3;
+  const at = (along: number, i: number) => (axis === 'x' ? blockAt(p, along, i) : blockAt(p, i, along));
+  const index = (along: number, other: number) => (axis === 'x' ? other * 8 + along : along * 8 + other);
+  for (let i = 0; i < across; i++) {
+    const source = toSamples(p, at(from, i));
+    const edge = Float64Array.from({ length: 8 }, (_, o) => Math.max(-128, Math.min(127, source[index((valid - 1) & 7, o)] ?? 0)));
+    for (let b = valid >> 3; b < end >> 3; b++) {
+      const samples = b === from ? source : toSamples(p, at(b, i));
+      for (let s = Math.max(valid, 8 * b); s < 8 * b + 8; s++) for (let o = 0; o < 8; o++) samples[index(s & 7, o)] = edge[o] ?? 0;
+      fromSamples(p, at(b, i), samples);
+    }
+  }
+}
+
+const bitSize = (n: number): number => (n === 0 ? 0 : 32 - Math.clz32(Math.abs(n)));
+
+function encodeScan(planes: Plane[], keepX: number, keepY: number, expected: number): Uint8Array {
+  const w = new BitWriter(expected);
+  const pred = [0, 0, 0, 0];
+  for (let my = 0; my < keepY; my++) {
+    for (let mx = 0; mx < keepX; mx++) {
+      for (const p of planes) {
+        const { h, v, index } = p.component;
+        const bw = planes.length > 1 ? h : 1;
+        const bh = planes.length > 1 ? v : 1;
+        for (let by = 0; by < bh; by++) {
+          for (let bx = 0; bx < bw; bx++) {
+            const at = blockAt(p, mx * bw + bx, my * bh + by);
+            const dc = p.coef[at] ?? 0;
+            const diff = dc - (pred[index] ?? 0);
+            pred[index] = dc;
+            w.symbol(STANDARD_DC, bitSize(diff));
+            w.write(diff < 0 ? diff - 1 : diff, bitSize(diff));
+            let run = 0;
+            for (let k = 1; k < 64; k++) {
+              const c = p.coef[at + k] ?? 0;
+              if (c === 0) {
+                run++;
+                continue;
+              }
+              for (; run > 15; run -= 16) w.symbol(STANDARD_AC, 0xf0);
+              const size = bitSize(c);
+              w.symbol(STANDARD_AC, (run << 4) | size);
+              w.write(c < 0 ? c - 1 : c, size);
+              run = 0;
+            }
+            if (run > 0) w.symbol(STANDARD_AC, 0);
+          }
+        }
+      }
+    }
+  }
+  return w.finish();
+}
+
+/** The header without its Huffman tables, the standard ones (id 0) before SOS, which selects them. */
+function assemble(jpeg: Uint8Array, f: Frame, data: Uint8Array, width: number, height: number): Uint8Array {
+  const dht = [0xff, DHT, 0, 0, 0x00, ...STANDARD_DC_COUNTS, ...STANDARD_DC_VALUES, 0x10, ...STANDARD_AC_COUNTS, ...STANDARD_AC_VALUES];
+  dht[2] = (dht.length - 2) >> 8;
+  dht[3] = (dht.length - 2) & 0xff;
+  const kept = f.header.filter((s) => s.marker !== DHT);
+  let length = 2 + dht.length + data.length + 2;
+  for (const s of kept) length += s.end - s.start;
+  const out = new Uint8Array(length);
+  out[0] = 0xff;
+  out[1] = 0xd8;
+  let at = 2;
+  for (const s of kept) {
+    if (s.marker === SOS) {
+      out.set(dht, at);
+      at += dht.length;
+    }
+    out.set(jpeg.subarray(s.start, s.end), at);
+    if (s === f.sof) out.set([height >> 8, height & 0xff, width >> 8, width & 0xff], at + 5);
+    if (s.marker === SOS) for (let i = 0; i < f.components.length; i++) out[at + 6 + 2 * i] = 0x00;
+    at += s.end - s.start;
+  }
+  out.set(data, at);
+  out[at + data.length] = 0xff;
+  out[at + data.length + 1] = 0xd9;
+  return out;
+}

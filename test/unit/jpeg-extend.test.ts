@@ -1,0 +1,80 @@
+import sharp, { type JpegOptions } from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { TiffError } from '../../src/tiff/errors.ts';
+import { extendJpeg } from '../../src/tiff/jpeg-extend.ts';
+
+/**
+ * A 256×256 stored edge tile as libvips writes one: the level's 187×140 pixels (smooth shading
+ * and hard-edged squares, so that both show in the edge blocks) and black padding around them.
+ */
+async function edgeTile(channels: 1 | 3, options: JpegOptions): Promise<Uint8Array> {
+  const raw = Buffer.alloc(256 * 256 * channels);
+  for (let y = 0; y < 140; y++) {
+    for (let x = 0; x < 187; x++) {
+      const square = ((x >> 4) + (y >> 4)) & 1;
+      for (let c = 0; c < channels; c++) raw[(y * 256 + x) * channels + c] = square ? 40 + c * 60 + (x >> 2) : 220 - c * 50 - (y >> 2);
+    }
+  }
+  const image = sharp(raw, { raw: { width: 256, height: 256, channels } });
+  return (channels === 1 ? image.toColourspace('b-w') : image).jpeg(options).toBuffer();
+}
+
+/** Pixels as RGB (grey decodes to three equal channels), and the JPEG's own component count. */
+async function decode(jpeg: Uint8Array) {
+  const { data, info } = await sharp(jpeg).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { channels } = await sharp(jpeg).metadata();
+  return { data, width: info.width, height: info.height, channels };
+}
+
+const cases = [
+  { name: 'YCbCr 4:2:0, q75', channels: 3, options: { quality: 75, chromaSubsampling: '4:2:0' } },
+  { name: 'YCbCr 4:4:4, q90', channels: 3, options: { quality: 90, chromaSubsampling: '4:4:4' } },
+  { name: 'grey, q90', channels: 1, options: { quality: 90 } },
+] as const;
+
+describe('extendJpeg: a stored edge tile one rounding pixel larger', () => {
+  it.each(cases)('repeats the last column and row over the padding: $name', async ({ channels, options }) => {
+    const tile = await edgeTile(channels, options);
+    const stored = await decode(tile);
+    const out = await decode(extendJpeg(tile, 188, 141, 187, 140));
+    expect([out.width, out.height, out.channels]).toEqual([188, 141, channels]);
+    // The reference: the stored tile's pixels of the level, its last column and row repeated.
+    const at = (img: { data: Buffer; width: number }, x: number, y: number, c: number) => img.data[(y * img.width + x) * 3 + c] ?? 0;
+    let sum = 0;
+    let max = 0;
+    let farMax = 0;
+    for (let y = 0; y < 141; y++) {
+      for (let x = 0; x < 188; x++) {
+        for (let c = 0; c < 3; c++) {
+          const d = Math.abs(at(out, x, y, c) - at(stored, Math.min(x, 186), Math.min(y, 139), c));
+          sum += d;
+          max = Math.max(max, d);
+          // Blocks away from the edges keep their coefficients (chroma upsampling reaches 16 px).
+          if (x < 168 && y < 120) farMax = Math.max(farMax, d);
+        }
+      }
+    }
+    const mean = sum / (188 * 141 * 3);
+    // Measured: mean 0.02 (grey), 0.08 (4:4:4), 0.30 (4:2:0); largest 5, 15, 21 of 255, in the edge blocks quantised again.
+    expect(mean).toBeLessThan(0.5);
+    expect(max).toBeLessThan(32);
+    expect(farMax).toBe(0);
+    // Without the repeat, the padding shows: the new column would be black.
+    let edge = 0;
+    for (let y = 0; y < 140; y++) edge += Math.abs(at(out, 187, y, 0) - at(stored, 186, y, 0));
+    expect(edge / 140).toBeLessThan(4);
+  });
+
+  it('also crops: a size one short along one axis and one over along the other', async () => {
+    const tile = await edgeTile(3, { quality: 90, chromaSubsampling: '4:2:0' });
+    const out = await decode(extendJpeg(tile, 186, 141, 187, 140));
+    expect([out.width, out.height]).toEqual([186, 141]);
+  });
+
+  it('fails with a TiffError on a truncated tile or a size beyond the frame', async () => {
+    const tile = await edgeTile(3, { quality: 90 });
+    expect(() => extendJpeg(tile.subarray(0, 700), 188, 141, 187, 140)).toThrow(TiffError);
+    expect(() => extendJpeg(tile, 257, 141, 187, 140)).toThrow(TiffError);
+    expect(() => extendJpeg(tile, 0, 141, 187, 140)).toThrow(TiffError);
+  });
+});
