@@ -32,8 +32,6 @@ const BASIS = Float64Array.from({ length: 64 }, (_, i) => {
   const u = i & 7;
   return (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
 });
-/** BASIS transposed: FORWARD[u * 8 + x]. */
-const FORWARD = Float64Array.from({ length: 64 }, (_, i) => BASIS[(i & 7) * 8 + (i >> 3)] ?? 0);
 
 interface Plane {
   component: ScanComponent;
@@ -55,9 +53,10 @@ interface Plane {
  * A baseline JPEG of `width` x `height` from the top-left of `jpeg`, whose pixels from column
  * `validWidth` and row `validHeight` on repeat the last valid column and row: a stored edge tile
  * one rounding pixel larger than its level. The padding the encoder left there (black, in
- * libvips' pyramids) is replaced, so only the blocks along those edges are decoded to pixels and
- * quantised again with the tile's own tables; every other block keeps its coefficients. The
- * entropy data is coded again with the standard tables (Annex K), which hold every symbol.
+ * libvips' pyramids) is replaced: only the blocks along those edges change, by a linear operator
+ * on their coefficients, and are quantised again with the tile's own tables; every other block
+ * keeps its coefficients. The entropy data is coded again with the standard tables (Annex K),
+ * which hold every symbol.
  */
 export function extendJpeg(jpeg: Uint8Array, width: number, height: number, validWidth: number, validHeight: number): Uint8Array {
   const f = readFrame(jpeg);
@@ -133,13 +132,14 @@ function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, 
         const bh = planes.length > 1 ? v : 1;
         for (let by = 0; by < bh; by++) {
           for (let bx = 0; bx < bw; bx++) {
-            const at = mx < keepX ? blockAt(p, mx * bw + bx, my * bh + by) : -1;
-            const out = at >= 0 ? p.coef.subarray(at, at + 64) : scratch;
-            out.fill(0);
+            // A dropped block is decoded into `scratch`, at 0.
+            const out = mx < keepX ? p.coef : scratch;
+            const at = mx < keepX ? blockAt(p, mx * bw + bx, my * bh + by) : 0;
+            out.fill(0, at, at + 64);
             const s = r.decode(dc);
             if (s > 11) throw new TiffError('Malformed JPEG data.');
             pred[index] = (pred[index] ?? 0) + extend(r.bits(s), s);
-            out[0] = pred[index] ?? 0;
+            out[at] = pred[index] ?? 0;
             for (let k = 1; k < 64; ) {
               const rs = r.decode(ac);
               const size = rs & 15;
@@ -150,7 +150,7 @@ function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, 
               }
               k += rs >> 4;
               if (k > 63) throw new TiffError('Malformed JPEG data.');
-              out[k++] = extend(r.bits(size), size);
+              out[at + k++] = extend(r.bits(size), size);
             }
           }
         }
@@ -162,67 +162,60 @@ function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, 
 const extend = (raw: number, s: number): number => (s === 0 ? 0 : raw < 1 << (s - 1) ? raw - (1 << s) + 1 : raw);
 const blockAt = (p: Plane, bx: number, by: number): number => (by * p.blocksX + bx) * 64;
 
-/** Samples of one block, level-shifted (A.3.1), row-major. */
-function toSamples(p: Plane, at: number): Float64Array {
-  const f = new Float64Array(64);
-  for (let k = 0; k < 64; k++) f[ZIGZAG[k] ?? 0] = (p.coef[at + k] ?? 0) * (p.steps[k] ?? 1);
-  return transform(f, false);
-}
-
-/** Quantises `samples` back into the block at `at`, within baseline's coefficient ranges. */
-function fromSamples(p: Plane, at: number, samples: Float64Array): void {
-  const f = transform(samples, true);
-  for (let k = 0; k < 64; k++) {
-    const limit = k === 0 ? 2047 : 1023;
-    p.coef[at + k] = Math.max(-limit, Math.min(limit, Math.round((f[ZIGZAG[k] ?? 0] ?? 0) / (p.steps[k] ?? 1))));
-  }
-}
-
 /**
- * The separable 2-D DCT (forward) or its inverse on a row-major 8x8 block: out = M in Mᵀ, with M
- * FORWARD (F[v][u] = Σ B[y][v] B[x][u] f[y][x]) or BASIS (f[y][x] = Σ B[y][v] B[x][u] F[v][u]).
+ * The 1-D operator, in the DCT domain along one axis, that keeps samples 0..c-1 of a block and
+ * sets samples c..7 to sample c-1 (c = 0: all eight to the previous block's sample 7, which the
+ * caller passes as the source): K = Bᵀ A B over that axis, the other axis left transformed.
  */
-function transform(input: Float64Array, forward: boolean): Float64Array {
-  const m = forward ? FORWARD : BASIS;
-  const tmp = new Float64Array(64);
-  const out = new Float64Array(64);
-  for (let r = 0; r < 8; r++) {
-    for (let i = 0; i < 8; i++) {
-      let s = 0;
-      for (let j = 0; j < 8; j++) s += (m[i * 8 + j] ?? 0) * (input[r * 8 + j] ?? 0);
-      tmp[r * 8 + i] = s;
+const repeatOperators = new Map<number, Float64Array>();
+function repeatOperator(c: number): Float64Array {
+  let k = repeatOperators.get(c);
+  if (k) return k;
+  k = new Float64Array(64);
+  for (let u = 0; u < 8; u++) {
+    for (let w = 0; w < 8; w++) {
+      let sum = 0;
+      // Sample x of the result is sample `from` of the input: itself, or the edge.
+      for (let x = 0; x < 8; x++) sum += (BASIS[x * 8 + u] ?? 0) * (BASIS[(c === 0 ? 7 : x < c ? x : c - 1) * 8 + w] ?? 0);
+      k[u * 8 + w] = sum;
     }
   }
-  for (let c = 0; c < 8; c++) {
-    for (let i = 0; i < 8; i++) {
-      let s = 0;
-      for (let j = 0; j < 8; j++) s += (m[i * 8 + j] ?? 0) * (tmp[j * 8 + c] ?? 0);
-      out[i * 8 + c] = s;
-    }
-  }
-  return out;
+  repeatOperators.set(c, k);
+  return k;
 }
+
+const IN = new Float64Array(64);
 
 /**
  * Along `axis`, samples from the last valid one up to the end of the block holding the last
- * wanted one copy the last valid sample, decoders' clamping included.
+ * wanted one repeat the last valid sample. Done on dequantised coefficients with the operator
+ * above (no inverse transform), then quantised again with the block's own steps.
  */
 function repeatEdge(p: Plane, axis: 'x' | 'y'): void {
   const valid = axis === 'x' ? p.validX : p.validY;
   const want = axis === 'x' ? p.wantX : p.wantY;
   if (want <= valid) return;
   const across = axis === 'x' ? p.blocksY : p.blocksX;
-  const end = 8 * Math.ceil(want / 8);
   const from = (valid - 1) >> 3;
-  const at = (along: number, i: number) => (axis === 'x' ? blockAt(p, along, i) : blockAt(p, i, along));
-  const index = (along: number, other: number) => (axis === 'x' ? other * 8 + along : along * 8 + other);
+  const last = Math.ceil(want / 8) - 1;
   for (let i = 0; i < across; i++) {
-    const source = toSamples(p, at(from, i));
-    const edge = Float64Array.from({ length: 8 }, (_, o) => Math.max(-128, Math.min(127, source[index((valid - 1) & 7, o)] ?? 0)));
-    for (let b = valid >> 3; b < end >> 3; b++) {
-      const samples = b === from ? source : toSamples(p, at(b, i));
-      for (let s = Math.max(valid, 8 * b); s < 8 * b + 8; s++) for (let o = 0; o < 8; o++) samples[index(s & 7, o)] = edge[o] ?? 0;
-      fromSamples(p, at(b, i), samples);
+    const source = axis === 'x' ? blockAt(p, from, i) : blockAt(p, i, from);
+    for (let k = 0; k < 64; k++) IN[ZIGZAG[k] ?? 0] = (p.coef[source + k] ?? 0) * (p.steps[k] ?? 1);
+    // The source block itself when it has samples past the edge, then whole blocks after it.
+    for (let b = valid & 7 ? from : from + 1; b <= last; b++) {
+      const op = repeatOperator(b === from ? valid & 7 : 0);
+      const target = axis === 'x' ? blockAt(p, b, i) : blockAt(p, i, b);
+      for (let k = 0; k < 64; k++) {
+        const n = ZIGZAG[k] ?? 0;
+        // n = v * 8 + u: the operator acts on u along x, on v along y.
+        const u = axis === 'x' ? n & 7 : n >> 3;
+        const other = axis === 'x' ? n & 56 : n & 7;
+        const stride = axis === 'x' ? 1 : 8;
+        let sum = 0;
+        for (let w = 0; w < 8; w++) sum += (op[u * 8 + w] ?? 0) * (IN[other + w * stride] ?? 0);
+        const limit = k === 0 ? 2047 : 1023;
+        p.coef[target + k] = Math.max(-limit, Math.min(limit, Math.round(sum / (p.steps[k] ?? 1))));
+      }
     }
   }
 }

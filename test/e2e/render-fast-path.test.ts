@@ -158,7 +158,7 @@ describe.each(['rgb.tif', 'ycbcr.tif'])('fast paths of %s', (name) => {
       for (let i = 0; i < ours.length; i++) sum += Math.abs((ours[i] ?? 0) - (theirs[i] ?? 0));
       expect(sum / ours.length, url).toBeLessThan(16);
       // Against libvips resizing the level by 188/187, the repeat shifts grid edges by up to a
-      // pixel: measured 5.2–10.6 of 255 on the 4:4:4 pyramid, 15.8 on the 4:2:0 one.
+      // pixel: measured 5.2–10.6 of 255 on the 4:4:4 pyramid, 9.0–15.8 on the 4:2:0 one.
       expect(await meanAbsDiff(body, plain), url).toBeLessThan(20);
     }
   });
