@@ -93,9 +93,11 @@ export interface CroppedTileStore {
 
 /**
  * The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no
- * decode, no encode (but for the edge blocks of an added rounding pixel). A cropped tile (edges, rounding) comes from `store` when it has it.
+ * decode, no encode (but for the edge blocks of an added rounding pixel). A cropped tile (edges,
+ * rounding) comes from `store` when it has it. Undefined when a rounding pixel cannot be added
+ * to this tile (a progressive or restart-interval JPEG): the renderer makes it then.
  */
-export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array> {
+export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array | undefined> {
   const { level } = tile;
   const cropped = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
   const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, tile.col, tile.row, tile.width, tile.height);
@@ -106,10 +108,16 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
   if (!cropped) return jpeg;
-  const out =
-    tile.width > tile.cellWidth || tile.height > tile.cellHeight
-      ? extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight)
-      : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
-  if (key) store.cache.set(key, out);
+  const out = tile.width > tile.cellWidth || tile.height > tile.cellHeight ? extended(jpeg, tile) : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
+  if (key && out) store.cache.set(key, out);
   return out;
+}
+
+function extended(jpeg: Uint8Array, tile: AlignedTile): Uint8Array | undefined {
+  try {
+    return extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight);
+  } catch (e) {
+    if (e instanceof TiffError && e.message.startsWith('Unsupported JPEG')) return undefined;
+    throw e;
+  }
 }

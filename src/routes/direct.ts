@@ -98,6 +98,7 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
     }
     const reading = performance.now();
     const body = await readStoredTile(app, pinnedTo(app.source, object), target.identifier, object.etag, geometry, tile, undefined);
+    if (!body) return undefined;
     const readMs = performance.now() - reading;
     headers.push(['Server-Timing', timing(`read;dur=${readMs.toFixed(1)};desc="stored tile read",path;desc="passthrough",`)]);
     return { status: 200, headers, body, servedBy: 'passthrough', sourceMs: statMs + readMs };

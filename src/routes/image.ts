@@ -40,15 +40,15 @@ export async function imageResponse(
   if (bodiless) return bodiless;
 
   const tile = alignedTile(plan, geometry);
-  if (tile) {
-    const started = performance.now();
-    const body = await readStoredTile(app, source, identifier, object.etag, geometry, tile, app.sourceSignal(c));
-    const readMs = performance.now() - started;
+  const reading = performance.now();
+  const stored = tile && (await readStoredTile(app, source, identifier, object.etag, geometry, tile, app.sourceSignal(c)));
+  if (stored) {
+    const readMs = performance.now() - reading;
     setMetric(c, 'read', readMs, 'stored tile read');
     setMetric(c, 'path', 'passthrough');
     addSourceMs(c, readMs);
-    served(c, 'passthrough', body.byteLength);
-    return c.body(body as Uint8Array<ArrayBuffer>, 200);
+    served(c, 'passthrough', stored.byteLength);
+    return c.body(stored as Uint8Array<ArrayBuffer>, 200);
   }
   if (!app.renderer) {
     throw httpError(
@@ -109,7 +109,7 @@ export function readStoredTile(
   geometry: SourceGeometry,
   tile: AlignedTile,
   signal: AbortSignal | undefined,
-): Promise<Uint8Array> {
+): Promise<Uint8Array | undefined> {
   const read = (offset: number, length: number) => source.read(identifier, { offset, length }, signal);
   // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
   const shared = (offset: number, length: number) => source.read(identifier, { offset, length });

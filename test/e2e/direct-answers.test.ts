@@ -50,6 +50,7 @@ const CASES: Array<{ name: string; path: string; method?: string; headers?: Reco
   { name: 'aligned tile at scale factor 4, 2.1', path: '/iiif/2/pyramid.tif/1024,0,1024,1024/256,/0/default.jpg' },
   { name: 'right edge tile (cropped)', path: '/iiif/3/pyramid.tif/5888,0,112,256/112,256/0/default.jpg' },
   { name: 'smallest level, one pixel short (sizes rounding)', path: '/iiif/3/pyramid.tif/full/187,125/0/default.jpg' },
+  { name: 'smallest level, one pixel over (OpenSeadragon rounds up): its edge repeated', path: '/iiif/3/pyramid.tif/full/188,126/0/default.jpg' },
   { name: 'info.json 3.0', path: '/iiif/3/pyramid.tif/info.json' },
   { name: 'info.json 2.1', path: '/iiif/2/pyramid.tif/info.json' },
   { name: 'info.json, plain JSON asked', path: '/iiif/3/pyramid.tif/info.json', headers: { accept: 'application/json' } },

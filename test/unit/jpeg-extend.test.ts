@@ -1,7 +1,9 @@
 import sharp, { type JpegOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TiffError } from '../../src/tiff/errors.ts';
+import { type AlignedTile, readAlignedTile } from '../../src/image/tile-passthrough.ts';
 import { extendJpeg } from '../../src/tiff/jpeg-extend.ts';
+import type { TiffLevel } from '../../src/tiff/types.ts';
 
 /**
  * A 256×256 stored edge tile as libvips writes one: the level's 187×140 pixels (smooth shading
@@ -76,5 +78,25 @@ describe('extendJpeg: a stored edge tile one rounding pixel larger', () => {
     expect(() => extendJpeg(tile.subarray(0, 700), 188, 141, 187, 140)).toThrow(TiffError);
     expect(() => extendJpeg(tile, 257, 141, 187, 140)).toThrow(TiffError);
     expect(() => extendJpeg(tile, 0, 141, 187, 140)).toThrow(TiffError);
+  });
+});
+
+describe('readAlignedTile with a rounding pixel', () => {
+  const level: TiffLevel = {
+    level: 0, littleEndian: true, fileSize: 1 << 20, ifdOffset: 8, width: 187, height: 140, tiled: true, tileWidth: 256, tileHeight: 256,
+    columns: 1, rows: 1, compression: 7, photometric: 6, samplesPerPixel: 3, bitsPerSample: [8, 8, 8], planarConfiguration: 1,
+    newSubfileType: 0, orientation: 1, offsets: { offset: 0, count: 1, type: 4 }, byteCounts: { offset: 0, count: 1, type: 4 }, subImages: [],
+  };
+  const tile: AlignedTile = { level, col: 0, row: 0, width: 188, height: 141, cellWidth: 187, cellHeight: 140 };
+  const serve = (jpeg: Uint8Array) => readAlignedTile(
+    async (offset, length) => jpeg.subarray(offset, offset + length),
+    async () => ({ offset: 0, length: jpeg.length }),
+    tile,
+  );
+
+  it('extends a baseline tile, and leaves a progressive one to the renderer instead of failing', async () => {
+    const out = await serve(await edgeTile(3, { quality: 90 }));
+    expect(out && (await sharp(out).metadata()).width).toBe(188);
+    expect(await serve(await edgeTile(3, { quality: 90, progressive: true }))).toBeUndefined();
   });
 });
