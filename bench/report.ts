@@ -29,7 +29,8 @@ export interface Context {
 
 export interface SessionReport {
   requests: number;
-  ours: { fresh: SessionResult; warm: SessionResult };
+  /** Medians over `runs` fresh processes. */
+  ours: { fresh: SessionResult; warm: SessionResult; runs: number };
   reference: { fresh: SessionResult; warm: SessionResult };
   /** Ours, warm, on the Q75 4:2:0 pyramid. */
   q75: SessionResult;
@@ -119,7 +120,7 @@ export function render(rows: Row[], context: Context): string {
       '',
       '| server | fresh process | warm | bytes per session |',
       '|---|--:|--:|--:|',
-      `| iiif-edge | ${cells(ours.fresh)} | ${cells(ours.warm)} | ${megabytes(ours.warm)} |`,
+      `| iiif-edge (median of ${ours.runs} processes) | ${cells(ours.fresh)} | ${cells(ours.warm)} | ${megabytes(ours.warm)} |`,
       `| reference | ${cells(reference.fresh)} | ${cells(reference.warm)} | ${megabytes(reference.warm)} |`,
       `| iiif-edge, Q75 4:2:0 pyramid | — | ${cells(q75)} | ${megabytes(q75)} |`,
     );
