@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { createIiif } from '../../src/app.ts';
 import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
 import type { Logger } from '../../src/log/logger.ts';
@@ -48,6 +49,11 @@ function defaultRenderSlots(): number {
  * line (main.ts) logs every request.
  */
 export async function startServer(env: Env): Promise<RunningServer> {
+  // V8 grows the young generation under load up to 2 × 16 MB, which a server whose garbage is
+  // short-lived request objects does not need: kept at its first size, peak RSS on the tile
+  // workloads fell by 10–30 MB (to 93–104 MB), for about 2% more CPU per request, within this
+  // machine's noise (bench workloads, 8 alternating runs). V8 reads it whenever it would grow.
+  setFlagsFromString('--semi-space-growth-factor=1');
   const config = loadConfig({
     IIIF_ROOT: SAMPLES_DIR,
     IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
