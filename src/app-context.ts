@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
 import { createEdgeTileCache } from './image/edge-tile-cache.ts';
-import { createResponseCache } from './http/response-cache.ts';
+import { type ResponseStore, createResponseCache } from './http/response-cache.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
@@ -28,6 +28,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Request, cache and render-slot counters for the runtime's metrics; none when absent. */
   metrics?: Metrics;
+  /** A larger tier for rendered responses under the memory one (Node: IIIF_RESPONSE_CACHE_DIR). */
+  responseStore?: ResponseStore;
 }
 
 /** Everything a route needs, built once per app. */
@@ -69,8 +71,8 @@ export function createAppContext(options: AppOptions) {
     preferredFormats,
     infoBodies,
     edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
-    /** Rendered responses (IIIF_RESPONSE_CACHE_BYTES); its `stats` count hits and misses. */
-    responses: createResponseCache(config.IIIF_RESPONSE_CACHE_BYTES),
+    /** Rendered responses (IIIF_RESPONSE_CACHE_BYTES, then the store); its `stats` count hits and misses. */
+    responses: createResponseCache(config.IIIF_RESPONSE_CACHE_BYTES, options.responseStore),
     logger: options.logger ?? jsonLinesLogger({ level: 'warn' }),
     metrics,
     publicBase: (c: Context) => publicBase(c.req.raw, config),

@@ -24,7 +24,7 @@ export const ENV_ALIASES: Record<string, string> = {
 const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
-    v.regex(/^\d{1,10}$/, 'expected a whole number'),
+    v.regex(/^\d{1,15}$/, 'expected a whole number'),
     v.transform(Number),
     v.minValue(min, `expected a whole number of at least ${min}`),
     v.maxValue(max, `expected a whole number of at most ${max}`),
@@ -166,6 +166,9 @@ const EnvSchema = v.object({
   IIIF_EDGE_TILE_CACHE_BYTES: int(16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
   // Rendered responses kept in memory: off unless set (the Node adapter sets 64 MiB; CDNs cache on Lambda).
   IIIF_RESPONSE_CACHE_BYTES: int(0, 0, 16 * 1024 * 1024 * 1024),
+  // Node only: rendered responses also kept as files in this folder, up to IIIF_RESPONSE_CACHE_DISK_BYTES.
+  IIIF_RESPONSE_CACHE_DIR: optionalText,
+  IIIF_RESPONSE_CACHE_DISK_BYTES: int(1024 * 1024 * 1024, 1024 * 1024, 2 ** 50),
   // Adapters with more cores pass their own default for the render slots.
   IIIF_MAX_CONCURRENT_RENDERS: int(4),
   IIIF_MAX_QUEUED_RENDERS: int(200, 0),

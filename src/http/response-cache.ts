@@ -10,39 +10,67 @@ export interface CachedResponse {
 export interface ResponseCacheStats {
   hits: number;
   misses: number;
+  /** Hits that the memory tier missed and the store had. */
+  storeHits: number;
+}
+
+/**
+ * A second, larger tier under the memory one, given by the runtime (Node: files on local disk).
+ * `set` does not wait for the write; a failed write is the store's to report.
+ */
+export interface ResponseStore {
+  get(key: string): Promise<CachedResponse | undefined>;
+  set(key: string, response: CachedResponse): void;
 }
 
 export interface ResponseCache {
   stats: ResponseCacheStats;
-  get(etag: string, canonicalPath: string): CachedResponse | undefined;
-  set(etag: string, canonicalPath: string, response: CachedResponse): void;
+  /** `from` says which tier had it. */
+  get(key: string): Promise<(CachedResponse & { from: 'memory' | 'store' }) | undefined>;
+  set(key: string, response: CachedResponse): void;
 }
 
 /**
  * Rendered responses in memory, so a gallery re-requesting the same thumbnails behind no CDN
- * costs a copy. Keyed by the source ETag and the canonical path (prefix, version, identifier,
- * parameters), so equivalent URLs share an entry and a changed source never serves old pixels.
- * Bounded in bytes; one response may take at most an eighth of it, so a full-size render
- * cannot flush the thumbnails. `undefined` when the bound is 0 (off).
+ * costs a copy, over an optional `store`. The key names the response's bytes: its ETag (source
+ * version, render revision, quality) and canonical path, so equivalent URLs share an entry and a
+ * changed source never serves old pixels. Memory is bounded in bytes; one response may take at
+ * most an eighth of it, so a full-size render cannot flush the thumbnails. `undefined` when the
+ * bound is 0 and there is no store (off).
  */
-export function createResponseCache(maxBytes: number): ResponseCache | undefined {
-  if (maxBytes <= 0) return undefined;
-  const entries = new LRUCache<string, CachedResponse>({
-    maxSize: maxBytes,
-    maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
-    sizeCalculation: (r) => r.body.byteLength || 1,
-  });
-  const stats = { hits: 0, misses: 0 };
-  const key = (etag: string, canonicalPath: string) => `${etag}\u0000${canonicalPath}`;
+export function createResponseCache(maxBytes: number, store?: ResponseStore): ResponseCache | undefined {
+  if (maxBytes <= 0 && !store) return undefined;
+  const entries =
+    maxBytes > 0
+      ? new LRUCache<string, CachedResponse>({
+          maxSize: maxBytes,
+          maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
+          sizeCalculation: (r) => r.body.byteLength || 1,
+        })
+      : undefined;
+  const stats = { hits: 0, misses: 0, storeHits: 0 };
   return {
     stats,
-    get(etag, canonicalPath) {
-      const found = entries.get(key(etag, canonicalPath));
-      if (found) stats.hits++;
-      else stats.misses++;
-      return found;
+    async get(key) {
+      const found = entries?.get(key);
+      if (found) {
+        stats.hits++;
+        return { ...found, from: 'memory' };
+      }
+      const stored = await store?.get(key);
+      if (!stored) {
+        stats.misses++;
+        return undefined;
+      }
+      stats.hits++;
+      stats.storeHits++;
+      entries?.set(key, stored);
+      return { ...stored, from: 'store' };
     },
-    set: (etag, canonicalPath, response) => void entries.set(key(etag, canonicalPath), response),
+    set(key, response) {
+      entries?.set(key, response);
+      store?.set(key, response);
+    },
   };
 }
 

@@ -57,10 +57,12 @@ export async function imageResponse(
       'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
     );
   }
-  const cached = app.responses?.get(object.etag, canonicalPath);
+  // The response ETag covers the source version, render revision and quality; the path, the rest.
+  const cacheKey = `${head.etag} ${canonicalPath}`;
+  const cached = await app.responses?.get(cacheKey);
   if (app.responses) {
     app.metrics.cacheLookup('response', cached !== undefined);
-    setMetric(c, 'cache', cached ? 'hit' : 'miss');
+    setMetric(c, 'cache', cached ? (cached.from === 'store' ? 'hit-store' : 'hit') : 'miss');
     setMetric(c, 'cache-hit-rate', hitRate(app.responses.stats).toFixed(3));
   }
   if (cached) {
@@ -79,7 +81,7 @@ export async function imageResponse(
   setMetric(c, 'path', via ?? 'render');
   addSourceMs(c, readMs);
   c.set('renderMs', renderMs);
-  app.responses?.set(object.etag, canonicalPath, { body, via: via ?? 'render' });
+  app.responses?.set(cacheKey, { body, via: via ?? 'render' });
   served(c, via ?? 'render', body.byteLength);
   return c.body(body, 200);
 }
