@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 /** Settings whose every value is acceptable (names, paths, prefixes); the root is checked on Node at start. */
-const FREE_TEXT = ['IIIF_ROOT', 'IIIF_SLASH_SUBSTITUTE', 'IIIF_S3_BUCKET', 'IIIF_S3_PREFIX', 'IIIF_CACHE_DIR'];
+const FREE_TEXT = ['IIIF_ROOT', 'IIIF_SLASH_SUBSTITUTE', 'IIIF_S3_BUCKET', 'IIIF_S3_PREFIX', 'IIIF_CACHE_DIR', 'IIIF_RESPONSE_CACHE_DIR'];
 
 /** Each setting with values outside its real range; every one must be refused at start-up, naming its key. */
 const INVALID: Array<[key: string, value: string]> = [
@@ -72,6 +72,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_FS_FOLLOW_LINKS', 'maybe'],
   ['IIIF_EDGE_TILE_CACHE_BYTES', '-1'],
   ['IIIF_RESPONSE_CACHE_BYTES', '-1'],
+  ['IIIF_RESPONSE_CACHE_DISK_BYTES', '1000'],
   ['IIIF_MAX_QUEUED_RENDERS', 'many'],
   ['IIIF_SECURITY_HEADERS', 'maybe'],
   ['IIIF_S3_KEY_TEMPLATE', 'images/tif'],
