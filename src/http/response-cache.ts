@@ -10,8 +10,6 @@ export interface CachedResponse {
 export interface ResponseCacheStats {
   hits: number;
   misses: number;
-  /** Hits that the memory tier missed and the store had. */
-  storeHits: number;
 }
 
 /**
@@ -48,7 +46,7 @@ export function createResponseCache(maxBytes: number, store?: ResponseStore): Re
           sizeCalculation: (r) => r.body.byteLength || 1,
         })
       : undefined;
-  const stats = { hits: 0, misses: 0, storeHits: 0 };
+  const stats = { hits: 0, misses: 0 };
   return {
     stats,
     async get(key) {
@@ -63,7 +61,6 @@ export function createResponseCache(maxBytes: number, store?: ResponseStore): Re
         return undefined;
       }
       stats.hits++;
-      stats.storeHits++;
       entries?.set(key, stored);
       return { ...stored, from: 'store' };
     },
