@@ -135,7 +135,7 @@ function checkEnd(r: BitReader, pos: number): void {
  * - Kept bits that re-encoding leaves as they are, are copied in runs: AC codes that `codes`
  *   holds, and DC differences that stay the same where the table has the standard code.
  */
-function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keepY: number): Uint8Array {
+function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keepY: number, recoder?: McuRecoder): Uint8Array {
   const order: ScanComponent[] = [];
   for (const c of f.components) for (let b = f.components.length > 1 ? c.h * c.v : 1; b > 0; b--) order.push(c);
   const inPred = [0, 0, 0, 0];
@@ -155,6 +155,16 @@ function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keep
   for (let my = 0; my < keepY; my++) {
     for (let mx = 0; mx < mcusX; mx++) {
       const keep = mx < keepX;
+      if (keep && recoder && (mx >= recoder.mcuX || my >= recoder.mcuY)) {
+        if (from >= 0) out.copy(r, from, 8 * p - cnt);
+        from = -1;
+        checkEnd(r, 8 * p - cnt);
+        recoder.recode(mx, my, r, out, inPred, outPred);
+        p = (r.pos >>> 3) + 3;
+        acc = view.getUint32(p - 3) << (r.pos & 7);
+        cnt = 24 - (r.pos & 7);
+        continue;
+      }
       if (!keep && from >= 0) {
         out.copy(r, from, 8 * p - cnt);
         from = -1;
@@ -265,13 +275,28 @@ function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keep
 }
 
 /**
+ * The kept MCUs from column `mcuX` or row `mcuY` on, which `recode` reads from `r` and writes to
+ * `w` itself (jpeg-extend): DC predictors in `inPred` as read and `outPred` as written, DC coded
+ * with the standard table, AC with the component's own.
+ */
+export interface McuRecoder {
+  mcuX: number;
+  mcuY: number;
+  recode(mx: number, my: number, r: BitReader, w: BitWriter, inPred: number[], outPred: number[]): void;
+}
+
+/**
  * Lossless crop of a baseline JPEG to its top-left `width` x `height`: the
  * Huffman-coded coefficients of the kept MCUs are copied (DC differences
  * recomputed), nothing is decoded to pixels. Used for stored edge tiles whose
  * padding spans whole MCU columns, which a SOF patch alone cannot drop.
  */
 export function cropJpeg(jpeg: Uint8Array, width: number, height: number): Uint8Array {
-  const f = readFrame(jpeg);
+  return cropFrame(jpeg, readFrame(jpeg), width, height);
+}
+
+/** cropJpeg on a frame already read, the MCUs of `recoder` (if any) recoded by it. */
+export function cropFrame(jpeg: Uint8Array, f: Frame, width: number, height: number, recoder?: McuRecoder): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new TiffError('Invalid JPEG size.');
   if (width > f.width || height > f.height) throw new TiffError('JPEG size can only shrink.');
   let mcuW = 8;
@@ -282,7 +307,7 @@ export function cropJpeg(jpeg: Uint8Array, width: number, height: number): Uint8
       mcuH = Math.max(mcuH, 8 * c.v);
     }
   }
-  const data = copyScan(jpeg, f, Math.ceil(f.width / mcuW), Math.ceil(width / mcuW), Math.ceil(height / mcuH));
+  const data = copyScan(jpeg, f, Math.ceil(f.width / mcuW), Math.ceil(width / mcuW), Math.ceil(height / mcuH), recoder);
   return assemble(jpeg, f, data, width, height);
 }
 

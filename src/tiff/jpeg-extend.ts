@@ -1,6 +1,6 @@
 import { TiffError } from './errors.ts';
-import { type Frame, type ScanComponent, STANDARD_DC, STANDARD_DC_COUNTS, STANDARD_DC_VALUES, readFrame } from './jpeg-crop.ts';
-import { BitReader, BitWriter, buildHuffmanTable } from './jpeg-huffman.ts';
+import { type Frame, type McuRecoder, type ScanComponent, STANDARD_DC, STANDARD_DC_COUNTS, STANDARD_DC_VALUES, cropFrame, readFrame } from './jpeg-crop.ts';
+import { BitReader, BitWriter, type HuffmanTable, buildHuffmanTable } from './jpeg-huffman.ts';
 import { SOS, type JpegSegment } from './jpeg-markers.ts';
 
 const DHT = 0xc4;
@@ -33,10 +33,20 @@ const BASIS = Float64Array.from({ length: 64 }, (_, i) => {
   return (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
 });
 
+/** The one block along an axis whose samples change: `target`, from `source`'s (c = 0: its sample 7). */
+interface Edit {
+  source: number;
+  target: number;
+  c: number;
+}
+
 interface Plane {
   component: ScanComponent;
   /** Quantisation steps in zig-zag order. */
   steps: Uint16Array;
+  /** Blocks per MCU along each axis. */
+  bw: number;
+  bh: number;
   /** Blocks per row and rows of blocks kept. */
   blocksX: number;
   blocksY: number;
@@ -49,16 +59,31 @@ interface Plane {
   wantY: number;
 }
 
+/** A missing code in the tile's own AC table: the scan is then coded again with the standard ones. */
+class MissingCode extends Error {}
+
 /**
  * A baseline JPEG of `width` x `height` from the top-left of `jpeg`, whose pixels from column
  * `validWidth` and row `validHeight` on repeat the last valid column and row: a stored edge tile
  * one rounding pixel larger than its level. The padding the encoder left there (black, in
  * libvips' pyramids) is replaced: only the blocks along those edges change, by a linear operator
  * on their coefficients, and are quantised again with the tile's own tables; every other block
- * keeps its coefficients. The entropy data is coded again with the standard tables (Annex K),
- * which hold every symbol.
+ * keeps its coefficients.
+ * - One pixel over, the usual case: the tile is cropped (jpeg-crop), copying the bits of every
+ *   MCU but those holding or feeding the edited blocks, which are decoded and coded again with
+ *   the tile's own AC tables.
+ * - Otherwise, or when those tables lack a code an edited block needs (`fullRecode` forces it),
+ *   the whole scan is decoded and coded again with the standard tables (Annex K), which hold
+ *   every symbol.
  */
-export function extendJpeg(jpeg: Uint8Array, width: number, height: number, validWidth: number, validHeight: number): Uint8Array {
+export function extendJpeg(
+  jpeg: Uint8Array,
+  width: number,
+  height: number,
+  validWidth: number,
+  validHeight: number,
+  options: { fullRecode?: boolean } = {},
+): Uint8Array {
   const f = readFrame(jpeg);
   for (const n of [width, height, validWidth, validHeight]) if (!Number.isInteger(n) || n < 1) throw new TiffError('Invalid JPEG size.');
   if (width > f.width || height > f.height || validWidth > f.width || validHeight > f.height) throw new TiffError('JPEG size exceeds the frame.');
@@ -83,6 +108,8 @@ export function extendJpeg(jpeg: Uint8Array, width: number, height: number, vali
     return {
       component,
       steps: table,
+      bw,
+      bh,
       blocksX: keepX * bw,
       blocksY: keepY * bh,
       coef: new Int16Array(keepX * bw * keepY * bh * 64),
@@ -92,6 +119,14 @@ export function extendJpeg(jpeg: Uint8Array, width: number, height: number, vali
       wantY: along(height, component.v, vMax),
     };
   });
+  const recoder = options.fullRecode ? undefined : edgeRecoder(planes);
+  if (recoder) {
+    try {
+      return cropFrame(jpeg, f, width, height, recoder);
+    } catch (e) {
+      if (!(e instanceof MissingCode)) throw e;
+    }
+  }
   decodeScan(jpeg, f, planes, Math.ceil(f.width / mcuW), keepX, keepY);
   for (const p of planes) {
     repeatEdge(p, 'x');
@@ -119,6 +154,62 @@ function quantTables(jpeg: Uint8Array, header: JpegSegment[]): Map<number, Uint1
   return tables;
 }
 
+/** The block along one axis that changes; null when more than one does (only the full recode takes that). */
+function editAlong(valid: number, want: number): Edit | undefined | null {
+  if (want <= valid) return undefined;
+  const source = (valid - 1) >> 3;
+  const c = valid & 7;
+  const target = c ? source : source + 1;
+  return Math.ceil(want / 8) - 1 === target ? { source, target, c } : null;
+}
+
+/**
+ * The MCUs the edits need, in scan order: from the MCU column and row of the first source block
+ * on. Each is decoded, its edits made, and coded again. An edit along x is made as soon as its
+ * source is decoded, before edits along y change that source (the full recode's order); when
+ * its target lies in the next MCU, that block is then decoded into scratch.
+ */
+function edgeRecoder(planes: Plane[]): McuRecoder | undefined {
+  let mcuX = Infinity;
+  let mcuY = Infinity;
+  const edits = planes.map((p) => ({ p, x: editAlong(p.validX, p.wantX), y: editAlong(p.validY, p.wantY) }));
+  for (const { p, x, y } of edits) {
+    if (x === null || y === null) return undefined;
+    if (x) mcuX = Math.min(mcuX, Math.floor(x.source / p.bw));
+    if (y) mcuY = Math.min(mcuY, Math.floor(y.source / p.bh));
+  }
+  const scratch = new Int16Array(64);
+  return {
+    mcuX,
+    mcuY,
+    recode(mx, my, r, w, inPred, outPred) {
+      for (const { p, x } of edits) {
+        const done = x && x.target !== x.source && Math.floor(x.source / p.bw) < mx ? x.target : -1;
+        for (let by = 0; by < p.bh; by++) {
+          for (let bx = 0; bx < p.bw; bx++) {
+            const col = mx * p.bw + bx;
+            if (col === done) decodeBlock(r, p.component, inPred, scratch, 0);
+            else decodeBlock(r, p.component, inPred, p.coef, blockAt(p, col, my * p.bh + by));
+          }
+        }
+      }
+      for (const { p, x, y } of edits) {
+        if (x && Math.floor(x.source / p.bw) === mx) {
+          for (let row = my * p.bh; row < (my + 1) * p.bh; row++) repeatBlock(p, blockAt(p, x.source, row), blockAt(p, x.target, row), x.c, 'x');
+        }
+        if (y && Math.floor(y.target / p.bh) === my) {
+          for (let col = mx * p.bw; col < (mx + 1) * p.bw; col++) repeatBlock(p, blockAt(p, col, y.source), blockAt(p, col, y.target), y.c, 'y');
+        }
+      }
+      for (const { p } of edits) {
+        for (let by = 0; by < p.bh; by++) {
+          for (let bx = 0; bx < p.bw; bx++) encodeBlock(w, p.component.ac, p.component.index, outPred, p.coef, blockAt(p, mx * p.bw + bx, my * p.bh + by));
+        }
+      }
+    },
+  };
+}
+
 /** Huffman-decodes every MCU of the first `keepY` rows; those of the first `keepX` columns are kept. */
 function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, keepX: number, keepY: number): void {
   const r = new BitReader(jpeg, f.dataStart);
@@ -127,35 +218,37 @@ function decodeScan(jpeg: Uint8Array, f: Frame, planes: Plane[], mcusX: number, 
   for (let my = 0; my < keepY; my++) {
     for (let mx = 0; mx < mcusX; mx++) {
       for (const p of planes) {
-        const { h, v, dc, ac, index } = p.component;
-        const bw = planes.length > 1 ? h : 1;
-        const bh = planes.length > 1 ? v : 1;
-        for (let by = 0; by < bh; by++) {
-          for (let bx = 0; bx < bw; bx++) {
-            // A dropped block is decoded into `scratch`, at 0.
-            const out = mx < keepX ? p.coef : scratch;
-            const at = mx < keepX ? blockAt(p, mx * bw + bx, my * bh + by) : 0;
-            out.fill(0, at, at + 64);
-            const s = r.decode(dc);
-            if (s > 11) throw new TiffError('Malformed JPEG data.');
-            pred[index] = (pred[index] ?? 0) + extend(r.bits(s), s);
-            out[at] = pred[index] ?? 0;
-            for (let k = 1; k < 64; ) {
-              const rs = r.decode(ac);
-              const size = rs & 15;
-              if (size === 0) {
-                if (rs !== 0xf0) break; // EOB
-                k += 16;
-                continue;
-              }
-              k += rs >> 4;
-              if (k > 63) throw new TiffError('Malformed JPEG data.');
-              out[at + k++] = extend(r.bits(size), size);
-            }
+        for (let by = 0; by < p.bh; by++) {
+          for (let bx = 0; bx < p.bw; bx++) {
+            // A dropped block is decoded into `scratch`.
+            if (mx < keepX) decodeBlock(r, p.component, pred, p.coef, blockAt(p, mx * p.bw + bx, my * p.bh + by));
+            else decodeBlock(r, p.component, pred, scratch, 0);
           }
         }
       }
     }
+  }
+}
+
+/** One block's coefficients into `out` from `at`, zig-zag order, DC from the predictor `pred`. */
+function decodeBlock(r: BitReader, c: ScanComponent, pred: number[], out: Int16Array, at: number): void {
+  out.fill(0, at, at + 64);
+  const s = r.decode(c.dc);
+  if (s > 11) throw new TiffError('Malformed JPEG data.');
+  const dc = (pred[c.index] ?? 0) + extend(r.bits(s), s);
+  pred[c.index] = dc;
+  out[at] = dc;
+  for (let k = 1; k < 64; ) {
+    const rs = r.decode(c.ac);
+    const size = rs & 15;
+    if (size === 0) {
+      if (rs !== 0xf0) break; // EOB
+      k += 16;
+      continue;
+    }
+    k += rs >> 4;
+    if (k > 63) throw new TiffError('Malformed JPEG data.');
+    out[at + k++] = extend(r.bits(size), size);
   }
 }
 
@@ -184,12 +277,9 @@ function repeatOperator(c: number): Float64Array {
   return k;
 }
 
-const IN = new Float64Array(64);
-
 /**
  * Along `axis`, samples from the last valid one up to the end of the block holding the last
- * wanted one repeat the last valid sample. Done on dequantised coefficients with the operator
- * above (no inverse transform), then quantised again with the block's own steps.
+ * wanted one repeat the last valid sample (the full recode's way: any number of blocks).
  */
 function repeatEdge(p: Plane, axis: 'x' | 'y'): void {
   const valid = axis === 'x' ? p.validX : p.validY;
@@ -200,23 +290,48 @@ function repeatEdge(p: Plane, axis: 'x' | 'y'): void {
   const last = Math.ceil(want / 8) - 1;
   for (let i = 0; i < across; i++) {
     const source = axis === 'x' ? blockAt(p, from, i) : blockAt(p, i, from);
-    for (let k = 0; k < 64; k++) IN[ZIGZAG[k] ?? 0] = (p.coef[source + k] ?? 0) * (p.steps[k] ?? 1);
-    // The source block itself when it has samples past the edge, then whole blocks after it.
-    for (let b = valid & 7 ? from : from + 1; b <= last; b++) {
-      const op = repeatOperator(b === from ? valid & 7 : 0);
-      const target = axis === 'x' ? blockAt(p, b, i) : blockAt(p, i, b);
-      for (let k = 0; k < 64; k++) {
-        const n = ZIGZAG[k] ?? 0;
-        // n = v * 8 + u: the operator acts on u along x, on v along y.
-        const u = axis === 'x' ? n & 7 : n >> 3;
-        const other = axis === 'x' ? n & 56 : n & 7;
-        const stride = axis === 'x' ? 1 : 8;
-        let sum = 0;
-        for (let w = 0; w < 8; w++) sum += (op[u * 8 + w] ?? 0) * (IN[other + w * stride] ?? 0);
-        const limit = k === 0 ? 2047 : 1023;
-        p.coef[target + k] = Math.max(-limit, Math.min(limit, Math.round(sum / (p.steps[k] ?? 1))));
-      }
+    // The source block itself last, when it has samples past the edge: the others read it.
+    for (let b = last; b >= (valid & 7 ? from : from + 1); b--) {
+      repeatBlock(p, source, axis === 'x' ? blockAt(p, b, i) : blockAt(p, i, b), b === from ? valid & 7 : 0, axis);
     }
+  }
+}
+
+const IN = new Float64Array(64);
+const OUT = new Float64Array(64);
+
+/**
+ * Block `target` from the coefficients of block `source` (read before `target` is written: they
+ * may be the same) by the operator of `c` along `axis`. Done on dequantised coefficients (no
+ * inverse transform), then quantised again with the plane's steps. Lines of the other axis that
+ * are all zero stay zero, which skips most of the work.
+ */
+function repeatBlock(p: Plane, source: number, target: number, c: number, axis: 'x' | 'y'): void {
+  const op = repeatOperator(c);
+  const { coef, steps } = p;
+  IN.fill(0);
+  for (let k = 0; k < 64; k++) {
+    const q = coef[source + k] ?? 0;
+    if (q !== 0) IN[ZIGZAG[k] ?? 0] = q * (steps[k] ?? 1);
+  }
+  // Index v * 8 + u: the operator acts on u along x (within a row), on v along y (within a column).
+  const step = axis === 'x' ? 1 : 8;
+  const lineStep = axis === 'x' ? 8 : 1;
+  OUT.fill(0);
+  for (let line = 0; line < 8; line++) {
+    const base = line * lineStep;
+    let any = false;
+    for (let w = 0; w < 8 && !any; w++) any = IN[base + w * step] !== 0;
+    if (!any) continue;
+    for (let u = 0; u < 8; u++) {
+      let sum = 0;
+      for (let w = 0; w < 8; w++) sum += (op[u * 8 + w] ?? 0) * (IN[base + w * step] ?? 0);
+      OUT[base + u * step] = sum;
+    }
+  }
+  for (let k = 0; k < 64; k++) {
+    const limit = k === 0 ? 2047 : 1023;
+    coef[target + k] = Math.max(-limit, Math.min(limit, Math.round((OUT[ZIGZAG[k] ?? 0] ?? 0) / (steps[k] ?? 1))));
   }
 }
 
@@ -228,37 +343,42 @@ function encodeScan(planes: Plane[], keepX: number, keepY: number, expected: num
   for (let my = 0; my < keepY; my++) {
     for (let mx = 0; mx < keepX; mx++) {
       for (const p of planes) {
-        const { h, v, index } = p.component;
-        const bw = planes.length > 1 ? h : 1;
-        const bh = planes.length > 1 ? v : 1;
-        for (let by = 0; by < bh; by++) {
-          for (let bx = 0; bx < bw; bx++) {
-            const at = blockAt(p, mx * bw + bx, my * bh + by);
-            const dc = p.coef[at] ?? 0;
-            const diff = dc - (pred[index] ?? 0);
-            pred[index] = dc;
-            w.symbol(STANDARD_DC, bitSize(diff));
-            w.write(diff < 0 ? diff - 1 : diff, bitSize(diff));
-            let run = 0;
-            for (let k = 1; k < 64; k++) {
-              const c = p.coef[at + k] ?? 0;
-              if (c === 0) {
-                run++;
-                continue;
-              }
-              for (; run > 15; run -= 16) w.symbol(STANDARD_AC, 0xf0);
-              const size = bitSize(c);
-              w.symbol(STANDARD_AC, (run << 4) | size);
-              w.write(c < 0 ? c - 1 : c, size);
-              run = 0;
-            }
-            if (run > 0) w.symbol(STANDARD_AC, 0);
-          }
+        for (let by = 0; by < p.bh; by++) {
+          for (let bx = 0; bx < p.bw; bx++) encodeBlock(w, STANDARD_AC, p.component.index, pred, p.coef, blockAt(p, mx * p.bw + bx, my * p.bh + by));
         }
       }
     }
   }
   return w.finish();
+}
+
+/** One block: DC against the predictor `pred[index]` with the standard table, AC with `ac` (MissingCode if it lacks one). */
+function encodeBlock(w: BitWriter, ac: HuffmanTable, index: number, pred: number[], coef: Int16Array, at: number): void {
+  const dc = coef[at] ?? 0;
+  const diff = dc - (pred[index] ?? 0);
+  pred[index] = dc;
+  w.symbol(STANDARD_DC, bitSize(diff));
+  w.write(diff < 0 ? diff - 1 : diff, bitSize(diff));
+  let run = 0;
+  for (let k = 1; k < 64; k++) {
+    const c = coef[at + k] ?? 0;
+    if (c === 0) {
+      run++;
+      continue;
+    }
+    for (; run > 15; run -= 16) acSymbol(w, ac, 0xf0);
+    const size = bitSize(c);
+    acSymbol(w, ac, (run << 4) | size);
+    w.write(c < 0 ? c - 1 : c, size);
+    run = 0;
+  }
+  if (run > 0) acSymbol(w, ac, 0);
+}
+
+function acSymbol(w: BitWriter, ac: HuffmanTable, sym: number): void {
+  const len = ac.lengths[sym] ?? 0;
+  if (len === 0) throw new MissingCode();
+  w.write(ac.codes[sym] ?? 0, len);
 }
 
 /** The header without its Huffman tables, the standard ones (id 0) before SOS, which selects them. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TiffError } from '../../src/tiff/errors.ts';
 import { type AlignedTile, readAlignedTile } from '../../src/image/tile-passthrough.ts';
 import { extendJpeg } from '../../src/tiff/jpeg-extend.ts';
+import { jpegSegments } from '../../src/tiff/jpeg-markers.ts';
 import type { TiffLevel } from '../../src/tiff/types.ts';
 
 /**
@@ -78,6 +79,40 @@ describe('extendJpeg: a stored edge tile one rounding pixel larger', () => {
     expect(() => extendJpeg(tile.subarray(0, 700), 188, 141, 187, 140)).toThrow(TiffError);
     expect(() => extendJpeg(tile, 257, 141, 187, 140)).toThrow(TiffError);
     expect(() => extendJpeg(tile, 0, 141, 187, 140)).toThrow(TiffError);
+  });
+});
+
+describe('extendJpeg recodes only the MCUs along the edges', () => {
+  // Standard tables (libjpeg's default, what libtiff writes in pyramids) and an optimised set.
+  const tables = [
+    { name: '4:2:0 q75, standard tables', channels: 3, options: { quality: 75, chromaSubsampling: '4:2:0', optimiseCoding: false }, standard: true },
+    { name: '4:4:4 q90, standard tables', channels: 3, options: { quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: false }, standard: true },
+    { name: 'grey q50, standard tables', channels: 1, options: { quality: 50, optimiseCoding: false }, standard: true },
+    { name: '4:2:0 q90, optimised tables', channels: 3, options: { quality: 90, chromaSubsampling: '4:2:0' }, standard: false },
+  ] as const;
+  // Valid sizes at, before and after block (8) and 4:2:0 MCU (16) boundaries, and at the tile's end.
+  const valid = [1, 7, 8, 9, 15, 16, 17, 176, 183, 184, 187, 255];
+
+  it.each(tables)('gives the pixels of the whole scan coded again: $name', async ({ channels, options, standard }) => {
+    const tile = await edgeTile(channels, options);
+    const dht = [...jpegSegments(tile, 2)].filter((s) => s.marker === 0xc4).map((s) => Buffer.from(tile.subarray(s.start, s.end)));
+    let cases = 0;
+    let kept = 0;
+    for (const vw of valid) {
+      for (const vh of [1, 8, 25, 140, 255]) {
+        for (const [w, h] of [[vw + 1, vh + 1], [vw + 1, vh], [vw, vh + 1]] as const) {
+          const fast = extendJpeg(tile, w, h, vw, vh);
+          const full = extendJpeg(tile, w, h, vw, vh, { fullRecode: true });
+          const [a, b] = await Promise.all([sharp(fast).raw().toBuffer(), sharp(full).raw().toBuffer()]);
+          expect(a.equals(b), `${w}x${h} from ${vw}x${vh}`).toBe(true);
+          // The crop path keeps the tile's own AC tables; the full recode writes the standard ones alone.
+          if (dht.every((d) => Buffer.from(fast).includes(d))) kept++;
+          cases++;
+        }
+      }
+    }
+    // Standard tables hold every code, so every case takes the crop path.
+    if (standard) expect(kept).toBe(cases);
   });
 });
 
