@@ -160,6 +160,7 @@ const EnvSchema = v.object({
   IIIF_FS_STAT_TTL_MS: ms(1_000, 0),
   IIIF_FS_MAX_OPEN_FILES: int(128, 1, 65_536),
   IIIF_FS_FOLLOW_LINKS: bool(false),
+  IIIF_FS_INLINE_READS: bool(true),
   IIIF_CACHE_DIR: optionalText,
   IIIF_CACHE_MAX_BYTES: int(512 * 1024 * 1024),
   // Cropped edge tiles kept in memory (0 turns it off); a 12000×9000 pyramid's edges are about 7 MB.

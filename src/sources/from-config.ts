@@ -39,6 +39,7 @@ export function sourceFromConfig(config: Config, log: (line: string) => void, me
         statTtlMs: config.IIIF_FS_STAT_TTL_MS,
         maxOpenFiles: config.IIIF_FS_MAX_OPEN_FILES,
         followLinks: config.IIIF_FS_FOLLOW_LINKS,
+        inlineReads: config.IIIF_FS_INLINE_READS,
       });
     default:
       throw new ConfigError(`invalid configuration: IIIF_SOURCE=${config.IIIF_SOURCE} needs the Workers adapter (use fs or s3 here)`);

@@ -70,6 +70,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_FS_STAT_TTL_MS', '3000000000'],
   ['IIIF_FS_MAX_OPEN_FILES', '0'],
   ['IIIF_FS_FOLLOW_LINKS', 'maybe'],
+  ['IIIF_FS_INLINE_READS', 'maybe'],
   ['IIIF_EDGE_TILE_CACHE_BYTES', '-1'],
   ['IIIF_RESPONSE_CACHE_BYTES', '-1'],
   ['IIIF_RESPONSE_CACHE_DISK_BYTES', '1000'],
