@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { builtinsByRequire } from '../node/builtins-plugin.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHARP_VERSION = '0.35.5';
@@ -26,6 +27,7 @@ export async function bundleLambda(outfile: string): Promise<void> {
     legalComments: 'none',
     // Native code: installed for the target platform next to the bundle.
     external: ['sharp'],
+    plugins: [builtinsByRequire],
     // CommonJS dependencies (parts of the AWS SDK) call require() on Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',

@@ -1,5 +1,6 @@
 import { basename, dirname } from 'node:path';
 import { build } from 'esbuild';
+import { builtinsByRequire } from './builtins-plugin.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -22,6 +23,7 @@ export async function buildNodeBundle(entry: string, outfile: string): Promise<v
     format: 'esm',
     target: 'node22',
     external: ['sharp'],
+    plugins: [builtinsByRequire],
     // Bundled CommonJS dependencies call require(); ESM output has none of its own.
     banner: { js: "import { createRequire as __iiifRequire } from 'node:module'; const require = __iiifRequire(import.meta.url);" },
     logLevel: 'warning',

@@ -1,4 +1,3 @@
-import { getRequestListener } from '@hono/node-server';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -12,6 +11,7 @@ import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
 import { diskResponseStore } from './response-disk.ts';
 import { withDirectAnswers } from './direct.ts';
+import { lazyHonoListener } from './hono-listener.ts';
 import { trackConnections } from './drain.ts';
 import { checkRoot } from './root-check.ts';
 import { mountViewer } from './viewer.ts';
@@ -73,15 +73,20 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const renderer = sharpRendererFromConfig(config);
   const { app, direct } = createIiif({ config, source, renderer, logger: log.logger, metrics: prom?.metrics, ...(responseStore && { responseStore }) });
   mountViewer(app, source, config.IIIF_PREFIX);
-  const server = createServer(withDirectAnswers(direct, getRequestListener(app.fetch, { hostname: config.HOST })));
+  const hono = lazyHonoListener(app, config.HOST, (e) => log.logger.error('could not load the HTTP adapter', { err: e }));
+  const server = createServer(withDirectAnswers(direct, hono.listener));
   const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {
     server.listen(config.PORT, config.HOST, ok);
     server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
   });
-  // sharp (about 100 ms of native loading on the main thread) loads once the server is quiet, so
-  // that it never stalls the first viewer's info.json and stored tiles; a render before that loads it.
-  connections.whenQuiet(QUIET_MS, () => void preloadSharp());
+  // sharp (about 100 ms of native loading on the main thread) and Hono's listener load once the
+  // server is quiet, so that they never stall the first viewer's info.json and stored tiles; a
+  // request that needs one before that loads it.
+  connections.whenQuiet(QUIET_MS, () => {
+    hono.preload();
+    void preloadSharp();
+  });
   const { port } = server.address() as AddressInfo;
   const metrics =
     prom &&

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildNodeBundle } from '../../adapters/node/build.ts';
@@ -28,5 +28,36 @@ describe('the Node bundle (npm run build:node)', () => {
     const tile = await fetch(`${url}/iiif/3/pyramid.tif/0,0,256,256/256,/0/default.jpg`);
     expect(tile.status).toBe(200);
     expect((await fetch(`${url}/openseadragon/openseadragon.min.js`)).status).toBe(200);
+  });
+
+  // Node loads all of fetch (undici, about 25 ms) when anything reads its globals, or when a
+  // built-in such as node:http is imported as ESM. A stored tile and info.json need neither.
+  it('answers info.json and a stored tile without loading fetch, and loads it once quiet', async () => {
+    const probe = `${ROOT}dist/test-bundle/probe.mjs`;
+    await mkdir(`${ROOT}dist/test-bundle`, { recursive: true });
+    await writeFile(probe, "process.on('SIGUSR2', () => console.log('undici ' + process.moduleLoadList.some((m) => m.includes('undici'))));");
+    const server = spawn(process.execPath, ['--import', probe, OUT, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines = createInterface({ input: server.stdout! })[Symbol.asyncIterator]();
+      const next = async () => String((await lines.next()).value);
+      const url = /listening on (http:\/\/\S+)/.exec(await next())?.[1];
+      const undici = async () => {
+        server.kill('SIGUSR2');
+        for (;;) {
+          const line = await next();
+          if (line.startsWith('undici ')) return line === 'undici true';
+        }
+      };
+      expect(await undici()).toBe(false);
+      const paths = ['/iiif/3/pyramid.tif/info.json', '/iiif/3/pyramid.tif/0,0,256,256/256,/0/default.jpg'];
+      for (const path of paths) expect((await fetch(`${url}${path}`)).status).toBe(200);
+      expect(await undici()).toBe(false);
+      // Quiet for 100 ms: Hono's listener (and with it fetch) loads ahead of a request that needs it.
+      await new Promise((ok) => setTimeout(ok, 1500));
+      expect(await undici()).toBe(true);
+    } finally {
+      server.kill('SIGTERM');
+      if (server.exitCode === null) await once(server, 'exit');
+    }
   });
 });
