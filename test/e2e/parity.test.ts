@@ -2,7 +2,8 @@
 import { bufferedFetcher, type BufferedHandler, FUNCTION_DOMAIN, s3rverLambdaEnv } from '../helpers/lambda-events.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { bundleLambda } from '../../adapters/lambda/build.ts';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
@@ -237,6 +238,16 @@ describe('the same behaviours through the built Lambda bundle (index.mjs, index.
       Object.assign(process.env, saved);
     }
   }
+
+  // V8 parses a whole file as it loads: what only some requests need must sit in chunks of its own.
+  it('keeps the AWS SDK and pdf-lib out of the entry file, in chunks beside it', async () => {
+    const entry = await readFile(OUT, 'utf8');
+    const chunks = await Promise.all((await readdir(dirname(OUT))).filter((f) => f.startsWith('chunk-')).map((f) => readFile(join(dirname(OUT), f), 'utf8')));
+    for (const marker of ['x-amz-content-sha256', '%PDF-']) {
+      expect(entry.includes(marker), marker).toBe(false);
+      expect(chunks.some((c) => c.includes(marker)), marker).toBe(true);
+    }
+  });
 
   it('raw slash ids, slash substitute in emitted ids, preflight location and the serverless-iiif ping', async () => {
     // One import (a bundle instance costs seconds on a shared machine): settings that combine.
