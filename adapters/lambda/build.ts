@@ -22,7 +22,7 @@ export async function bundleLambda(outfile: string): Promise<void> {
     outdir: dirname(outfile),
     outExtension: { '.js': '.mjs' },
     // What is imported on demand (the AWS SDK, pdf-lib, the JP2 codec) goes to chunks beside the
-    // entry: V8 parses a whole file as it loads, and in one file they were 60 ms of every cold start.
+    // entry: V8 parses a whole file as it loads, and in one file they were about 70 ms of every cold start.
     splitting: true,
     chunkNames: 'chunk-[hash]',
     bundle: true,

@@ -1,5 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
+import type { Config } from '../../src/config.ts';
+import { httpError } from '../../src/errors.ts';
+import { errorAnswer } from '../../src/http/errors.ts';
 
 export interface LazyListener {
   listener: RequestListener;
@@ -12,10 +15,10 @@ export interface LazyListener {
  * server is quiet. @hono/node-server reads fetch's globals (Request, Headers) as it loads, which
  * loads all of undici: about 25 ms that a first info.json or stored tile does not need.
  */
-export function lazyHonoListener(app: Hono, hostname: string, onError: (e: unknown) => void): LazyListener {
+export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown) => void): LazyListener {
   let loaded: RequestListener | undefined;
   let loading: Promise<RequestListener> | undefined;
-  const load = () => (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname }))));
+  const load = () => (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname: config.HOST }))));
   return {
     listener: (req: IncomingMessage, res: ServerResponse) => {
       if (loaded) return loaded(req, res);
@@ -23,9 +26,10 @@ export function lazyHonoListener(app: Hono, hostname: string, onError: (e: unkno
         (listener) => listener(req, res),
         (e: unknown) => {
           onError(e);
-          // The shape of every 5xx (src/http/errors.ts); the cause went to the log.
-          res.writeHead(500, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-          res.end(JSON.stringify({ status: 500, error: 'internal', message: 'internal server error' }));
+          // The cause went to the log; the answer is every 5xx's.
+          const { headers, body } = errorAnswer(httpError(500, 'internal', 'internal server error'), config);
+          res.writeHead(500, headers.flat());
+          res.end(body);
         },
       );
     },

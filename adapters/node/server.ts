@@ -73,7 +73,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const renderer = sharpRendererFromConfig(config);
   const { app, direct } = createIiif({ config, source, renderer, logger: log.logger, metrics: prom?.metrics, ...(responseStore && { responseStore }) });
   mountViewer(app, source, config.IIIF_PREFIX);
-  const hono = lazyHonoListener(app, config.HOST, (e) => log.logger.error('could not load the HTTP adapter', { err: e }));
+  const hono = lazyHonoListener(app, config, (e) => log.logger.error('could not load the HTTP adapter', { err: e }));
   const server = createServer(withDirectAnswers(direct, hono.listener));
   const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {
