@@ -39,7 +39,7 @@ const JP2_TILE = 1024;
 const JP2_LEVELS = 6;
 const ALIASES = 16;
 /** Bump when the generated images change, so stale caches are not reused. */
-const VERSION = 1;
+const VERSION = 2;
 
 export function scaleFromEnv(value: string | undefined): Scale {
   if (value === undefined || value === '' || value === 'full') return 'full';
@@ -117,12 +117,14 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     await (await rawOf(...size.png)).png().toFile(tmp);
   });
   await writeAtomically(jp2Path, async (tmp) => {
-    log(`generating ${size.tiff.join('×')} JPEG 2000 (${JP2_TILE} px tiles, ${JP2_LEVELS} levels, TLM)…`);
+    log(`generating ${size.tiff.join('×')} JPEG 2000 (${JP2_TILE} px tiles, ${JP2_LEVELS} levels, RPCL, a tile-part per resolution, TLM)…`);
     const { data, info } = await (await rawOf(...size.tiff)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const codec = await nodeJp2Codec();
     const bytes = codec.encode(
       { data, width: info.width, height: info.height, channels: 3 },
-      { format: 'jp2', rate: 20, tileSize: JP2_TILE, levels: JP2_LEVELS, tlm: true },
+      // The layout of JP2s made for serving (Kakadu's Corder=RPCL ORGtparts=R ORGgen_tlm):
+      // a reduced view reads only each tile's first tile-parts.
+      { format: 'jp2', rate: 20, tileSize: JP2_TILE, levels: JP2_LEVELS, tlm: true, resolutionTileParts: true },
     );
     await writeFile(tmp, bytes);
   });

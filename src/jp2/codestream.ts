@@ -34,6 +34,11 @@ export interface MainHeader {
   tileParts?: TilePart[];
   /** PPM moves packet headers into the main header, so tile-parts cannot be picked alone. */
   packedHeaders: boolean;
+  /**
+   * Packets in resolution-major order (RLCP or RPCL, no POC, every component with COD's levels):
+   * a tile's first packets are its lowest resolutions.
+   */
+  resolutionMajor: boolean;
 }
 
 const SOC = 0xff4f;
@@ -43,6 +48,10 @@ const COD = 0xff52;
 const COC = 0xff53;
 const TLM = 0xff55;
 const PPM = 0xff60;
+const POC = 0xff5f;
+/** COD's progression orders (A.6.1, table A.16) that loop over resolutions outermost. */
+const RLCP = 1;
+const RPCL = 2;
 
 /** Markers in a main header: a real one has under 20; each costs a 4-byte read at most. */
 const MAX_MARKERS = 1024;
@@ -60,6 +69,8 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
   let pos = start + 2;
   let siz: Siz | undefined;
   let levels: number | undefined;
+  let progression: number | undefined;
+  let orderChanged = false;
   const cocLevels: number[] = [];
   const tlm: Array<{ index: number; segment: Uint8Array }> = [];
   let packedHeaders = false;
@@ -73,7 +84,8 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       const { columns, rows } = grid(siz);
       const usable = Math.min(levels, ...cocLevels);
       const tileParts = tlm.length > 0 ? tilePartsFromTlm(tlm, pos, limit, columns * rows) : undefined;
-      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, ...(tileParts ? { tileParts } : {}) };
+      const resolutionMajor = (progression === RLCP || progression === RPCL) && !orderChanged && cocLevels.every((l) => l === levels);
+      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, ...(tileParts ? { tileParts } : {}) };
     }
     if (marker < 0xff30) throw new Jp2Error('Bad marker in the JPEG 2000 main header.');
     const segLength = u16(m, 2);
@@ -84,7 +96,9 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       if (siz) throw new Jp2Error('JPEG 2000 main header with two SIZ markers.');
       siz = parseSiz(await body());
     } else if (marker === COD) {
-      levels = decompositionLevels(await body(), 5);
+      const cod = await body();
+      levels = decompositionLevels(cod, 5);
+      progression = cod[1];
     } else if (marker === COC && siz) {
       // Ccoc is one byte below 257 components (A.6.2); we allow at most 4.
       cocLevels.push(decompositionLevels(await body(), 2));
@@ -94,6 +108,8 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       tlm.push({ index: segment[0] ?? 0, segment });
     } else if (marker === PPM) {
       packedHeaders = true;
+    } else if (marker === POC) {
+      orderChanged = true;
     }
     pos += 2 + segLength;
   }

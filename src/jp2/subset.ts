@@ -50,28 +50,86 @@ interface Range {
   length: number;
 }
 
+/** The tile-parts of `tiles` a decode needs, and how many each tile keeps when not all. */
+export interface DecodeParts {
+  parts: TilePart[];
+  perTile?: number;
+}
+
 /**
- * A JP2 (or raw J2K) holding the main header and only the tile-parts of `tiles`, each
- * still carrying its own tile index, read by range (`index`: from TLM, or the SOT walk). OpenJPEG skips tiles absent from the
- * codestream, and decodes only those meeting the decode area anyway. The TLM markers
- * are dropped, since they describe tile-parts that are no longer there.
+ * The tile-parts of `tiles` that a decode at reduction `reduce` needs. Resolution-major packets
+ * split into one tile-part per resolution (Kakadu's ORGtparts=R, OpenJPEG's `-TP R`) hold a
+ * tile's lowest resolutions in its first tile-parts, so only the first `levels + 1 - reduce`
+ * of each are needed. In any other layout, or when a tile has another number of tile-parts,
+ * all of them.
  */
-export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: number[], read: RangeRead): Promise<Uint8Array<ArrayBuffer>> {
+export function partsForDecode(s: Jp2Structure, index: TilePart[], tiles: number[], reduce: number): DecodeParts {
   const wanted = new Set(tiles);
   const parts = index.filter((p) => wanted.has(p.tile));
+  const resolutions = s.levels + 1;
+  if (!s.resolutionMajor || reduce <= 0 || reduce >= resolutions) return { parts };
+  const count = new Map<number, number>();
+  for (const p of parts) count.set(p.tile, (count.get(p.tile) ?? 0) + 1);
+  if (tiles.some((t) => count.get(t) !== resolutions)) return { parts };
+  const perTile = resolutions - reduce;
+  const seen = new Map<number, number>();
+  const kept = parts.filter((p) => {
+    const k = seen.get(p.tile) ?? 0;
+    seen.set(p.tile, k + 1);
+    return k < perTile;
+  });
+  return { parts: kept, perTile };
+}
+
+/**
+ * A JP2 (or raw J2K) holding the main header and only the tile-parts of `tiles` a decode at
+ * `reduce` needs (see partsForDecode), each still carrying its own tile index, read by range
+ * (`index`: from TLM, or the SOT walk). OpenJPEG skips tiles absent from the codestream, and
+ * decodes only those meeting the decode area anyway. The TLM markers are dropped, since they
+ * describe tile-parts that are no longer there. Tiles cut to their first tile-parts say so in
+ * their SOT (TNsot); if a kept tile-part header changes the coding order, all are read instead.
+ */
+export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: number[], read: RangeRead, reduce = 0): Promise<Uint8Array<ArrayBuffer>> {
+  const { parts, perTile } = partsForDecode(s, index, tiles, reduce);
   const mainHeader: Range = { offset: s.codestream.offset, length: s.end - s.codestream.offset };
   const boxes = s.codestream.header;
   const ranges = [...(boxes ? [boxes] : []), mainHeader, ...parts];
-  const bodies = await readRanges(ranges, read);
+  let bodies = await readRanges(ranges, read);
   const jp2h = boxes ? bodies.shift() : undefined;
   const header = bodies.shift();
   if (!header) throw new Jp2Error('JPEG 2000 main header missing.');
   bodies.forEach((b, i) => checkTilePart(b, parts[i]?.tile ?? -1));
+  if (perTile !== undefined) {
+    if (!bodies.every(keepsCodingOrder)) return readTileSubset(s, index, tiles, read);
+    bodies = bodies.map((b) => {
+      const part = b.slice();
+      part[11] = perTile; // TNsot
+      return part;
+    });
+  }
   const codestream = [withoutTlm(header), ...bodies, Uint8Array.of(0xff, 0xd9)];
   if (!jp2h) return concat(codestream);
   // One copy of the tile data: the box header needs only the codestream's length.
   const length = codestream.reduce((n, c) => n + c.length, 0);
   return concat([SIGNATURE_AND_FTYP, jp2h, boxHeader('jp2c', length), ...codestream]);
+}
+
+/** Markers of a tile-part header that change which packets come first: COD, COC, POC, and PPT's packet headers. */
+const REORDERING = new Set([0xff52, 0xff53, 0xff5f, 0xff61]);
+const SOD = 0xff93;
+
+/** Whether a tile-part's header (its SOT segment up to SOD) leaves the main header's coding order as it is. */
+function keepsCodingOrder(part: Uint8Array): boolean {
+  // Each step moves on at least 4 bytes: at most part.length / 4 markers.
+  for (let pos = 12; pos + 4 <= part.length; ) {
+    const marker = u16(part, pos);
+    if (marker === SOD) return true;
+    if (REORDERING.has(marker)) return false;
+    const length = u16(part, pos + 2);
+    if (length < 2) throw new Jp2Error('Bad JPEG 2000 marker segment length.');
+    pos += 2 + length;
+  }
+  throw new Jp2Error('JPEG 2000 tile-part without SOD.');
 }
 
 /** Reads each range, merging near neighbours, a few at a time; returns them in the order given. */

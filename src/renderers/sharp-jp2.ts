@@ -5,7 +5,7 @@ import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, loadJp2Codec } from '../jp2/codec.ts';
 import { Jp2Error, type Jp2Structure, type TilePart } from '../jp2/index.ts';
-import { coveringBytes, coveringTiles, readTileSubset, tilePixels } from '../jp2/subset.ts';
+import { coveringBytes, coveringTiles, partsForDecode, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
 import type { RenderInput } from './renderer.ts';
 import { type Jp2DecodePool, Jp2ThreadError, jp2DecodePool } from './sharp-jp2-pool.ts';
@@ -112,7 +112,7 @@ export async function openJp2(
       `the region needs JPEG 2000 tiles of ${pixels} pixels decoded, more than IIIF_MAX_INPUT_PIXELS (${maxInputPixels}) allows`,
     );
   }
-  const bytes = await codestreamFor(input, s, tiles);
+  const bytes = await codestreamFor(input, s, tiles, plan.level);
   const options = { reduce: plan.level, area, maxBytes };
   const threads = decodePool();
   let decoded;
@@ -129,15 +129,16 @@ export async function openJp2(
 }
 
 /**
- * A JP2 of the covering tile-parts alone, where they can be located (TLM, or a local file's
- * SOT markers) and that is the cheaper read; else the whole object, through the disk cache
- * when there is one. Never more than 256 MB of codestream in memory.
+ * A JP2 of the covering tile-parts alone (only the first ones of each tile, for a reduced
+ * decode of resolution tile-parts), where they can be located (TLM, or a local file's SOT
+ * markers) and that is the cheaper read; else the whole object, through the disk cache when
+ * there is one. Never more than 256 MB of codestream in memory.
  */
-async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[]): Promise<Uint8Array> {
+async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[], reduce: number): Promise<Uint8Array> {
   const { source, identifier, object, signal } = input;
   const read = (offset: number, length: number) => source.read(identifier, { offset, length }, signal);
   const index = await tileIndex(input, s, read);
-  const partial = index && coveringBytes(index, tiles);
+  const partial = index && coveringBytes(partsForDecode(s, index, tiles, reduce).parts, tiles);
   const tooLarge = object.size > MAX_WHOLE_CODESTREAM;
   // Assembling costs copies: most of a local file is cheaper read whole; remotely, the disk cache
   // keeps a whole object for the next requests, worth it once a request needs a quarter of it.
@@ -145,7 +146,7 @@ async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[
   const whole = source.local ? share > 1 / 2 : source.localFile !== undefined && share > 1 / 4;
   if (index && partial !== undefined && (tooLarge || !whole)) {
     if (partial > MAX_WHOLE_CODESTREAM) throw tooMuch();
-    return readTileSubset(s, index, tiles, read);
+    return readTileSubset(s, index, tiles, read, reduce);
   }
   if (tooLarge) throw tooMuch();
   const file = await source.localFile?.(identifier, object, signal);

@@ -1,7 +1,8 @@
 /**
  * JPEG 2000 sources through the Node adapter over HTTP: colour-grid JP2s (tiled with and without
- * TLM, untiled, with and without alpha, lossless and lossy, JP2 and raw J2K) rendered at every region and
- * size form, compared pixel by pixel with the same request on a PNG of the same pixels.
+ * TLM, in one tile-part per resolution, untiled, with and without alpha, lossless and lossy, JP2
+ * and raw J2K) rendered at every region and size form, compared pixel by pixel with the same
+ * request on a PNG of the same pixels.
  *
  * Lossless and unscaled (the region at full resolution): identical bytes after decoding.
  * Scaled: the JP2 path decodes a wavelet reduction and the PNG path shrinks the full image,
@@ -21,6 +22,9 @@ import { type Jp2Variant, makeJp2Pair } from '../helpers/jp2-images.ts';
 const VARIANTS: Record<string, Jp2Variant & { lossless: boolean }> = {
   'tiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, tlm: true } },
   'tiled-no-tlm.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3 } },
+  // RPCL, one tile-part per resolution: reduced views read each tile's first tile-parts only (from TLM, or the SOT walk).
+  'by-resolution.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, tlm: true, resolutionTileParts: true } },
+  'by-resolution-no-tlm.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, resolutionTileParts: true } },
   'untiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, levels: 4 } },
   'alpha.jp2': { width: 600, height: 400, channels: 4, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 128, levels: 2, tlm: true } },
   'lossy.jp2': { width: 1000, height: 700, channels: 3, lossless: false, options: { format: 'jp2', rate: 8, tileSize: 256, levels: 3, tlm: true } },
@@ -81,7 +85,7 @@ const REGION_SIZE = (name: string, region: string): { w: number; h: number } | u
 
 describe('JPEG 2000 renders match the same request on a PNG of the same pixels', () => {
   for (const [name, v] of Object.entries(VARIANTS)) {
-    const regions = name === 'tiled.jp2' || name === 'lossy.jp2' ? REGIONS : REGIONS.filter((r) => /^(full|100,50|900,600)/.test(r));
+    const regions = ['tiled.jp2', 'lossy.jp2', 'by-resolution.jp2'].includes(name) ? REGIONS : REGIONS.filter((r) => /^(full|100,50|900,600)/.test(r));
     const bound = v.lossless ? SCALED_MAD.lossless : SCALED_MAD.lossy;
     it(`${name}: every region × size form (scaled MAD ≤ ${bound}; lossless unscaled is exact)`, async () => {
       for (const region of regions) {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { readJp2Structure } from '../../src/jp2/index.ts';
+import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { s3Source } from '../../src/sources/s3-source.ts';
 import { withDiskCache } from '../../src/sources/disk-cache.ts';
@@ -24,6 +25,7 @@ let s3: LocalS3;
 let admin: S3Client;
 let jp2: Uint8Array;
 let untiled: Uint8Array;
+let byResolution: Uint8Array;
 
 beforeAll(async () => {
   s3 = await startS3rver([BUCKET]);
@@ -32,6 +34,14 @@ beforeAll(async () => {
   await putObject(admin, BUCKET, 'tiled.jp2', jp2);
   ({ jp2: untiled } = await makeJp2Pair({ width: 1024, height: 1024, channels: 3, options: { format: 'jp2', rate: 10, levels: 3 } }));
   await putObject(admin, BUCKET, 'untiled.jp2', untiled);
+  // RPCL, one tile-part per resolution (Kakadu's ORGtparts=R): a reduced decode needs each tile's first tile-parts only.
+  ({ jp2: byResolution } = await makeJp2Pair({
+    width: 2048,
+    height: 2048,
+    channels: 3,
+    options: { format: 'jp2', lossless: true, tileSize: 1024, levels: 4, tlm: true, resolutionTileParts: true },
+  }));
+  await putObject(admin, BUCKET, 'by-resolution.jp2', byResolution);
   // serverless-iiif's width/height object metadata: trusted for flat images, not enough for a JP2.
   await putObject(admin, BUCKET, 'with-metadata.jp2', jp2, { width: '2048', height: '2048' });
 }, 60_000);
@@ -94,6 +104,30 @@ describe('JP2 on S3: reads counted', () => {
     expect(res.status).toBe(200);
     expect(counts.whole).toBe(0);
     expect(counts.bytes).toBeLessThan(jp2.length / 4);
+  });
+
+  it('a reduced view of resolution tile-parts reads each tile\'s first tile-parts only (bound: headers + those tile-parts + 16 KiB), with the pixels of the whole decode', async () => {
+    const s = await readJp2Structure(async (o, l) => byResolution.subarray(o, o + l), byResolution.length);
+    const parts = s.tileParts ?? [];
+    expect(parts).toHaveLength(4 * 5);
+    // 2048² at 256² is reduction 3: resolutions 0 and 1 of 5, the first two tile-parts of each tile.
+    const kept = parts.filter((p) => parts.filter((q) => q.tile === p.tile).indexOf(p) < 2);
+    const keptBytes = kept.reduce((n, p) => n + p.length, 0);
+    const { counts, get } = countingApp();
+    expect((await get('/iiif/3/by-resolution.jp2/info.json')).status).toBe(200);
+    counts.bytes = 0;
+    const res = await get('/iiif/3/by-resolution.jp2/full/256,256/0/default.png');
+    expect(res.status).toBe(200);
+    expect(counts.whole).toBe(0);
+    expect(counts.bytes).toBeLessThanOrEqual(s.end + keptBytes + 16 * 1024);
+    // What main read: every tile-part of the four tiles.
+    expect(s.end + keptBytes + 16 * 1024).toBeLessThan(parts.reduce((n, p) => n + p.length, 0) / 2);
+    const { data, info } = await sharp(Buffer.from(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([256, 256, 3]);
+    // Lossless, and the request is exactly reduction 3: the same pixels as decoding the whole object.
+    const whole = (await nodeJp2Codec()).decode(byResolution, { reduce: 3, maxBytes: 2 ** 26 });
+    expect([whole.width, whole.height, whole.channels]).toEqual([256, 256, 3]);
+    expect(Buffer.compare(data, Buffer.from(whole.data))).toBe(0);
   });
 
   it('without TLM the whole object is read (no disk cache configured here), and renders right', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type Jp2Structure, readJp2Structure } from '../../src/jp2/index.ts';
-import { coveringBytes, coveringTiles, readTileSubset } from '../../src/jp2/subset.ts';
+import { coveringBytes, coveringTiles, partsForDecode, readTileSubset } from '../../src/jp2/subset.ts';
 import { walkTileParts } from '../../src/jp2/tile-index.ts';
 import { areaAtReduction } from '../../src/renderers/sharp-jp2.ts';
-import { codestream, jp2File } from '../helpers/jp2-headers.ts';
+import { codestream, coc, jp2File, qcd, siz, tlm } from '../helpers/jp2-headers.ts';
 
 const parse = (bytes: Uint8Array) => readJp2Structure(async (o, l) => bytes.subarray(o, o + l), bytes.length);
 
@@ -62,6 +62,116 @@ describe('reading only the covering tile-parts', () => {
     if (!part) throw new Error('no tile-part');
     bad[part.offset + 5] = 9; // its SOT now names tile 9
     await expect(readTileSubset(s, s.tileParts ?? [], [3], async (o, l) => bad.subarray(o, o + l))).rejects.toMatchObject({ status: 422 });
+  });
+});
+
+const be16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
+const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+/** COD with a progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL). */
+const codOrder = (order: number, levels: number) => [0xff, 0x52, ...be16(12), 0, order, ...be16(1), 1, levels, 4, 4, 0, 0];
+/** A tile-part with TPsot/TNsot, optional header markers, then `data` filler bytes after SOD. */
+function part(tile: number, index: number, count: number, data: number, header: number[] = []): number[] {
+  const length = 12 + header.length + 2 + data;
+  return [0xff, 0x90, ...be16(10), ...be16(tile), ...be32(length), index, count, ...header, 0xff, 0x93, ...new Array<number>(data).fill(0x22 + index)];
+}
+
+/** Four 256² tiles, 2 levels (3 resolutions), `perTile` tile-parts each, with TLM. */
+function resolutionParts(o: { order?: number; perTile?: number; extra?: number[]; header?: (tile: number, index: number) => number[] } = {}) {
+  const perTile = o.perTile ?? 3;
+  const parts: number[][] = [];
+  for (let t = 0; t < 4; t++) for (let k = 0; k < perTile; k++) parts.push(part(t, k, perTile, 40 * (k + 1) + t, o.header?.(t, k)));
+  const head = [0xff, 0x4f, ...siz({ width: 512, height: 512, tileWidth: 256, tileHeight: 256 }), ...codOrder(o.order ?? 2, 2), ...qcd(2), ...(o.extra ?? [])];
+  head.push(...tlm(parts.map((p) => ({ tile: (p[4] ?? 0) * 256 + (p[5] ?? 0), length: p.length }))));
+  return Uint8Array.from([...head, ...parts.flat(), 0xff, 0xd9]);
+}
+
+/** The tile-parts of an assembled codestream: [tile, TPsot, TNsot, first data byte]. */
+function partsOf(cs: Uint8Array): number[][] {
+  const u16 = (at: number) => ((cs[at] ?? 0) << 8) | (cs[at + 1] ?? 0);
+  let pos = 2;
+  while (u16(pos) !== 0xff90) pos += 2 + u16(pos + 2);
+  const out: number[][] = [];
+  while (u16(pos) === 0xff90) {
+    let sod = pos + 12;
+    while (u16(sod) !== 0xff93) sod += 2 + u16(sod + 2);
+    out.push([u16(pos + 4), cs[pos + 10] ?? -1, cs[pos + 11] ?? -1, cs[sod + 2] ?? -1]);
+    pos += u16(pos + 6) * 0x10000 + u16(pos + 8);
+  }
+  return out;
+}
+
+describe('reading only the first tile-parts for a reduced decode (one tile-part per resolution)', () => {
+  const reader = (bytes: Uint8Array) => {
+    const counted = { bytes: 0 };
+    return { counted, read: async (o: number, l: number) => ((counted.bytes += l), bytes.subarray(o, o + l)) };
+  };
+
+  it('knows the packet order from COD: resolution-major for RLCP and RPCL only, not with POC or a COC of other levels', async () => {
+    expect((await parse(resolutionParts({ order: 2 }))).resolutionMajor).toBe(true);
+    expect((await parse(resolutionParts({ order: 1 }))).resolutionMajor).toBe(true);
+    for (const order of [0, 3, 4]) expect((await parse(resolutionParts({ order }))).resolutionMajor).toBe(false);
+    const poc = [0xff, 0x5f, ...be16(9), 0, 0, ...be16(1), 3, 3, 0];
+    expect((await parse(resolutionParts({ extra: poc }))).resolutionMajor).toBe(false);
+    expect((await parse(resolutionParts({ extra: coc(1, 1) }))).resolutionMajor).toBe(false);
+    expect((await parse(resolutionParts({ extra: coc(1, 2) }))).resolutionMajor).toBe(true);
+  });
+
+  it('keeps the first levels + 1 - reduce tile-parts of each tile, and all of them otherwise', async () => {
+    const s = await parse(resolutionParts());
+    const index = s.tileParts ?? [];
+    const picked = (tiles: number[], reduce: number) => {
+      const { parts, perTile } = partsForDecode(s, index, tiles, reduce);
+      return { parts: parts.map((p) => [p.tile, index.indexOf(p) % 3]), perTile };
+    };
+    expect(picked([0, 3], 2)).toEqual({ parts: [[0, 0], [3, 0]], perTile: 1 });
+    expect(picked([1], 1)).toEqual({ parts: [[1, 0], [1, 1]], perTile: 2 });
+    expect(picked([1], 0)).toEqual({ parts: [[1, 0], [1, 1], [1, 2]] });
+    // Beyond the levels there is nothing to drop: the decoder refuses such a reduction itself.
+    expect(picked([1], 3).parts).toHaveLength(3);
+    // Layer-major packets, or another number of tile-parts a tile: everything.
+    const lrcp = await parse(resolutionParts({ order: 0 }));
+    expect(partsForDecode(lrcp, lrcp.tileParts ?? [], [0], 2).parts).toHaveLength(3);
+    const two = await parse(resolutionParts({ perTile: 2 }));
+    expect(partsForDecode(two, two.tileParts ?? [], [0], 2)).toEqual({ parts: (two.tileParts ?? []).slice(0, 2) });
+  });
+
+  it('reads only those tile-parts, and says in TNsot how many each tile now has', async () => {
+    const cs = resolutionParts();
+    const s = await parse(cs);
+    const { counted, read } = reader(cs);
+    const out = await readTileSubset(s, s.tileParts ?? [], [0, 2], read, 1);
+    expect(partsOf(out)).toEqual([
+      [0, 0, 2, 0x22],
+      [0, 1, 2, 0x23],
+      [2, 0, 2, 0x22],
+      [2, 1, 2, 0x23],
+    ]);
+    const kept = (s.tileParts ?? []).filter((_, i) => [0, 1, 6, 7].includes(i)).reduce((n, p) => n + p.length, 0);
+    expect(counted.bytes).toBeLessThanOrEqual(s.end + kept + 16 * 1024);
+    // The source's bytes are not patched in place.
+    expect(cs[(s.tileParts?.[0]?.offset ?? 0) + 11]).toBe(3);
+  });
+
+  it('reads every tile-part when a kept tile-part header changes the coding order (COD, COC, POC or PPT)', async () => {
+    for (const marker of [codOrder(0, 2), coc(0, 2), [0xff, 0x5f, ...be16(9), 0, 0, ...be16(1), 3, 3, 0], [0xff, 0x61, ...be16(4), 0, 0]]) {
+      const cs = resolutionParts({ header: (tile, index) => (tile === 2 && index === 0 ? marker : []) });
+      const s = await parse(cs);
+      const out = await readTileSubset(s, s.tileParts ?? [], [0, 2], reader(cs).read, 1);
+      expect(partsOf(out).map(([tile, index, count]) => [tile, index, count])).toEqual([
+        [0, 0, 3],
+        [0, 1, 3],
+        [0, 2, 3],
+        [2, 0, 3],
+        [2, 1, 3],
+        [2, 2, 3],
+      ]);
+    }
+  });
+
+  it('refuses a kept tile-part whose header runs past its end', async () => {
+    const cs = resolutionParts({ header: (tile, index) => (tile === 0 && index === 0 ? [0xff, 0x58, ...be16(200)] : []) });
+    const s = await parse(cs);
+    await expect(readTileSubset(s, s.tileParts ?? [], [0], reader(cs).read, 1)).rejects.toMatchObject({ status: 422 });
   });
 });
 
