@@ -87,7 +87,8 @@ export function partsForDecode(s: Jp2Structure, index: TilePart[], tiles: number
  * (`index`: from TLM, or the SOT walk). OpenJPEG skips tiles absent from the codestream, and
  * decodes only those meeting the decode area anyway. The TLM markers are dropped, since they
  * describe tile-parts that are no longer there. Tiles cut to their first tile-parts say so in
- * their SOT (TNsot); if a kept tile-part header changes the coding order, all are read instead.
+ * their SOT (TNsot); if a kept tile-part is not its tile's next (TPsot) or its header changes the
+ * coding order, all are read instead.
  */
 export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: number[], read: RangeRead, reduce = 0): Promise<Uint8Array<ArrayBuffer>> {
   const { parts, perTile } = partsForDecode(s, index, tiles, reduce);
@@ -100,7 +101,15 @@ export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: 
   if (!header) throw new Jp2Error('JPEG 2000 main header missing.');
   bodies.forEach((b, i) => checkTilePart(b, parts[i]?.tile ?? -1));
   if (perTile !== undefined) {
-    if (!bodies.every(keepsCodingOrder)) return readTileSubset(s, index, tiles, read);
+    // Each kept tile-part must be its tile's k-th (TPsot) and keep the coding order; else read them all.
+    const seen = new Map<number, number>();
+    const inOrder = (b: Uint8Array, i: number) => {
+      const tile = parts[i]?.tile ?? -1;
+      const k = seen.get(tile) ?? 0;
+      seen.set(tile, k + 1);
+      return b[10] === k && keepsCodingOrder(b);
+    };
+    if (!bodies.every(inOrder)) return readTileSubset(s, index, tiles, read);
     bodies = bodies.map((b) => {
       const part = b.slice();
       part[11] = perTile; // TNsot

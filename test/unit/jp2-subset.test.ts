@@ -168,6 +168,20 @@ describe('reading only the first tile-parts for a reduced decode (one tile-part 
     }
   });
 
+  it('reads every tile-part when the first ones of a tile are not its tile-parts 0, 1… (TPsot)', async () => {
+    const cs = resolutionParts();
+    const s = await parse(cs);
+    const second = s.tileParts?.[1];
+    if (!second) throw new Error('no tile-part');
+    cs[second.offset + 10] = 2; // tile 0's second tile-part now says it is its third
+    const out = await readTileSubset(s, s.tileParts ?? [], [0], reader(cs).read, 1);
+    expect(partsOf(out).map(([tile, index, count]) => [tile, index, count])).toEqual([
+      [0, 0, 3],
+      [0, 2, 3],
+      [0, 2, 3],
+    ]);
+  });
+
   it('refuses a kept tile-part whose header runs past its end', async () => {
     const cs = resolutionParts({ header: (tile, index) => (tile === 0 && index === 0 ? [0xff, 0x58, ...be16(200)] : []) });
     const s = await parse(cs);
