@@ -4,8 +4,8 @@
  * filler; only the marker structure is real.
  */
 
-const be16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
-const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+export const be16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
+export const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
 
 export interface SizOptions {
   width: number;

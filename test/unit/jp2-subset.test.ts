@@ -3,7 +3,7 @@ import { type Jp2Structure, readJp2Structure } from '../../src/jp2/index.ts';
 import { coveringBytes, coveringTiles, partsForDecode, readTileSubset } from '../../src/jp2/subset.ts';
 import { walkTileParts } from '../../src/jp2/tile-index.ts';
 import { areaAtReduction } from '../../src/renderers/sharp-jp2.ts';
-import { codestream, coc, jp2File, qcd, siz, tlm } from '../helpers/jp2-headers.ts';
+import { be16, be32, codestream, coc, jp2File, qcd, siz, tlm } from '../helpers/jp2-headers.ts';
 
 const parse = (bytes: Uint8Array) => readJp2Structure(async (o, l) => bytes.subarray(o, o + l), bytes.length);
 
@@ -65,8 +65,6 @@ describe('reading only the covering tile-parts', () => {
   });
 });
 
-const be16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
-const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
 /** COD with a progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL). */
 const codOrder = (order: number, levels: number) => [0xff, 0x52, ...be16(12), 0, order, ...be16(1), 1, levels, 4, 4, 0, 0];
 /** A tile-part with TPsot/TNsot, optional header markers, then `data` filler bytes after SOD. */
