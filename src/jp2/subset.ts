@@ -56,6 +56,12 @@ export interface DecodeParts {
   perTile?: number;
 }
 
+/** Most tile-part bytes a subset may hold, and the error past it. */
+export interface SubsetLimit {
+  bytes: number;
+  refuse: () => Error;
+}
+
 /**
  * The tile-parts of `tiles` that a decode at reduction `reduce` needs. Resolution-major packets
  * split into one tile-part per resolution (Kakadu's ORGtparts=R, OpenJPEG's `-TP R`) hold a
@@ -90,7 +96,14 @@ export function partsForDecode(s: Jp2Structure, index: TilePart[], tiles: number
  * their SOT (TNsot); if a kept tile-part is not its tile's next (TPsot) or its header changes the
  * coding order, all are read instead.
  */
-export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: number[], read: RangeRead, reduce = 0): Promise<Uint8Array<ArrayBuffer>> {
+export async function readTileSubset(
+  s: Jp2Structure,
+  index: TilePart[],
+  tiles: number[],
+  read: RangeRead,
+  reduce = 0,
+  limit?: SubsetLimit,
+): Promise<Uint8Array<ArrayBuffer>> {
   const { parts, perTile } = partsForDecode(s, index, tiles, reduce);
   const mainHeader: Range = { offset: s.codestream.offset, length: s.end - s.codestream.offset };
   const boxes = s.codestream.header;
@@ -109,7 +122,11 @@ export async function readTileSubset(s: Jp2Structure, index: TilePart[], tiles: 
       seen.set(tile, k + 1);
       return b[10] === k && keepsCodingOrder(b);
     };
-    if (!bodies.every(inOrder)) return readTileSubset(s, index, tiles, read);
+    if (!bodies.every(inOrder)) {
+      // The caller sized the read by the kept tile-parts: all of them must fit its bound too.
+      if (limit && coveringBytes(index, tiles) > limit.bytes) throw limit.refuse();
+      return readTileSubset(s, index, tiles, read);
+    }
     bodies = bodies.map((b) => {
       const part = b.slice();
       part[11] = perTile; // TNsot

@@ -146,7 +146,7 @@ async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[
   const whole = source.local ? share > 1 / 2 : source.localFile !== undefined && share > 1 / 4;
   if (index && partial !== undefined && (tooLarge || !whole)) {
     if (partial > MAX_WHOLE_CODESTREAM) throw tooMuch();
-    return readTileSubset(s, index, tiles, read, reduce);
+    return readTileSubset(s, index, tiles, read, reduce, { bytes: MAX_WHOLE_CODESTREAM, refuse: tooMuch });
   }
   if (tooLarge) throw tooMuch();
   const file = await source.localFile?.(identifier, object, signal);

@@ -166,6 +166,15 @@ describe('reading only the first tile-parts for a reduced decode (one tile-part 
     }
   });
 
+  it('that fallback stays within the caller\'s bound on tile-part bytes', async () => {
+    const cs = resolutionParts({ header: (tile, index) => (tile === 0 && index === 0 ? codOrder(0, 2) : []) });
+    const s = await parse(cs);
+    const all = coveringBytes(s.tileParts ?? [], [0]);
+    const refuse = () => Object.assign(new Error('over'), { status: 400 });
+    await expect(readTileSubset(s, s.tileParts ?? [], [0], reader(cs).read, 1, { bytes: all - 1, refuse })).rejects.toMatchObject({ status: 400 });
+    expect(partsOf(await readTileSubset(s, s.tileParts ?? [], [0], reader(cs).read, 1, { bytes: all, refuse }))).toHaveLength(3);
+  });
+
   it('reads every tile-part when the first ones of a tile are not its tile-parts 0, 1… (TPsot)', async () => {
     const cs = resolutionParts();
     const s = await parse(cs);
