@@ -128,7 +128,8 @@ export async function readTileSubset(
       return readTileSubset(s, index, tiles, read);
     }
     bodies = bodies.map((b) => {
-      const part = b.slice();
+      // A copy even of a Node Buffer, whose slice() would share the source's memory.
+      const part = new Uint8Array(b);
       part[11] = perTile; // TNsot
       return part;
     });

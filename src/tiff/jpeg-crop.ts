@@ -52,8 +52,8 @@ function huffmanTable(bytes: Uint8Array): HuffmanTable {
   let same = hit?.bytes.length === bytes.length;
   for (let i = 0; same && i < bytes.length; i++) same = hit?.bytes[i] === bytes[i];
   if (hit && same) return hit.table;
-  // A copy: the table keeps its symbols, and the JPEG may be a pooled Buffer.
-  const copy = bytes.slice();
+  // A copy (not slice(), which shares a Buffer's memory): the table keeps its symbols, and the JPEG may be a pooled Buffer.
+  const copy = new Uint8Array(bytes);
   const table = buildHuffmanTable(copy.subarray(0, 16), copy.subarray(16));
   if (tableCache.size >= TABLE_CACHE_SIZE) tableCache.delete(tableCache.keys().next().value as number);
   tableCache.set(hash, { bytes: copy, table });

@@ -150,6 +150,19 @@ describe('reading only the first tile-parts for a reduced decode (one tile-part 
     expect(cs[(s.tileParts?.[0]?.offset ?? 0) + 11]).toBe(3);
   });
 
+  it('leaves the source untouched when reads return Node Buffers (whose slice() shares memory)', async () => {
+    const file = Buffer.from(resolutionParts());
+    const before = Buffer.from(file);
+    const s = await parse(file);
+    const read = async (o: number, l: number) => file.subarray(o, o + l);
+    const reduced = await readTileSubset(s, s.tileParts ?? [], [0], read, 2);
+    expect(partsOf(reduced).map((p) => p[2])).toEqual([1]);
+    expect(file.equals(before)).toBe(true);
+    // So a full-resolution subset read next still says three tile-parts.
+    const whole = await readTileSubset(s, s.tileParts ?? [], [0], read, 0);
+    expect(partsOf(whole).map((p) => p[2])).toEqual([3, 3, 3]);
+  });
+
   it('reads every tile-part when a kept tile-part header changes the coding order (COD, COC, POC or PPT)', async () => {
     for (const marker of [codOrder(0, 2), coc(0, 2), [0xff, 0x5f, ...be16(9), 0, 0, ...be16(1), 3, 3, 0], [0xff, 0x61, ...be16(4), 0, 0]]) {
       const cs = resolutionParts({ header: (tile, index) => (tile === 2 && index === 0 ? marker : []) });
