@@ -24,7 +24,7 @@ import { type Workload, workloads } from './workloads.ts';
  * BENCH_SCALE=small   small fixtures, for a quick run
  * BENCH_SECONDS=10    measured seconds per workload and contestant
  * BENCH_CONNECTIONS=8 concurrency
- * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, thumb-tiff, thumb-jpeg, png-max, jp2-info, jp2-aligned, jp2-mid, jp2-thumb,
+ * BENCH_ONLY=a,b      only these workload ids (info, aligned, mid, edge, region, thumb-tiff, thumb-jpeg, png-max, jp2-info, jp2-aligned, jp2-mid, jp2-thumb,
  *                     aligned-q75, edge-all, edge-first) and/or cold-start, session
  * BENCH_OUT=path      where to write the table (default: bench/results/latest.md for a full run)
  * REF_DIMENSIONS=stream  reference without object metadata (a second full read per request)

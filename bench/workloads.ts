@@ -120,8 +120,15 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
     }
   }
 
+  // Issue 15: regions 1000 px wide at full resolution on no tile boundary (a viewer with another
+  // tile size, a deep link), each at its own size: 20 stored tiles cover each.
+  const regions: Tile[] = [];
+  const [RW, RH] = [1000, 750];
+  for (let y = 101; y + RH <= full.height; y += 2 * RH) for (let x = 67; x + RW <= full.width; x += 1.5 * RW) regions.push({ x, y, w: RW, h: RH });
+
   const alignedOrder = shuffled(aligned);
   const midOrder = shuffled(mid);
+  const regionOrder = shuffled(regions);
   const edgeOrder = shuffled(edges);
   const midLevel = levels[midIndex]!;
   const thumbTiff = fitInside(full.width, full.height, 200);
@@ -210,6 +217,17 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       noReferenceServer: true,
     },
     {
+      id: 'region',
+      title: `non-aligned ${RW}×${RH} regions, full resolution (${regionOrder.length} URLs)`,
+      paths: regionOrder.map((t) => tilePath(tiff.name, t, t.w)),
+      expect: { kind: 'image', width: RW, height: RH, slack: 0 },
+      targets: { vsSharp: 2 },
+      sharpJob: (i) => {
+        const t = at(regionOrder, i);
+        return encodeTile(0, t.x, t.y, t.w, t.h, t.w);
+      },
+    },
+    {
       id: 'thumb-tiff',
       title: 'thumbnail !200,200 of the tiled TIFF',
       paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/full/!200,200/0/default.jpg`),
@@ -255,6 +273,7 @@ function jp2Workloads(fx: Fixtures): Workload[] {
   const f = 8;
   const mid: Tile[] = [];
   for (let y = 0; y + T * f <= jp2.height; y += T * f) for (let x = 0; x + T * f <= jp2.width; x += T * f) mid.push({ x, y, w: T * f, h: T * f });
+
   const alignedOrder = shuffled(aligned);
   const midOrder = shuffled(mid);
   const thumb = fitInside(jp2.width, jp2.height, 200);

@@ -147,6 +147,7 @@ const EnvSchema = v.object({
     ),
   ),
   IIIF_JPEG_QUALITY: int(85, 1, 100),
+  IIIF_JPEG_OPTIMIZE_CODING: bool(false),
   IIIF_DENSITY: optionalInt,
   IIIF_CACHE_CONTROL_IMAGE: headerValue('public, max-age=2592000'),
   IIIF_CACHE_CONTROL_INFO: headerValue('public, max-age=86400'),

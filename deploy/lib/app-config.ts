@@ -11,7 +11,7 @@ export const SETTINGS = [
   'certificateArn', 'webAclArn', 'architecture', 'invokeMode', 'memorySize', 'timeout',
   'reservedConcurrency', 'logRetentionDays', 'priceClass', 'corsAllowOrigin', 'corsAllowHeaders',
   'corsAllowCredentials', 'corsExposeHeaders', 'corsMaxAge', 'maxWidth', 'maxHeight', 'maxArea',
-  'hostedZoneId', 'hostedZoneName', 'jpegQuality', 'density', 'cacheControlImage', 'cacheControlInfo', 'cacheControlError',
+  'hostedZoneId', 'hostedZoneName', 'jpegQuality', 'jpegOptimizeCoding', 'density', 'cacheControlImage', 'cacheControlInfo', 'cacheControlError',
   'rights', 'slashSubstitute', 'securityHeaders', 'preflight', 'rawSlashIds',
 ] as const;
 export type SettingName = (typeof SETTINGS)[number];
@@ -100,6 +100,7 @@ export function readAppConfig(lookup: (key: string) => unknown, env: NodeJS.Proc
     hostedZone: zoneId && zoneName ? { id: zoneId, name: zoneName } : undefined,
     app: {
       jpegQuality: int('jpegQuality', 1, 100),
+      jpegOptimizeCoding: flag('jpegOptimizeCoding'),
       density: int('density', 1, 100_000),
       cacheControlImage: get('cacheControlImage'),
       cacheControlInfo: get('cacheControlInfo'),

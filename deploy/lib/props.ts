@@ -81,6 +81,8 @@ export interface IiifEdgeProps {
 export interface IiifEdgeAppSettings {
   /** IIIF_JPEG_QUALITY, 1–100. */
   readonly jpegQuality?: number;
+  /** IIIF_JPEG_OPTIMIZE_CODING: Huffman tables made per rendered JPEG. */
+  readonly jpegOptimizeCoding?: boolean;
   /** IIIF_DENSITY: DPI written into output images (serverless-iiif PixelDensity). */
   readonly density?: number;
   /** IIIF_CACHE_CONTROL_IMAGE / _INFO / _ERROR. */
@@ -173,6 +175,7 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
 /** Stack app setting → the app's environment variable. */
 export const APP_ENV: Record<keyof IiifEdgeAppSettings, string> = {
   jpegQuality: 'IIIF_JPEG_QUALITY',
+  jpegOptimizeCoding: 'IIIF_JPEG_OPTIMIZE_CODING',
   density: 'IIIF_DENSITY',
   cacheControlImage: 'IIIF_CACHE_CONTROL_IMAGE',
   cacheControlInfo: 'IIIF_CACHE_CONTROL_INFO',

@@ -39,9 +39,9 @@ describe('ready app settings (context and IIIF_EDGE_* environment)', () => {
   });
 
   it('reads the app settings a team tunes and the hosted zone', () => {
-    const { props } = readAppConfig(fromContext({ sourceBucket: 'b', jpegQuality: '75', preflight: 'true', hostedZoneId: 'Z1', hostedZoneName: 'example.org' }),
+    const { props } = readAppConfig(fromContext({ sourceBucket: 'b', jpegQuality: '75', jpegOptimizeCoding: 'true', preflight: 'true', hostedZoneId: 'Z1', hostedZoneName: 'example.org' }),
       { IIIF_EDGE_SLASH_SUBSTITUTE: '_SL_', IIIF_EDGE_CACHE_CONTROL_INFO: 'no-cache' });
-    expect(props.app).toMatchObject({ jpegQuality: 75, preflight: true, slashSubstitute: '_SL_', cacheControlInfo: 'no-cache' });
+    expect(props.app).toMatchObject({ jpegQuality: 75, jpegOptimizeCoding: true, preflight: true, slashSubstitute: '_SL_', cacheControlInfo: 'no-cache' });
     expect(props.hostedZone).toEqual({ id: 'Z1', name: 'example.org' });
     expect(() => readAppConfig(fromContext({ sourceBucket: 'b', jpegQuality: '101' }), {})).toThrow(/jpegQuality.*1\.\.100/);
     expect(() => readAppConfig(fromContext({ sourceBucket: 'b', hostedZoneId: 'Z1' }), {})).toThrow(/hostedZoneName/);

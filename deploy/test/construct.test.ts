@@ -196,12 +196,12 @@ describe('IiifEdge construct, props change the template', () => {
   it('app settings a team tunes reach the function environment', () => {
     const { json } = synthEdge({
       app: {
-        jpegQuality: 70, density: 300, cacheControlImage: 'public, max-age=60', cacheControlInfo: 'no-cache', cacheControlError: 'no-store',
+        jpegQuality: 70, jpegOptimizeCoding: true, density: 300, cacheControlImage: 'public, max-age=60', cacheControlInfo: 'no-cache', cacheControlError: 'no-store',
         rights: 'https://rightsstatements.org/vocab/InC/1.0/', slashSubstitute: '_SL_', securityHeaders: true, preflight: true, rawSlashIds: true,
       },
     });
     expect(env(json)).toMatchObject({
-      IIIF_JPEG_QUALITY: '70', IIIF_DENSITY: '300', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=60', IIIF_CACHE_CONTROL_INFO: 'no-cache',
+      IIIF_JPEG_QUALITY: '70', IIIF_JPEG_OPTIMIZE_CODING: 'true', IIIF_DENSITY: '300', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=60', IIIF_CACHE_CONTROL_INFO: 'no-cache',
       IIIF_CACHE_CONTROL_ERROR: 'no-store', IIIF_RIGHTS: 'https://rightsstatements.org/vocab/InC/1.0/', IIIF_SLASH_SUBSTITUTE: '_SL_',
       IIIF_SECURITY_HEADERS: 'true', IIIF_PREFLIGHT: 'true', IIIF_RAW_SLASH_IDS: 'true',
     });

@@ -1,4 +1,4 @@
-import type { Sharp } from 'sharp';
+import type { JpegOptions, Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Format, RenderPlan } from '../iiif/types.ts';
 import type { Jp2EncodeInput } from '../jp2/codec.ts';
@@ -15,8 +15,8 @@ const JP2_OUTPUT_TILE = 1024;
  * What `encode` in sharp-renderer prepares for the formats libvips does not write: raw pixels
  * for jp2 (sharp's prebuilt libvips has no OpenJPEG), a JPEG for pdf.
  */
-export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpegQuality: number): Sharp {
-  return format === 'jp2' ? image.raw() : image.flatten({ background: '#ffffff' }).jpeg({ quality: jpegQuality });
+export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpeg: JpegOptions): Sharp {
+  return format === 'jp2' ? image.raw() : image.flatten({ background: '#ffffff' }).jpeg(jpeg);
 }
 
 /**

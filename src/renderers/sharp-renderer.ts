@@ -1,4 +1,4 @@
-import type { Sharp, SharpOptions } from 'sharp';
+import type { JpegOptions, Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import { httpError, isHttpError } from '../errors.ts';
 import { readCoveringTiff } from '../image/covering-tiff.ts';
@@ -36,6 +36,8 @@ export const preloadSharp = (): Promise<void> => loadSharp().then(
 
 export interface SharpRendererOptions {
   jpegQuality: number;
+  /** Huffman tables made for each image (a second pass): about 5% fewer bytes; 1000×750 renders measured 15–38% slower. */
+  jpegOptimizeCoding?: boolean;
   maxInputPixels: number;
   /** IIIF_MAX_DECODE_BYTES and IIIF_MAX_JPEG_SCANS; their defaults when absent. */
   maxDecodeBytes?: number;
@@ -57,6 +59,7 @@ const SHRINK_ON_LOAD = new Set(['jpg', 'webp']);
 export const sharpRendererFromConfig = (config: Config): Renderer =>
   sharpRenderer({
     jpegQuality: config.IIIF_JPEG_QUALITY,
+    jpegOptimizeCoding: config.IIIF_JPEG_OPTIMIZE_CODING,
     maxInputPixels: config.IIIF_MAX_INPUT_PIXELS,
     maxDecodeBytes: config.IIIF_MAX_DECODE_BYTES,
     maxJpegScans: config.IIIF_MAX_JPEG_SCANS,
@@ -218,11 +221,14 @@ function applyQuality(image: Sharp, plan: RenderPlan): Sharp {
   }
 }
 
+/** sharp optimises Huffman tables unless told not to; libjpeg and libvips do not by default. */
+const jpegOptions = (options: SharpRendererOptions): JpegOptions => ({ quality: options.jpegQuality, optimiseCoding: options.jpegOptimizeCoding ?? false });
+
 function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): Sharp {
   if (options.density) image = image.withMetadata({ density: options.density, orientation: 1 });
   switch (plan.format) {
     case 'jpg':
-      return image.flatten({ background: WHITE }).jpeg({ quality: options.jpegQuality });
+      return image.flatten({ background: WHITE }).jpeg(jpegOptions(options));
     case 'png':
       // Two colours make libvips write a 1-bit palette PNG.
       return plan.quality === 'bitonal' ? image.png({ palette: true, colours: 2 }) : image.png();
@@ -236,6 +242,6 @@ function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): 
       return image.avif({ quality: 50, effort: 2 });
     case 'jp2':
     case 'pdf':
-      return prepareOutput(image, plan.format, options.jpegQuality);
+      return prepareOutput(image, plan.format, jpegOptions(options));
   }
 }

@@ -14,7 +14,7 @@ import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
-const RENDER_REVISION = 'r3';
+const RENDER_REVISION = 'r4';
 
 export async function imageResponse(
   c: Context,
@@ -98,7 +98,7 @@ export function imageHead(app: AppContext, version: IiifVersion, requested: stri
     ['Content-Type', FORMAT_MEDIA_TYPES[plan.format]],
     ['Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE],
   ];
-  const etag = makeEtag(['image', RENDER_REVISION, sourceEtag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`]);
+  const etag = makeEtag(['image', RENDER_REVISION, sourceEtag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`, config.IIIF_JPEG_OPTIMIZE_CODING ? 'optimized' : 'standard']);
   return { canonicalPath, headers, etag };
 }
 

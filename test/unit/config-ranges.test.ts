@@ -57,6 +57,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_RAW_SLASH_IDS', 'maybe'],
   ['IIIF_RAW_SLASH_CANONICAL', 'raw'],
   ['IIIF_PREFLIGHT', 'maybe'],
+  ['IIIF_JPEG_OPTIMIZE_CODING', 'maybe'],
   ['IIIF_PING_BODY', 'xml'],
   ['IIIF_JP2_MAX_DECODE_BYTES', '1'],
   ['IIIF_JP2_MAX_OUTPUT_PIXELS', '0'],
