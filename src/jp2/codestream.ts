@@ -39,6 +39,21 @@ export interface MainHeader {
    * a tile's first packets are its lowest resolutions.
    */
   resolutionMajor: boolean;
+  /**
+   * Code-blocks OpenJPEG sets up per pixel of the reference grid, over all components and
+   * resolutions (from COD, COC and their precinct sizes): 4 / 4096 for four components in
+   * 64×64 blocks, 1/16 for one component in 4×4 blocks, which a 189-byte file can ask for.
+   */
+  codeBlocksPerPixel: number;
+}
+
+/** A COD or COC's decomposition levels, code-block size exponents and precinct exponents (A.6.1, A.6.2). */
+interface CodingStyle {
+  levels: number;
+  xcb: number;
+  ycb: number;
+  /** PPx, PPy per resolution, lowest first; absent: 2^15 (no partition). */
+  precincts?: Array<[number, number]>;
 }
 
 const SOC = 0xff4f;
@@ -69,6 +84,8 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
   let pos = start + 2;
   let siz: Siz | undefined;
   let levels: number | undefined;
+  let style: CodingStyle | undefined;
+  const componentStyles = new Map<number, CodingStyle>();
   let progression: number | undefined;
   let orderChanged = false;
   const cocLevels: number[] = [];
@@ -85,7 +102,8 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       const usable = Math.min(levels, ...cocLevels);
       const tileParts = tlm.length > 0 ? tilePartsFromTlm(tlm, pos, limit, columns * rows) : undefined;
       const resolutionMajor = (progression === RLCP || progression === RPCL) && !orderChanged && cocLevels.every((l) => l === levels);
-      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, ...(tileParts ? { tileParts } : {}) };
+      const codeBlocksPerPixel = blocksPerPixel(siz, (c) => componentStyles.get(c) ?? style!);
+      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, codeBlocksPerPixel, ...(tileParts ? { tileParts } : {}) };
     }
     if (marker < 0xff30) throw new Jp2Error('Bad marker in the JPEG 2000 main header.');
     const segLength = u16(m, 2);
@@ -98,10 +116,13 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
     } else if (marker === COD) {
       const cod = await body();
       levels = decompositionLevels(cod, 5);
+      style = codingStyle(cod, 5, (cod[0] ?? 0) & 1);
       progression = cod[1];
     } else if (marker === COC && siz) {
       // Ccoc is one byte below 257 components (A.6.2); we allow at most 4.
-      cocLevels.push(decompositionLevels(await body(), 2));
+      const coc = await body();
+      cocLevels.push(decompositionLevels(coc, 2));
+      componentStyles.set(coc[0] ?? 0, codingStyle(coc, 2, (coc[1] ?? 0) & 1));
     } else if (marker === TLM) {
       const segment = await body();
       if (segment.length < 2) throw new Jp2Error('Bad JPEG 2000 TLM marker.');
@@ -162,6 +183,43 @@ function decompositionLevels(body: Uint8Array, at: number): number {
   const levels = body[at];
   if (body.length < at + 5 || levels === undefined || levels > MAX_LEVELS) throw new Jp2Error('Bad JPEG 2000 coding style marker.');
   return levels;
+}
+
+/** SPcod / SPcoc from `at`: levels, xcb, ycb, style, transform, then a precinct byte per resolution when `partitioned`. */
+function codingStyle(body: Uint8Array, at: number, partitioned: number): CodingStyle {
+  const levels = decompositionLevels(body, at);
+  const xcb = (body[at + 1] ?? 0) + 2;
+  const ycb = (body[at + 2] ?? 0) + 2;
+  // A.6.1: each exponent is 2..10, and both together at most 12.
+  if (xcb > 10 || ycb > 10 || xcb + ycb > 12) throw new Jp2Error('Bad JPEG 2000 code-block size.');
+  if (!partitioned) return { levels, xcb, ycb };
+  if (body.length < at + 5 + levels + 1) throw new Jp2Error('Bad JPEG 2000 coding style marker.');
+  const precincts: Array<[number, number]> = [];
+  for (let r = 0; r <= levels; r++) {
+    const b = body[at + 5 + r] ?? 0;
+    precincts.push([b & 15, b >> 4]);
+  }
+  return { levels, xcb, ycb, precincts };
+}
+
+/**
+ * Code-blocks per reference-grid pixel (B.7): a component subsampled dx × dy has 1/(dx·dy) of the
+ * pixels; of those, resolution 0 holds 1/4^L and resolution r ≥ 1 three bands of 1/4^(L-r+1), cut
+ * into blocks no larger than half the precinct above resolution 0.
+ */
+function blocksPerPixel(siz: Siz, styleOf: (component: number) => CodingStyle): number {
+  let sum = 0;
+  siz.components.forEach((c, i) => {
+    const s = styleOf(i);
+    for (let r = 0; r <= s.levels; r++) {
+      const share = r === 0 ? 4 ** -s.levels : 3 * 4 ** -(s.levels - r + 1);
+      const [ppx, ppy] = s.precincts?.[r] ?? [15, 15];
+      const bx = Math.min(s.xcb, r === 0 ? ppx : ppx - 1);
+      const by = Math.min(s.ycb, r === 0 ? ppy : ppy - 1);
+      sum += share / (c.dx * c.dy) / 2 ** (Math.max(0, bx) + Math.max(0, by));
+    }
+  });
+  return sum;
 }
 
 /**

@@ -22,6 +22,9 @@ const CHECKOUT_WASM = new URL('../../vendor/openjpeg/openjpeg.wasm', import.meta
  */
 const MAX_WHOLE_CODESTREAM = 256 * 1024 * 1024;
 
+/** The pixel bound's code-blocks: as many as four components of its pixels have in 64×64 blocks. */
+const CODE_BLOCK_PIXELS = 1024;
+
 /** IIIF_JP2_MAX_DECODE_BYTES's default. OpenJPEG needs about 9 bytes of wasm memory per decoded byte. */
 export const JP2_MAX_DECODE_BYTES = 32 * 1024 * 1024;
 
@@ -110,6 +113,17 @@ export async function openJp2(
       400,
       'over_limit',
       `the region needs JPEG 2000 tiles of ${pixels} pixels decoded, more than IIIF_MAX_INPUT_PIXELS (${maxInputPixels}) allows`,
+    );
+  }
+  // OpenJPEG sets up every code-block of those tiles, at some 200 bytes each: small code-blocks
+  // or precincts cost memory and time that the pixel count does not show.
+  const blocks = Math.ceil(pixels * s.codeBlocksPerPixel);
+  const maxBlocks = Math.floor(maxInputPixels / CODE_BLOCK_PIXELS);
+  if (blocks > maxBlocks) {
+    throw httpError(
+      400,
+      'over_limit',
+      `the region needs about ${blocks} JPEG 2000 code-blocks set up (small code-blocks or precincts), more than IIIF_MAX_INPUT_PIXELS / ${CODE_BLOCK_PIXELS} (${maxBlocks}) allows`,
     );
   }
   const bytes = await codestreamFor(input, s, tiles, plan.level);

@@ -36,6 +36,11 @@ beforeAll(async () => {
     'tlm-lies.jp2': lying,
     'bomb-untiled.jp2': jp2File(codestream({ width: 60_000, height: 60_000, levels: 5 }), 60_000, 60_000),
     'bomb-tiled.j2k': codestream({ width: 60_000, height: 60_000, tileWidth: 1024, tileHeight: 1024, levels: 5, withTlm: true, partData: () => 2 }),
+    // 189 bytes that ask OpenJPEG for 5 million code-blocks of 4×4 (about 1 GB and 10 s before the bound).
+    'code-block-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, codeBlock: 0, partData: () => 2 }), 8000, 8000),
+    'code-block-bomb-tiled.j2k': codestream({ width: 16_000, height: 16_000, tileWidth: 2048, tileHeight: 2048, levels: 5, codeBlock: 0, partData: () => 2 }),
+    // 64×64 code-blocks, but precincts of 2×2 above resolution 0 cut them to 1×1.
+    'precinct-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, precincts: [0x11, 0x11, 0x11, 0x11, 0x11, 0x11], partData: () => 2 }), 8000, 8000),
     'components.j2k': codestream({ width: 64, height: 64, components: 5 }),
     'tiles.j2k': Uint8Array.from([0xff, 0x4f, ...siz({ width: 1_000_000, height: 1_000_000, tileWidth: 2, tileHeight: 2 }), 0xff, 0x90]),
     'bad-box.jp2': jp2File(codestream({ width: 64, height: 64 }), 64, 64, [...ihdrBox(64, 64), ...colrBox()].map((b, i) => (i === 3 ? 200 : b))),
@@ -98,6 +103,18 @@ describe('hostile JPEG 2000 files', () => {
   it('a tile-part that is not where TLM says is a 422, not a wrong image', async () => {
     const a = await get('/iiif/3/tlm-lies.jp2/0,0,128,128/max/0/default.png');
     expect([a.status, a.json?.error]).toEqual([422, 'unsupported_source']);
+  });
+
+  it.each(['code-block-bomb.jp2', 'code-block-bomb-tiled.j2k', 'precinct-bomb.jp2'])('%s: small code-blocks are counted, so pixels are refused with 400 in under a second', async (name) => {
+    expect((await get(`/iiif/3/${name}/info.json`)).status).toBe(200);
+    for (const tail of ['full/!100,100/0/default.png', '0,0,512,512/512,/0/default.jpg']) {
+      const a = await get(`/iiif/3/${name}/${tail}`);
+      expect([a.status, a.json?.error], tail).toEqual([400, 'over_limit']);
+      expect(a.json?.message).toMatch(/code-blocks/);
+      expect(a.ms).toBeLessThan(1_000);
+    }
+    // The same request of an image as large in 64×64 code-blocks is decoded.
+    expect((await get('/iiif/3/good.jp2/full/!100,100/0/default.png')).status).toBe(200);
   });
 
   it.each(['bomb-untiled.jp2', 'bomb-tiled.j2k'])('%s (60000² declared): info.json from the header, pixels refused with 400 in under a second', async (name) => {

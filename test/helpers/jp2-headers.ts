@@ -37,8 +37,9 @@ export function siz(o: SizOptions): number[] {
   return [0xff, 0x51, ...be16(body.length + 2), ...body];
 }
 
-/** COD with `levels` decomposition levels, 64×64 code-blocks, 9/7 wavelet. */
-export const cod = (levels: number) => [0xff, 0x52, ...be16(12), 0, 0, ...be16(1), 1, levels, 4, 4, 0, 0];
+/** COD with `levels` decomposition levels, 2^(cb+2)-px code-blocks (64×64 by default), 9/7 wavelet, and precinct bytes (PPy << 4 | PPx) if given. */
+export const cod = (levels: number, cb = 4, precincts: number[] = []) =>
+  [0xff, 0x52, ...be16(12 + precincts.length), precincts.length > 0 ? 1 : 0, 0, ...be16(1), 1, levels, cb, cb, 0, 0, ...precincts];
 /** COC for component `c` with its own number of levels. */
 export const coc = (c: number, levels: number) => [0xff, 0x53, ...be16(9), c, 0, levels, 4, 4, 0, 0];
 /** QCD without quantisation (reversible): one exponent byte per sub-band, 3 × levels + 1. */
@@ -58,6 +59,9 @@ export function tilePart(tile: number, data: number, psot = 14 + data): number[]
 
 export interface CodestreamOptions extends SizOptions {
   levels?: number;
+  /** COD's code-block exponent byte (size 2^(cb+2)) and precinct bytes. */
+  codeBlock?: number;
+  precincts?: number[];
   /** Extra main-header markers after COD. */
   extra?: number[];
   /** Write TLM for the tile-parts. */
@@ -72,7 +76,7 @@ export function codestream(o: CodestreamOptions): Uint8Array {
   const tiles = Math.ceil(o.width / tw) * Math.ceil(o.height / th);
   const dataOf = o.partData ?? ((t: number) => t + 20);
   const parts = Array.from({ length: tiles }, (_, t) => tilePart(t, dataOf(t)));
-  const head = [0xff, 0x4f, ...siz(o), ...cod(o.levels ?? 5), ...qcd(Math.min(o.levels ?? 5, 32)), ...(o.extra ?? [])];
+  const head = [0xff, 0x4f, ...siz(o), ...cod(o.levels ?? 5, o.codeBlock, o.precincts), ...qcd(Math.min(o.levels ?? 5, 32)), ...(o.extra ?? [])];
   if (o.withTlm) head.push(...tlm(parts.map((p, tile) => ({ tile, length: p.length }))));
   return Uint8Array.from([...head, ...parts.flat(), 0xff, 0xd9]);
 }

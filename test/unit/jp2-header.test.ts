@@ -6,6 +6,7 @@ import {
   cdefBox,
   coc,
   codestream,
+  type CodestreamOptions,
   colrBox,
   ftypBox,
   ihdrBox,
@@ -81,6 +82,22 @@ describe('JPEG 2000 header: valid files', () => {
     const s = await parse(codestream({ width: 512, height: 512, levels: 5, extra: coc(1, 2) }));
     expect(s.levels).toBe(2);
     expect(jp2Geometry(s).levels).toHaveLength(3);
+  });
+
+  it('counts the code-blocks a decode sets up per pixel, from code-block and precinct sizes (B.7)', async () => {
+    const per = async (o: Omit<CodestreamOptions, 'width' | 'height'>) =>
+      (await parse(codestream({ width: 512, height: 512, components: 1, ...o }))).codeBlocksPerPixel;
+    // Each resolution's share of the pixels sums to 1, so uniform blocks give one per block area.
+    expect(await per({ levels: 5 })).toBeCloseTo(1 / 4096, 12);
+    expect(await per({ levels: 5, codeBlock: 0 })).toBeCloseTo(1 / 16, 12);
+    expect(await per({ levels: 5, components: 3 })).toBeCloseTo(3 / 4096, 12);
+    // Precincts of 2×2: blocks of 2×2 at resolution 0 (1/4^5 of the pixels), 1×1 above it.
+    expect(await per({ levels: 5, precincts: [0x11, 0x11, 0x11, 0x11, 0x11, 0x11] })).toBeCloseTo(1 / 1024 / 4 + 1023 / 1024, 12);
+    // Precincts of 128 (Kakadu's usual) leave 64×64 blocks as they are.
+    expect(await per({ levels: 5, precincts: [0x77, 0x77, 0x77, 0x77, 0x77, 0x77] })).toBeCloseTo(1 / 4096, 12);
+    // A COC gives its component its own blocks: 4×4 for one of three.
+    const cocSmall = [0xff, 0x53, ...[0, 9], 1, 0, 5, 0, 0, 0, 0];
+    expect(await per({ levels: 5, components: 3, extra: cocSmall })).toBeCloseTo(2 / 4096 + 1 / 16, 12);
   });
 
   it('image offsets: reduced sizes are ceil(x1 / 2^r) - ceil(x0 / 2^r)', async () => {
