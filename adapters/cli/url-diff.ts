@@ -1,4 +1,6 @@
 import type { Sharp, SharpOptions } from 'sharp';
+import { isJpeg2000 } from '../../src/jp2/index.ts';
+import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { firstLine } from './convert.ts';
 
 type SharpFactory = (input: Uint8Array, options: SharpOptions) => Sharp;
@@ -111,10 +113,35 @@ function describe(side: Fetched, p: Pixels): void {
   else Object.assign(side, { width: p.width, height: p.height });
 }
 
+const PDF = new TextEncoder().encode('%PDF-');
+const LATIN1 = new TextDecoder('latin1');
+
+/**
+ * What sharp can read: jp2 decoded by our OpenJPEG build (sharp's libvips has none), and a pdf's
+ * image, the JPEG of its first DCTDecode stream (a IIIF pdf is one page holding the render).
+ */
+async function readable(bytes: Uint8Array, maxPixels: number): Promise<{ input: Uint8Array; options: SharpOptions }> {
+  const options: SharpOptions = { limitInputPixels: maxPixels, failOn: 'error' };
+  if (isJpeg2000(bytes)) {
+    const px = (await nodeJp2Codec()).decode(bytes, { reduce: 0, maxBytes: maxPixels * 4 });
+    return { input: px.data, options: { ...options, raw: { width: px.width, height: px.height, channels: px.channels } } };
+  }
+  if (PDF.every((b, i) => bytes[i] === b)) {
+    const text = LATIN1.decode(bytes);
+    const stream = text.indexOf('stream', text.indexOf('/DCTDecode'));
+    const start = text.indexOf('\xff\xd8', stream);
+    const end = text.lastIndexOf('\xff\xd9', text.indexOf('endstream', start));
+    if (stream < 0 || start < 0 || end < start) throw new Error('a pdf without a JPEG image');
+    return { input: bytes.subarray(start, end + 2), options };
+  }
+  return { input: bytes, options };
+}
+
 /** 8-bit sRGB without alpha (flattened on white), so grey, RGB and RGBA outputs compare alike. */
 async function pixels(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number): Promise<Pixels> {
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+    const { input, options } = await readable(bytes, maxPixels);
+    const { data, info } = await sharp(input, options)
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw()

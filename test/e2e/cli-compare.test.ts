@@ -127,6 +127,18 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     expect(loose.code).toBe(0);
   });
 
+  it('decodes jp2 and pdf answers too (sharp reads neither): the same server is the same, the quality change is seen', async () => {
+    const urls = join(work, 'formats.txt');
+    await writeFile(urls, 'photo.png/0,0,256,256/256,/0/default.jp2\nphoto.png/0,0,256,256/256,/0/default.pdf\n');
+    const same = await compare(['--old', oldBase, '--new', oldBase, '--urls', urls]);
+    expect(same.report.results.map((r) => r.differences)).toEqual([[], []]);
+    expect(same.report.results.map((r) => [r.old.width, r.old.height, r.meanAbsDiff])).toEqual([[256, 256, 0], [256, 256, 0]]);
+    expect(same.code).toBe(0);
+    // pdf holds a JPEG at the server's quality (95 against 30): its pixels differ; jp2 is encoded at one rate.
+    const changed = await compare(['--old', oldBase, '--new', newBase, '--urls', urls, '--threshold', '0.5']);
+    expect(changed.report.results[1]?.differences[0]).toMatch(/^pixels differ by/);
+  });
+
   it('reads IIIF paths from common, combined and CloudFront logs and skips the rest', async () => {
     const log = join(work, 'access.log');
     await writeFile(
