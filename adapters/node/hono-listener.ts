@@ -2,7 +2,9 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Hono } from 'hono';
 import type { Config } from '../../src/config.ts';
 import { httpError } from '../../src/errors.ts';
+import { corsHeaders } from '../../src/http/cors.ts';
 import { errorAnswer } from '../../src/http/errors.ts';
+import { securityHeaderList } from '../../src/http/security-headers.ts';
 
 export interface LazyListener {
   listener: RequestListener;
@@ -18,7 +20,19 @@ export interface LazyListener {
 export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown) => void): LazyListener {
   let loaded: RequestListener | undefined;
   let loading: Promise<RequestListener> | undefined;
-  const load = () => (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname: config.HOST }))));
+  // What @hono/node-server cannot make a Request of (a Host no URL can hold) it answers with an
+  // empty 400 unless told otherwise: here, the JSON refusal any other unusable Host gets.
+  const unreadable = (e: unknown) => {
+    const refusal = e instanceof Error && e.name === 'RequestError';
+    if (!refusal) onError(e);
+    const error = refusal
+      ? httpError(400, 'bad_request', 'the request has no Host header or URL this server can read', { 'Cache-Control': 'no-store' })
+      : httpError(500, 'internal', 'internal server error');
+    const { headers, body } = errorAnswer(error, config);
+    return new Response(body, { status: error.status, headers: [...securityHeaderList(config.IIIF_SECURITY_HEADERS), ...corsHeaders(config)(undefined), ...headers] });
+  };
+  const load = () =>
+    (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname: config.HOST, errorHandler: unreadable }))));
   return {
     listener: (req: IncomingMessage, res: ServerResponse) => {
       if (loaded) return loaded(req, res);

@@ -41,7 +41,7 @@ interface Raw {
 }
 
 /** Sends `GET {target}` exactly as given and reads the whole (Connection: close) response. */
-function rawGet(target: string): Promise<Raw> {
+function rawGet(target: string, host = '127.0.0.1'): Promise<Raw> {
   const { port } = new URL(server.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
@@ -61,7 +61,7 @@ function rawGet(target: string): Promise<Raw> {
       }
       resolve({ status: Number(statusLine.split(' ')[1]), headers, head, body: split < 0 ? '' : text.slice(split + 4) });
     });
-    socket.write(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 'latin1'));
+    socket.write(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nOrigin: https://viewer.example\r\nConnection: close\r\n\r\n`, 'latin1'));
   });
 }
 
@@ -191,5 +191,18 @@ describe('overlong URLs', () => {
     const r = await rawGet(`/iiif/3/${'%41'.repeat(7_000)}/info.json`);
     expect(r.status).toBe(431);
     expect((await rawGet('/iiif/3/a.png/info.json')).status).toBe(200);
+  });
+
+  it('a Host header no URL can hold is a JSON 400 like any refused host, not a bare one', async () => {
+    for (const host of ['evil.com/x', 'evil.com:99999', 'a b']) {
+      for (const path of ['/iiif/3/a.png/info.json', '/iiif/3/a.png/full/max/0/default.png']) {
+        const r = await rawGet(path, host);
+        expect(r.status, `${host} ${path}`).toBe(400);
+        expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(r.headers.get('cache-control')).toBe('no-store');
+        expect(r.headers.get('access-control-allow-origin')).toBe('*');
+        expect(JSON.parse(r.body)).toMatchObject({ status: 400, error: 'bad_request' });
+      }
+    }
   });
 });
