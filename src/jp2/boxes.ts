@@ -21,6 +21,8 @@ export interface CodestreamLocation {
   colour?: Jp2Colour;
   /** The whole jp2h box (header included), copied when a smaller JP2 is assembled. */
   header?: { offset: number; length: number };
+  /** The ihdr box's WIDTH and HEIGHT, which OpenJPEG requires to match SIZ (when not zero). */
+  imageSize?: { width: number; height: number };
 }
 
 /** Top-level boxes before the codestream; real files have 3 to 6 (signature, ftyp, jp2h, xml, uuid...). */
@@ -76,18 +78,19 @@ export async function locateCodestream(reader: HeaderReader): Promise<Codestream
   if (isJ2k(head)) return { offset: 0, length: reader.size };
   if (!isJp2(head)) throw new Jp2Error('Not a JPEG 2000 file.');
   let colour: Jp2Colour | undefined;
+  let imageSize: CodestreamLocation['imageSize'];
   let header: CodestreamLocation['header'];
   let offset = 12;
   for (let count = 0; count < MAX_BOXES && offset < reader.size; count++) {
     const box = await readBox(reader, offset, reader.size);
     if (count === 0 && box.type !== 'ftyp') throw new Jp2Error('JP2 file without a file type box.');
     if (box.type === 'jp2h' && !colour) {
-      colour = await readHeaderBox(reader, box);
+      ({ colour, imageSize } = await readHeaderBox(reader, box));
       header = { offset, length: box.end - offset };
     }
     if (box.type === 'jp2c') {
       if (!colour || !header) throw new Jp2Error('JP2 file without a header box before its codestream.');
-      return { offset: box.start, length: box.length, colour, header };
+      return { offset: box.start, length: box.length, colour, header, ...(imageSize ? { imageSize } : {}) };
     }
     offset = box.end;
   }
@@ -97,15 +100,18 @@ export async function locateCodestream(reader: HeaderReader): Promise<Codestream
 /** Sub-boxes of jp2h (ihdr, colr, pclr, cmap, cdef, res): a handful in real files. */
 const MAX_HEADER_BOXES = 32;
 
-async function readHeaderBox(reader: HeaderReader, jp2h: Box): Promise<Jp2Colour> {
+async function readHeaderBox(reader: HeaderReader, jp2h: Box): Promise<{ colour: Jp2Colour; imageSize?: { width: number; height: number } }> {
   const colour: Jp2Colour = { palette: false, alpha: false };
   let ihdr = false;
+  let imageSize: { width: number; height: number } | undefined;
   let offset = jp2h.start;
   for (let count = 0; offset < jp2h.end; count++) {
     if (count >= MAX_HEADER_BOXES) throw new Jp2Error('Too many boxes in the JP2 header.');
     const box = await readBox(reader, offset, jp2h.end);
     if (box.type === 'ihdr') {
       if (box.length !== 14) throw new Jp2Error('Bad JP2 image header box.');
+      const h = await reader.read(box.start, 8);
+      imageSize = { width: u32(h, 4), height: u32(h, 0) };
       ihdr = true;
     } else if (box.type === 'colr' && colour.enumerated === undefined && colour.iccLength === undefined) {
       // Only the first colr box counts (ISO 15444-1 I.5.3.3).
@@ -121,7 +127,7 @@ async function readHeaderBox(reader: HeaderReader, jp2h: Box): Promise<Jp2Colour
     offset = box.end;
   }
   if (!ihdr) throw new Jp2Error('JP2 header without an image header box.');
-  return colour;
+  return { colour, ...(imageSize ? { imageSize } : {}) };
 }
 
 /** cdef: N, then N × (channel, type, association); type 1 or 2 is opacity. */

@@ -1,4 +1,5 @@
 import { type CodestreamLocation, locateCodestream } from './boxes.ts';
+import { Jp2Error } from './errors.ts';
 import { type MainHeader, type TilePart, readMainHeader } from './codestream.ts';
 import { type RangeRead, headerReader } from './reader.ts';
 
@@ -20,5 +21,11 @@ export async function readJp2Structure(read: RangeRead, size: number, head?: Uin
   const reader = headerReader(read, size, MAX_HEADER_BYTES, head);
   const codestream = await locateCodestream(reader);
   const header = await readMainHeader(reader, codestream.offset, codestream.length);
+  const declared = codestream.imageSize;
+  const { siz } = header;
+  // The decoder refuses such a file; so does info.json, rather than advertise tiles no request gets.
+  if (declared && declared.width > 0 && declared.height > 0 && (declared.width !== siz.x1 - siz.x0 || declared.height !== siz.y1 - siz.y0)) {
+    throw new Jp2Error('JP2 image header box and codestream disagree on the image size.');
+  }
   return { ...header, codestream };
 }

@@ -41,6 +41,8 @@ beforeAll(async () => {
     'code-block-bomb-tiled.j2k': codestream({ width: 16_000, height: 16_000, tileWidth: 2048, tileHeight: 2048, levels: 5, codeBlock: 0, partData: () => 2 }),
     // 64×64 code-blocks, but precincts of 2×2 above resolution 0 cut them to 1×1.
     'precinct-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, precincts: [0x11, 0x11, 0x11, 0x11, 0x11, 0x11], partData: () => 2 }), 8000, 8000),
+    // ihdr says 5000×5000, SIZ 64×64: OpenJPEG refuses every decode of it.
+    'ihdr-mismatch.jp2': jp2File(codestream({ width: 64, height: 64 }), 5000, 5000),
     'components.j2k': codestream({ width: 64, height: 64, components: 5 }),
     'tiles.j2k': Uint8Array.from([0xff, 0x4f, ...siz({ width: 1_000_000, height: 1_000_000, tileWidth: 2, tileHeight: 2 }), 0xff, 0x90]),
     'bad-box.jp2': jp2File(codestream({ width: 64, height: 64 }), 64, 64, [...ihdrBox(64, 64), ...colrBox()].map((b, i) => (i === 3 ? 200 : b))),
@@ -94,7 +96,7 @@ describe('hostile JPEG 2000 files', () => {
   }, 120_000);
 
   it('damaged headers are a 422 unsupported_source on info.json', async () => {
-    for (const name of ['truncated-header.jp2', 'components.j2k', 'tiles.j2k', 'bad-box.jp2', 'no-codestream.jp2']) {
+    for (const name of ['truncated-header.jp2', 'components.j2k', 'tiles.j2k', 'bad-box.jp2', 'no-codestream.jp2', 'ihdr-mismatch.jp2']) {
       const a = await get(`/iiif/3/${name}/info.json`);
       expect([a.status, a.json?.error], name).toEqual([422, 'unsupported_source']);
     }
