@@ -92,6 +92,22 @@ const url = v.optional(
   ),
 );
 
+/** A base that ids, Link and Location are built on: a query, fragment or credentials would end up inside every one. */
+const baseUrl = v.optional(
+  v.pipe(
+    v.string(),
+    v.url('expected an absolute URL such as https://images.example.org'),
+    v.regex(/^https?:\/\//, 'expected an http or https URL'),
+    v.check((s) => {
+      // Not a URL at all is v.url's to say.
+      if (!URL.canParse(s)) return true;
+      const u = new URL(s);
+      return !s.includes('?') && !s.includes('#') && !u.username && !u.password;
+    }, 'expected a base URL without query, fragment or credentials, such as https://images.example.org/prefix'),
+    v.transform(trimTrailingSlashes),
+  ),
+);
+
 /** A loop, not `/\/+$/`: that regex backtracks quadratically on a long run of slashes. */
 function trimTrailingSlashes(s: string): string {
   let end = s.length;
@@ -117,7 +133,7 @@ const EnvSchema = v.object({
     v.pipe(v.string(), v.regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /iiif, or empty')),
     '/iiif',
   ),
-  IIIF_PUBLIC_BASE_URL: url,
+  IIIF_PUBLIC_BASE_URL: baseUrl,
   IIIF_FORCE_HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host or host:port'))),
   IIIF_TRUST_FORWARDED: bool(false),
   IIIF_PUBLIC_HOSTS: hostList,
