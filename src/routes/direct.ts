@@ -79,7 +79,7 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
       const base = `${publicBase(view(request), config)}${config.IIIF_PREFIX}/${version}`;
       const info = infoAnswer(app, version, `${base}/${app.emitIdentifier(target.identifier)}`, object, request.header('accept'));
       const headers = [...info.headers, ...validators(info.etag)];
-      const empty = bodiless(request.method, request.header('if-none-match'), info.etag);
+      const empty = bodiless(request.method, request.header, info.etag, object.lastModified);
       if (empty) return { status: empty === '304' ? 304 : 200, headers, servedBy: empty, sourceMs: statMs };
       return { status: 200, headers, body: info.body(geometry), servedBy: 'info', sourceMs: statMs };
     }
@@ -90,7 +90,7 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
     checkInputPixels(plan, geometry, config.IIIF_MAX_INPUT_PIXELS);
     const head = imageHead(app, version, target.identifier, plan, object.etag, publicBase(view(request), config));
     const headers = [...head.headers, ...validators(head.etag)];
-    const empty = bodiless(request.method, request.header('if-none-match'), head.etag);
+    const empty = bodiless(request.method, request.header, head.etag, object.lastModified);
     const timing = (more: string) => `source;dur=${statMs.toFixed(1)};desc="stat and probe",${more}total;dur=${(performance.now() - started).toFixed(1)};desc="total"`;
     if (empty) {
       headers.push(['Server-Timing', timing('')]);

@@ -108,6 +108,21 @@ describe('direct answers (Node) and the Hono routes give the same response', () 
     }
   });
 
+  it('answers If-Modified-Since and If-Match as Hono does (304, 412 left to Hono)', async () => {
+    const iiif = build();
+    for (const c of [CASES[0]!, CASES[4]!]) {
+      const first = await both(iiif, c);
+      const modified = first.direct.headers.find(([n]) => n === 'Last-Modified')?.[1] ?? '';
+      expect(Date.parse(modified)).not.toBeNaN();
+      const notModified = await both(iiif, c, { 'if-modified-since': modified });
+      expect([notModified.direct.status, notModified.viaHono.status]).toEqual([304, 304]);
+      expect(normalise(notModified.direct.headers)).toEqual(normalise(notModified.viaHono.headers));
+      const headers: Record<string, string> = { host: 'images.example.org:8080', 'if-match': '"other"' };
+      expect(await iiif.direct?.({ method: 'GET', url: `${ORIGIN}${c.path}`, header: (name) => headers[name] })).toBeUndefined();
+      expect((await iiif.app.fetch(new Request(`${ORIGIN}${c.path}`, { headers }))).status).toBe(412);
+    }
+  });
+
   it('answers a request that outlives IIIF_REQUEST_TIMEOUT_MS with the same 503 as Hono', async () => {
     const iiif = build({ IIIF_REQUEST_TIMEOUT_MS: '50' }, 400);
     const { direct, viaHono, honoBody } = await both(iiif, CASES[0]!);

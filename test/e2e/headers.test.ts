@@ -53,6 +53,34 @@ describe('HTTP headers', () => {
     expect((await app.request(IMAGE, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
   });
 
+  it('evaluates If-Modified-Since, If-Match and If-Unmodified-Since as RFC 9110 §13.2.2 orders them', async () => {
+    const { app, renders } = build();
+    const head = await app.request(IMAGE, { method: 'HEAD' });
+    const etag = head.headers.get('etag') ?? '';
+    const modified = head.headers.get('last-modified') ?? '';
+    expect(Date.parse(modified)).not.toBeNaN();
+    const status = async (headers: Record<string, string>) => (await app.request(IMAGE, { headers })).status;
+    const later = new Date(Date.parse(modified) + 3_600_000).toUTCString();
+    const earlier = new Date(Date.parse(modified) - 3_600_000).toUTCString();
+    // Not modified since the date it gave, or a later one; modified since an earlier one.
+    expect(await status({ 'if-modified-since': modified })).toBe(304);
+    expect(await status({ 'if-modified-since': later })).toBe(304);
+    expect(renders).toEqual([]);
+    expect(await status({ 'if-modified-since': earlier })).toBe(200);
+    expect(await status({ 'if-modified-since': 'not a date' })).toBe(200);
+    // If-None-Match wins over If-Modified-Since (§13.1.3).
+    expect(await status({ 'if-none-match': '"other"', 'if-modified-since': later })).toBe(200);
+    // If-Match: strong comparison or *; a mismatch is 412 before anything else.
+    expect(await status({ 'if-match': etag })).toBe(200);
+    expect(await status({ 'if-match': '*' })).toBe(200);
+    const refused = await app.request(IMAGE, { headers: { 'if-match': '"other"', 'if-none-match': etag } });
+    expect(refused.status).toBe(412);
+    expect(await refused.json()).toMatchObject({ status: 412, error: 'precondition_failed' });
+    expect(await status({ 'if-match': `W/${etag}` })).toBe(412);
+    expect(await status({ 'if-unmodified-since': earlier })).toBe(412);
+    expect(await status({ 'if-unmodified-since': modified })).toBe(200);
+  });
+
   it('gives equivalent requests the same ETag and different requests different ones', async () => {
     const { app } = build();
     const tag = async (path: string) => (await app.request(path, { method: 'HEAD' })).headers.get('etag');
