@@ -24,6 +24,12 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const text = await readFile(listFile, 'utf8').catch(() => {
     throw new UsageError(`cannot read ${listFile}`);
   });
+  // An unwritable report is an argument error, found before the replay rather than after it.
+  if (o.report !== undefined) {
+    await writeFile(o.report, '').catch(() => {
+      throw new UsageError(`cannot write the report to ${o.report}`);
+    });
+  }
   sharp.cache(false);
   const { paths, ignored, notes } = o.urls !== undefined ? urlPaths(text, o.oldBase) : await idPaths(text, o);
   if (paths.length === 0) throw new UsageError(`${listFile} holds no IIIF request under ${new URL(o.oldBase).pathname}`);

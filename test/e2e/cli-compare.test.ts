@@ -190,6 +190,8 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
       ['compare', '--old', oldBase, '--new', newBase],
       ['compare', '--old', oldBase, '--new', newBase, '--ids', ids, '--urls', ids],
       ['compare', '--old', oldBase, '--new', newBase, '--urls', join(work, 'missing.txt')],
+      // Known before any request is replayed, not after hours of them.
+      ['compare', '--old', oldBase, '--new', newBase, '--ids', ids, '--report', join(work, 'no-such-dir', 'r.json')],
     ]) {
       const run = await runCli(args);
       expect(run.code, args.join(' ')).toBe(2);
