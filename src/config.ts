@@ -257,7 +257,7 @@ export function loadConfig(env: Env): Config {
   }
   // info.json advertises tiles of this size; larger than the output limits, none could be served.
   if (config.IIIF_TILE_SIZE > Math.min(config.IIIF_MAX_WIDTH, config.IIIF_MAX_HEIGHT)) {
-    throw new ConfigError('invalid configuration: IIIF_TILE_SIZE: expected at most IIIF_MAX_WIDTH and IIIF_MAX_HEIGHT');
+    throw new ConfigError(`invalid configuration: IIIF_TILE_SIZE: ${config.IIIF_TILE_SIZE} (its default is 512) must be at most IIIF_MAX_WIDTH and IIIF_MAX_HEIGHT; set a smaller IIIF_TILE_SIZE too`);
   }
   if (config.IIIF_CORS_ALLOW_CREDENTIALS && config.IIIF_CORS_ALLOW_ORIGIN === '*') {
     throw new ConfigError(
