@@ -49,6 +49,7 @@ export function createAppContext(options: AppOptions) {
     maxWidth: config.IIIF_MAX_WIDTH,
     maxHeight: config.IIIF_MAX_HEIGHT,
     maxArea: config.IIIF_MAX_AREA,
+    jp2MaxArea: config.IIIF_JP2_MAX_OUTPUT_PIXELS,
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
   const preflight = preflightReader(config);

@@ -122,7 +122,11 @@ export function rotatedSize(width: number, height: number, degrees: number): Dim
 export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Limits): RenderPlan {
   const image = { width: geometry.width, height: geometry.height };
   const region = resolveRegion(req.region, image);
-  const size = resolveSize(req.size, region, limits);
+  // `max` and `!w,h` are the server's to choose, so a jp2 fits its encoder's bound; an explicit
+  // size over it stays the renderer's 400 naming the setting.
+  const fitted = req.format === 'jp2' && limits.jp2MaxArea !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
+  const sizeLimits = fitted ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, limits.jp2MaxArea ?? Infinity) } : limits;
+  const size = resolveSize(req.size, region, sizeLimits);
   const { level, levelRegion } = selectLevel(geometry, region, size);
   const rotation = req.rotation.degrees % 360;
   const output = rotatedSize(size.width, size.height, rotation);
@@ -138,6 +142,6 @@ export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Li
     format: req.format,
     outputWidth: output.width,
     outputHeight: output.height,
-    canonical: canonicalParams({ req, image, region, size, limits, rotation }),
+    canonical: canonicalParams({ req, image, region, size, limits: sizeLimits, rotation }),
   };
 }

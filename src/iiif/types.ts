@@ -63,6 +63,8 @@ export interface Limits {
   maxWidth?: number;
   maxHeight?: number;
   maxArea?: number;
+  /** Largest jp2 output (IIIF_JP2_MAX_OUTPUT_PIXELS), the area `max` and `!w,h` shrink to for jp2; not advertised. */
+  jp2MaxArea?: number;
 }
 
 /** Exact pixel work for one request, derived from an ImageRequest and an ImageGeometry. */

@@ -112,6 +112,21 @@ describe('jp2 output', () => {
     expect((await get('/iiif/3/grid.png/full/201,/0/default.png', env)).res.status).toBe(200);
   });
 
+  it('shrinks max and !w,h to IIIF_JP2_MAX_OUTPUT_PIXELS, as max shrinks to maxArea (IIIF 3.0 §4.2)', async () => {
+    const env = { IIIF_JP2_MAX_OUTPUT_PIXELS: '10000' };
+    for (const size of ['max', '!300,300']) {
+      const { res, body } = await get(`/iiif/3/grid.png/full/${size}/0/default.jp2`, env);
+      expect(res.status, size).toBe(200);
+      const { info } = await (await jp2Image(body)).toBuffer({ resolveWithObject: true });
+      // 300×200 in at most 10,000 pixels, aspect kept.
+      expect(info.width * info.height, size).toBeLessThanOrEqual(10_000);
+      expect(Math.abs(info.width / info.height - 1.5), size).toBeLessThan(0.02);
+      expect(info.width, size).toBeGreaterThanOrEqual(120);
+    }
+    // Other formats keep the full size.
+    expect((await get('/iiif/3/grid.png/full/max/0/default.png', env)).res.status).toBe(200);
+  });
+
   it('is advertised with pdf in info.json', async () => {
     const info = (await (await app().request('/iiif/3/grid.png/info.json')).json()) as { extraFormats: string[] };
     expect(info.extraFormats).toEqual(expect.arrayContaining(['jp2', 'pdf']));
