@@ -4,7 +4,7 @@ import { timing } from 'hono/timing';
 import { createAppContext, type AppContext, type AppOptions } from './app-context.ts';
 import { corsMiddleware } from './http/cors.ts';
 import { errorHandler, notFound } from './http/errors.ts';
-import { tooLong } from './errors.ts';
+import { httpError, tooLong } from './errors.ts';
 import { requestUrl } from './http/request-url.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { parseImageRequest } from './iiif/request.ts';
@@ -56,6 +56,10 @@ function honoApp(ctx: AppContext): Hono {
     app.get(base, (c) => pingResponse(c, config, version));
     app.get(`${base}/`, (c) => pingResponse(c, config, version));
     app.get(`${base}/*`, (c) => iiifRoute(c, ctx, version, base));
+    // An image service is read-only (OPTIONS is CORS preflight, answered above).
+    app.on(['POST', 'PUT', 'PATCH', 'DELETE'], [base, `${base}/`, `${base}/*`], () => {
+      throw httpError(405, 'method_not_allowed', 'only GET and HEAD are served here', { Allow: 'GET, HEAD, OPTIONS' });
+    });
   }
   app.notFound(notFound);
   app.onError(errorHandler(config));

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'not_implemented'
+  | 'method_not_allowed'
   | 'precondition_failed'
   | 'unsupported_source'
   | 'upstream_error'

@@ -81,6 +81,18 @@ describe('HTTP headers', () => {
     expect(await status({ 'if-unmodified-since': modified })).toBe(200);
   });
 
+  it('refuses methods that would change something with 405 and Allow (RFC 9110 §15.5.6)', async () => {
+    const { app } = build();
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      for (const path of [IMAGE, '/iiif/3/grid.png/info.json', '/iiif/2/grid.png', '/iiif/3']) {
+        const res = await app.request(path, { method });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+        expect(await res.json()).toMatchObject({ status: 405, error: 'method_not_allowed' });
+      }
+    }
+  });
+
   it('gives equivalent requests the same ETag and different requests different ones', async () => {
     const { app } = build();
     const tag = async (path: string) => (await app.request(path, { method: 'HEAD' })).headers.get('etag');
