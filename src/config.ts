@@ -83,28 +83,24 @@ const bool = (fallback: boolean) =>
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 
-const url = v.optional(
-  v.pipe(
-    v.string(),
-    v.url('expected an absolute URL such as https://images.example.org'),
-    v.regex(/^https?:\/\//, 'expected an http or https URL'),
-    v.transform(trimTrailingSlashes),
-  ),
+const absoluteUrl = v.pipe(
+  v.string(),
+  v.url('expected an absolute URL such as https://images.example.org'),
+  v.regex(/^https?:\/\//, 'expected an http or https URL'),
+  v.transform(trimTrailingSlashes),
 );
+const url = v.optional(absoluteUrl);
 
 /** A base that ids, Link and Location are built on: a query, fragment or credentials would end up inside every one. */
 const baseUrl = v.optional(
   v.pipe(
-    v.string(),
-    v.url('expected an absolute URL such as https://images.example.org'),
-    v.regex(/^https?:\/\//, 'expected an http or https URL'),
+    absoluteUrl,
     v.check((s) => {
       // Not a URL at all is v.url's to say.
       if (!URL.canParse(s)) return true;
       const u = new URL(s);
       return !s.includes('?') && !s.includes('#') && !u.username && !u.password;
     }, 'expected a base URL without query, fragment or credentials, such as https://images.example.org/prefix'),
-    v.transform(trimTrailingSlashes),
   ),
 );
 
