@@ -45,10 +45,18 @@ export interface MainHeader {
    * 64×64 blocks, 1/16 for one component in 4×4 blocks, which a 189-byte file can ask for.
    */
   codeBlocksPerPixel: number;
+  /** The main header's COD and COCs, which a tile's own COD and COC override (A.6). */
+  styles: CodingStyles;
+}
+
+export interface CodingStyles {
+  cod: CodingStyle;
+  /** By component index; a hole where the component has no COC. */
+  coc: Array<CodingStyle | undefined>;
 }
 
 /** A COD or COC's decomposition levels, code-block size exponents and precinct exponents (A.6.1, A.6.2). */
-interface CodingStyle {
+export interface CodingStyle {
   levels: number;
   xcb: number;
   ycb: number;
@@ -85,7 +93,7 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
   let siz: Siz | undefined;
   let levels: number | undefined;
   let style: CodingStyle | undefined;
-  const componentStyles = new Map<number, CodingStyle>();
+  const componentStyles: Array<CodingStyle | undefined> = [];
   let progression: number | undefined;
   let orderChanged = false;
   const cocLevels: number[] = [];
@@ -97,13 +105,14 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
     const m = await reader.read(pos, 4);
     const marker = u16(m, 0);
     if (marker === SOT) {
-      if (!siz || levels === undefined) throw new Jp2Error('JPEG 2000 main header without SIZ or COD.');
+      if (!siz || levels === undefined || !style) throw new Jp2Error('JPEG 2000 main header without SIZ or COD.');
       const { columns, rows } = grid(siz);
       const usable = Math.min(levels, ...cocLevels);
       const tileParts = tlm.length > 0 ? tilePartsFromTlm(tlm, pos, limit, columns * rows) : undefined;
       const resolutionMajor = (progression === RLCP || progression === RPCL) && !orderChanged && cocLevels.every((l) => l === levels);
-      const codeBlocksPerPixel = blocksPerPixel(siz, (c) => componentStyles.get(c) ?? style!);
-      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, codeBlocksPerPixel, ...(tileParts ? { tileParts } : {}) };
+      const styles = { cod: style, coc: componentStyles };
+      const codeBlocksPerPixel = blocksPerPixel(siz, (c) => componentStyles[c] ?? styles.cod);
+      return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, codeBlocksPerPixel, styles, ...(tileParts ? { tileParts } : {}) };
     }
     if (marker < 0xff30) throw new Jp2Error('Bad marker in the JPEG 2000 main header.');
     const segLength = u16(m, 2);
@@ -122,7 +131,9 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       // Ccoc is one byte below 257 components (A.6.2); we allow at most 4.
       const coc = await body();
       cocLevels.push(decompositionLevels(coc, 2));
-      componentStyles.set(coc[0] ?? 0, codingStyle(coc, 2, (coc[1] ?? 0) & 1));
+      const component = coc[0] ?? 0;
+      if (component >= siz.components.length) throw new Jp2Error('JPEG 2000 COC marker for a component the image lacks.');
+      componentStyles[component] = codingStyle(coc, 2, (coc[1] ?? 0) & 1);
     } else if (marker === TLM) {
       const segment = await body();
       if (segment.length < 2) throw new Jp2Error('Bad JPEG 2000 TLM marker.');
@@ -186,7 +197,7 @@ function decompositionLevels(body: Uint8Array, at: number): number {
 }
 
 /** SPcod / SPcoc from `at`: levels, xcb, ycb, style, transform, then a precinct byte per resolution when `partitioned`. */
-function codingStyle(body: Uint8Array, at: number, partitioned: number): CodingStyle {
+export function codingStyle(body: Uint8Array, at: number, partitioned: number): CodingStyle {
   const levels = decompositionLevels(body, at);
   const xcb = (body[at + 1] ?? 0) + 2;
   const ycb = (body[at + 2] ?? 0) + 2;
@@ -207,7 +218,7 @@ function codingStyle(body: Uint8Array, at: number, partitioned: number): CodingS
  * pixels; of those, resolution 0 holds 1/4^L and resolution r ≥ 1 three bands of 1/4^(L-r+1), cut
  * into blocks no larger than half the precinct above resolution 0.
  */
-function blocksPerPixel(siz: Siz, styleOf: (component: number) => CodingStyle): number {
+export function blocksPerPixel(siz: Siz, styleOf: (component: number) => CodingStyle): number {
   let sum = 0;
   siz.components.forEach((c, i) => {
     const s = styleOf(i);

@@ -7,6 +7,7 @@ import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, load
 import { Jp2Error, type Jp2Structure, type TilePart } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, partsForDecode, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
+import { codeBlocksToDecode } from '../jp2/code-blocks.ts';
 import type { RenderInput } from './renderer.ts';
 import { type Jp2DecodePool, Jp2ThreadError, jp2DecodePool } from './sharp-jp2-pool.ts';
 
@@ -116,17 +117,12 @@ export async function openJp2(
     );
   }
   // OpenJPEG sets up every code-block of those tiles, at some 200 bytes each: small code-blocks
-  // or precincts cost memory and time that the pixel count does not show.
-  const blocks = Math.ceil(pixels * s.codeBlocksPerPixel);
+  // or precincts cost memory and time that the pixel count does not show. Counted from the main
+  // header before any read, then again with the tiles' own headers once their bytes are here.
   const maxBlocks = Math.floor(maxInputPixels / CODE_BLOCK_PIXELS);
-  if (blocks > maxBlocks) {
-    throw httpError(
-      400,
-      'over_limit',
-      `the region needs about ${blocks} JPEG 2000 code-blocks set up (small code-blocks or precincts), more than IIIF_MAX_INPUT_PIXELS / ${CODE_BLOCK_PIXELS} (${maxBlocks}) allows`,
-    );
-  }
+  checkCodeBlocks(Math.ceil(pixels * s.codeBlocksPerPixel), maxBlocks);
   const bytes = await codestreamFor(input, s, tiles, plan.level);
+  checkCodeBlocks(codeBlocksToDecode(bytes, s, tiles), maxBlocks);
   const options = { reduce: plan.level, area, maxBytes };
   const threads = decodePool();
   let decoded;
@@ -140,6 +136,15 @@ export async function openJp2(
   if (decoded.width !== r.w || decoded.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
   const image = sharp(decoded.data, { raw: { width: r.w, height: r.h, channels: decoded.channels } });
   return { image, region: { x: 0, y: 0, w: r.w, h: r.h }, level: { width: r.w, height: r.h }, shrinkOnLoad: false };
+}
+
+function checkCodeBlocks(blocks: number, maxBlocks: number): void {
+  if (blocks <= maxBlocks) return;
+  throw httpError(
+    400,
+    'over_limit',
+    `the region needs about ${blocks} JPEG 2000 code-blocks set up (small code-blocks or precincts), more than IIIF_MAX_INPUT_PIXELS / ${CODE_BLOCK_PIXELS} (${maxBlocks}) allows`,
+  );
 }
 
 /**

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { readJp2Structure } from '../../src/jp2/index.ts';
-import { box, codestream, colrBox, ihdrBox, jp2File, siz } from '../helpers/jp2-headers.ts';
+import { box, cod, codestream, colrBox, ihdrBox, jp2File, siz } from '../helpers/jp2-headers.ts';
 import { makeJp2Pair } from '../helpers/jp2-images.ts';
 
 let server: RunningServer;
@@ -39,6 +39,9 @@ beforeAll(async () => {
     // 189 bytes that ask OpenJPEG for 5 million code-blocks of 4×4 (about 1 GB and 10 s before the bound).
     'code-block-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, codeBlock: 0, partData: () => 2 }), 8000, 8000),
     'code-block-bomb-tiled.j2k': codestream({ width: 16_000, height: 16_000, tileWidth: 2048, tileHeight: 2048, levels: 5, codeBlock: 0, partData: () => 2 }),
+    // 64×64 code-blocks in the main header; each tile's own COD asks for 4×4 (A.6: it wins).
+    'tile-cod-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, partHeader: () => cod(5, 0), partData: () => 2 }), 8000, 8000),
+    'tile-cod-bomb-tiled.j2k': codestream({ width: 16_000, height: 16_000, tileWidth: 2048, tileHeight: 2048, levels: 5, withTlm: true, partHeader: () => cod(5, 0), partData: () => 2 }),
     // 64×64 code-blocks, but precincts of 2×2 above resolution 0 cut them to 1×1.
     'precinct-bomb.jp2': jp2File(codestream({ width: 8000, height: 8000, levels: 5, precincts: [0x11, 0x11, 0x11, 0x11, 0x11, 0x11], partData: () => 2 }), 8000, 8000),
     // ihdr says 5000×5000, SIZ 64×64: OpenJPEG refuses every decode of it.
@@ -107,7 +110,7 @@ describe('hostile JPEG 2000 files', () => {
     expect([a.status, a.json?.error]).toEqual([422, 'unsupported_source']);
   });
 
-  it.each(['code-block-bomb.jp2', 'code-block-bomb-tiled.j2k', 'precinct-bomb.jp2'])('%s: small code-blocks are counted, so pixels are refused with 400 in under a second', async (name) => {
+  it.each(['code-block-bomb.jp2', 'code-block-bomb-tiled.j2k', 'precinct-bomb.jp2', 'tile-cod-bomb.jp2', 'tile-cod-bomb-tiled.j2k'])('%s: small code-blocks are counted, so pixels are refused with 400 in under a second', async (name) => {
     expect((await get(`/iiif/3/${name}/info.json`)).status).toBe(200);
     for (const tail of ['full/!100,100/0/default.png', '0,0,512,512/512,/0/default.jpg']) {
       const a = await get(`/iiif/3/${name}/${tail}`);

@@ -52,9 +52,10 @@ export function tlm(parts: Array<{ tile: number; length: number }>, index = 0): 
   return [0xff, 0x55, ...be16(body.length + 2), ...body];
 }
 
-/** A tile-part: SOT (Isot, Psot), SOD, then `data` filler bytes. */
-export function tilePart(tile: number, data: number, psot = 14 + data): number[] {
-  return [0xff, 0x90, ...be16(10), ...be16(tile), ...be32(psot), 0, 1, 0xff, 0x93, ...new Array<number>(data).fill(0x11)];
+/** A tile-part: SOT (Isot, Psot), its header's marker segments, SOD, then `data` filler bytes. */
+export function tilePart(tile: number, data: number, psot?: number, header: number[] = []): number[] {
+  const length = psot ?? 14 + header.length + data;
+  return [0xff, 0x90, ...be16(10), ...be16(tile), ...be32(length), 0, 1, ...header, 0xff, 0x93, ...new Array<number>(data).fill(0x11)];
 }
 
 export interface CodestreamOptions extends SizOptions {
@@ -68,6 +69,8 @@ export interface CodestreamOptions extends SizOptions {
   withTlm?: boolean;
   /** Filler bytes per tile-part (default: tile index + 20, so lengths differ). */
   partData?: (tile: number) => number;
+  /** Marker segments of each tile-part's header (a tile's own COD, COC). */
+  partHeader?: (tile: number) => number[];
 }
 
 export function codestream(o: CodestreamOptions): Uint8Array {
@@ -75,7 +78,7 @@ export function codestream(o: CodestreamOptions): Uint8Array {
   const th = o.tileHeight ?? o.height;
   const tiles = Math.ceil(o.width / tw) * Math.ceil(o.height / th);
   const dataOf = o.partData ?? ((t: number) => t + 20);
-  const parts = Array.from({ length: tiles }, (_, t) => tilePart(t, dataOf(t)));
+  const parts = Array.from({ length: tiles }, (_, t) => tilePart(t, dataOf(t), undefined, o.partHeader?.(t)));
   const head = [0xff, 0x4f, ...siz(o), ...cod(o.levels ?? 5, o.codeBlock, o.precincts), ...qcd(Math.min(o.levels ?? 5, 32)), ...(o.extra ?? [])];
   if (o.withTlm) head.push(...tlm(parts.map((p, tile) => ({ tile, length: p.length }))));
   return Uint8Array.from([...head, ...parts.flat(), 0xff, 0xd9]);

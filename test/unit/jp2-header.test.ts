@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Jp2Error, type RangeRead, jp2Geometry, readJp2Structure } from '../../src/jp2/index.ts';
+import { codeBlocksToDecode } from '../../src/jp2/code-blocks.ts';
 import { deriveSizes, deriveTiles } from '../../src/iiif/tiles.ts';
 import {
   box,
   cdefBox,
   coc,
+  cod,
   codestream,
   type CodestreamOptions,
   colrBox,
@@ -98,6 +100,32 @@ describe('JPEG 2000 header: valid files', () => {
     // A COC gives its component its own blocks: 4×4 for one of three.
     const cocSmall = [0xff, 0x53, ...[0, 9], 1, 0, 5, 0, 0, 0, 0];
     expect(await per({ levels: 5, components: 3, extra: cocSmall })).toBeCloseTo(2 / 4096 + 1 / 16, 12);
+  });
+
+  it("counts a tile's own COD and COC over the main header's (A.6: tile COC, tile COD, main COC, main COD)", async () => {
+    // Two 256×512 tiles of three components; the main header says 64×64 blocks, and a COC 4×4 for component 2.
+    const mainCoc = [0xff, 0x53, ...[0, 9], 2, 0, 5, 0, 0, 0, 0];
+    const tileCod = cod(5, 1); // 8×8 for every component of tile 1
+    const tileCoc = [0xff, 0x53, ...[0, 9], 0, 0, 5, 2, 2, 0, 0]; // 16×16 for its component 0
+    const cs = codestream({ width: 512, height: 512, tileWidth: 256, components: 3, levels: 5, extra: mainCoc, partHeader: (t) => (t === 1 ? [...tileCod, ...tileCoc] : []) });
+    const s = await parse(cs);
+    const half = 256 * 512;
+    const tile0 = half * (2 / 4096 + 1 / 16);
+    const tile1 = half * (1 / 256 + 1 / 64 + 1 / 64);
+    // Whole numbers here; the sums of powers of two may round up by one.
+    const near = (got: number, want: number) => expect(got - want).toSatisfy((d: number) => d >= 0 && d <= 1);
+    near(codeBlocksToDecode(cs, s, [0]), tile0);
+    near(codeBlocksToDecode(cs, s, [1]), tile1);
+    near(codeBlocksToDecode(cs, s, [0, 1]), tile0 + tile1);
+    // The same inside JP2 boxes.
+    near(codeBlocksToDecode(jp2File(cs, 512, 512), s, [1]), tile1);
+    // A tile-part length that walks nowhere is a damaged file, not a loop.
+    const bad = cs.slice();
+    bad[s.end + 6] = 0;
+    bad[s.end + 7] = 0;
+    bad[s.end + 8] = 0;
+    bad[s.end + 9] = 3;
+    expect(() => codeBlocksToDecode(bad, s, [1])).toThrow(/tile-part length/);
   });
 
   it('image offsets: reduced sizes are ceil(x1 / 2^r) - ceil(x0 / 2^r)', async () => {
