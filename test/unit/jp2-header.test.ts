@@ -192,6 +192,10 @@ describe('JPEG 2000 header: hostile files fail fast with a 422', () => {
     await expectRejected(jp2File(good(), 64, 64, [...ihdrBox(64, 64), ...header]), /Too many boxes/);
   });
 
+  it('a COC for a component the image lacks', async () => {
+    await expectRejected(codestream({ width: 64, height: 64, components: 3, extra: coc(3, 5) }), /component the image lacks/);
+  });
+
   it('JP2 without ftyp, jp2h or ihdr', async () => {
     await expectRejected(Uint8Array.from([...signatureBox(), ...box('jp2c', good())]), /file type/);
     await expectRejected(Uint8Array.from([...signatureBox(), ...ftypBox(), ...box('jp2c', good())]), /header box/);
