@@ -5,6 +5,8 @@ import { httpError } from '../../src/errors.ts';
 import { corsHeaders } from '../../src/http/cors.ts';
 import { errorAnswer } from '../../src/http/errors.ts';
 import { securityHeaderList } from '../../src/http/security-headers.ts';
+import { roundMs, utf8Length } from '../../src/log/request-log.ts';
+import type { RequestRecord } from '../../src/metrics.ts';
 
 export interface LazyListener {
   listener: RequestListener;
@@ -17,9 +19,14 @@ export interface LazyListener {
  * server is quiet. @hono/node-server reads fetch's globals (Request, Headers) as it loads, which
  * loads all of undici: about 25 ms that a first info.json or stored tile does not need.
  */
-export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown) => void): LazyListener {
+export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown) => void, logRefusal: (record: RequestRecord, cause: unknown) => void): LazyListener {
   let loaded: RequestListener | undefined;
   let loading: Promise<RequestListener> | undefined;
+  /**
+   * The request being handed to Hono's listener: it calls `unreadable` synchronously, before any
+   * await, when it cannot make a Request of it, so the refusal can be logged with its path.
+   */
+  let current: { req: IncomingMessage; started: number } | undefined;
   // What @hono/node-server cannot make a Request of (a Host no URL can hold) it answers with an
   // empty 400 unless told otherwise: here, the JSON refusal any other unusable Host gets.
   const unreadable = (e: unknown) => {
@@ -29,15 +36,28 @@ export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown
       ? httpError(400, 'bad_request', 'the request has no Host header or URL this server can read', { 'Cache-Control': 'no-store' })
       : httpError(500, 'internal', 'internal server error');
     const { headers, body } = errorAnswer(error, config);
+    if (refusal && current) {
+      const { req, started } = current;
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      logRefusal({ method: req.method ?? '', path, route: 'other', status: 400, servedBy: 'bad_request', durationMs: roundMs(performance.now() - started), bytes: utf8Length(body) }, e);
+    }
     return new Response(body, { status: error.status, headers: [...securityHeaderList(config.IIIF_SECURITY_HEADERS), ...corsHeaders(config)(undefined), ...headers] });
   };
   const load = () =>
     (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname: config.HOST, errorHandler: unreadable }))));
+  const hand = (listener: RequestListener, req: IncomingMessage, res: ServerResponse) => {
+    current = { req, started: performance.now() };
+    try {
+      return listener(req, res);
+    } finally {
+      current = undefined;
+    }
+  };
   return {
     listener: (req: IncomingMessage, res: ServerResponse) => {
-      if (loaded) return loaded(req, res);
+      if (loaded) return hand(loaded, req, res);
       load().then(
-        (listener) => listener(req, res),
+        (listener) => hand(listener, req, res),
         (e: unknown) => {
           onError(e);
           // The cause went to the log; the answer is every 5xx's.

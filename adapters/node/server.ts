@@ -6,6 +6,8 @@ import { setFlagsFromString } from 'node:v8';
 import { createIiif } from '../../src/app.ts';
 import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
 import type { Logger } from '../../src/log/logger.ts';
+import { logRequest } from '../../src/log/request-log.ts';
+import { noMetrics } from '../../src/metrics.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
@@ -73,7 +75,12 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const renderer = sharpRendererFromConfig(config);
   const { app, direct } = createIiif({ config, source, renderer, logger: log.logger, metrics: prom?.metrics, ...(responseStore && { responseStore }) });
   mountViewer(app, source, config.IIIF_PREFIX);
-  const hono = lazyHonoListener(app, config, (e) => log.logger.error('could not load the HTTP adapter', { err: e }));
+  const hono = lazyHonoListener(
+    app,
+    config,
+    (e) => log.logger.error('could not load the HTTP adapter', { err: e }),
+    (record, cause) => logRequest(log.logger, prom?.metrics ?? noMetrics, record, cause),
+  );
   const server = createServer(withDirectAnswers(direct, hono.listener));
   const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
@@ -53,6 +54,17 @@ function appWithLog(renderer: Renderer = sharpRenderer({ jpegQuality: 85, maxInp
 }
 
 const causeText = (line: Line) => JSON.stringify(line.err);
+
+/** The status of a GET sent as raw bytes, with a Host header fetch would refuse to send. */
+function rawStatus(port: number, path: string, host: string): Promise<number> {
+  return new Promise((ok, fail) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('end', () => ok(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    socket.on('error', fail);
+  });
+}
 
 describe('one JSON log line per request (core, JSON lines as on Workers)', () => {
   it('records method, path, status, bytes, duration and the path that served it', async () => {
@@ -191,6 +203,13 @@ describe('Node: pino JSON lines on stdout', () => {
       expect((await sharp(body).metadata()).width).toBe(120);
       const line = await lineWith((l) => l.msg === 'request' && l.path === '/iiif/3/grid.jpg/full/120,/0/default.jpg');
       expect(line).toMatchObject({ level: 'info', method: 'GET', status: 200, servedBy: 'render', bytes: body.byteLength });
+
+      // A Host no URL can hold is refused before any route: still one line, at warn.
+      const { port } = new URL(url);
+      const refused = await rawStatus(Number(port), '/iiif/3/grid.jpg/info.json?x=1', 'evil.com/x');
+      expect(refused).toBe(400);
+      const hostLine = await lineWith((l) => l.msg === 'request' && l.path === '/iiif/3/grid.jpg/info.json');
+      expect(hostLine).toMatchObject({ level: 'warn', method: 'GET', status: 400, servedBy: 'bad_request', route: 'other' });
 
       const broken = await fetch(`${url}/iiif/3/truncated.jpg/full/100,/0/default.jpg`);
       expect(await broken.text()).not.toMatch(/vips|premature/i);
