@@ -114,7 +114,7 @@ export class IiifEdgeTemplateStack extends Stack {
     const optional = [['MaxWidth', 'IIIF_MAX_WIDTH'], ['MaxHeight', 'IIIF_MAX_HEIGHT'], ['MaxArea', 'IIIF_MAX_AREA'],
       ['PixelDensity', 'IIIF_DENSITY'], ['Rights', 'IIIF_RIGHTS'], ['SlashSubstitute', 'IIIF_SLASH_SUBSTITUTE']] as const;
     for (const [param, env] of optional) fn.addEnvironment(env, orNothing(notEmpty(`Has${param}`, str(param)), str(param)));
-    const always = [['JpegQuality', 'IIIF_JPEG_QUALITY'], ['CacheControlImage', 'IIIF_CACHE_CONTROL_IMAGE'],
+    const always = [['JpegQuality', 'IIIF_JPEG_QUALITY'], ['JpegOptimizeCoding', 'IIIF_JPEG_OPTIMIZE_CODING'], ['CacheControlImage', 'IIIF_CACHE_CONTROL_IMAGE'],
       ['CacheControlInfo', 'IIIF_CACHE_CONTROL_INFO'], ['CacheControlError', 'IIIF_CACHE_CONTROL_ERROR'],
       ['SecurityHeaders', 'IIIF_SECURITY_HEADERS'], ['Preflight', 'IIIF_PREFLIGHT'], ['RawSlashIds', 'IIIF_RAW_SLASH_IDS']] as const;
     for (const [param, env] of always) fn.addEnvironment(env, str(param));

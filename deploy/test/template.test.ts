@@ -153,16 +153,17 @@ describe('committed CloudFormation template', () => {
     expect(defaults).toMatchObject({
       IIIF_JPEG_QUALITY: '85', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=2592000', IIIF_CACHE_CONTROL_INFO: 'public, max-age=86400',
       IIIF_CACHE_CONTROL_ERROR: 'public, max-age=60', IIIF_SECURITY_HEADERS: 'false', IIIF_PREFLIGHT: 'false', IIIF_RAW_SLASH_IDS: 'false',
+      IIIF_JPEG_OPTIMIZE_CODING: 'false',
     });
     for (const unset of ['IIIF_DENSITY', 'IIIF_RIGHTS', 'IIIF_SLASH_SUBSTITUTE']) expect(defaults[unset], unset).toBeUndefined();
     const tuned = env(evaluate(fresh, {
       ...REQUIRED, JpegQuality: '70', PixelDensity: '300', CacheControlImage: 'public, max-age=60', Rights: 'https://creativecommons.org/publicdomain/zero/1.0/',
-      SlashSubstitute: '_SL_', SecurityHeaders: 'true', Preflight: 'true', RawSlashIds: 'true',
+      SlashSubstitute: '_SL_', SecurityHeaders: 'true', Preflight: 'true', RawSlashIds: 'true', JpegOptimizeCoding: 'true',
     }));
     expect(tuned).toMatchObject({
       IIIF_JPEG_QUALITY: '70', IIIF_DENSITY: '300', IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=60',
       IIIF_RIGHTS: 'https://creativecommons.org/publicdomain/zero/1.0/', IIIF_SLASH_SUBSTITUTE: '_SL_', IIIF_SECURITY_HEADERS: 'true',
-      IIIF_PREFLIGHT: 'true', IIIF_RAW_SLASH_IDS: 'true',
+      IIIF_PREFLIGHT: 'true', IIIF_RAW_SLASH_IDS: 'true', IIIF_JPEG_OPTIMIZE_CODING: 'true',
     });
   });
 
