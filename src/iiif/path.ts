@@ -87,7 +87,8 @@ export function splitIiifPath(rest: string, opts: SplitOptions = {}): IiifPath {
   const segments = rest.split('/');
   const n = segments.length;
   const last = segments[n - 1] ?? '';
-  if (n === 1) return { kind: 'base', identifier: decodeIdentifier(last, opts.slashSubstitute) };
+  // The base URI, also with a trailing slash (which Cantaloupe redirects too).
+  if (n === 1 || (n === 2 && last === '')) return { kind: 'base', identifier: decodeIdentifier(segments[0] ?? '', opts.slashSubstitute) };
   if (last === 'info.json') {
     if (n > 2) throw unencodedSlash();
     return { kind: 'info', identifier: decodeIdentifier(segments[0] ?? '', opts.slashSubstitute) };
@@ -106,7 +107,7 @@ export function splitIiifPath(rest: string, opts: SplitOptions = {}): IiifPath {
 export function splitRawSlashPath(rest: string, opts: SplitOptions = {}): RawSlashPath {
   const segments = rest.split('/');
   const n = segments.length;
-  if (n === 1) return splitIiifPath(rest, opts);
+  if (n === 1 || (n === 2 && segments[1] === '')) return splitIiifPath(rest, opts);
   const identifier = (parts: string[]) => decodeIdentifier(parts.join('/'), opts.slashSubstitute);
   if (segments[n - 1] === 'info.json') return { kind: 'info', identifier: identifier(segments.slice(0, -1)) };
   if (n > 4) {

@@ -72,6 +72,9 @@ const GRID_CASES: IiifCase[] = [
   { name: '%2F identifier info.json', path: '/iiif/3/nested%2Fgrid.png/info.json', status: 200, json: { width: GRID.width } },
   { name: 'raw slash identifier is unknown', path: '/iiif/3/nested/grid.png/info.json', status: 404 },
   { name: 'base URI redirects to info.json', path: v3, status: 303, expectHeaders: { location: /\/iiif\/3\/grid\.png\/info\.json$/ } },
+  // The base URI with a trailing slash is the same resource (Cantaloupe redirects it too).
+  { name: 'base URI with a trailing slash redirects to info.json', path: `${v3}/`, status: 303, expectHeaders: { location: /\/iiif\/3\/grid\.png\/info\.json$/ } },
+  { name: 'v2 base URI with a trailing slash redirects to info.json', path: `${v2}/`, status: 303, expectHeaders: { location: /\/iiif\/2\/grid\.png\/info\.json$/ } },
   // Monitors ping the version root, with or without the trailing slash (serverless-iiif's answer is opt-in).
   { name: 'version ping', path: '/iiif/3', status: 200, json: { status: 'ok', version: 3 } },
   { name: 'version ping with trailing slash', path: '/iiif/2/', status: 200, json: { status: 'ok', version: 2 } },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeIdentifier, splitIiifPath } from '../../src/iiif/path.ts';
+import { encodeIdentifier, splitIiifPath, splitRawSlashPath } from '../../src/iiif/path.ts';
 import { parseImageRequest } from '../../src/iiif/request.ts';
 import { expectHttpError } from './iiif-expect.ts';
 
@@ -39,10 +39,16 @@ describe('splitIiifPath', () => {
   });
 
   it('answers 400 with the expected form for 2 to 4 segments', () => {
-    for (const path of ['abc/full', 'abc/', 'abc/full/max', 'abc/full/max/0', 'abc/info.jsonx']) {
+    for (const path of ['abc/full', 'abc//', 'abc/full/max', 'abc/full/max/0', 'abc/info.jsonx']) {
       const err = expectHttpError(() => splitIiifPath(path), 400, 'bad_request');
       expect(err.message).toContain('{region}/{size}/{rotation}/{quality}.{format}');
     }
+  });
+
+  it('takes the base URI with a trailing slash as the base URI', () => {
+    expect(splitIiifPath('abc/')).toEqual({ kind: 'base', identifier: 'abc' });
+    expect(splitIiifPath('a%2Fb/')).toEqual({ kind: 'base', identifier: 'a/b' });
+    expect(splitRawSlashPath('abc/')).toEqual({ kind: 'base', identifier: 'abc' });
   });
 
   it('answers 404 for extra segments when the last four are a valid request', () => {
