@@ -5,6 +5,7 @@ import type { ImageSource, SourceObject } from '../sources/source.ts';
 import type { TiffLevel, TileTables } from '../tiff/index.ts';
 import type { Jp2Structure } from '../jp2/index.ts';
 import { probeJp2Geometry } from '../jp2/probe.ts';
+import { type ReadAt, oriented, pngOrientation, webpOrientation } from './exif-orientation.ts';
 import { probeTiffGeometry } from './tiff-geometry.ts';
 
 /** Source formats the renderers can decode. */
@@ -47,11 +48,14 @@ export async function probeFlatGeometry(
   head: Uint8Array,
   read: (length: number) => Promise<Uint8Array>,
   size: number,
+  readAt?: ReadAt,
 ): Promise<SourceGeometry> {
   let bytes = head;
   for (;;) {
     try {
-      return fromHeader(bytes);
+      const geometry = fromHeader(bytes);
+      const turn = readAt && ORIENTATION_OF[geometry.format];
+      return turn ? oriented(geometry, await turn(withHead(bytes, readAt), size)) : geometry;
     } catch (e) {
       // Metadata before the frame header (EXIF, ICC) can push it past the first read.
       if (bytes.length >= size || bytes.length >= MAX_PROBE_BYTES) throw e;
@@ -74,15 +78,21 @@ function fromHeader(bytes: Uint8Array): SourceGeometry {
   if (!format) {
     throw httpError(501, 'unsupported_source', `source images of type ${result.type ?? 'unknown'} are not supported`);
   }
-  const orientation = result.orientation ?? 1;
-  const swap = orientation >= 5 && orientation <= 8;
-  const width = swap ? result.height : result.width;
-  const height = swap ? result.width : result.height;
-  if (!(width > 0 && height > 0)) {
+  if (!(result.width > 0 && result.height > 0)) {
     throw httpError(422, 'unsupported_source', 'the source image declares no size');
   }
-  return { width, height, format, orientation };
+  return oriented({ width: result.width, height: result.height, format }, result.orientation ?? 1);
 }
+
+/** Formats whose orientation image-size does not report (it does for JPEG). */
+const ORIENTATION_OF: Partial<Record<SourceFormat, (readAt: ReadAt, size: number) => Promise<number>>> = {
+  png: pngOrientation,
+  webp: webpOrientation,
+};
+
+/** Range reads answered from the bytes already held where they reach. */
+const withHead = (head: Uint8Array, readAt: ReadAt): ReadAt => (offset, length) =>
+  offset + length <= head.length ? Promise.resolve(head.subarray(offset, offset + length)) : readAt(offset, length);
 
 /** Store-recorded geometry of a flat image; pyramids are always read from the file, for exact level sizes. */
 function fromHints(hints: SourceObject['hints']): SourceGeometry | undefined {
@@ -112,5 +122,6 @@ export async function probeGeometry(
     head,
     (length) => source.read(identifier, { offset: 0, length }, signal),
     object.size,
+    (offset, length) => source.read(identifier, { offset, length: Math.max(0, Math.min(length, object.size - offset)) }, signal),
   );
 }

@@ -1,3 +1,4 @@
+import { oriented } from './exif-orientation.ts';
 import type { SourceGeometry } from './geometry.ts';
 import { type RangeRead, pyramidLevels, readTiffStructure } from '../tiff/index.ts';
 
@@ -19,8 +20,9 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
   const structure = await readTiffStructure(reader, size);
   const levels = pyramidLevels(structure);
   const base = levels[0];
-  // Rotated TIFFs are rare; the flat path lets the renderer orient them.
-  if (!base || base.orientation !== 1) return undefined;
+  if (!base) return undefined;
+  // Rotated TIFFs are rare: rendered whole-level by libvips, turned upright, with no stored tiles to offer.
+  if (base.orientation !== 1) return oriented<SourceGeometry>({ width: base.width, height: base.height, format: 'tiff' }, base.orientation);
   const access = levels.map((level) => {
     const page = structure.images.findIndex((img) => img.ifdOffset === level.ifdOffset);
     if (page >= 0) return { page };

@@ -66,9 +66,9 @@ export function assertDecodeBytes(bytes: number, budget: DecodeBudget): void {
 /**
  * Refuses, from the header alone, an untiled image whose decode would hold more than the
  * budget (see decodeBytes), and a progressive JPEG with more scans than allowed. `data` is
- * the bytes or a local file path.
+ * the bytes or a local file path. Returns the header's metadata.
  */
-export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, budget: DecodeBudget, strip?: StripShape): Promise<void> {
+export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, budget: DecodeBudget, strip?: StripShape): Promise<Metadata> {
   const meta = await image.metadata();
   assertDecodeBytes(decodeBytes(meta, strip), budget);
   if (meta.format === 'jpeg' && meta.isProgressive) {
@@ -81,6 +81,7 @@ export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, 
       );
     }
   }
+  return meta;
 }
 
 /** Counts a file's scans in 64 KiB reads, stopping past the cap. */

@@ -4,6 +4,7 @@ import { httpError, isHttpError } from '../errors.ts';
 import { readCoveringTiff } from '../image/covering-tiff.ts';
 import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from '../iiif/limits.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
+import type { SourceGeometry } from '../image/geometry.ts';
 import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
 import type { RenderInput, Renderer } from './renderer.ts';
 import { type DecodeBudget, type StripShape, checkWholeDecode } from './sharp-budget.ts';
@@ -148,13 +149,25 @@ async function open(
   Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);
   const image = sharp(data, loadOptions);
   // Tiled TIFF levels are decoded tile by tile, striped ones strip by strip.
-  if (!tiff?.tiled) await checkWholeDecode(image, data, budget, tiff && stripShape(tiff));
+  const meta = tiff?.tiled ? undefined : await checkWholeDecode(image, data, budget, tiff && stripShape(tiff));
   return {
-    image: image.autoOrient(),
+    image: upright(image, geometry, meta?.orientation),
     region: plan.levelRegion,
     level: geometry.levels?.[plan.level] ?? geometry,
     shrinkOnLoad: SHRINK_ON_LOAD.has(geometry.format),
   };
+}
+
+/**
+ * Turned upright as info.json's size says: by the orientation the probe found, which must be the
+ * one libvips reads. Where libvips finds one the probe did not, the stored frame is served, as
+ * info.json describes it. Store-recorded sizes (format unknown) say nothing: libvips decides.
+ */
+function upright(image: Sharp, geometry: SourceGeometry, found: number | undefined): Sharp {
+  const expected = geometry.orientation ?? 1;
+  if (geometry.format === 'unknown' || expected === (found ?? 1)) return image.autoOrient();
+  if (expected === 1) return image;
+  throw httpError(422, 'unsupported_source', 'the source image has orientation tags that disagree');
 }
 
 function cropAndScale(image: Sharp, plan: RenderPlan, r: Rect, level: Dimensions, shrinkOnLoad: boolean): Sharp {
