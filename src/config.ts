@@ -145,6 +145,7 @@ const EnvSchema = v.object({
   IIIF_MAX_INPUT_PIXELS: int(268_402_689),
   // OpenJPEG needs about 9 bytes of wasm memory per decoded byte: the 32 MiB default fits a 512 MB Lambda.
   IIIF_JP2_MAX_DECODE_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 256 * 1024 * 1024),
+  // jp2 is encoded by our OpenJPEG build on the request's thread: 1024² is under a second of encoding.
   IIIF_JP2_MAX_OUTPUT_PIXELS: int(1024 * 1024, 1, 25_000_000),
   IIIF_MAX_DECODE_BYTES: int(DEFAULT_MAX_DECODE_BYTES),
   IIIF_MAX_JPEG_SCANS: int(DEFAULT_MAX_JPEG_SCANS, 1, 10_000),

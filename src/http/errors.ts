@@ -9,12 +9,16 @@ import { served, utf8Length } from '../log/request-log.ts';
  * a safe message. Unknown errors become a bare 500. The cause of any 5xx goes to
  * the request's log line (src/log/request-log.ts), never to the client.
  */
+const REPRESENTATION_HEADERS = ['ETag', 'Last-Modified', 'Link'];
+
 export function errorHandler(config: Config) {
   return (err: Error, c: Context): Response => {
     const e: HttpError = isHttpError(err) ? err : httpError(500, 'internal', 'internal server error');
     // A stored image we cannot read is the operator's to fix, whatever its status: they hear of it too.
     if (e.status >= 500 || e.cause !== undefined || e.code === 'unsupported_source') c.set('failure', err);
     const answer = errorAnswer(e, config);
+    // What a route set for the image it meant to send (validators, canonical Link) is not this answer's.
+    for (const name of REPRESENTATION_HEADERS) c.header(name, undefined);
     for (const [name, value] of answer.headers) c.header(name, value);
     served(c, e.code, utf8Length(answer.body));
     return c.body(answer.body, e.status as 400);

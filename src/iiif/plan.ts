@@ -1,7 +1,7 @@
 import { httpError } from '../errors.ts';
 import { canonicalParams } from './canonical.ts';
 import { assertWithinLimits, exceededLimit, maxSize } from './limits.ts';
-import type { Dimensions, ImageGeometry, ImageRequest, Limits, Rect, RegionSpec, RenderPlan, SizeSpec } from './types.ts';
+import type { Dimensions, Format, ImageGeometry, ImageRequest, Limits, Rect, RegionSpec, RenderPlan, SizeSpec } from './types.ts';
 
 /** Region in full-resolution pixels, clipped to the image (3.0 §4.1). */
 export function resolveRegion(spec: RegionSpec, image: Dimensions): Rect {
@@ -118,18 +118,33 @@ export function rotatedSize(width: number, height: number, degrees: number): Dim
   return { width: derived(width * cos + height * sin), height: derived(width * sin + height * cos) };
 }
 
+/** Largest side each encoder writes: libjpeg 65500 (pdf holds a JPEG), libwebp 16383, libheif 16384, GIF's 16 bits. */
+const MAX_SIDE: Partial<Record<Format, number>> = { jpg: 65500, pdf: 65500, webp: 16383, avif: 16384, gif: 65535 };
+
+/** Outputs an encoder cannot write are the request's fault, known from the plan alone (so HEAD says so too). */
+function checkEncoderLimits(format: Format, output: Dimensions, size: Dimensions, limits: Limits): void {
+  const side = MAX_SIDE[format];
+  if (side !== undefined && (output.width > side || output.height > side)) {
+    throw httpError(400, 'over_limit', `${format} output is limited to ${side} pixels a side; ask for a smaller size`);
+  }
+  if (format === 'jp2' && limits.jp2MaxArea !== undefined && size.width * size.height > limits.jp2MaxArea) {
+    throw httpError(400, 'over_limit', `jp2 output is limited to ${limits.jp2MaxArea} pixels (IIIF_JP2_MAX_OUTPUT_PIXELS); ask for a smaller size`);
+  }
+}
+
 /** Exact pixel work for one request: region, then size, then mirror and rotation (3.0 §4.6). */
 export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Limits): RenderPlan {
   const image = { width: geometry.width, height: geometry.height };
   const region = resolveRegion(req.region, image);
   // `max` and `!w,h` are the server's to choose, so a jp2 fits its encoder's bound; an explicit
-  // size over it stays the renderer's 400 naming the setting.
+  // size over it is a 400 naming the setting.
   const fitted = req.format === 'jp2' && limits.jp2MaxArea !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
   const sizeLimits = fitted ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, limits.jp2MaxArea ?? Infinity) } : limits;
   const size = resolveSize(req.size, region, sizeLimits);
   const { level, levelRegion } = selectLevel(geometry, region, size);
   const rotation = req.rotation.degrees % 360;
   const output = rotatedSize(size.width, size.height, rotation);
+  checkEncoderLimits(req.format, output, size, limits);
   return {
     region,
     level,

@@ -1,11 +1,8 @@
 import type { JpegOptions, Sharp } from 'sharp';
-import { httpError } from '../errors.ts';
-import type { Format, RenderPlan } from '../iiif/types.ts';
+import type { Format } from '../iiif/types.ts';
 import type { Jp2EncodeInput } from '../jp2/codec.ts';
 import { nodeJp2Codec } from './sharp-jp2.ts';
 
-/** Default of IIIF_JP2_MAX_OUTPUT_PIXELS: 1024², under a second of encoding that blocks the thread. */
-export const JP2_MAX_OUTPUT_PIXELS = 1024 * 1024;
 /** Compression ratio of jp2 output: 2.4 bits per RGB pixel, about what JPEG quality 80 spends. */
 const JP2_OUTPUT_RATE = 10;
 /** Encoding memory follows the tile, not the image: a 12000×9000 RGB encode peaks at 72 MiB of wasm memory. */
@@ -17,16 +14,6 @@ const JP2_OUTPUT_TILE = 1024;
  */
 export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpeg: JpegOptions): Sharp {
   return format === 'jp2' ? image.raw() : image.flatten({ background: '#ffffff' }).jpeg(jpeg);
-}
-
-/**
- * jp2 is encoded by our OpenJPEG build on this thread, so a request is refused above
- * `jp2MaxPixels` (IIIF_JP2_MAX_OUTPUT_PIXELS) before the source is read.
- */
-export function checkOutputSize(plan: RenderPlan, jp2MaxPixels: number): void {
-  if (plan.format === 'jp2' && plan.width * plan.height > jp2MaxPixels) {
-    throw httpError(400, 'over_limit', `jp2 output is limited to ${jp2MaxPixels} pixels (IIIF_JP2_MAX_OUTPUT_PIXELS); ask for a smaller size`);
-  }
 }
 
 /** The response body: sharp's own encoding, or jp2 and pdf made from what `prepareOutput` asked of it. */

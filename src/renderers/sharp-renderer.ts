@@ -11,7 +11,7 @@ import { type DecodeBudget, type StripShape, checkWholeDecode } from './sharp-bu
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
-import { JP2_MAX_OUTPUT_PIXELS, checkOutputSize, outputBody, prepareOutput } from './sharp-output.ts';
+import { outputBody, prepareOutput } from './sharp-output.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
@@ -46,8 +46,6 @@ export interface SharpRendererOptions {
   density?: number;
   /** Bytes of pixels one JPEG 2000 decode may produce (IIIF_JP2_MAX_DECODE_BYTES). */
   jp2MaxDecodeBytes?: number;
-  /** Largest jp2 output in pixels (IIIF_JP2_MAX_OUTPUT_PIXELS). */
-  jp2MaxOutputPixels?: number;
 }
 
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
@@ -65,7 +63,6 @@ export const sharpRendererFromConfig = (config: Config): Renderer =>
     maxDecodeBytes: config.IIIF_MAX_DECODE_BYTES,
     maxJpegScans: config.IIIF_MAX_JPEG_SCANS,
     jp2MaxDecodeBytes: config.IIIF_JP2_MAX_DECODE_BYTES,
-    jp2MaxOutputPixels: config.IIIF_JP2_MAX_OUTPUT_PIXELS,
     ...(config.IIIF_DENSITY ? { density: config.IIIF_DENSITY } : {}),
   });
 
@@ -76,7 +73,6 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
   };
   return {
     async render(input, plan) {
-      checkOutputSize(plan, options.jp2MaxOutputPixels ?? JP2_MAX_OUTPUT_PIXELS);
       const sharp = await loadSharp();
       const started = performance.now();
       try {

@@ -110,6 +110,28 @@ describe('jp2 output', () => {
     expect(error.error).toBe('over_limit');
     expect(error.message).toMatch(/IIIF_JP2_MAX_OUTPUT_PIXELS/);
     expect((await get('/iiif/3/grid.png/full/201,/0/default.png', env)).res.status).toBe(200);
+    // The refusal is arithmetic on the request: HEAD gets it too, and neither carries the image's validators.
+    const head = await app(env).request('/iiif/3/grid.png/full/201,/0/default.jp2', { method: 'HEAD' });
+    expect(head.status).toBe(400);
+    for (const res of [over.res, head]) {
+      for (const name of ['etag', 'last-modified', 'link']) expect(res.headers.get(name), name).toBeNull();
+    }
+  });
+
+  it("refuses an output side past its encoder's limit with a 400 before any read, on GET and HEAD", async () => {
+    // libwebp writes at most 16383 pixels a side, libheif (AVIF) 16384, libjpeg 65500.
+    const env = { IIIF_MAX_WIDTH: '70000', IIIF_MAX_HEIGHT: '70000', IIIF_MAX_AREA: '5000000000' };
+    const cases: Array<[string, number]> = [
+      ['full/^16383,/0/default.webp', 200], ['full/^16384,/0/default.webp', 400],
+      ['full/^16385,/0/default.avif', 400], ['full/^65501,/0/default.jpg', 400], ['full/^65501,/0/default.pdf', 400],
+    ];
+    for (const [path, status] of cases) {
+      for (const method of status === 200 ? ['HEAD'] : ['GET', 'HEAD']) {
+        const res = await app(env).request(`/iiif/3/grid.png/${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(status);
+        if (status === 400 && method === 'GET') expect(((await res.json()) as { error: string }).error).toBe('over_limit');
+      }
+    }
   });
 
   it('shrinks max and !w,h to IIIF_JP2_MAX_OUTPUT_PIXELS, as max shrinks to maxArea (IIIF 3.0 §4.2)', async () => {
