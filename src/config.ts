@@ -256,6 +256,9 @@ export function loadConfig(env: Env): Config {
   if (config.IIIF_TILE_SIZE > Math.min(config.IIIF_MAX_WIDTH, config.IIIF_MAX_HEIGHT)) {
     throw new ConfigError(`invalid configuration: IIIF_TILE_SIZE: ${config.IIIF_TILE_SIZE} (its default is 512) must be at most IIIF_MAX_WIDTH and IIIF_MAX_HEIGHT; set a smaller IIIF_TILE_SIZE too`);
   }
+  if (config.IIIF_MAX_AREA !== undefined && config.IIIF_TILE_SIZE ** 2 > config.IIIF_MAX_AREA) {
+    throw new ConfigError(`invalid configuration: IIIF_TILE_SIZE: ${config.IIIF_TILE_SIZE} (its default is 512) squared must be at most IIIF_MAX_AREA (${config.IIIF_MAX_AREA}); set IIIF_TILE_SIZE to at most ${Math.floor(Math.sqrt(config.IIIF_MAX_AREA))}`);
+  }
   if (config.IIIF_CORS_ALLOW_CREDENTIALS && config.IIIF_CORS_ALLOW_ORIGIN === '*') {
     throw new ConfigError(
       'invalid configuration: IIIF_CORS_ALLOW_CREDENTIALS needs IIIF_CORS_ALLOW_ORIGIN set to REFLECT_ORIGIN or a list of origins',

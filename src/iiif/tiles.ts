@@ -26,8 +26,13 @@ function flatScaleFactors(g: ImageGeometry, tile: Dimensions): number[] {
  * really have (round(full / level), which need not be powers of two); anything else is cut on the
  * fly into `defaultTileSize` tiles at power-of-two factors.
  */
-export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number): TileInfo[] {
-  const tile = geometry.tile ?? { width: defaultTileSize, height: defaultTileSize };
+export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number, limits: Limits = {}): TileInfo[] {
+  let tile = geometry.tile ?? { width: defaultTileSize, height: defaultTileSize };
+  // Every advertised tile must be servable (3.0 §5.6): a stored tile over the output limits is
+  // offered in halves, which stay aligned with it (each is then cut from it, not passed through).
+  while (exceededLimit(tile, limits) !== undefined && (tile.width > 1 || tile.height > 1)) {
+    tile = { width: Math.ceil(tile.width / 2), height: Math.ceil(tile.height / 2) };
+  }
   const scaleFactors = isPyramid(geometry)
     ? [...new Set(geometry.levels.map((l) => Math.round(geometry.width / l.width)))].sort((a, b) => a - b)
     : flatScaleFactors(geometry, tile);

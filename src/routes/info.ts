@@ -71,7 +71,7 @@ function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: 
     id,
     geometry,
     limits,
-    tiles: deriveTiles(geometry, config.IIIF_TILE_SIZE),
+    tiles: deriveTiles(geometry, config.IIIF_TILE_SIZE, limits),
     sizes: deriveSizes(geometry, limits, config.IIIF_TILE_SIZE),
     rights: config.IIIF_RIGHTS,
     preferredFormats: app.preferredFormats,

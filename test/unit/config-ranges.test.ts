@@ -143,3 +143,12 @@ describe('settings are checked for their real range at start-up', () => {
     expect(loadConfig({}).IIIF_METRICS_PORT).toBeUndefined();
   });
 });
+
+describe('settings that must agree', () => {
+  it('refuses a default tile that the output limits would refuse (info.json advertises it)', () => {
+    expect(refusal({ IIIF_MAX_WIDTH: '400' }).message).toMatch(/IIIF_TILE_SIZE.*IIIF_MAX_WIDTH/);
+    // 512² is 262144 pixels, over an area limit of 100000.
+    expect(refusal({ IIIF_MAX_AREA: '100000' }).message).toMatch(/IIIF_TILE_SIZE.*IIIF_MAX_AREA/);
+    expect(loadConfig({ IIIF_MAX_AREA: '100000', IIIF_TILE_SIZE: '316' }).IIIF_TILE_SIZE).toBe(316);
+  });
+});

@@ -40,6 +40,13 @@ describe('deriveTiles', () => {
     ]);
   });
 
+  it('halves a stored tile the output limits would refuse, so every advertised tile can be served (3.0 §5.6)', () => {
+    const jp2Like = { ...flat, tile: { width: 1024, height: 1024 } };
+    expect(deriveTiles(jp2Like, 512, { maxWidth: 600 })[0]).toMatchObject({ width: 512, height: 512 });
+    expect(deriveTiles(jp2Like, 512, { maxWidth: 5000, maxArea: 100_000 })[0]).toMatchObject({ width: 256, height: 256 });
+    expect(deriveTiles(jp2Like, 512, { maxWidth: 5000 })[0]).toMatchObject({ width: 1024, height: 1024 });
+  });
+
   it('reports the real tiles and level factors of a pyramid', () => {
     expect(deriveTiles(pyramid, 512)).toEqual([{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8, 16] }]);
   });
