@@ -50,16 +50,19 @@ function honoApp(ctx: AppContext): Hono {
   // A decode cannot be cancelled (it runs to its end in its render slot), but the client is
   // told to retry rather than held open indefinitely.
   app.use('*', timeout(config.IIIF_REQUEST_TIMEOUT_MS, tooLong));
+  // An image service is read-only: after GET (and HEAD) routes, any other method is a 405
+  // (OPTIONS is CORS preflight, answered above).
+  const readOnly = () => {
+    throw httpError(405, 'method_not_allowed', 'only GET and HEAD are served here', { Allow: 'GET, HEAD, OPTIONS' });
+  };
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.all('/health', readOnly);
   for (const version of VERSIONS) {
     const base = `${config.IIIF_PREFIX}/${version}`;
     app.get(base, (c) => pingResponse(c, config, version));
     app.get(`${base}/`, (c) => pingResponse(c, config, version));
     app.get(`${base}/*`, (c) => iiifRoute(c, ctx, version, base));
-    // An image service is read-only (OPTIONS is CORS preflight, answered above).
-    app.on(['POST', 'PUT', 'PATCH', 'DELETE'], [base, `${base}/`, `${base}/*`], () => {
-      throw httpError(405, 'method_not_allowed', 'only GET and HEAD are served here', { Allow: 'GET, HEAD, OPTIONS' });
-    });
+    for (const path of [base, `${base}/`, `${base}/*`]) app.all(path, readOnly);
   }
   app.notFound(notFound);
   app.onError(errorHandler(config));

@@ -83,8 +83,8 @@ describe('HTTP headers', () => {
 
   it('refuses methods that would change something with 405 and Allow (RFC 9110 §15.5.6)', async () => {
     const { app } = build();
-    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
-      for (const path of [IMAGE, '/iiif/3/grid.png/info.json', '/iiif/2/grid.png', '/iiif/3']) {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', 'MKCOL']) {
+      for (const path of [IMAGE, '/iiif/3/grid.png/info.json', '/iiif/2/grid.png', '/iiif/3', '/health']) {
         const res = await app.request(path, { method });
         expect(res.status, `${method} ${path}`).toBe(405);
         expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
