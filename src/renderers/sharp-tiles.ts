@@ -61,7 +61,8 @@ export async function composeTiles(sharp: SharpFactory, input: RenderInput, plan
   const place = async ({ col, row }: { col: number; row: number }) => {
     const loc = await locate(level, col, row);
     const jpeg = spliceJpegTile(level.jpegTables, await read(loc.offset, loc.length), spliceOptionsFor(level));
-    const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    // sharp's raw output is sRGB unless told: a one-sample (greyscale) pyramid stays one channel.
+    const { data, info } = await sharp(jpeg).toColourspace(channels === 1 ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) throw new TiffError('Unexpected channel count in a TIFF tile.');
     const x0 = Math.max(left, col * tw);
     const x1 = Math.min(left + width, (col + 1) * tw, col * tw + info.width);

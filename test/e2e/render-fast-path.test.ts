@@ -45,11 +45,12 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-fast-'));
   await writeFile(join(root, 'rgb.tif'), await gridPyramid(95));
   await writeFile(join(root, 'ycbcr.tif'), await gridPyramid(75));
+  await writeFile(join(root, 'grey.tif'), await gridPyramid(90, true));
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 // Levels of the 2000×1500 pyramid: 2000×1500, 1000×750, 500×375, 250×187 (one tile).
-describe.each(['rgb.tif', 'ycbcr.tif'])('fast paths of %s', (name) => {
+describe.each(['rgb.tif', 'ycbcr.tif', 'grey.tif'])('fast paths of %s', (name) => {
   const build = (remote = false) => {
     const { source, counts } = countingSource(fsSource({ root }), remote);
     const config = loadConfig({ IIIF_ROOT: root });
