@@ -2,6 +2,7 @@ import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { rm } from 'node:fs/promises';
 import { BAND_ROWS, jp2Strips, uprightStrips } from './bands.ts';
 import { isJp2Failure, isJpeg2000File, type Jp2Header, readJp2Header } from './jp2-input.ts';
+import { tiffCompression } from './tiff-input.ts';
 import type { MemoryBudget } from './memory-budget.ts';
 
 export interface PyramidOptions {
@@ -42,6 +43,8 @@ export async function writePyramid(
   o: PyramidOptions,
   budget: MemoryBudget,
 ): Promise<Pyramid> {
+  const undecodable = await tiffCompression(input);
+  if (undecodable) throw new InputError(`cannot convert: TIFF images compressed with ${undecodable} cannot be decoded here`);
   const jp2 = await isJpeg2000File(input);
   let meta: Jp2Header & { orientation: number; hasAlpha: boolean; grey: boolean };
   try {

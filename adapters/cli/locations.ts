@@ -6,7 +6,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -69,9 +69,12 @@ function folder(root: string): Location {
       } catch {
         throw new UsageError(`cannot read the folder ${root}`);
       }
+      const inside = `${await realpath(base)}${sep}`;
       for (const entry of entries) {
-        if (!entry.isFile()) continue;
+        if (!entry.isFile() && !entry.isSymbolicLink()) continue;
         const name = relative(base, join(entry.parentPath, entry.name)).split(sep).join('/');
+        // A link to a file inside the folder is an image the server serves there too; one leading out is not.
+        if (entry.isSymbolicLink() && !(await realpath(path(name)).then((target) => target.startsWith(inside), () => false))) continue;
         const found = await statOf(name);
         if (found) yield found;
       }

@@ -22,7 +22,7 @@ export interface PrepareOptions extends PyramidOptions {
 }
 
 /** What the server serves: every format sharp decodes, and JPEG 2000 through our OpenJPEG build. */
-const IMAGE_NAME = /\.(jpe?g|png|tiff?|webp|gif|avif|heic|heif|jp2|j2k|jpx|jpf)$/i;
+const IMAGE_NAME = /\.(jpe?g|jpe|jfif|png|tiff?|webp|gif|avif|heic|heif|jp2|j2k|j2c|jpc|jpx|jpf)$/i;
 
 interface Job {
   input: StoredFile;
@@ -100,7 +100,12 @@ async function planJobs(source: Location, o: PrepareOptions) {
   let ignored = 0;
   for await (const input of source.list()) {
     if (IMAGE_NAME.test(input.name) && !input.name.split('/').some((part) => part.startsWith('.'))) {
-      jobs.push({ input, output: outputName(input.name, o.rename, o.keyTemplate) });
+      const output = outputName(input.name, o.rename, o.keyTemplate);
+      // A name that climbs out (`../`) or starts at the root would be written outside DEST.
+      if (output.startsWith('/') || output.split('/').some((part) => part === '..' || part === '')) {
+        throw new UsageError(`--rename or --key-template makes ${input.name} into ${output}, which is not a name inside DEST`);
+      }
+      jobs.push({ input, output });
     } else ignored++;
   }
   // Two inputs renamed onto one output (a.jpg and a.png to a.tif) would overwrite each other.

@@ -1,6 +1,7 @@
 import { oriented } from './exif-orientation.ts';
 import type { SourceGeometry } from './geometry.ts';
-import { type RangeRead, pyramidLevels, readTiffStructure } from '../tiff/index.ts';
+import { httpError } from '../errors.ts';
+import { type RangeRead, pyramidLevels, readTiffStructure, undecodableCompression } from '../tiff/index.ts';
 
 const isTiff = (b: Uint8Array): boolean =>
   b.length >= 4 &&
@@ -18,6 +19,8 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
   const reader: RangeRead = (offset, length) =>
     offset + length <= head.length ? Promise.resolve(head.subarray(offset, offset + length)) : read(offset, length);
   const structure = await readTiffStructure(reader, size);
+  const undecodable = undecodableCompression(structure.images);
+  if (undecodable) throw httpError(422, 'unsupported_source', `TIFF images compressed with ${undecodable} cannot be decoded here`);
   const levels = pyramidLevels(structure);
   const base = levels[0];
   if (!base) return undefined;

@@ -27,6 +27,18 @@ export const Tag = {
 
 export const Compression = { Jpeg: 7 } as const;
 
+/**
+ * Compressions sharp's libtiff is built without: libvips reads their tiles as black with only a
+ * warning (measured for LZMA, ZSTD, JBIG and LERC), so such a file is refused instead.
+ */
+const UNDECODABLE: Record<number, string> = {
+  34925: 'LZMA', 50000: 'ZSTD', 34661: 'JBIG', 34887: 'LERC', 33003: 'JPEG 2000', 33005: 'JPEG 2000', 34712: 'JPEG 2000', 50002: 'JPEG XL',
+};
+
+/** The name of the first compression among `images` that libvips here cannot decode. */
+export const undecodableCompression = (images: Array<{ compression: number }>): string | undefined =>
+  images.map((i) => UNDECODABLE[i.compression]).find((name) => name !== undefined);
+
 export const Photometric = { MinIsBlack: 1, Rgb: 2, YCbCr: 6 } as const;
 
 /** NewSubfileType bits. */

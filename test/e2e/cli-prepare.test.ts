@@ -1,5 +1,5 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -79,6 +79,15 @@ async function inputs(): Promise<Record<string, Uint8Array | string>> {
     'bomb.png': pngBomb(30_000, 30_000),
     'readme.txt': 'not an image',
   };
+}
+
+/** A tiled TIFF whose Compression tag says ZSTD, which sharp's libtiff lacks (libvips would read black tiles). */
+async function zstdTiff(): Promise<Buffer> {
+  const tiled = await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).tiff({ tile: true, tileWidth: 16, tileHeight: 16, compression: 'lzw' }).toBuffer();
+  const at = tiled.indexOf(Buffer.from([0x03, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00]));
+  if (at < 0) throw new Error('no Compression entry');
+  tiled.writeUInt16LE(50000, at + 8);
+  return tiled;
 }
 
 beforeAll(async () => {
@@ -224,6 +233,30 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     expect(templated.summary).toMatchObject({ converted: 1, failed: 2 });
     expect(templated.summary?.errors.map((e) => e.file).sort()).toEqual(['a.jpg', 'a.png']);
     expect(await readdir(join(work, 'clash-out'))).toEqual(['b.tif']);
+  });
+
+  it('takes every name and link the server serves, refuses what it cannot decode, never writes outside DEST', async () => {
+    const from = join(work, 'kinds');
+    const photo = await orientedPhoto();
+    await put(from, 'a.jpg', photo);
+    await put(from, 'b.jfif', photo);
+    await put(from, 'c.jpe', photo);
+    await put(from, 'scan.j2c', await losslessJp2());
+    await put(from, 'zstd.tif', await zstdTiff());
+    // A link to an image inside SOURCE is served there, so it is converted; one leading out is not listed.
+    await symlink('a.jpg', join(from, 'link.jpg'));
+    await writeFile(join(work, 'elsewhere.jpg'), photo);
+    await symlink(join(work, 'elsewhere.jpg'), join(from, 'outside.jpg'));
+    const out = join(work, 'kinds-out');
+    const run = await prepare([from, out]);
+    expect(run.summary).toMatchObject({ files: 6, converted: 5, failed: 1, ignored: 0 });
+    expect(run.summary?.errors).toEqual([{ file: 'zstd.tif', reason: 'cannot convert: TIFF images compressed with ZSTD cannot be decoded here' }]);
+    expect((await readdir(out)).sort()).toEqual(['a.jpg', 'b.jfif', 'c.jpe', 'link.jpg', 'scan.j2c']);
+    // An output name that climbs out of DEST is refused before anything is written.
+    const escape = await prepare([from, join(work, 'kinds-escape'), '--key-template', '../%s.tif']);
+    expect(escape.code).toBe(2);
+    expect(escape.stderr).toMatch(/not a name inside DEST/);
+    expect(await stat(join(work, 'a.tif')).catch(() => undefined)).toBeUndefined();
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {

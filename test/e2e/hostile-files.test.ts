@@ -136,6 +136,22 @@ describe('unusual but valid encodings render correctly', () => {
     expect(near(jpg.at(10, 10), [255, 127, 127], 10), `${jpg.at(10, 10)}`).toBe(true);
   });
 
+  it('a tiled TIFF in a compression libvips here cannot decode (ZSTD) is a 422, not a black image', async () => {
+    const tiled = await sharp(Buffer.alloc(64 * 64 * 3, 200), { raw: { width: 64, height: 64, channels: 3 } })
+      .tiff({ tile: true, tileWidth: 16, tileHeight: 16, compression: 'lzw' })
+      .toBuffer();
+    // The IFD entry of tag 259 (Compression), type SHORT, count 1: its value LZW (5) becomes ZSTD (50000).
+    const at = tiled.indexOf(Buffer.from([0x03, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00]));
+    expect(at).toBeGreaterThan(0);
+    tiled.writeUInt16LE(50000, at + 8);
+    await writeFile(join(root, 'zstd.tif'), tiled);
+    for (const tail of ['info.json', 'full/max/0/default.jpg', '0,0,16,16/16,/0/default.png']) {
+      const a = await get(`/iiif/3/zstd.tif/${tail}`);
+      expect([a.status, a.json?.error], tail).toEqual([422, 'unsupported_source']);
+      expect(a.json?.message).toMatch(/ZSTD/);
+    }
+  });
+
   // CMYK has no exact sRGB round trip: the reference is libvips' own colour-managed decode of the file.
   it.each([
     ['cmyk.jpg', true],
