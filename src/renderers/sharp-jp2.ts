@@ -93,17 +93,22 @@ export async function openJp2(
   sharp: SharpFactory,
   input: RenderInput,
   plan: RenderPlan,
-  { maxBytes, maxInputPixels }: { maxBytes: number; maxInputPixels: number },
+  { maxBytes, maxCanvasBytes, maxInputPixels }: { maxBytes: number; maxCanvasBytes: number; maxInputPixels: number },
 ): Promise<OpenedJp2> {
   const s = input.geometry.jp2;
   if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
   const r = plan.levelRegion;
   const channels = Math.min(4, s.siz.components.length);
-  if (r.w * r.h * channels > maxBytes) {
+  // A region over one decode's bound is decoded in bands of rows, each within it, onto one canvas.
+  const rows = Math.floor(maxBytes / (r.w * channels));
+  if (rows < 1) {
+    throw httpError(400, 'over_limit', `a row of ${r.w} pixels decoded from JPEG 2000 is more than IIIF_JP2_MAX_DECODE_BYTES (${maxBytes} bytes) allows`);
+  }
+  if (r.w * r.h * channels > maxCanvasBytes) {
     throw httpError(
       400,
       'over_limit',
-      `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_JP2_MAX_DECODE_BYTES (${maxBytes} bytes) allows`,
+      `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_MAX_DECODE_BYTES (${maxCanvasBytes} bytes) allows`,
     );
   }
   const area = areaAtReduction(s, r, plan.level);
@@ -123,19 +128,33 @@ export async function openJp2(
   checkCodeBlocks(Math.ceil(pixels * s.codeBlocksPerPixel), maxBlocks);
   const bytes = await codestreamFor(input, s, tiles, plan.level);
   checkCodeBlocks(codeBlocksToDecode(bytes, s, tiles), maxBlocks);
-  const options = { reduce: plan.level, area, maxBytes };
+  let canvas: { data: Uint8Array<ArrayBuffer>; channels: number } | undefined;
+  for (let y = 0; y < r.h; y += rows) {
+    const band = { ...r, y: r.y + y, h: Math.min(rows, r.h - y) };
+    const decoded = await decodeArea(bytes, { reduce: plan.level, area: band.h === r.h ? area : areaAtReduction(s, band, plan.level), maxBytes });
+    if (decoded.width !== r.w || decoded.height !== band.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+    if (band.h === r.h) canvas = decoded;
+    else {
+      canvas ??= { data: new Uint8Array(r.w * r.h * decoded.channels), channels: decoded.channels };
+      if (decoded.channels !== canvas.channels) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+      canvas.data.set(decoded.data, y * r.w * canvas.channels);
+    }
+  }
+  if (!canvas) throw new Jp2Error('JPEG 2000 region with no pixels.');
+  const image = sharp(canvas.data, { raw: { width: r.w, height: r.h, channels: canvas.channels as 1 | 2 | 3 | 4 } });
+  return { image, region: { x: 0, y: 0, w: r.w, h: r.h }, level: { width: r.w, height: r.h }, shrinkOnLoad: false };
+}
+
+/** One OpenJPEG decode, on a decoding thread where there is one; its refusals as HTTP errors. */
+async function decodeArea(bytes: Uint8Array, options: Jp2DecodeOptions) {
   const threads = decodePool();
-  let decoded;
   try {
-    decoded = threads ? await threads.decode(bytes, options).catch(inThread(bytes, options)) : (await nodeJp2Codec()).decode(bytes, options);
+    return threads ? await threads.decode(bytes, options).catch(inThread(bytes, options)) : (await nodeJp2Codec()).decode(bytes, options);
   } catch (e) {
     if (!(e instanceof Jp2CodecError) || e.kind === 'failed') throw e;
     if (e.kind === 'too_large') throw httpError(400, 'over_limit', `JPEG 2000 decoding refused: ${e.message}`);
     throw new Jp2Error(`JPEG 2000 decoding failed: ${e.message}`);
   }
-  if (decoded.width !== r.w || decoded.height !== r.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
-  const image = sharp(decoded.data, { raw: { width: r.w, height: r.h, channels: decoded.channels } });
-  return { image, region: { x: 0, y: 0, w: r.w, h: r.h }, level: { width: r.w, height: r.h }, shrinkOnLoad: false };
 }
 
 function checkCodeBlocks(blocks: number, maxBlocks: number): void {

@@ -77,7 +77,11 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       const started = performance.now();
       try {
         const source = input.geometry.jp2
-          ? await openJp2(sharp, input, plan, { maxBytes: options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES, maxInputPixels: options.maxInputPixels })
+          ? await openJp2(sharp, input, plan, {
+              maxBytes: options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES,
+              maxCanvasBytes: budget.maxDecodeBytes,
+              maxInputPixels: options.maxInputPixels,
+            })
           : await open(sharp, input, plan, options.maxInputPixels, budget);
         const readMs = performance.now() - started;
         let image = cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);

@@ -133,3 +133,37 @@ describe('JPEG 2000 renders match the same request on a PNG of the same pixels',
     expect(gray).toMatchObject({ width: 300, height: 200 });
   });
 });
+
+describe('JPEG 2000 regions larger than one decode', () => {
+  it('are decoded in bands of at most IIIF_JP2_MAX_DECODE_BYTES, exactly the pixels of one decode', async () => {
+    // 1 MiB per decode: 1000×700×3 (2.1 MB) takes three bands; the canvas is within IIIF_MAX_DECODE_BYTES.
+    const banded = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_JP2_MAX_DECODE_BYTES: String(1024 * 1024) });
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`${banded.url}${path}`);
+        return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+      };
+      for (const name of ['tiled.jp2', 'untiled.jp2', 'by-resolution.jp2']) {
+        for (const tail of ['full/max/0/default.png', '0,10,1000,690/max/0/default.png', 'full/max/90/default.png']) {
+          const [ours, png] = await Promise.all([get(`/iiif/3/${name}/${tail}`), get(`/iiif/3/${name}.png/${tail}`)]);
+          expect(ours.status, `${name}/${tail}: ${ours.body.toString().slice(0, 200)}`).toBe(200);
+          const [a, b] = await Promise.all([ours.body, png.body].map((x) => sharp(x).raw().toBuffer({ resolveWithObject: true })));
+          expect([a?.info.width, a?.info.height], `${name}/${tail}`).toEqual([b?.info.width, b?.info.height]);
+          // Lossless: the same samples as the PNG of the same pixels.
+          expect(Buffer.compare(a!.data, b!.data), `${name}/${tail}`).toBe(0);
+        }
+      }
+    } finally {
+      await banded.close();
+    }
+    // The assembled region is bounded by IIIF_MAX_DECODE_BYTES: over it, a 400 naming that setting.
+    const small = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_JP2_MAX_DECODE_BYTES: String(1024 * 1024), IIIF_MAX_DECODE_BYTES: String(2_000_000) });
+    try {
+      const res = await fetch(`${small.url}/iiif/3/tiled.jp2/full/max/0/default.png`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toMatch(/IIIF_MAX_DECODE_BYTES/);
+    } finally {
+      await small.close();
+    }
+  }, 120_000);
+});
