@@ -27,5 +27,9 @@ export async function readJp2Structure(read: RangeRead, size: number, head?: Uin
   if (declared && declared.width > 0 && declared.height > 0 && (declared.width !== siz.x1 - siz.x0 || declared.height !== siz.y1 - siz.y0)) {
     throw new Jp2Error('JP2 image header box and codestream disagree on the image size.');
   }
+  // OpenJPEG's output is the components' own size, which is not the reference grid when all are subsampled.
+  if (siz.components.every((c) => c.dx > 1) || siz.components.every((c) => c.dy > 1)) {
+    throw new Jp2Error('JPEG 2000 images whose every component is subsampled are not supported.');
+  }
   return { ...header, codestream };
 }

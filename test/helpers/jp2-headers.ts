@@ -15,6 +15,8 @@ export interface SizOptions {
   tileWidth?: number;
   tileHeight?: number;
   components?: number;
+  /** XRsiz, YRsiz of every component (1, 1 by default). */
+  subsampling?: [number, number];
 }
 
 export function siz(o: SizOptions): number[] {
@@ -33,7 +35,7 @@ export function siz(o: SizOptions): number[] {
     ...be32(y0),
     ...be16(c),
   ];
-  for (let i = 0; i < c; i++) body.push(7, 1, 1);
+  for (let i = 0; i < c; i++) body.push(7, ...(o.subsampling ?? [1, 1]));
   return [0xff, 0x51, ...be16(body.length + 2), ...body];
 }
 

@@ -192,6 +192,11 @@ describe('JPEG 2000 header: hostile files fail fast with a 422', () => {
     await expectRejected(jp2File(good(), 64, 64, [...ihdrBox(64, 64), ...header]), /Too many boxes/);
   });
 
+  it('every component subsampled: OpenJPEG decodes the components, not the reference grid, so it is refused', async () => {
+    await expectRejected(codestream({ width: 64, height: 64, subsampling: [2, 2] }), /subsampled/);
+    await expectRejected(codestream({ width: 64, height: 64, subsampling: [1, 2] }), /subsampled/);
+  });
+
   it('a COC for a component the image lacks', async () => {
     await expectRejected(codestream({ width: 64, height: 64, components: 3, extra: coc(3, 5) }), /component the image lacks/);
   });
