@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,15 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   const plan: Array<{ file: string; output: string; action: 'convert' | 'skip' }> = [];
   let inputBytes = 0;
   let outputBytes = 0;
+  // Ctrl-C or a stop mid-run: outputs being written (and their strip files) and the scratch folder
+  // go, so DEST holds only finished outputs and the next run redoes the rest.
+  const writing = new Set<string>();
+  const interrupted = (signal: NodeJS.Signals) => {
+    for (const staged of writing) for (const file of [staged, `${staged}.strips.tif`]) rmSync(file, { force: true });
+    rmSync(scratch, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     const { jobs, ignored, clashes } = await planJobs(source, o);
     for (const clash of clashes) errors.push(clash);
@@ -56,7 +66,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
     const budget = createMemoryBudget(o.maxMemoryBytes);
     const progress = startProgress('prepare', jobs.length);
     await forEachLimited(jobs, o.concurrency, async (job) => {
-      const outcome = await runJob(job, source, dest, scratch, o, budget).catch((e: unknown) => {
+      const outcome = await runJob(job, source, dest, scratch, o, budget, writing).catch((e: unknown) => {
         const reason = e instanceof InputError ? e.message : `failed: ${firstLine(e)}`;
         errors.push({ file: job.input.name, reason });
         progress.log(`${job.input.name}: ${reason}`);
@@ -89,6 +99,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return counts.failed > 0 ? 1 : 0;
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     source.close();
     dest.close();
     await rm(scratch, { recursive: true, force: true });
@@ -132,11 +143,12 @@ async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOpt
   }
 }
 
-async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget) {
+async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget, writing: Set<string>) {
   if (!o.force && (await upToDate(job, dest, scratch, o))) return { outcome: 'skipped' as const, bytes: 0 };
   if (o.dryRun) return { outcome: 'planned' as const, bytes: 0 };
   const input = await source.localCopy(job.input.name, scratch);
   const staged = await dest.staging(job.output, scratch);
+  writing.add(staged);
   try {
     const pyramid = await writePyramid(sharp, input, staged, o, budget);
     const levels = await levelsMetadata(staged);
@@ -153,6 +165,7 @@ async function runJob(job: Job, source: Location, dest: Location, scratch: strin
     return { outcome: 'converted' as const, bytes: pyramid.bytes };
   } finally {
     await rm(staged, { force: true });
+    writing.delete(staged);
     if (input.startsWith(scratch)) await rm(input, { force: true });
   }
 }

@@ -1,4 +1,6 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { execFile as execFileChild } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -129,6 +131,8 @@ async function pixel(file: string, x: number, y: number): Promise<number[]> {
   return [...data.subarray(0, info.channels)];
 }
 
+const CLI_BIN = fileURLToPath(new URL('../../adapters/cli/bin.mjs', import.meta.url));
+
 /** Each test spawns the CLI several times; on a busy machine one run can take 10 s. */
 const CLI_TIMEOUT_MS = 180_000;
 
@@ -257,6 +261,22 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     expect(escape.code).toBe(2);
     expect(escape.stderr).toMatch(/not a name inside DEST/);
     expect(await stat(join(work, 'a.tif')).catch(() => undefined)).toBeUndefined();
+  });
+
+  it('on Ctrl-C (SIGINT) leaves no partial output behind and exits 130', async () => {
+    const from = join(work, 'interrupt');
+    // Noise compresses badly: each conversion takes long enough to be caught mid-write.
+    const noisy = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: RED, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+    for (let i = 0; i < 4; i++) await put(from, `n${i}.png`, noisy);
+    const out = join(work, 'interrupt-out');
+    const child = execFileChild(process.execPath, [CLI_BIN, 'prepare', from, out, '--concurrency', '2']);
+    const exited = new Promise<number | null>((ok) => child.once('exit', (code, signal) => ok(code ?? (signal ? -1 : null))));
+    const partial = async () => (await readdir(out).catch(() => [] as string[])).some((f) => f.includes('.partial-'));
+    for (let i = 0; i < 600 && !(await partial()); i++) await new Promise((ok) => setTimeout(ok, 25));
+    expect(await partial()).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect((await readdir(out)).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {
