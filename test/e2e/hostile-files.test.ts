@@ -152,6 +152,17 @@ describe('unusual but valid encodings render correctly', () => {
     }
   });
 
+  it('a truncated JPEG rendered 8 at a time is a 422 every time, never a 500 (libvips loses error words under concurrency)', async () => {
+    const noisy = await sharp({ create: { width: 1200, height: 900, channels: 3, background: 'red', noise: { type: 'gaussian', mean: 128, sigma: 50 } } }).jpeg().toBuffer();
+    await writeFile(join(root, 'half.jpg'), noisy.subarray(0, noisy.length >> 1));
+    const tails = ['full/1200,900', 'full/600,450', 'full/300,225', 'full/!200,200', '0,0,1024,900/512,450', '1024,0,176,900/88,450', '0,0,512,512/512,512', 'full/max'];
+    const statuses: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      statuses.push(...(await Promise.all(tails.map(async (t) => (await get(`/iiif/3/half.jpg/${t}/0/default.jpg`)).status))));
+    }
+    expect(statuses.filter((s) => s !== 422)).toEqual([]);
+  });
+
   // CMYK has no exact sRGB round trip: the reference is libvips' own colour-managed decode of the file.
   it.each([
     ['cmyk.jpg', true],
