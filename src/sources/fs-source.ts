@@ -51,6 +51,8 @@ export function fsSource(options: FsSourceOptions): ImageSource {
     const path = resolve(root, identifier);
     // The parser already rejects `..`, NUL and absolute ids; this is the last line of defence.
     if (identifier.includes('\0') || !inside(root, path)) throw notFound();
+    // One file, one identifier: `a//b`, `a/./b`, `a/b/` would name it too, where an S3 key would not.
+    if (identifier.split('/').some((part) => part === '' || part === '.')) throw notFound();
     return path;
   };
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,5 +36,17 @@ describe('fs source stat TTL', () => {
     await expect(cached.stat('c.png')).rejects.toMatchObject({ status: 404 });
     await writeFile(join(root, 'c.png'), 'now here');
     expect((await cached.stat('c.png')).size).toBe('now here'.length);
+  });
+});
+
+describe('fs source names', () => {
+  it('one file has one identifier: empty segments and a trailing slash name nothing, as S3 keys would not', async () => {
+    await mkdir(join(root, 'dir'), { recursive: true });
+    await writeFile(join(root, 'dir', 'c.png'), 'c');
+    const source = fsSource({ root });
+    expect((await source.stat('dir/c.png')).size).toBe(1);
+    for (const alias of ['dir//c.png', 'dir/c.png/', '/dir/c.png', 'dir/./c.png', './dir/c.png']) {
+      await expect(source.stat(alias), alias).rejects.toMatchObject({ status: 404 });
+    }
   });
 });
