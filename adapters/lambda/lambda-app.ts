@@ -5,7 +5,7 @@ import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import type { Logger } from '../../src/log/logger.ts';
-import { refuseEvent } from './event-guard.ts';
+import { type APIGatewayProxyEventV2, readable, refusals, refuseEvent } from './event-guard.ts';
 import { lambdaLogger, lambdaMetrics } from './log.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
 import { streamHandler } from './stream-handler.ts';
@@ -37,14 +37,24 @@ export function createLambdaApp(env: Env): LambdaApp {
 export function createHandlers(env: Env) {
   const { app, config, logger } = createLambdaApp(env);
   const log = (line: string) => logger.warn(line);
+  const refuse = refusals(config);
   const buffered = handle(app);
   return {
-    handler: async (event: LambdaEvent, context?: LambdaContext) =>
-      refuseEvent(event, log) ?? guardBufferedPayload(await buffered(event, context), config),
+    handler: async (event: LambdaEvent, context?: LambdaContext) => {
+      const refused = refuseEvent(event, log, refuse);
+      if (refused) return refused;
+      // The same reading as the streaming mode: hono's own answers odd events with plain text.
+      const request = readable(event as APIGatewayProxyEventV2, refuse);
+      if (!(request instanceof Request)) return request;
+      const v2 = event as APIGatewayProxyEventV2;
+      // hono's adapter takes the host from domainName alone: without it, from the Host header as above.
+      const named = v2.requestContext.domainName ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: new URL(request.url).host } };
+      return guardBufferedPayload(await buffered(named, context), config);
+    },
     // Once the response has ended, the invocation loads sharp ahead of the first render: the client
     // has its answer, so neither the first info.json nor a stored tile waits for it. Loading it at
     // init instead would delay every cold start's first response; the buffered handler cannot
     // answer before it returns, so there sharp loads on the first render.
-    streamHandler: streamHandler(app, log, preloadSharp),
+    streamHandler: streamHandler(app, log, refuse, preloadSharp),
   };
 }

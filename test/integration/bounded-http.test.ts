@@ -186,4 +186,46 @@ describe('11.11 smaller ones', () => {
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { id: string }).id).toMatch(/^https:\/\/.+\/iiif\/3\/grid\.png$/);
   });
+
+  it('Lambda, both modes: refusals carry CORS like every answer; odd events are read alike', async () => {
+    const { handler, streamHandler } = createHandlers(s3rverLambdaEnv(s3.endpoint));
+    const streamed = async (event: object) => {
+      const result = (await lambdaLocal.execute({ event, lambdaFunc: { streamHandler }, lambdaHandler: 'streamHandler', timeoutMs: 30_000, verboseLevel: 0 })) as {
+        statusCode: number;
+        headers?: Record<string, string>;
+        body: Readable;
+      };
+      const chunks: Buffer[] = [];
+      for await (const chunk of result.body) chunks.push(Buffer.from(chunk as Uint8Array));
+      return { status: result.statusCode, headers: result.headers ?? {}, body: Buffer.concat(chunks).toString() };
+    };
+    const buffered = async (event: object) => {
+      const r = await handler(event as Parameters<typeof handler>[0]);
+      return { status: r.statusCode, headers: (r.headers ?? {}) as Record<string, string>, body: r.body };
+    };
+    const base = functionUrlEvent('/iiif/3/grid.png/info.json');
+    const cases = [
+      { event: { ...base, isBase64Encoded: true, body: '%%%not base64%%%' }, status: 400 },
+      // A header value no Request can hold (CR LF): JSON 400 from both, not plain text.
+      { event: { ...base, headers: { ...(base as { headers: Record<string, string> }).headers, 'x-bad': 'a\r\nb' } }, status: 400 },
+      { event: { resource: '/{proxy+}', path: '/iiif/3/grid.png/info.json', httpMethod: 'GET', headers: {}, requestContext: {}, body: null, isBase64Encoded: false }, status: 500 },
+    ];
+    for (const [mode, invoke] of [['buffered', buffered], ['streamed', streamed]] as const) {
+      for (const { event, status } of cases) {
+        const res = await invoke(event);
+        const where = `${mode} ${status}`;
+        expect(res.status, where).toBe(status);
+        expect(res.headers['access-control-allow-origin'], where).toBe('*');
+        expect(res.headers['content-type'], where).toMatch(/^application\/json/);
+        expect(JSON.parse(res.body), where).toMatchObject({ status });
+      }
+      // No headers object, no domainName: the id comes from the Host header, in both modes alike.
+      const { headers: _, ...bare } = base as { headers: Record<string, string> };
+      const noDomain = { ...base, requestContext: { ...(base as unknown as { requestContext: Record<string, unknown> }).requestContext, domainName: undefined } };
+      expect((await invoke(bare)).status, `${mode} no headers`).toBe(200);
+      const info = await invoke(noDomain);
+      expect(info.status, `${mode} no domainName`).toBe(200);
+      expect((JSON.parse(info.body) as { id: string }).id, mode).not.toContain('undefined');
+    }
+  });
 });
