@@ -18,10 +18,11 @@ export function resolveRegion(spec: RegionSpec, image: Dimensions): Rect {
       r = spec;
       break;
     case 'pct':
-      // A positive percentage never collapses to nothing: at least one pixel.
+      // A positive percentage never collapses to nothing: at least one pixel. A start within the
+      // image never rounds out of it (it would be refused as outside): it keeps the last pixel.
       r = {
-        x: Math.round((W * spec.x) / 100),
-        y: Math.round((H * spec.y) / 100),
+        x: Math.min(Math.round((W * spec.x) / 100), spec.x < 100 ? W - 1 : W),
+        y: Math.min(Math.round((H * spec.y) / 100), spec.y < 100 ? H - 1 : H),
         w: Math.max(1, Math.round((W * spec.w) / 100)),
         h: Math.max(1, Math.round((H * spec.h) / 100)),
       };

@@ -32,6 +32,8 @@ describe('region resolution', () => {
     ['pct:50,50,100,100', 300, 200, { x: 150, y: 100, w: 150, h: 100 }],
     // 0.1% of 300 = 0.3 px: a positive percentage still covers one pixel.
     ['pct:0,0,0.1,0.1', 300, 200, { x: 0, y: 0, w: 1, h: 1 }],
+    // 99.9% of 300 = 299.7 px: the region overlaps the last column, so it is that pixel, not "outside" (3.0 §4.1).
+    ['pct:99.9,99.9,1,1', 300, 200, { x: 299, y: 199, w: 1, h: 1 }],
   ])('%s on %ix%i', (region, width, height, expected) => {
     expect(plan(3, `${region}/max/0/default.jpg`, { width, height }).region).toEqual(expected);
   });
