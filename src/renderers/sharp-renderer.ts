@@ -268,7 +268,8 @@ function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): 
       // Two colours make libvips write a 1-bit palette PNG.
       return plan.quality === 'bitonal' ? image.png({ palette: true, colours: 2 }) : image.png();
     case 'webp':
-      return image.webp({ quality: 80, effort: 2 });
+      // Lossy WebP would put grey at every edge of a bitonal image.
+      return plan.quality === 'bitonal' ? image.webp({ lossless: true, effort: 2 }) : image.webp({ quality: 80, effort: 2 });
     case 'gif':
       return image.gif();
     case 'tif':

@@ -14,7 +14,7 @@ import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
-const RENDER_REVISION = 'r4';
+const RENDER_REVISION = 'r5';
 
 export async function imageResponse(
   c: Context,

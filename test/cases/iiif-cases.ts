@@ -27,7 +27,7 @@ export interface IiifCase {
   expectHeaders?: Record<string, string | RegExp>;
   /** The response must have no body (HEAD, 304, 204). */
   emptyBody?: boolean;
-  image?: { width: number; height: number; channels?: number; format?: string; pixels?: PixelCheck[]; sizeTolerance?: number; pngBitDepth?: number };
+  image?: { width: number; height: number; channels?: number; format?: string; pixels?: PixelCheck[]; sizeTolerance?: number; pngBitDepth?: number; twoLevels?: boolean };
   json?: Record<string, unknown>;
   /** Needs a pixel renderer (a Workers deployment without one forwards or answers 501). */
   render?: boolean;
@@ -123,6 +123,9 @@ const GRID_CASES: IiifCase[] = [
   // quality and format
   { name: 'gray is one channel', ...img(`${v3}/full/max/0/gray.png`, 300, 200, { channels: 1, pixels: [{ x: 160, y: 110, value: 155, tolerance: 8 }] }) },
   { name: 'bitonal is a 1-bit black and white PNG', ...img(`${v3}/full/max/0/bitonal.png`, 300, 200, { pngBitDepth: 1, pixels: [{ x: 10, y: 10, value: 0, tolerance: 0 }, { x: 290, y: 190, value: 255, tolerance: 0 }] }) },
+  // Bitonal means two levels: a lossy encoder would add grey at every edge.
+  { name: 'bitonal webp holds only black and white', ...img(`${v3}/full/max/0/bitonal.webp`, 300, 200, { format: 'webp', twoLevels: true }) },
+  { name: 'bitonal png holds only black and white', ...img(`${v3}/full/max/0/bitonal.png`, 300, 200, { twoLevels: true }) },
   { name: 'color quality', ...img(`${v3}/full/max/0/color.png`, 300, 200, { pixels: [at(160, 110, 160, 110)] }) },
   { name: 'quality junk', path: `${v3}/full/max/0/sepia.png`, status: 400 },
   { name: 'jpg', ...img(`${v3}/full/max/0/default.jpg`, 300, 200, { format: 'jpeg', pixels: [at(160, 110, 160, 110, 12)] }), expectHeaders: { 'content-type': 'image/jpeg' } },
