@@ -11,6 +11,7 @@ import { createMemoryBudget, type MemoryBudget } from './memory-budget.ts';
 import { forEachLimited } from './pool.ts';
 import { startProgress } from './progress.ts';
 import { outputName, type Rename } from './rename.ts';
+import { isWholePyramid } from './tiff-input.ts';
 
 export interface PrepareOptions extends PyramidOptions {
   concurrency: number;
@@ -135,12 +136,7 @@ async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOpt
   if (!found || found.modified < job.input.modified) return false;
   // On S3 the metadata we write also says which tile size the output has.
   if (found.metadata) return found.metadata.width !== undefined && found.metadata.tilewidth === String(o.tileSize);
-  try {
-    const meta = await sharp(await dest.localCopy(job.output, scratch)).metadata();
-    return meta.format === 'tiff' && (meta.pages ?? 1) >= 1;
-  } catch {
-    return false;
-  }
+  return isWholePyramid(await dest.localCopy(job.output, scratch), o.tileSize);
 }
 
 async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget, writing: Set<string>) {

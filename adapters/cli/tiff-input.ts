@@ -1,14 +1,11 @@
 import { open } from 'node:fs/promises';
-import { readTiffStructure, undecodableCompression } from '../../src/tiff/index.ts';
+import { pyramidLevels, readTileTables, readTiffStructure, undecodableCompression } from '../../src/tiff/index.ts';
 
 const isTiff = (b: Uint8Array) => /^(II\*\0|MM\0\*|II\+\0|MM\0\+)$/.test(String.fromCharCode(...b.subarray(0, 4)));
 
-/**
- * The compression of a TIFF input that libvips here would decode as black (see
- * undecodableCompression), or undefined. A file the structure reader refuses is left to libvips,
- * which reports it as unreadable.
- */
-export async function tiffCompression(file: string): Promise<string | undefined> {
+type RangeRead = (offset: number, length: number) => Promise<Uint8Array>;
+
+async function withFile<T>(file: string, use: (read: RangeRead, size: number) => Promise<T>): Promise<T> {
   const handle = await open(file, 'r');
   try {
     const size = (await handle.stat()).size;
@@ -16,11 +13,39 @@ export async function tiffCompression(file: string): Promise<string | undefined>
       const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, offset);
       return new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead);
     };
-    if (!isTiff(await read(0, 4))) return undefined;
-    return undecodableCompression((await readTiffStructure(read, size)).images);
-  } catch {
-    return undefined;
+    return await use(read, size);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Whether a file is a whole pyramid of `tileSize` tiles: every level tiled at that size, and every
+ * tile of every level inside the file (a run cut short after its first directory is not done).
+ */
+export function isWholePyramid(file: string, tileSize: number): Promise<boolean> {
+  return withFile(file, async (read, size) => {
+    if (!isTiff(await read(0, 4))) return false;
+    const levels = pyramidLevels(await readTiffStructure(read, size));
+    if (levels.length === 0) return false;
+    for (const level of levels) {
+      if (!level.tiled || level.tileWidth !== tileSize || level.tileHeight !== tileSize) return false;
+      const tables = await readTileTables(read, level);
+      if (!tables) return false;
+      for (let i = 0; i < tables.offsets.length; i++) if ((tables.offsets[i] ?? 0) + (tables.counts[i] ?? 0) > size) return false;
+    }
+    return true;
+  }).catch(() => false);
+}
+
+/**
+ * The compression of a TIFF input that libvips here would decode as black (see
+ * undecodableCompression), or undefined. A file the structure reader refuses is left to libvips,
+ * which reports it as unreadable.
+ */
+export function tiffCompression(file: string): Promise<string | undefined> {
+  return withFile(file, async (read, size) => {
+    if (!isTiff(await read(0, 4))) return undefined;
+    return undecodableCompression((await readTiffStructure(read, size)).images);
+  }).catch(() => undefined);
 }

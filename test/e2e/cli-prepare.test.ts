@@ -215,6 +215,11 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const forced = await prepare([src, out, '--max-input-pixels', '1200000', '--force']);
     expect(forced.summary).toMatchObject({ converted: 4, skipped: 0 });
     await utimes(join(src, 'cmyk.jpg'), new Date(), new Date(Date.now() - 60_000));
+    // An output cut short after its first directory, and outputs of another tile size, are not done.
+    const whole = await readFile(join(out, 'photo.jpg'));
+    await writeFile(join(out, 'photo.jpg'), whole.subarray(0, Math.floor(whole.length * 0.75)));
+    expect((await prepare([src, out, '--max-input-pixels', '1200000'])).summary).toMatchObject({ converted: 1, skipped: 3 });
+    expect((await prepare([src, out, '--max-input-pixels', '1200000', '--tile-size', '512'])).summary).toMatchObject({ converted: 4, skipped: 0 });
   });
 
   it('--dry-run writes nothing; --rename and --key-template change names; clashing names are reported', async () => {
