@@ -6,7 +6,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,6 +36,8 @@ export interface Location {
   staging(name: string, scratch: string): Promise<string>;
   /** Stores a staged file under `name`, replacing any older one in a single step. */
   put(name: string, staged: string, metadata: Record<string, string>): Promise<void>;
+  /** Refuses, as a usage error, a destination that cannot be written at all (before any work). */
+  writable?(): Promise<void>;
   close(): void;
 }
 
@@ -86,6 +89,15 @@ function folder(root: string): Location {
       return `${path(name)}.partial-${process.pid}-${randomName()}`;
     },
     put: (name, staged) => rename(staged, path(name)),
+    async writable() {
+      try {
+        await mkdir(base, { recursive: true });
+        await access(base, constants.W_OK);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `${root} is not a folder` : `cannot write to the folder ${root} (${code ?? 'error'})`);
+      }
+    },
     close() {},
   };
 }

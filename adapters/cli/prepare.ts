@@ -58,6 +58,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   };
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
+    if (!o.dryRun) await dest.writable?.();
     const { jobs, ignored, clashes } = await planJobs(source, o);
     for (const clash of clashes) errors.push(clash);
     counts.failed += clashes.length;

@@ -285,6 +285,7 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {
+    await writeFile(join(work, 'a-file'), 'not a folder');
     for (const args of [
       ['prepare', src],
       ['prepare', src, join(work, 'x'), '--quality', '0'],
@@ -294,6 +295,8 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
       ['prepare', src, src],
       ['prepare', src, join(src, 'prepared')],
       ['prepare', join(work, 'no-such-folder'), join(work, 'x')],
+      // DEST is a file.
+      ['prepare', src, join(work, 'a-file')],
       ['prepare', src, join(work, 'x'), '--bogus'],
     ]) {
       const run = await runCli(args);
