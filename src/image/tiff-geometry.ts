@@ -21,6 +21,11 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
   const structure = await readTiffStructure(reader, size);
   const undecodable = undecodableCompression(structure.images);
   if (undecodable) throw httpError(422, 'unsupported_source', `TIFF images compressed with ${undecodable} cannot be decoded here`);
+  // libvips reads separate sample planes from strips only: every render of such a tiled file fails.
+  const first = structure.images[0];
+  if (first?.tiled && first.planarConfiguration === 2 && first.samplesPerPixel > 1) {
+    throw httpError(422, 'unsupported_source', 'tiled TIFFs with separate sample planes cannot be decoded here');
+  }
   const levels = pyramidLevels(structure);
   const base = levels[0];
   if (!base) return undefined;
