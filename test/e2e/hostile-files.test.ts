@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { makeHostileFiles, quadrantColour } from '../helpers/hostile-files.ts';
+import { makeHostileFiles, planarTiledTiff, quadrantColour } from '../helpers/hostile-files.ts';
 
 let server: RunningServer;
 let root: string;
@@ -153,14 +153,7 @@ describe('unusual but valid encodings render correctly', () => {
   });
 
   it('a tiled TIFF with separate sample planes (which libvips cannot render) is a 422 at info.json too', async () => {
-    const tiled = await sharp(Buffer.alloc(64 * 64 * 3, 200), { raw: { width: 64, height: 64, channels: 3 } })
-      .tiff({ tile: true, tileWidth: 16, tileHeight: 16, compression: 'lzw' })
-      .toBuffer();
-    // Tag 284 (PlanarConfiguration), SHORT, count 1: contiguous (1) becomes separate (2).
-    const at = tiled.indexOf(Buffer.from([0x1c, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00]));
-    expect(at).toBeGreaterThan(0);
-    tiled.writeUInt16LE(2, at + 8);
-    await writeFile(join(root, 'planar.tif'), tiled);
+    await writeFile(join(root, 'planar.tif'), planarTiledTiff());
     for (const tail of ['info.json', 'full/max/0/default.jpg']) {
       const a = await get(`/iiif/3/planar.tif/${tail}`);
       expect([a.status, a.json?.error], tail).toEqual([422, 'unsupported_source']);

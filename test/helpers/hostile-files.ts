@@ -89,6 +89,44 @@ export function tinyTiff(o: TiffOptions = {}): Buffer {
   return out;
 }
 
+/**
+ * A valid little-endian 32×32 RGB TIFF in 16×16 uncompressed tiles with separate sample planes
+ * (PlanarConfiguration 2): 4 tiles per plane, red, green and blue planes one after another.
+ */
+export function planarTiledTiff(rgb: [number, number, number] = [200, 100, 50]): Buffer {
+  const tiles = 12;
+  const entries: Array<[tag: number, type: number, count: number, value: number]> = [
+    [256, 3, 1, 32], [257, 3, 1, 32], [258, 3, 3, 0], [259, 3, 1, 1], [262, 3, 1, 2], [277, 3, 1, 3],
+    [284, 3, 1, 2], [322, 3, 1, 16], [323, 3, 1, 16], [324, 4, tiles, 0], [325, 4, tiles, 0],
+  ];
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const bitsAt = 8 + ifdSize;
+  const offsetsAt = bitsAt + 6;
+  const countsAt = offsetsAt + tiles * 4;
+  const dataAt = countsAt + tiles * 4;
+  const out = Buffer.alloc(dataAt + tiles * 256);
+  out.write('II', 0, 'latin1');
+  out.writeUInt16LE(42, 2);
+  out.writeUInt32LE(8, 4);
+  out.writeUInt16LE(entries.length, 8);
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = 10 + i * 12;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(count, at + 4);
+    const pointer = tag === 258 ? bitsAt : tag === 324 ? offsetsAt : tag === 325 ? countsAt : undefined;
+    if (pointer !== undefined) out.writeUInt32LE(pointer, at + 8);
+    else out.writeUInt16LE(value, at + 8);
+  });
+  for (let i = 0; i < 3; i++) out.writeUInt16LE(8, bitsAt + i * 2);
+  for (let t = 0; t < tiles; t++) {
+    out.writeUInt32LE(dataAt + t * 256, offsetsAt + t * 4);
+    out.writeUInt32LE(256, countsAt + t * 4);
+    out.fill(rgb[Math.floor(t / 4)] ?? 0, dataAt + t * 256, dataAt + (t + 1) * 256);
+  }
+  return out;
+}
+
 const cut = (bytes: Buffer, fraction: number) => bytes.subarray(0, Math.floor(bytes.length * fraction));
 
 /** Overwrites the middle third with a fixed pseudo-random pattern (headers stay intact). */
