@@ -64,6 +64,13 @@ export function requestOf(event: APIGatewayProxyEventV2): Request {
   return new Request(`https://${host}${event.rawPath}${query}`, { method, headers, ...(body ? { body } : {}) });
 }
 
+/** Characters a header value may not hold (the Headers class refuses them). */
+const UNREADABLE = /[\0\r\n]/;
+
+/** Whether a header value or cookie holds what no Request can: the buffered mode's check, without building one. */
+export const unreadable = (event: APIGatewayProxyEventV2): boolean =>
+  Object.values(event.headers ?? {}).some((v) => v !== undefined && UNREADABLE.test(v)) || (event.cookies ?? []).some((c) => UNREADABLE.test(c));
+
 /** The Request, or a JSON 400 when the event holds what no Request can (e.g. CR or LF in a header value). */
 export function readable(event: APIGatewayProxyEventV2, refuse: Refuse): Request | Refusal {
   try {

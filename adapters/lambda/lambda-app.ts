@@ -5,7 +5,7 @@ import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import type { Logger } from '../../src/log/logger.ts';
-import { type APIGatewayProxyEventV2, readable, refusals, refuseEvent } from './event-guard.ts';
+import { type APIGatewayProxyEventV2, refusals, refuseEvent, unreadable } from './event-guard.ts';
 import { lambdaLogger, lambdaMetrics } from './log.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
 import { streamHandler } from './stream-handler.ts';
@@ -43,12 +43,12 @@ export function createHandlers(env: Env) {
     handler: async (event: LambdaEvent, context?: LambdaContext) => {
       const refused = refuseEvent(event, log, refuse);
       if (refused) return refused;
-      // The same reading as the streaming mode: hono's own answers odd events with plain text.
-      const request = readable(event as APIGatewayProxyEventV2, refuse);
-      if (!(request instanceof Request)) return request;
       const v2 = event as APIGatewayProxyEventV2;
-      // hono's adapter takes the host from domainName alone: without it, from the Host header as above.
-      const named = v2.requestContext.domainName ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: new URL(request.url).host } };
+      // What the streaming mode refuses as unreadable, so is this: hono's adapter would answer plain text.
+      if (unreadable(v2)) return refuse(event, 400, 'bad_request', 'the request could not be read');
+      // hono's adapter takes the host from domainName alone: without it, from the Host header, as the streaming mode.
+      const host = v2.requestContext.domainName ?? v2.headers?.host;
+      const named = v2.requestContext.domainName || !host ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: host } };
       return guardBufferedPayload(await buffered(named, context), config);
     },
     // Once the response has ended, the invocation loads sharp ahead of the first render: the client
