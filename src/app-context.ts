@@ -52,6 +52,18 @@ export function createAppContext(options: AppOptions) {
     jp2MaxArea: config.IIIF_JP2_MAX_OUTPUT_PIXELS,
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
+  // Settings that shape the bytes, in the ETags (and so the response-cache keys): a client, a CDN
+  // or a cache kept across restarts must not hold an answer made under other settings. `max`
+  // in a canonical URL is whatever the limits allow, so they count for images too.
+  const limitsTag = [config.IIIF_MAX_WIDTH, config.IIIF_MAX_HEIGHT, config.IIIF_MAX_AREA].join(',');
+  const imageSettings = [
+    limitsTag,
+    config.IIIF_JPEG_QUALITY,
+    config.IIIF_JPEG_OPTIMIZE_CODING ? 'optimized' : 'standard',
+    config.IIIF_JP2_MAX_OUTPUT_PIXELS,
+    config.IIIF_DENSITY ?? '',
+  ].join(' ');
+  const infoSettings = [limitsTag, config.IIIF_TILE_SIZE, config.IIIF_RIGHTS ?? '', preferredFormats?.join(',') ?? ''].join(' ');
   const preflight = preflightReader(config);
   const emitted = { slashSubstitute: config.IIIF_SLASH_SUBSTITUTE, rawSlash: config.IIIF_RAW_SLASH_CANONICAL === 'as-received' };
   // Encoded info.json bodies: viewers fetch the same ones over and over.
@@ -70,6 +82,8 @@ export function createAppContext(options: AppOptions) {
     renderer: renderer && limitRenderer(renderer, { ...renderSlotOptions(config), onChange: (running, queued) => metrics.renderSlots(running, queued) }),
     limits,
     preferredFormats,
+    imageSettings,
+    infoSettings,
     infoBodies,
     edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
     /** Rendered responses (IIIF_RESPONSE_CACHE_BYTES, then the store); its `stats` count hits and misses. */

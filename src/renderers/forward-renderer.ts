@@ -19,8 +19,11 @@ export interface ForwardRendererOptions {
   log?: (line: string, cause?: unknown) => void;
 }
 
-/** Records which source version a cached render came from, so a replaced image is re-rendered. */
-const SOURCE_ETAG = 'X-IIIF-Source-ETag';
+/**
+ * Records the answer's ETag a cached render was made for: a replaced image, or settings changed
+ * since (a lower maxWidth changes `max`), make it render again.
+ */
+const ANSWER_ETAG = 'X-IIIF-Answer-ETag';
 
 /**
  * Renders by asking another deployment for the canonical URL, so equivalent
@@ -34,7 +37,7 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
       const key = `${origin}${input.canonicalPath}`;
       const started = performance.now();
       const hit = await cache?.match(key).catch((e: unknown) => log('render cache read failed', e));
-      if (hit && hit.headers.get(SOURCE_ETAG) === input.object.etag) {
+      if (hit && hit.headers.get(ANSWER_ETAG) === input.etag) {
         return { body: new Uint8Array(await hit.arrayBuffer()), readMs: performance.now() - started };
       }
       const body = await fetchRender(key, input, plan, options.timeoutMs);
@@ -42,7 +45,7 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
         headers: {
           'Content-Type': FORMAT_MEDIA_TYPES[plan.format],
           'Cache-Control': options.cacheControl,
-          [SOURCE_ETAG]: input.object.etag,
+          [ANSWER_ETAG]: input.etag,
         },
       });
       // A fresh Response carries no origin headers (Set-Cookie above all); a failed put only costs a later miss.

@@ -10,6 +10,8 @@ export interface RenderInput {
   version: IiifVersion;
   /** `{prefix}/{version}/{encoded identifier}/{canonical params}`: a cache key shared by equivalent requests. */
   canonicalPath: string;
+  /** The answer's ETag: source version, canonical request and every setting that shapes the bytes. */
+  etag: string;
   signal?: AbortSignal;
   /** Date.now() at which the request times out: sharp pipelines still running then are killed. */
   deadline?: number;

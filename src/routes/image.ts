@@ -72,7 +72,7 @@ export async function imageResponse(
   }
   const started = performance.now();
   const { body, readMs, via } = await app.renderer.render(
-    { identifier, object, source, geometry, version, canonicalPath, signal: c.req.raw.signal, deadline },
+    { identifier, object, source, geometry, version, canonicalPath, etag: head.etag, signal: c.req.raw.signal, deadline },
     plan,
   );
   const renderMs = performance.now() - started - readMs;
@@ -98,7 +98,7 @@ export function imageHead(app: AppContext, version: IiifVersion, requested: stri
     ['Content-Type', FORMAT_MEDIA_TYPES[plan.format]],
     ['Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE],
   ];
-  const etag = makeEtag(['image', RENDER_REVISION, sourceEtag, `${version}`, plan.canonical, `${config.IIIF_JPEG_QUALITY}`, config.IIIF_JPEG_OPTIMIZE_CODING ? 'optimized' : 'standard']);
+  const etag = makeEtag(['image', RENDER_REVISION, sourceEtag, `${version}`, plan.canonical, app.imageSettings]);
   return { canonicalPath, headers, etag };
 }
 

@@ -40,7 +40,7 @@ export function infoAnswer(app: AppContext, version: IiifVersion, id: string, ob
   if (version === 2 && mediaType === types.json) headers.push(['Link', JSONLD_CONTEXT_LINK_2]);
   return {
     headers,
-    etag: makeEtag(['info', object.etag, id, mediaType, CONTEXT[version]]),
+    etag: makeEtag(['info', object.etag, id, mediaType, CONTEXT[version], app.infoSettings]),
     body(geometry: ImageGeometry): Uint8Array {
       // The id holds the public base, version and identifier; the source ETag covers the geometry.
       const key = `${object.etag}\u0000${id}`;

@@ -101,6 +101,27 @@ describe('HTTP headers', () => {
     expect(await tag('/iiif/3/grid.png/full/max/0/default.jpg')).not.toBe(await tag('/iiif/2/grid.png/full/max/0/default.jpg'));
   });
 
+  it('changes the ETag of images and info.json with every setting that changes their bytes', async () => {
+    const tags = async (env: Env) => {
+      const { app } = build(env);
+      const tag = async (path: string) => (await app.request(path, { method: 'HEAD' })).headers.get('etag');
+      return { max: await tag(IMAGE), jp2: await tag('/iiif/3/grid.png/full/max/0/default.jp2'), info: await tag('/iiif/3/grid.png/info.json') };
+    };
+    const base = await tags({});
+    // `max` means the largest allowed size: the limits decide its pixels, and info.json states them.
+    for (const env of [{ IIIF_MAX_WIDTH: '200', IIIF_TILE_SIZE: '128' }, { IIIF_MAX_HEIGHT: '100', IIIF_TILE_SIZE: '64' }, { IIIF_MAX_AREA: '30000', IIIF_TILE_SIZE: '128' }]) {
+      const other = await tags(env);
+      expect(other.max, JSON.stringify(env)).not.toBe(base.max);
+      expect(other.info, JSON.stringify(env)).not.toBe(base.info);
+    }
+    expect((await tags({ IIIF_DENSITY: '300' })).max).not.toBe(base.max);
+    expect((await tags({ IIIF_JP2_MAX_OUTPUT_PIXELS: '10000' })).jp2).not.toBe(base.jp2);
+    expect((await tags({ IIIF_TILE_SIZE: '256' })).info).not.toBe(base.info);
+    expect((await tags({ IIIF_RIGHTS: 'https://creativecommons.org/publicdomain/zero/1.0/' })).info).not.toBe(base.info);
+    // A setting that changes neither keeps them, so caches are not emptied for nothing.
+    expect(await tags({ IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=5' })).toEqual(base);
+  });
+
   it('sends Cache-Control per kind of response, from configuration', async () => {
     const { app } = build({
       IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=111',

@@ -1,0 +1,45 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RenderPlan } from '../../src/iiif/types.ts';
+import { forwardRenderer } from '../../src/renderers/forward-renderer.ts';
+import type { RenderInput } from '../../src/renderers/renderer.ts';
+
+let origin: Server;
+let url: string;
+let hits = 0;
+beforeAll(async () => {
+  origin = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end(Buffer.from([hits]));
+  });
+  await new Promise<void>((ok) => origin.listen(0, '127.0.0.1', ok));
+  url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((ok) => origin.close(() => ok())));
+
+/** The Cache API's surface, in memory. */
+function memoryCache() {
+  const entries = new Map<string, Response>();
+  return {
+    match: async (key: string) => entries.get(key)?.clone(),
+    put: async (key: string, res: Response) => void entries.set(key, res),
+  };
+}
+
+describe('forwarded renders in the Cache API', () => {
+  it('are used again only for the same answer ETag: a settings change (same URL, same source) renders again', async () => {
+    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', cache: memoryCache() });
+    const input = (etag: string) =>
+      ({ identifier: 'a.jpg', object: { etag: 'source-1', size: 1 }, canonicalPath: '/iiif/3/a.jpg/full/max/0/default.jpg', version: 3, etag }) as unknown as RenderInput;
+    const plan = { format: 'jpg' } as RenderPlan;
+    hits = 0;
+    const first = await render.render(input('"settings-a"'), plan);
+    const again = await render.render(input('"settings-a"'), plan);
+    expect(hits).toBe(1);
+    expect([...again.body]).toEqual([...first.body]);
+    const changed = await render.render(input('"settings-b"'), plan);
+    expect(hits).toBe(2);
+    expect([...changed.body]).toEqual([2]);
+  });
+});
