@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../../src/config.ts';
 import type { CachedResponse, ResponseStore } from '../../src/http/response-cache.ts';
@@ -45,7 +46,7 @@ export async function diskResponseStore(dir: string, maxBytes: number, warn: (li
     },
     set(key, response) {
       const name = nameOf(key);
-      const header = encodeHeader(key, response.via);
+      const header = encodeHeader(key, response.via, response.body);
       const size = header.length + response.body.byteLength;
       if (files.has(name) || writing.has(name) || size > maxBytes / 8) return;
       writing.add(name);
@@ -64,23 +65,31 @@ export async function diskResponseStore(dir: string, maxBytes: number, warn: (li
   };
 }
 
-/** Key length (4 bytes), key, how it was made (1 byte), then the body. */
-function encodeHeader(key: string, via: CachedResponse['via']): Uint8Array {
+/**
+ * Key length (4 bytes), key, how it was made (1 byte), the body's length and CRC-32 (4 bytes
+ * each), then the body: a file cut short or changed on disk is a miss, never a damaged answer.
+ */
+function encodeHeader(key: string, via: CachedResponse['via'], body: Uint8Array): Uint8Array {
   const k = UTF8.encode(key);
-  const header = new Uint8Array(5 + k.length);
-  new DataView(header.buffer).setUint32(0, k.length);
+  const header = new Uint8Array(13 + k.length);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, k.length);
   header.set(k, 4);
   header[4 + k.length] = VIA.indexOf(via);
+  view.setUint32(5 + k.length, body.byteLength);
+  view.setUint32(9 + k.length, crc32(body));
   return header;
 }
 
 function parse(bytes: Uint8Array, key: string): CachedResponse | undefined {
   const k = UTF8.encode(key);
-  if (bytes.length < 5 + k.length || new DataView(bytes.buffer, bytes.byteOffset).getUint32(0) !== k.length) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 13 + k.length || view.getUint32(0) !== k.length) return undefined;
   for (let i = 0; i < k.length; i++) if (bytes[4 + i] !== k[i]) return undefined;
   const via = VIA[bytes[4 + k.length] ?? -1];
-  if (!via) return undefined;
-  return { via, body: new Uint8Array(bytes.subarray(5 + k.length)) };
+  const body = bytes.subarray(13 + k.length);
+  if (!via || body.byteLength !== view.getUint32(5 + k.length) || crc32(body) !== view.getUint32(9 + k.length)) return undefined;
+  return { via, body: new Uint8Array(body) };
 }
 
 /** Files an earlier process left, oldest first, so the LRU drops those first; partial writes go. */

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,27 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     const res = await app.request(url);
     expect(timing(res, 'cache')).toBe('miss');
     expect((await sharp(new Uint8Array(await res.arrayBuffer())).metadata()).width).toBe(60);
+  });
+
+  it('never serves a damaged file: cut short, or a byte of its body changed, it is a miss and a fresh render', async () => {
+    const dir = join(root, 'damaged');
+    const url = '/iiif/3/a.png/full/80,/0/default.png';
+    for (const damage of [(b: Buffer) => b.subarray(0, b.length - 100), (b: Buffer) => (b.writeUInt8(b[b.length - 200]! ^ 0xff, b.length - 200), b)]) {
+      const app = await build(dir);
+      await app.request(url);
+      await settle();
+      const { names } = await filesOf(dir);
+      for (const n of names) {
+        const file = join(dir, 'iiif-edge-responses', n);
+        await writeFile(file, damage(await readFile(file)));
+      }
+      // A restart reads the damaged file from disk (nothing in memory).
+      const res = await (await build(dir)).request(url);
+      expect(timing(res, 'cache')).toBe('miss');
+      const { info } = await sharp(new Uint8Array(await res.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+      expect(info.width).toBe(80);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('says in one line when the folder cannot be created, and warns once when writes fail', async () => {
