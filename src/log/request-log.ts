@@ -67,9 +67,14 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
     const renderMs = round(c.get('renderMs'));
     if (sourceMs !== undefined) record.sourceMs = sourceMs;
     if (renderMs !== undefined) record.renderMs = renderMs;
-    // A client that hung up gets no answer: its request is not a server fault. The signal is only
-    // looked at for a 5xx, since building it costs on every request.
-    if (status >= 500 && c.req.raw.signal.aborted) record.servedBy = 'cancelled';
+    // A client that hung up gets no answer: its request is not a server fault, and no bytes went
+    // out. The signal is only looked at for a 5xx and for renders (which take milliseconds anyway),
+    // since building it costs on every request.
+    const rendered = record.servedBy === 'render' || record.servedBy === 'tiles';
+    if ((status >= 500 || rendered) && c.req.raw.signal.aborted) {
+      record.servedBy = 'cancelled';
+      record.bytes = 0;
+    }
     logRequest(logger, metrics, record, c.get('failure'));
   };
 }

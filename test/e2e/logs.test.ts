@@ -139,6 +139,24 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
+  it('logs a render that finished after its client hung up as cancelled, with no bytes sent', async () => {
+    const lines: Line[] = [];
+    const logger = jsonLinesLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Line) });
+    // Renders run to their end (a decode cannot be stopped): this one outlives its client.
+    const inner = sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e8 });
+    const renderer: Renderer = {
+      render: (input, plan) => new Promise((ok) => setTimeout(() => ok(inner.render(input, plan)), 150)),
+    };
+    const app = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root }), renderer, logger });
+    const client = new AbortController();
+    const pending = app.request('http://localhost/iiif/3/grid.jpg/full/90,/0/default.png', { signal: client.signal });
+    setTimeout(() => client.abort(), 30);
+    await Promise.resolve(pending).catch(() => undefined);
+    await new Promise((ok) => setTimeout(ok, 300));
+    const line = lines.find((l) => l.path === '/iiif/3/grid.jpg/full/90,/0/default.png');
+    expect(line).toMatchObject({ level: 'info', servedBy: 'cancelled', bytes: 0 });
+  });
+
   it('classifies a sharp refusal of a setting (JPEG quality 150) as a bad setting, logged with sharp’s words', async () => {
     // The reproduction, below the settings check: sharp itself refuses the quality.
     const { get } = appWithLog(sharpRenderer({ jpegQuality: 150, maxInputPixels: 1e8 }));
