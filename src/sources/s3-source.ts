@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type S3Client }
 import { Readable } from 'node:stream';
 import { isSourceChanged, SourceChangedError, type ByteRange, type ImageSource, type SourceObject } from './source.ts';
 import { objectKey } from './key-template.ts';
+import { httpError } from '../errors.ts';
 import { describeFault, isPreconditionFailed, isRangeNotSatisfiable, misconfigured, storageError } from './s3-errors.ts';
 import { hintsFromMetadata } from './s3-hints.ts';
 
@@ -55,8 +56,11 @@ export function s3Source(options: S3SourceOptions): ImageSource {
     } catch (e) {
       if (isSourceChanged(e)) throw e;
       const error = storageError(e, deadline.aborted);
-      if (error.status >= 500) log?.(describeFault(operation, e));
-      throw error;
+      if (error.status < 500) throw error;
+      const fault = describeFault(operation, e);
+      log?.(fault);
+      // The request's log line names the call and keeps the SDK's error as the cause; the client sees neither.
+      throw httpError(error.status, error.code, error.message, error.headers, new Error(fault, { cause: e }));
     }
   }
 

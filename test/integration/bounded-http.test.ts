@@ -11,6 +11,7 @@ import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
+import { jsonLinesLogger } from '../../src/log/logger.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { makeFixtures } from '../fixtures/images.ts';
 import { s3rverClient, startS3rver, uploadAll, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
@@ -105,11 +106,18 @@ describe('11.11 smaller ones', () => {
     await new Promise<void>((ok) => reset.listen(0, '127.0.0.1', ok));
     try {
       const config = loadConfig(s3rverLambdaEnv(`http://127.0.0.1:${(reset.address() as AddressInfo).port}`));
-      const app = createApp({ config, source: sourceFromConfig(config, () => undefined) });
+      const lines: string[] = [];
+      const logger = jsonLinesLogger({ level: 'info', write: (line) => void lines.push(line) });
+      const app = createApp({ config, source: sourceFromConfig(config, () => undefined), logger });
       const res = await app.request('/iiif/3/grid.png/info.json');
       expect(res.status).toBe(502);
       expect(res.headers.get('cache-control')).toBe('no-store');
-      expect(await res.json()).toMatchObject({ error: 'upstream_error' });
+      const body = await res.json();
+      expect(body).toMatchObject({ error: 'upstream_error' });
+      // The request's log line carries what failed (the call and the SDK's fault), which the client never sees.
+      const line = lines.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).find((l) => l.msg === 'request');
+      expect(JSON.stringify(line?.err)).toMatch(/s3 HeadObject failed/);
+      expect(JSON.stringify(body)).not.toMatch(/HeadObject|ECONN/);
     } finally {
       await new Promise<void>((ok) => reset.close(() => ok()));
     }
