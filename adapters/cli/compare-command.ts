@@ -7,6 +7,7 @@ interface Flags {
   urls?: string;
   ids?: string;
   threshold: number;
+  localThreshold: number;
   concurrency: number;
   rate: number;
   timeout: number;
@@ -23,6 +24,7 @@ export function addCompareCommand(program: Command): void {
     .option('--urls <file>', 'URLs or paths, one a line, or an access log (common, combined, CloudFront standard)')
     .option('--ids <file>', 'identifiers, one a line: info.json, tiles at every scale factor and thumbnails of each')
     .option('--threshold <0-255>', 'largest mean absolute pixel difference still counted the same', decimal(0, 255), 3)
+    .option('--local-threshold <0-255>', 'largest mean difference of any 16×16 area still counted the same', decimal(0, 255), 48)
     .option('--concurrency <n>', 'URLs compared at once', wholeNumber(1, 64), 4)
     .option('--rate <n>', 'URLs started per second (each asked of both servers), 0 for no limit', wholeNumber(0, 10_000), 10)
     .option('--timeout <ms>', 'per request', wholeNumber(1, 600_000), 30_000)
@@ -42,6 +44,7 @@ export function addCompareCommand(program: Command): void {
         ...(flags.ids !== undefined ? { ids: flags.ids } : {}),
         ...(flags.report !== undefined ? { report: flags.report } : {}),
         threshold: flags.threshold,
+        localThreshold: flags.localThreshold,
         concurrency: flags.concurrency,
         rate: flags.rate,
         timeoutMs: flags.timeout,

@@ -53,6 +53,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     old: o.oldBase,
     new: o.newBase,
     threshold: o.threshold,
+    localThreshold: o.localThreshold,
     urls: results.length,
     same: results.length - differing.length,
     differ: differing.length,
@@ -61,7 +62,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     results,
   };
   if (o.report !== undefined) await writeFile(o.report, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(summaryTable(results, o.threshold));
+  process.stdout.write(summaryTable(results, o.threshold, o.localThreshold));
   return differing.length > 0 ? 1 : 0;
 }
 
@@ -106,15 +107,16 @@ const CHECKS: Array<[string, RegExp]> = [
   ['not decodable', /^not decodable/],
   ['output size', /^size/],
   ['pixels', /^pixels/],
+  ['area', /^a \d+×\d+ area/],
 ];
 const LISTED = 20;
 
 /** Counts per check, then the first differing URLs with their reasons. */
-function summaryTable(results: UrlResult[], threshold: number): string {
+function summaryTable(results: UrlResult[], threshold: number, localThreshold: number): string {
   const differing = results.filter((r) => r.differences.length > 0);
   const lines = [`${'check'.padEnd(16)}differ`];
   for (const [name, test] of CHECKS) {
-    const label = name === 'pixels' ? `pixels (>${threshold})` : name;
+    const label = name === 'pixels' ? `pixels (>${threshold})` : name === 'area' ? `16² area (>${localThreshold})` : name;
     lines.push(`${label.padEnd(16)}${results.filter((r) => r.differences.some((d) => test.test(d))).length}`);
   }
   lines.push(`URLs: ${results.length} compared, ${results.length - differing.length} same, ${differing.length} differ`);

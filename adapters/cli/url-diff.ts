@@ -21,6 +21,8 @@ export interface UrlResult {
   new: Fetched;
   /** Mean absolute difference of the decoded 8-bit sRGB samples (0–255), when both decoded at one size. */
   meanAbsDiff?: number;
+  /** The same, over the 16×16 area that differs most. */
+  worstBlockDiff?: number;
   /** info.json fields that differ. */
   infoDiffs?: string[];
   /** Why the URL counts as different; empty when it is the same. */
@@ -29,6 +31,8 @@ export interface UrlResult {
 
 export interface DiffOptions {
   threshold: number;
+  /** Largest mean difference of any 16×16 area still counted the same. */
+  localThreshold: number;
   timeoutMs: number;
   /** Larger outputs are not decoded (bounded memory). */
   maxPixels: number;
@@ -99,11 +103,40 @@ export async function diffUrl(sharp: SharpFactory, oldBase: string, newBase: str
     differ(`size ${pa.width}×${pa.height} → ${pb.width}×${pb.height}`);
     return result;
   }
-  let sum = 0;
-  for (let i = 0; i < pa.data.length; i++) sum += Math.abs((pa.data[i] ?? 0) - (pb.data[i] ?? 0));
-  result.meanAbsDiff = Number((sum / Math.max(1, pa.data.length)).toFixed(3));
+  const { mean, worstBlock } = differences(pa, pb);
+  result.meanAbsDiff = Number(mean.toFixed(3));
+  result.worstBlockDiff = Number(worstBlock.toFixed(3));
   if (result.meanAbsDiff > o.threshold) differ(`pixels differ by ${result.meanAbsDiff} (threshold ${o.threshold})`);
+  // A mean over the whole image hides a small area gone wrong (a patch, a watermark, a missing tile).
+  else if (result.worstBlockDiff > o.localThreshold) differ(`a ${BLOCK}×${BLOCK} area differs by ${result.worstBlockDiff} (local threshold ${o.localThreshold})`);
   return result;
+}
+
+/** Side of the areas whose own mean difference is checked against the local threshold. */
+const BLOCK = 16;
+
+/** Mean absolute sample difference of the whole image and of its worst BLOCK×BLOCK area. */
+function differences(a: { width: number; height: number; data: Uint8Array }, b: { data: Uint8Array }) {
+  const channels = a.data.length / Math.max(1, a.width * a.height);
+  const columns = Math.ceil(a.width / BLOCK);
+  const blocks = new Float64Array(columns * Math.ceil(a.height / BLOCK));
+  let sum = 0;
+  for (let y = 0; y < a.height; y++) {
+    const row = Math.floor(y / BLOCK) * columns;
+    for (let x = 0; x < a.width; x++) {
+      let d = 0;
+      for (let c = 0, i = (y * a.width + x) * channels; c < channels; c++, i++) d += Math.abs((a.data[i] ?? 0) - (b.data[i] ?? 0));
+      sum += d;
+      blocks[row + Math.floor(x / BLOCK)]! += d;
+    }
+  }
+  let worst = 0;
+  blocks.forEach((total, k) => {
+    const bw = Math.min(BLOCK, a.width - (k % columns) * BLOCK);
+    const bh = Math.min(BLOCK, a.height - Math.floor(k / columns) * BLOCK);
+    worst = Math.max(worst, total / (bw * bh * channels));
+  });
+  return { mean: sum / Math.max(1, a.data.length), worstBlock: worst };
 }
 
 type Pixels = { width: number; height: number; data: Uint8Array } | { error: string };

@@ -42,6 +42,9 @@ beforeAll(async () => {
   await cp(await writeFixtures(oldRoot), newRoot, { recursive: true });
   // The deliberately broken identifier: same name, bytes no decoder reads.
   await writeFile(join(newRoot, 'broken.png'), Buffer.from('this is not an image'));
+  // The same photo with an 80×80 black patch: 0.85% of the image, under the mean threshold.
+  const patch = await sharp({ create: { width: 80, height: 80, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+  await writeFile(join(newRoot, 'marked.png'), await sharp(await photo(1000, 750)).composite([{ input: patch, left: 400, top: 300 }]).png().toBuffer());
   const common = { PORT: '0', HOST: '127.0.0.1', IIIF_TILE_SIZE: '256' };
   oldServer = await startServer({ ...common, IIIF_ROOT: oldRoot, IIIF_JPEG_QUALITY: '95', IIIF_PUBLIC_BASE_URL: PUBLIC });
   newServer = await startServer({ ...common, IIIF_ROOT: newRoot, IIIF_JPEG_QUALITY: '30', IIIF_PUBLIC_BASE_URL: PUBLIC });
@@ -55,6 +58,7 @@ async function writeFixtures(root: string): Promise<string> {
   await mkdir(root, { recursive: true });
   await writeFile(join(root, 'photo.png'), await photo(1000, 750));
   await writeFile(join(root, 'broken.png'), await photo(300, 200));
+  await writeFile(join(root, 'marked.png'), await photo(1000, 750));
   return root;
 }
 
@@ -125,6 +129,19 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     expect(strict.report.results[0]?.differences[0]).toMatch(/^pixels differ by [\d.]+ \(threshold 0\.5\)$/);
     const loose = await compare(['--old', oldBase, '--new', newBase, '--urls', urls, '--threshold', '255']);
     expect(loose.code).toBe(0);
+  });
+
+  it('catches a small area gone wrong that the mean over the whole image hides', async () => {
+    const urls = join(work, 'marked.txt');
+    await writeFile(urls, 'marked.png/full/max/0/default.png\nphoto.png/full/max/0/default.png\n');
+    const run = await compare(['--old', oldBase, '--new', newBase, '--urls', urls]);
+    expect(run.code).toBe(1);
+    const [marked, same] = run.report.results;
+    expect(marked?.meanAbsDiff).toBeLessThan(3);
+    expect(marked?.differences).toEqual([expect.stringMatching(/^a 16×16 area differs by [\d.]+ \(local threshold 48\)$/)]);
+    // Lossless and identical: nothing differs anywhere.
+    expect(same?.differences).toEqual([]);
+    expect(run.stdout).toMatch(/16² area \(>48\)\s+1/);
   });
 
   it('decodes jp2 and pdf answers too (sharp reads neither): the same server is the same, the quality change is seen', async () => {
