@@ -59,8 +59,8 @@ export function s3Source(options: S3SourceOptions): ImageSource {
       if (error.status < 500) throw error;
       const fault = describeFault(operation, e);
       log?.(fault);
-      // The request's log line names the call and keeps the SDK's error as the cause; the client sees neither.
-      throw httpError(error.status, error.code, error.message, error.headers, new Error(fault, { cause: e }));
+      // The request's log line names the failed call (the same words, no bucket, key or credentials); the client does not.
+      throw httpError(error.status, error.code, error.message, error.headers, new Error(fault));
     }
   }
 
