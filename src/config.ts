@@ -83,11 +83,20 @@ const bool = (fallback: boolean) =>
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 
-const absoluteUrl = v.pipe(
+/** An http(s) URL as written, with no escape that decodes to nothing (`%zz`). */
+const httpUrl = v.pipe(
   v.string(),
   v.url('expected an absolute URL such as https://images.example.org'),
   v.regex(/^https?:\/\//, 'expected an http or https URL'),
-  v.transform(trimTrailingSlashes),
+  v.check((s) => !/%(?![0-9A-Fa-f]{2})/.test(s), 'expected a URL whose % escapes are two hex digits'),
+);
+/**
+ * In its serialised form (punycode host, percent-encoded path), which headers can carry and
+ * clients read alike, without trailing slashes: what ids, Link and Location are built on.
+ */
+const absoluteUrl = v.pipe(
+  httpUrl,
+  v.transform((s) => trimTrailingSlashes(new URL(s).href)),
 );
 const url = v.optional(absoluteUrl);
 
@@ -151,7 +160,8 @@ const EnvSchema = v.object({
   IIIF_MAX_JPEG_SCANS: int(DEFAULT_MAX_JPEG_SCANS, 1, 10_000),
   IIIF_GEOMETRY_CACHE_BYTES: int(32 * 1024 * 1024),
   IIIF_TILE_SIZE: int(512, 16, 65_535),
-  IIIF_RIGHTS: url,
+  // Emitted as configured: rights URIs (Creative Commons, RightsStatements.org) end in a slash.
+  IIIF_RIGHTS: v.optional(httpUrl),
   IIIF_PREFERRED_FORMATS: v.optional(
     v.pipe(
       v.string(),

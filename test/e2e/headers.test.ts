@@ -122,6 +122,18 @@ describe('HTTP headers', () => {
     expect(await tags({ IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=5' })).toEqual(base);
   });
 
+  it('a public base URL with a unicode host works: ids, Link and Location in its ASCII form, never encoded twice', async () => {
+    const { app } = build({ IIIF_PUBLIC_BASE_URL: 'https://bilder.例え.jp/base' });
+    const image = await app.request(IMAGE, { method: 'HEAD' });
+    expect(image.status).toBe(200);
+    expect(image.headers.get('link')).toMatch(/^<https:\/\/bilder\.xn--r8jz45g\.jp\/base\/iiif\/3\/grid\.png\/full\/max\/0\/default\.jpg>/);
+    const base = await app.request('/iiif/3/a%26b.png');
+    expect(base.status).toBe(303);
+    expect(base.headers.get('location')).toBe('https://bilder.xn--r8jz45g.jp/base/iiif/3/a%26b.png/info.json');
+    const info = (await (await app.request('/iiif/3/grid.png/info.json')).json()) as { id: string };
+    expect(info.id).toBe('https://bilder.xn--r8jz45g.jp/base/iiif/3/grid.png');
+  });
+
   it('sends Cache-Control per kind of response, from configuration', async () => {
     const { app } = build({
       IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=111',

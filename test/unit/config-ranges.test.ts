@@ -152,3 +152,16 @@ describe('settings that must agree', () => {
     expect(loadConfig({ IIIF_MAX_AREA: '100000', IIIF_TILE_SIZE: '316' }).IIIF_TILE_SIZE).toBe(316);
   });
 });
+
+describe('URLs are kept in their serialised form', () => {
+  it('a public base with a unicode host or path is used as its ASCII form (punycode, percent-encoding); a bad escape is refused', () => {
+    expect(loadConfig({ IIIF_PUBLIC_BASE_URL: 'https://bilder.例え.jp/iiif-base/' }).IIIF_PUBLIC_BASE_URL).toBe('https://bilder.xn--r8jz45g.jp/iiif-base');
+    expect(loadConfig({ IIIF_PUBLIC_BASE_URL: 'https://x.org/a b/ü' }).IIIF_PUBLIC_BASE_URL).toBe('https://x.org/a%20b/%C3%BC');
+    expect(refusal({ IIIF_PUBLIC_BASE_URL: 'https://x.org/%zz' }).message).toMatch(/IIIF_PUBLIC_BASE_URL/);
+  });
+
+  it('a rights URI is emitted as configured, its trailing slash kept (3.0 §5.5 names them with one)', () => {
+    expect(loadConfig({ IIIF_RIGHTS: 'https://creativecommons.org/licenses/by/4.0/' }).IIIF_RIGHTS).toBe('https://creativecommons.org/licenses/by/4.0/');
+    expect(loadConfig({ IIIF_RIGHTS: 'http://rightsstatements.org/vocab/InC/1.0/' }).IIIF_RIGHTS).toBe('http://rightsstatements.org/vocab/InC/1.0/');
+  });
+});
