@@ -233,9 +233,15 @@ export class ConfigError extends Error {
 }
 
 /** Applies aliases (ours win) and drops empty values, which mean "unset". */
-function normalise(env: Env): Env {
+/** The settings that are set: an empty value means unset, so an adapter's own default stays under it. */
+export function setOnly(env: Env): Env {
   const out: Env = {};
   for (const [k, value] of Object.entries(env)) if (value !== undefined && value !== '') out[k] = value;
+  return out;
+}
+
+function normalise(env: Env): Env {
+  const out = setOnly(env);
   // A deployment configured by serverless-iiif's names keeps its default template, `%s.tif`.
   if (out.IIIF_S3_BUCKET === undefined && (out.sourceBucket ?? out.tiffBucket) !== undefined) out.resolverTemplate ??= '%s.tif';
   for (const [alias, key] of Object.entries(ENV_ALIASES)) {

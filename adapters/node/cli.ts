@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
-import { ConfigError, type Env } from '../../src/config.ts';
+import { ConfigError, setOnly, type Env } from '../../src/config.ts';
 import type { RunningServer } from './server.ts';
 
 /** Each flag is the command-line spelling of one setting; the flag wins over the environment. */
@@ -59,7 +59,7 @@ export async function runServer(argv: readonly string[], env: Env = process.env)
   let server: RunningServer;
   try {
     // The command line logs every request; code that calls startServer logs less by default.
-    const settings = settingsFrom(argv, { IIIF_LOG_LEVEL: 'info', ...env });
+    const settings = settingsFrom(argv, { IIIF_LOG_LEVEL: 'info', ...setOnly(env) });
     // Loaded after the flags are read, so that --help and --version answer at once.
     const { startServer } = await import('./server.ts');
     server = await startServer(settings);
@@ -73,8 +73,8 @@ export async function runServer(argv: readonly string[], env: Env = process.env)
     console.error(`iiif-edge: could not start: ${e instanceof Error ? e.message : String(e)}`);
     process.exit(1);
   }
-  const { logger, url, metricsUrl } = server;
-  logger.info(`iiif-edge listening on ${url} (IIIF 3.0 at /iiif/3, 2.1 at /iiif/2)`, { url, metricsUrl });
+  const { logger, url, prefix, metricsUrl } = server;
+  logger.info(`iiif-edge listening on ${url} (IIIF 3.0 at ${prefix}/3, 2.1 at ${prefix}/2)`, { url, metricsUrl });
   // First signal: finish in-flight requests (up to IIIF_SHUTDOWN_GRACE_MS) and exit 0; a second one exits at once.
   const stop = (signal: string) => {
     logger.info(`${signal}: draining in-flight requests`);

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { createIiif } from '../../src/app.ts';
-import { ConfigError, loadConfig, type Env } from '../../src/config.ts';
+import { ConfigError, loadConfig, setOnly, type Env } from '../../src/config.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { logRequest } from '../../src/log/request-log.ts';
 import { noMetrics } from '../../src/metrics.ts';
@@ -23,6 +23,8 @@ export const SAMPLES_DIR = fileURLToPath(new URL('../../adapters/node/samples/',
 
 export interface RunningServer {
   url: string;
+  /** IIIF_PREFIX: the services are at `{url}{prefix}/3` and `{url}{prefix}/2`. */
+  prefix: string;
   /** The Prometheus scrape URL, when IIIF_METRICS_PORT is set. */
   metricsUrl?: string;
   logger: Logger;
@@ -62,7 +64,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     IIIF_MAX_CONCURRENT_RENDERS: String(defaultRenderSlots()),
     IIIF_LOG_LEVEL: 'warn',
     IIIF_RESPONSE_CACHE_BYTES: String(64 * 1024 * 1024),
-    ...env,
+    ...setOnly(env),
   });
   await checkRoot(config);
   const log = await nodeLog(config);
@@ -104,6 +106,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     }));
   return {
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
+    prefix: config.IIIF_PREFIX,
     ...(metrics ? { metricsUrl: metrics.url } : {}),
     logger: log.logger,
     close: async (graceMs = config.IIIF_SHUTDOWN_GRACE_MS) => {
@@ -114,11 +117,12 @@ export async function startServer(env: Env): Promise<RunningServer> {
 }
 
 /** Listening failures that are the operator's to fix, as one line naming the setting. */
-function listenError(e: unknown, key: string, port: number, host: string): unknown {
+export function listenError(e: unknown, key: string, port: number, host: string): unknown {
   const code = (e as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
   if (code === 'EADDRINUSE') return new ConfigError(`${key}: ${where} is already in use by another process`);
   if (code === 'EACCES') return new ConfigError(`${key}: this user may not listen on ${where}`);
   if (code === 'EADDRNOTAVAIL') return new ConfigError(`HOST: ${host} is not an address of this machine`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ConfigError(`HOST: ${host} does not resolve to an address`);
   return e;
 }
