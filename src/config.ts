@@ -200,6 +200,9 @@ const EnvSchema = v.object({
   IIIF_QUEUE_TIMEOUT_MS: ms(5_000, 0),
   IIIF_REQUEST_TIMEOUT_MS: ms(30_000),
   IIIF_SHUTDOWN_GRACE_MS: ms(10_000, 0),
+  // Node: a connection with no progress either way for this long is closed (a client that stops
+  // reading frees its answer); absent, the larger of 60 s and IIIF_REQUEST_TIMEOUT_MS + 10 s.
+  IIIF_IDLE_TIMEOUT_MS: v.optional(v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number of milliseconds'), v.transform(Number), v.minValue(1000), v.maxValue(MAX_TIMER_MS))),
   IIIF_SECURITY_HEADERS: bool(false),
   IIIF_S3_BUCKET: optionalText,
   IIIF_S3_PREFIX: v.optional(v.string(), ''),
@@ -274,6 +277,11 @@ export function loadConfig(env: Env): Config {
   }
   if (config.IIIF_MAX_AREA !== undefined && config.IIIF_TILE_SIZE ** 2 > config.IIIF_MAX_AREA) {
     throw new ConfigError(`invalid configuration: IIIF_TILE_SIZE: ${config.IIIF_TILE_SIZE} (its default is 512) squared must be at most IIIF_MAX_AREA (${config.IIIF_MAX_AREA}); set IIIF_TILE_SIZE to at most ${Math.floor(Math.sqrt(config.IIIF_MAX_AREA))}`);
+  }
+  if (config.IIIF_IDLE_TIMEOUT_MS !== undefined && config.IIIF_IDLE_TIMEOUT_MS <= config.IIIF_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid configuration: IIIF_IDLE_TIMEOUT_MS: ${config.IIIF_IDLE_TIMEOUT_MS} must be more than IIIF_REQUEST_TIMEOUT_MS (${config.IIIF_REQUEST_TIMEOUT_MS}): a render may keep a connection quiet that long`,
+    );
   }
   if (config.IIIF_CORS_ALLOW_CREDENTIALS && config.IIIF_CORS_ALLOW_ORIGIN === '*') {
     throw new ConfigError(

@@ -84,6 +84,9 @@ export async function startServer(env: Env): Promise<RunningServer> {
     (record, cause) => logRequest(log.logger, prom?.metrics ?? noMetrics, record, cause),
   );
   const server = createServer(withDirectAnswers(direct, hono.listener));
+  // Sockets with no progress either way for this long are closed: a client that stops reading
+  // would otherwise hold its whole answer in memory for as long as it keeps the connection.
+  server.setTimeout(config.IIIF_IDLE_TIMEOUT_MS ?? Math.max(60_000, config.IIIF_REQUEST_TIMEOUT_MS + 10_000));
   const connections = trackConnections(server);
   await new Promise<void>((ok, fail) => {
     server.listen(config.PORT, config.HOST, ok);

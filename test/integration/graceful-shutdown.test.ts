@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { startServer } from '../../adapters/node/server.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const SIDE = 2048;
 let root: string;
@@ -48,6 +50,32 @@ describe('11.8 graceful shutdown', () => {
     expect([width, height]).toEqual([SIDE, SIDE]);
     await closed;
   }, 60_000);
+
+  it('a client that stops reading a large answer is cut after IIIF_IDLE_TIMEOUT_MS, so it cannot hold the answer in memory', async () => {
+    const server = await startServer({ IIIF_ROOT: root, PORT: '0', IIIF_REQUEST_TIMEOUT_MS: '2000', IIIF_IDLE_TIMEOUT_MS: '2500' });
+    try {
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write('GET /iiif/3/noise.png/full/max/0/default.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      // Read nothing: the 12 MB answer stalls in Node's buffers once the socket's are full. After
+      // 2.5 s without progress the server drops the connection; reading again then ends early.
+      socket.pause();
+      await sleep(6_000);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.on('error', () => undefined);
+      socket.resume();
+      await new Promise<void>((ok) => socket.once('close', () => ok()));
+      expect(received).toBeGreaterThan(0);
+      expect(received).toBeLessThan(SIDE * SIDE * 3);
+    } finally {
+      await server.close(1_000);
+    }
+  });
+
+  it('refuses an idle timeout that a render in time could outlast', () => {
+    expect(() => loadConfig({ IIIF_REQUEST_TIMEOUT_MS: '30000', IIIF_IDLE_TIMEOUT_MS: '20000' })).toThrow(/IIIF_IDLE_TIMEOUT_MS.*IIIF_REQUEST_TIMEOUT_MS/);
+  });
 
   it('an idle keep-alive connection does not hold shutdown up', async () => {
     const server = await startServer({ IIIF_ROOT: root, PORT: '0' });

@@ -64,6 +64,8 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_PING_BODY', 'xml'],
   ['IIIF_JP2_MAX_DECODE_BYTES', '1'],
   ['IIIF_JP2_MAX_OUTPUT_PIXELS', '0'],
+  ['IIIF_IDLE_TIMEOUT_MS', '500'],
+  ['IIIF_IDLE_TIMEOUT_MS', 'soon'],
   ['IIIF_MAX_DECODE_BYTES', '0'],
   ['IIIF_MAX_JPEG_SCANS', '0'],
   ['IIIF_GEOMETRY_CACHE_BYTES', '0'],
