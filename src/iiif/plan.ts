@@ -139,8 +139,9 @@ export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Li
   const region = resolveRegion(req.region, image);
   // `max` and `!w,h` are the server's to choose, so a jp2 fits its encoder's bound; an explicit
   // size over it is a 400 naming the setting.
-  const fitted = req.format === 'jp2' && limits.jp2MaxArea !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
-  const sizeLimits = fitted ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, limits.jp2MaxArea ?? Infinity) } : limits;
+  const jp2Limits = req.format === 'jp2' && limits.jp2MaxArea !== undefined ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, limits.jp2MaxArea) } : undefined;
+  const fitted = jp2Limits !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
+  const sizeLimits = fitted ? jp2Limits : limits;
   const size = resolveSize(req.size, region, sizeLimits);
   const { level, levelRegion } = selectLevel(geometry, region, size);
   const rotation = req.rotation.degrees % 360;
@@ -158,6 +159,7 @@ export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Li
     format: req.format,
     outputWidth: output.width,
     outputHeight: output.height,
-    canonical: canonicalParams({ req, image, region, size, limits: sizeLimits, rotation }),
+    // For jp2, `max` is the capped size, however it was asked for: one canonical form for the same pixels.
+    canonical: canonicalParams({ req, image, region, size, limits: jp2Limits ?? limits, rotation }),
   };
 }
