@@ -13,15 +13,18 @@ export interface Listing {
   truncated: boolean;
 }
 
-/** One walk of the root at a time, reused for LISTING_TTL_MS; a failed walk is not kept. */
-export function cachedListing(source: ImageSource, now: () => number = Date.now): () => Promise<Listing> {
+/**
+ * One walk of the root at a time, reused for LISTING_TTL_MS; a failed walk is not kept. Names
+ * holding `slashSubstitute` are left out: no identifier reaches them, the substitute reads as `/`.
+ */
+export function cachedListing(source: ImageSource, now: () => number = Date.now, slashSubstitute?: string): () => Promise<Listing> {
   let kept: { at: number; listing: Promise<Listing> } | undefined;
   return () => {
     if (kept && now() - kept.at < LISTING_TTL_MS) return kept.listing;
-    const listing = (source.list?.(LISTING_CAP + 1) ?? Promise.resolve([])).then((ids) => ({
-      ids: ids.slice(0, LISTING_CAP),
-      truncated: ids.length > LISTING_CAP,
-    }));
+    const listing = (source.list?.(LISTING_CAP + 1) ?? Promise.resolve([])).then((all) => {
+      const ids = slashSubstitute ? all.filter((id) => !id.includes(slashSubstitute)) : all;
+      return { ids: ids.slice(0, LISTING_CAP), truncated: ids.length > LISTING_CAP };
+    });
     const entry = { at: now(), listing };
     kept = entry;
     listing.catch(() => {

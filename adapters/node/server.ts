@@ -76,7 +76,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const responseStore = dir ? await diskResponseStore(dir, config.IIIF_RESPONSE_CACHE_DISK_BYTES, (line) => log.logger.warn(line)) : undefined;
   const renderer = sharpRendererFromConfig(config);
   const { app, direct } = createIiif({ config, source, renderer, logger: log.logger, metrics: prom?.metrics, ...(responseStore && { responseStore }) });
-  mountViewer(app, source, config.IIIF_PREFIX);
+  mountViewer(app, source, config.IIIF_PREFIX, config.IIIF_SLASH_SUBSTITUTE);
   const hono = lazyHonoListener(
     app,
     config,

@@ -21,8 +21,8 @@ nav.pages{display:flex;gap:1rem;align-items:center;margin:1rem 0}input[type=sear
 <body>${body}</body></html>`;
 
 /** Landing page: a gallery of the served images (thumbnails by our own IIIF URLs), each opening in OpenSeadragon, served from npm (no CDN). */
-export function mountViewer(app: Hono, source: ImageSource, prefix: string): void {
-  const listing = cachedListing(source);
+export function mountViewer(app: Hono, source: ImageSource, prefix: string, slashSubstitute?: string): void {
+  const listing = cachedListing(source, Date.now, slashSubstitute);
   app.use(
     '/openseadragon/*',
     serveStatic({ root: osdDir, rewriteRequestPath: (p) => p.replace(/^\/openseadragon/, '') }),

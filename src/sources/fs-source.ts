@@ -28,6 +28,9 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|hei[cf]|jp2|j2[kc]|jp[cxf])
 
 const etagOf = (s: { size: number; mtimeMs: number }) => `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`;
 
+/** Names no identifier can reach (the parser refuses backslashes and control characters; U+FFFD stands for bytes that were not UTF-8). */
+const UNSERVABLE_NAME = /[\\\p{Cc}\uFFFD]/u;
+
 const notFound = () => httpError(404, 'not_found', 'no image with that identifier');
 
 /** Images in one folder; the identifier is the path below it (`a/b.tif` arrives as `a%2Fb.tif`). */
@@ -137,7 +140,7 @@ export function fsSource(options: FsSourceOptions): ImageSource {
         for await (const d of entries) {
           const path = join(dir, d.name);
           if (d.isDirectory()) dirs.push(path);
-          else if (d.isFile() && IMAGE_FILE.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
+          else if (d.isFile() && IMAGE_FILE.test(d.name) && !UNSERVABLE_NAME.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
           if (found.length >= limit || ++seen >= LIST_MAX_ENTRIES) break;
         }
         if (seen >= LIST_MAX_ENTRIES) break;

@@ -50,3 +50,17 @@ describe('fs source names', () => {
     }
   });
 });
+
+describe('fs source listing', () => {
+  it('lists only names the server can serve: no backslash, control character or undecodable byte', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-fs-list-'));
+    try {
+      for (const name of ['ok.png', 'a\\\\b.png', 'new\\nline.png', 'tab\\tname.png']) await writeFile(join(dir, name), 'x');
+      // A name that is not UTF-8: Node reads it back with U+FFFD, which names no file.
+      await writeFile(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xff, 0xfe]), Buffer.from('.png')]), 'x');
+      expect(await fsSource({ root: dir }).list?.(100)).toEqual(['ok.png']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -41,6 +41,11 @@ describe('11.11 landing page: the root is walked once per TTL, not per request',
     expect(source.walks).toBe(2);
   });
 
+  it('leaves out names holding the slash substitute, which always read back as a slash', async () => {
+    const result = await cachedListing(countingSource(['t~ilde.png', 'plain.png']), () => 0, '~')();
+    expect(result.ids).toEqual(['plain.png']);
+  });
+
   it('caps the listing and says so', async () => {
     const ids = Array.from({ length: LISTING_CAP + 5 }, (_, i) => `${i}.png`);
     const result = await cachedListing(countingSource(ids))();
