@@ -53,6 +53,9 @@ const headerNames = (fallback: string) =>
     fallback,
   );
 
+/** `:port` with a port of 0–65535, optional. */
+const PORT = '(?::(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d{2}|6[0-4]\\d{3}|[1-5]\\d{4}|\\d{1,4}))?';
+
 /** `*`, `REFLECT_ORIGIN` or a comma list of origins: scheme, host and port only, as browsers send them. */
 const origins = (fallback: string) =>
   v.optional(
@@ -63,7 +66,7 @@ const origins = (fallback: string) =>
         (s) =>
           s === '*' ||
           s === 'REFLECT_ORIGIN' ||
-          s.split(',').every((o) => /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(o.trim())),
+          s.split(',').every((o) => new RegExp(`^https?://(?:[A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])${PORT}$`).test(o.trim())),
         'expected *, REFLECT_ORIGIN or a comma list of origins such as https://viewer.example.org',
       ),
     ),
@@ -121,7 +124,7 @@ function trimTrailingSlashes(s: string): string {
 }
 
 /** `host` or `host:port`: a DNS name, IPv4 or bracketed IPv6 address, as a Host header may carry it. */
-export const HOST_PORT = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+export const HOST_PORT = new RegExp(`^(?:[A-Za-z0-9.-]{1,253}|\\[[0-9A-Fa-f:.]{2,45}\\])${PORT}$`);
 
 const hostList = v.optional(
   v.pipe(
@@ -139,7 +142,7 @@ const EnvSchema = v.object({
     '/iiif',
   ),
   IIIF_PUBLIC_BASE_URL: baseUrl,
-  IIIF_FORCE_HOST: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host or host:port'))),
+  IIIF_FORCE_HOST: v.optional(v.pipe(v.string(), v.regex(new RegExp(`^[A-Za-z0-9.-]+${PORT}$`), 'expected host or host:port (port 0–65535)'))),
   IIIF_TRUST_FORWARDED: bool(false),
   IIIF_PUBLIC_HOSTS: hostList,
   IIIF_SLASH_SUBSTITUTE: optionalText,

@@ -33,7 +33,7 @@ export function publicBase(request: RequestView, config: Config): string {
   if (config.IIIF_PUBLIC_BASE_URL) return config.IIIF_PUBLIC_BASE_URL;
   let { scheme, host } = requestUrl(request.url);
   if (config.IIIF_TRUST_FORWARDED) {
-    const proto = firstForwarded(request.headers.get('x-forwarded-proto'));
+    const proto = firstForwarded(request.headers.get('x-forwarded-proto'))?.toLowerCase();
     if (proto === 'http' || proto === 'https') scheme = proto;
     const fwdHost = firstForwarded(request.headers.get('x-forwarded-host'));
     if (fwdHost && HOST_PORT.test(fwdHost)) host = fwdHost;

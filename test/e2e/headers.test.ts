@@ -134,6 +134,14 @@ describe('HTTP headers', () => {
     expect(info.id).toBe('https://bilder.xn--r8jz45g.jp/base/iiif/3/grid.png');
   });
 
+  it('reads X-Forwarded-Proto in any case (HTTP scheme names are case-insensitive, RFC 3986 §3.1)', async () => {
+    const { app } = build({ IIIF_TRUST_FORWARDED: 'true' });
+    const id = async (proto: string) =>
+      ((await (await app.request('/iiif/3/grid.png/info.json', { headers: { 'x-forwarded-proto': proto, 'x-forwarded-host': 'images.example.org' } })).json()) as { id: string }).id;
+    expect(await id('HTTPS')).toBe('https://images.example.org/iiif/3/grid.png');
+    expect(await id('https')).toBe('https://images.example.org/iiif/3/grid.png');
+  });
+
   it('sends Cache-Control per kind of response, from configuration', async () => {
     const { app } = build({
       IIIF_CACHE_CONTROL_IMAGE: 'public, max-age=111',
