@@ -97,7 +97,8 @@ export interface MetricsServer {
 /** `GET /metrics` on its own port, so that the scrape is never exposed with the images. */
 export async function serveMetrics(registry: client.Registry, port: number, host: string): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
-    if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    // A scrape config's `params:` add a query string, which changes nothing here.
+    if ((req.url ?? '').split('?')[0] !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
       return;
     }

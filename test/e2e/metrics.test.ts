@@ -78,6 +78,8 @@ describe('Prometheus metrics on their own port (IIIF_METRICS_PORT)', () => {
   it('is not served on the image port, and only /metrics on its own', async () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     expect((await fetch(new URL('/other', server.metricsUrl!))).status).toBe(404);
+    // Prometheus `params:` in a scrape config add a query string.
+    expect((await fetch(`${server.metricsUrl!}?module=iiif`)).status).toBe(200);
   });
 
   it('is off unless IIIF_METRICS_PORT is set', async () => {
