@@ -5,7 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -32,8 +32,10 @@ export interface Location {
   stat(name: string): Promise<StoredFile | undefined>;
   /** A local path holding the file's bytes: the file itself, or a download into `scratch`. */
   localCopy(name: string, scratch: string): Promise<string>;
-  /** Where to write the output for `name` before put(): beside it for a folder, so put() is a rename. */
+  /** Where to write the output for `name` before put(): in the folder itself for a folder, so put() is a rename. */
   staging(name: string, scratch: string): Promise<string>;
+  /** Removes, at once, everything staged and not yet put (Ctrl-C, and the end of a run). */
+  abandon?(): void;
   /** Stores a staged file under `name`, replacing any older one in a single step. */
   put(name: string, staged: string, metadata: Record<string, string>): Promise<void>;
   /** Refuses, as a usage error, a destination that cannot be written at all (before any work). */
@@ -52,8 +54,12 @@ export function openLocation(spec: string): Location {
 
 const randomName = () => Math.random().toString(36).slice(2);
 
+/** A run's staging folder inside DEST. */
+const PARTIALS = '.iiif-edge-partial-';
+
 function folder(root: string): Location {
   const base = resolve(root);
+  const partials = join(base, `${PARTIALS}${process.pid}`);
   const path = (name: string) => join(base, ...name.split('/'));
   const statOf = async (name: string): Promise<StoredFile | undefined> => {
     try {
@@ -86,7 +92,18 @@ function folder(root: string): Location {
     localCopy: async (name) => path(name),
     async staging(name) {
       await mkdir(dirname(path(name)), { recursive: true });
-      return `${path(name)}.partial-${process.pid}-${randomName()}`;
+      // One hidden folder per run: removed whole, even a file libvips opens after the removal
+      // began cannot appear (its folder is gone). Never listed as an image: names starting with '.'.
+      await mkdir(partials, { recursive: true });
+      // A .tif name: libvips picks the writer by the file's ending (`a.jp2` would ask for JPEG 2000).
+      return join(partials, `${randomName()}.tif`);
+    },
+    abandon() {
+      try {
+        rmSync(partials, { recursive: true, force: true });
+      } catch {
+        // Nothing was staged where DEST is no folder.
+      }
     },
     put: (name, staged) => rename(staged, path(name)),
     async writable() {

@@ -50,9 +50,8 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   let outputBytes = 0;
   // Ctrl-C or a stop mid-run: outputs being written (and their strip files) and the scratch folder
   // go, so DEST holds only finished outputs and the next run redoes the rest.
-  const writing = new Set<string>();
   const interrupted = (signal: NodeJS.Signals) => {
-    for (const staged of writing) for (const file of [staged, `${staged}.strips.tif`]) rmSync(file, { force: true });
+    dest.abandon?.();
     rmSync(scratch, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
@@ -68,7 +67,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
     const budget = createMemoryBudget(o.maxMemoryBytes);
     const progress = startProgress('prepare', jobs.length);
     await forEachLimited(jobs, o.concurrency, async (job) => {
-      const outcome = await runJob(job, source, dest, scratch, o, budget, writing).catch((e: unknown) => {
+      const outcome = await runJob(job, source, dest, scratch, o, budget).catch((e: unknown) => {
         const reason = e instanceof InputError ? e.message : `failed: ${firstLine(e)}`;
         errors.push({ file: job.input.name, reason });
         progress.log(`${job.input.name}: ${reason}`);
@@ -102,6 +101,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
     return counts.failed > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    dest.abandon?.();
     source.close();
     dest.close();
     await rm(scratch, { recursive: true, force: true });
@@ -140,12 +140,11 @@ async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOpt
   return isWholePyramid(await dest.localCopy(job.output, scratch), o.tileSize);
 }
 
-async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget, writing: Set<string>) {
+async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget) {
   if (!o.force && (await upToDate(job, dest, scratch, o))) return { outcome: 'skipped' as const, bytes: 0 };
   if (o.dryRun) return { outcome: 'planned' as const, bytes: 0 };
   const input = await source.localCopy(job.input.name, scratch);
   const staged = await dest.staging(job.output, scratch);
-  writing.add(staged);
   try {
     const pyramid = await writePyramid(sharp, input, staged, o, budget);
     const levels = await levelsMetadata(staged);
@@ -162,7 +161,6 @@ async function runJob(job: Job, source: Location, dest: Location, scratch: strin
     return { outcome: 'converted' as const, bytes: pyramid.bytes };
   } finally {
     await rm(staged, { force: true });
-    writing.delete(staged);
     if (input.startsWith(scratch)) await rm(input, { force: true });
   }
 }

@@ -45,8 +45,9 @@ export function settingsFrom(argv: readonly string[], env: Env): Env {
   const values = program.opts<Record<string, string | undefined>>();
   const settings: Env = { ...env };
   for (const [flags, key] of FLAGS) {
+    // commander also reads the variable: an empty one is unset, as everywhere.
     const value = values[attribute(flags)];
-    if (value !== undefined) settings[key] = value;
+    if (value !== undefined && value !== '') settings[key] = value;
   }
   return settings;
 }

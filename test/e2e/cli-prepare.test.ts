@@ -276,12 +276,14 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const out = join(work, 'interrupt-out');
     const child = execFileChild(process.execPath, [CLI_BIN, 'prepare', from, out, '--concurrency', '2']);
     const exited = new Promise<number | null>((ok) => child.once('exit', (code, signal) => ok(code ?? (signal ? -1 : null))));
-    const partial = async () => (await readdir(out).catch(() => [] as string[])).some((f) => f.includes('.partial-'));
+    // Outputs are written in a hidden per-run folder of DEST, then renamed into place.
+    const staged = async () => (await readdir(out, { recursive: true }).catch(() => [] as string[])).filter((f) => f.includes('.iiif-edge-partial-'));
+    const partial = async () => (await staged()).some((f) => f.includes('/'));
     for (let i = 0; i < 600 && !(await partial()); i++) await new Promise((ok) => setTimeout(ok, 25));
     expect(await partial()).toBe(true);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect((await readdir(out)).filter((f) => f.includes('.partial-'))).toEqual([]);
+    expect(await staged()).toEqual([]);
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {

@@ -77,7 +77,7 @@ describe('11.11 smaller ones', () => {
     const long = `https://images.example.org/${'/'.repeat(50_000)}x`;
     const started = performance.now();
     expect(loadConfig({ IIIF_PUBLIC_BASE_URL: long }).IIIF_PUBLIC_BASE_URL).toBe(long);
-    expect(loadConfig({ IIIF_RIGHTS: `${long}${'/'.repeat(50_000)}` }).IIIF_RIGHTS).toBe(long);
+    expect(loadConfig({ IIIF_RENDER_ORIGIN: `${long}${'/'.repeat(50_000)}` }).IIIF_RENDER_ORIGIN).toBe(long);
     expect(performance.now() - started).toBeLessThan(500);
     expect(loadConfig({ IIIF_PUBLIC_BASE_URL: 'https://images.example.org/base/' }).IIIF_PUBLIC_BASE_URL).toBe(
       'https://images.example.org/base',
