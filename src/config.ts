@@ -138,7 +138,12 @@ const EnvSchema = v.object({
   IIIF_SOURCE: v.optional(v.picklist(['fs', 's3', 'r2'], 'expected fs, s3 or r2'), 'fs'),
   IIIF_ROOT: optionalText,
   IIIF_PREFIX: v.optional(
-    v.pipe(v.string(), v.regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /iiif, or empty')),
+    // An empty value is unset (the default /iiif); `/` alone means no prefix.
+    v.pipe(
+      v.string(),
+      v.regex(/^(\/[A-Za-z0-9._~-]+)*\/?$/, 'expected a path such as /iiif, or / for none'),
+      v.transform((s) => (s === '/' ? '' : s.replace(/\/$/, ''))),
+    ),
     '/iiif',
   ),
   IIIF_PUBLIC_BASE_URL: baseUrl,

@@ -171,3 +171,15 @@ describe('URLs are kept in their serialised form', () => {
     expect(loadConfig({ IIIF_RIGHTS: 'http://rightsstatements.org/vocab/InC/1.0/' }).IIIF_RIGHTS).toBe('http://rightsstatements.org/vocab/InC/1.0/');
   });
 });
+
+describe('IIIF_PREFIX', () => {
+  it('/ means no prefix (an empty value is unset: /iiif); a trailing slash is dropped', async () => {
+    expect(loadConfig({ IIIF_PREFIX: '/' }).IIIF_PREFIX).toBe('');
+    expect(loadConfig({ IIIF_PREFIX: '' }).IIIF_PREFIX).toBe('/iiif');
+    expect(loadConfig({ IIIF_PREFIX: '/img/' }).IIIF_PREFIX).toBe('/img');
+    const { createApp } = await import('../../src/app.ts');
+    const app = createApp({ config: loadConfig({ IIIF_PREFIX: '/', IIIF_ROOT: '/nonexistent' }), source: { kind: 'fs', stat: async () => { throw new Error('unused'); }, read: async () => new Uint8Array() } });
+    expect((await app.request('/3')).status).toBe(200);
+    expect((await app.request('/3/a.png')).headers.get('location')).toBe('http://localhost/3/a.png/info.json');
+  });
+});
