@@ -53,13 +53,15 @@ interface Body {
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 async function get(url: string, timeoutMs: number): Promise<Body> {
+  // What the server said before a failure (a body that stalls after its status) stays in the report.
+  let fetched: Fetched = { status: 0, contentType: '' };
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-    const fetched: Fetched = { status: res.status, contentType: mediaType(res.headers.get('content-type')) };
+    fetched = { status: res.status, contentType: mediaType(res.headers.get('content-type')) };
     const bytes = await readAtMost(res, MAX_BODY_BYTES);
     return bytes ? { fetched: { ...fetched, bytes: bytes.length }, bytes } : { fetched: { ...fetched, error: `body over ${MAX_BODY_BYTES} bytes` } };
   } catch (e) {
-    return { fetched: { status: 0, contentType: '', error: firstLine(e) } };
+    return { fetched: { ...fetched, error: firstLine(e) } };
   }
 }
 

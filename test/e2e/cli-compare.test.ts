@@ -2,6 +2,8 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -12,7 +14,7 @@ interface Report {
   ignoredLines: number;
   results: Array<{
     path: string;
-    old: { status: number; width?: number; height?: number };
+    old: { status: number; width?: number; height?: number; error?: string };
     new: { status: number };
     meanAbsDiff?: number;
     infoDiffs?: string[];
@@ -185,6 +187,25 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     );
     expect(report.ignoredLines).toBe(3);
     expect(report.results.every((r) => r.meanAbsDiff === undefined || r.meanAbsDiff === 0)).toBe(true);
+  });
+
+  it('keeps the status of a server whose body stalls after it, with the timeout as the error', async () => {
+    // Answers 200 and its headers, then never finishes the body.
+    const stalled = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': '1000' });
+      res.write(Buffer.alloc(10));
+    });
+    await new Promise<void>((ok) => stalled.listen(0, '127.0.0.1', ok));
+    try {
+      const urls = join(work, 'stalled.txt');
+      await writeFile(urls, 'photo.png/full/100,/0/default.png\n');
+      const run = await compare(['--old', `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/iiif/3`, '--new', newBase, '--urls', urls, '--timeout', '1000']);
+      expect(run.code).toBe(1);
+      expect(run.report.results[0]?.old).toMatchObject({ status: 200, error: expect.stringMatching(/./) });
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise<void>((ok) => stalled.close(() => ok()));
+    }
   });
 
   it('reports an info.json whose id names another host', async () => {
