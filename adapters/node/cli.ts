@@ -33,7 +33,7 @@ export function serverCommand(): Command {
     })
     .addHelpText(
       'after',
-      '\nEvery other setting is read from its environment variable (docs/configuration.md).\nExit codes: 0 stopped by SIGTERM or SIGINT, 2 bad flag or setting, 1 anything else.',
+      '\nEvery other setting is read from its environment variable (docs/configuration.md).\nExit codes: 0 stopped by SIGTERM or SIGINT (after draining; a second signal exits at once with 1), 2 bad flag or setting, 1 anything else.',
     );
   for (const [flags, key, description] of FLAGS) program.addOption(new Option(flags, description).env(key));
   return program;
