@@ -9,9 +9,10 @@ export const DEC = '(\\d{1,9}(?:\\.\\d{1,20})?|\\.\\d{1,20})';
 /** Anchored regex built from the fragments above. */
 export const re = (body: string): RegExp => new RegExp(`^${body}$`);
 
-/** Echo a client value safely in an error message: no control characters, at most 40 chars. */
+/** Echo a client value safely in an error message: control characters as `\uXXXX` escapes, at most 40 chars. */
 export function echo(value: string): string {
-  const clean = value.replace(/\p{Cc}/gu, '');
+  // Shown, not removed: `jpg%00` must not read back as the valid `jpg` it was refused beside.
+  const clean = value.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }
 

@@ -59,11 +59,14 @@ describe('region (2.1 and 3.0 share the syntax)', () => {
     expect(err.message).toContain('greater than zero');
   });
 
-  it('sanitises echoed values: no control characters, truncated', () => {
+  it('sanitises echoed values: control characters shown as \\u escapes, not sent or dropped; truncated', () => {
     const err = expectHttpError(() => parseRegion(`bad\u0000\u001b[31m${'x'.repeat(100)}`), 400, 'bad_region');
     expect(err.message).not.toMatch(/\p{Cc}/u);
-    expect(err.message).toContain('bad[31m');
-    expect(err.message.length).toBeLessThan(150);
+    expect(err.message).toContain('bad\\u0000\\u001b[31m');
+    expect(err.message.length).toBeLessThan(160);
+    // A format with a NUL after it is not echoed as the valid format it looks like.
+    const format = expectHttpError(() => parseImageRequest(3, { region: 'full', size: 'max', rotation: '0', quality: 'default', format: 'jpg\u0000' }), 400, 'bad_format');
+    expect(format.message).toContain('jpg\\u0000');
   });
 });
 
