@@ -139,8 +139,10 @@ export function fsSource(options: FsSourceOptions): ImageSource {
         if (!entries) continue;
         for await (const d of entries) {
           const path = join(dir, d.name);
-          if (d.isDirectory()) dirs.push(path);
-          else if (d.isFile() && IMAGE_FILE.test(d.name) && !UNSERVABLE_NAME.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
+          // Hidden folders (prepare's staging folder, version control) hold no images to show.
+          if (d.isDirectory()) {
+            if (!d.name.startsWith('.')) dirs.push(path);
+          } else if (d.isFile() && IMAGE_FILE.test(d.name) && !UNSERVABLE_NAME.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
           if (found.length >= limit || ++seen >= LIST_MAX_ENTRIES) break;
         }
         if (seen >= LIST_MAX_ENTRIES) break;

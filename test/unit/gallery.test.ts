@@ -59,11 +59,13 @@ describe('fs source listing is a bounded walk', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'iiif-edge-list-'));
     await mkdir(join(root, 'sub/deeper'), { recursive: true });
-    for (const name of ['b.png', 'a.jpg', 'notes.txt', 'sub/c.tif', 'sub/deeper/d.webp', 'sub/e.jp2']) await writeFile(join(root, name), '');
+    // A hidden folder (prepare's staging folder, version control) is not walked.
+    await mkdir(join(root, '.iiif-edge-partial-1'), { recursive: true });
+    for (const name of ['b.png', 'a.jpg', 'notes.txt', 'sub/c.tif', 'sub/deeper/d.webp', 'sub/e.jp2', '.iiif-edge-partial-1/x.tif']) await writeFile(join(root, name), '');
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it('lists image files below the root, sorted, with / separators', async () => {
+  it('lists image files below the root, sorted, with / separators, hidden folders left out', async () => {
     expect(await fsSource({ root }).list?.(100)).toEqual(['a.jpg', 'b.png', 'sub/c.tif', 'sub/deeper/d.webp', 'sub/e.jp2']);
   });
 
