@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
-import { pyramidLevels, readTileTables, readTiffStructure, undecodableCompression } from '../../src/tiff/index.ts';
+import { isTiff, pyramidLevels, readTileTables, readTiffStructure, undecodableCompression } from '../../src/tiff/index.ts';
 
-const isTiff = (b: Uint8Array) => /^(II\*\0|MM\0\*|II\+\0|MM\0\+)$/.test(String.fromCharCode(...b.subarray(0, 4)));
 
 type RangeRead = (offset: number, length: number) => Promise<Uint8Array>;
 

@@ -1,12 +1,7 @@
 import { oriented } from './exif-orientation.ts';
 import type { SourceGeometry } from './geometry.ts';
 import { httpError } from '../errors.ts';
-import { type RangeRead, pyramidLevels, readTiffStructure, undecodableCompression } from '../tiff/index.ts';
-
-const isTiff = (b: Uint8Array): boolean =>
-  b.length >= 4 &&
-  ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) ||
-    (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)));
+import { type RangeRead, isTiff, pyramidLevels, readTiffStructure, undecodableCompression } from '../tiff/index.ts';
 
 /**
  * Geometry of a TIFF from its structure alone (a few range reads): the real

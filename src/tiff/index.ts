@@ -2,7 +2,7 @@
 export { TiffError, isTiffError } from './errors.ts';
 export { type BlockReader, type BlockReaderOptions, type RangeRead, createBlockReader } from './range.ts';
 export { readTiffStructure } from './structure.ts';
-export { undecodableCompression } from './tags.ts';
+export { isTiff, undecodableCompression } from './tags.ts';
 export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
 export { type TileLocation, readTileLocation } from './tile-location.ts';
 export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';

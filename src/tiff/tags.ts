@@ -69,3 +69,9 @@ export const fieldTypeSize = (type: number): number | undefined => FIELD_TYPE_SI
 /** Field types that hold unsigned integers (offsets, counts, sizes). */
 export const isUnsignedIntType = (type: number): boolean =>
   type === 1 || type === 3 || type === 4 || type === 13 || type === 16 || type === 18;
+
+/** TIFF or BigTIFF: `II` or `MM`, then 42 or 43 in that byte order. */
+export const isTiff = (b: Uint8Array): boolean =>
+  b.length >= 4 &&
+  ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0) ||
+    (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43)));
