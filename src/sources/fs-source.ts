@@ -26,7 +26,10 @@ export interface FsSourceOptions {
 const LIST_MAX_ENTRIES = 200_000;
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|hei[cf]|jp2|j2[kc]|jp[cxf])$/i;
 
-const etagOf = (s: { size: number; mtimeMs: number }) => `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}`;
+// The change time too: a file replaced with one of the same size and modification time (`cp -p`,
+// `rsync -t`, `touch -d`) is a new version; users cannot set it back. Copies on two hosts differ.
+const etagOf = (s: { size: number; mtimeMs: number; ctimeMs: number }) =>
+  `${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}-${Math.floor(s.ctimeMs).toString(36)}`;
 
 /** Names no identifier can reach (the parser refuses backslashes and control characters; U+FFFD stands for bytes that were not UTF-8). */
 const UNSERVABLE_NAME = /[\\\p{Cc}\uFFFD]/u;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,29 @@ describe('fs source stat TTL', () => {
     await expect(cached.stat('c.png')).rejects.toMatchObject({ status: 404 });
     await writeFile(join(root, 'c.png'), 'now here');
     expect((await cached.stat('c.png')).size).toBe('now here'.length);
+  });
+});
+
+describe('fs source versions', () => {
+  it('a file replaced by one of the same size and modification time has a new ETag, in place or renamed over', async () => {
+    const path = join(root, 'same.png');
+    const when = new Date('2020-01-01T00:00:00Z');
+    await writeFile(path, 'first');
+    await utimes(path, when, when);
+    const source = fsSource({ root });
+    const first = await source.stat('same.png');
+    await sleep(5);
+    await writeFile(path, 'other');
+    await utimes(path, when, when);
+    const rewritten = await source.stat('same.png');
+    expect(rewritten.etag).not.toBe(first.etag);
+    await sleep(5);
+    await writeFile(join(root, 'same.new'), 'third');
+    await utimes(join(root, 'same.new'), when, when);
+    await rename(join(root, 'same.new'), path);
+    expect((await source.stat('same.png')).etag).not.toBe(rewritten.etag);
+    // And the read of a version since replaced is refused, not served under the old ETag.
+    await expect(source.read('same.png', { offset: 0, length: 5 }, undefined, first.etag)).rejects.toThrow();
   });
 });
 
