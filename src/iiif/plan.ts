@@ -90,7 +90,8 @@ export function resolveSize(spec: SizeSpec, region: Rect, limits: Limits): Dimen
  * Smallest resolution level that still has (almost) as many pixels as the output: the region in
  * that level's pixels may be short of the output by up to one pixel, which absorbs the rounding
  * in level sizes (stored rounded down, viewers round up: 187 vs 188) without reading a level
- * twice as big.
+ * twice as big. Never more than a quarter short: a 1- or 2-pixel output is the level's own pixels,
+ * not those of a level half or a quarter its size.
  */
 export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensions): { level: number; levelRegion: Rect } {
   const levels = geometry.levels ?? [];
@@ -98,7 +99,9 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     const level = levels[i] as Dimensions;
     const sx = level.width / geometry.width;
     const sy = level.height / geometry.height;
-    if (region.w * sx >= size.width - 1 - 1e-9 && region.h * sy >= size.height - 1 - 1e-9) {
+    const w = region.w * sx;
+    const h = region.h * sy;
+    if (w >= size.width - 1 - 1e-9 && h >= size.height - 1 - 1e-9 && w >= 0.75 * size.width && h >= 0.75 * size.height) {
       const x = Math.floor(region.x * sx + 1e-9);
       const y = Math.floor(region.y * sy + 1e-9);
       const right = Math.min(level.width, Math.ceil((region.x + region.w) * sx - 1e-9));

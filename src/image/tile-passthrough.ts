@@ -94,12 +94,14 @@ export interface CroppedTileStore {
 /**
  * The stored tile's bytes as a standalone JPEG: one range read once the tables are known; no
  * decode, no encode (but for the edge blocks of an added rounding pixel). A cropped tile (edges,
- * rounding) comes from `store` when it has it. Undefined when a rounding pixel cannot be added
- * to this tile (a progressive or restart-interval JPEG): the renderer makes it then.
+ * rounding) comes from `store` when it has it. Undefined when such a tile cannot be rewritten
+ * (a progressive or restart-interval JPEG): the renderer makes it then.
  */
 export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array | undefined> {
   const { level } = tile;
-  const cropped = tile.width !== level.tileWidth || tile.height !== level.tileHeight;
+  // A rounding pixel can make the size a whole stored tile, padding included: that is extended too.
+  const extend = tile.width > tile.cellWidth || tile.height > tile.cellHeight;
+  const cropped = extend || tile.width !== level.tileWidth || tile.height !== level.tileHeight;
   const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, tile.col, tile.row, tile.width, tile.height);
   const kept = key ? store.cache.get(key) : undefined;
   if (kept) return kept;
@@ -108,14 +110,15 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
   if (!cropped) return jpeg;
-  const out = tile.width > tile.cellWidth || tile.height > tile.cellHeight ? extended(jpeg, tile) : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
+  const out = reshaped(jpeg, tile, extend);
   if (key && out) store.cache.set(key, out);
   return out;
 }
 
-function extended(jpeg: Uint8Array, tile: AlignedTile): Uint8Array | undefined {
+/** Cropped or extended without decoding; undefined for a coding the rewrite does not handle (the renderer decodes it). */
+function reshaped(jpeg: Uint8Array, tile: AlignedTile, extend: boolean): Uint8Array | undefined {
   try {
-    return extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight);
+    return extend ? extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight) : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
   } catch (e) {
     if (e instanceof TiffError && e.message.startsWith('Unsupported JPEG')) return undefined;
     throw e;

@@ -150,8 +150,11 @@ async function open(
     const { image, width: w, height: h } = await composeTiles(sharp, input, plan, composable);
     return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false, fromTiles: true };
   }
-  const loadOptions: SharpOptions = { limitInputPixels: maxInputPixels, failOn: 'error' };
   const tiff = geometry.tiffLevels?.[plan.level];
+  // libvips reads a tiled level tile by tile: the route bounded the covering tiles, so only a
+  // level larger than the probe found is refused here.
+  const limitInputPixels = tiff?.tiled ? Math.max(maxInputPixels, tiff.width * tiff.height) : maxInputPixels;
+  const loadOptions: SharpOptions = { limitInputPixels, failOn: 'error' };
   // From a remote store, any other tiled level is read by its covering tiles too, a striped one by its strips.
   if (tiff && !input.source.local && canSubsetTiles(tiff)) {
     const subset = await readCoveringTiff(input, tiff, plan.levelRegion, budget.maxDecodeBytes);

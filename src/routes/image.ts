@@ -12,6 +12,7 @@ import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
 import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
+import type { TiffLevel } from '../tiff/index.ts';
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r5';
@@ -119,14 +120,30 @@ export function readStoredTile(
   return readAlignedTile(read, tileLocator(shared, geometry), tile, store);
 }
 
-/** Refuse before decoding when the pyramid level we would decode is larger than allowed. */
+/**
+ * Refuse before decoding when more pixels would be decoded than allowed: the stored tiles that
+ * cover the region of a tiled TIFF level (libvips reads no others; a passed-through tile decodes
+ * none), else the whole level. JPEG 2000 is checked by its renderer, by the code-stream tiles it decodes.
+ */
 export function checkInputPixels(plan: RenderPlan, geometry: SourceGeometry, max: number): void {
+  if (geometry.jp2) return;
   const level = geometry.levels?.[plan.level] ?? geometry;
-  if (level.width * level.height > max) {
+  const tiff = geometry.tiffLevels?.[plan.level];
+  const decoded = tiff?.tiled ? coveringPixels(plan.levelRegion, tiff) : level.width * level.height;
+  if (decoded > max) {
     throw httpError(
       400,
       'over_limit',
-      `the source image is too large to render (${level.width}x${level.height} pixels; limit ${max} pixels)`,
+      tiff?.tiled
+        ? `the region needs ${decoded} pixels of stored tiles decoded; limit ${max} pixels (IIIF_MAX_INPUT_PIXELS)`
+        : `the source image is too large to render (${level.width}x${level.height} pixels; limit ${max} pixels)`,
     );
   }
+}
+
+/** Pixels of the tile-grid cells a region touches, clipped to the level. */
+function coveringPixels(r: { x: number; y: number; w: number; h: number }, level: TiffLevel): number {
+  const along = (start: number, length: number, tile: number, size: number) =>
+    Math.min(size, Math.ceil((start + length) / tile) * tile) - Math.floor(start / tile) * tile;
+  return along(r.x, r.w, level.tileWidth, level.width) * along(r.y, r.h, level.tileHeight, level.height);
 }

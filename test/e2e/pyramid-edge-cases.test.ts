@@ -1,0 +1,189 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import { PYRAMID, gridColour, gridPyramid, gridRaw } from '../fixtures/images.ts';
+
+// Cases a black-box review found on pyramids: each request's answer against the source's own pixels.
+
+const pathOf = (res: Response) => /path;desc="(\w+)"/.exec(res.headers.get('server-timing') ?? '')?.[1];
+
+async function decoded(res: Response) {
+  return sharp(new Uint8Array(await res.arrayBuffer())).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-pyramid-cases-'));
+  await writeFile(join(root, 'grid.tif'), await gridPyramid(85));
+  // Level 1 is 511×384: its last column of tiles holds 255 pixels and one column of padding.
+  const odd = (width: number, height: number) =>
+    sharp(gridRaw(width, height), { raw: { width, height, channels: 3 } })
+      .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg', quality: 90 })
+      .toBuffer();
+  await writeFile(join(root, 'wide.tif'), await odd(1023, 769));
+  await writeFile(join(root, 'tall.tif'), await odd(769, 1023));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const appWith = (env: Record<string, string> = {}) => {
+  const config = loadConfig({ IIIF_ROOT: root, ...env });
+  return createApp({ config, source: fsSource({ root }), renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: config.IIIF_MAX_INPUT_PIXELS }) });
+};
+
+describe('IIIF_MAX_INPUT_PIXELS counts the pixels decoded, not the level of a tiled pyramid', () => {
+  // 2000×1500 = 3 Mpx at full resolution, over a 1 Mpx bound; each 256² tile is 65,536 pixels.
+  let app: ReturnType<typeof appWith>;
+  beforeAll(() => void (app = appWith({ IIIF_MAX_INPUT_PIXELS: '1000000' })));
+
+  it('passes through, crops and renders full-resolution tiles and small regions of a level over the bound', async () => {
+    for (const [url, via] of [
+      ['0,0,256,256/256,256', 'passthrough'],
+      ['1792,1280,208,220/208,220', 'passthrough'],
+      ['310,310,200,100/200,100', 'tiles'],
+      ['100,100,600,500/600,500', 'render'],
+    ] as const) {
+      const res = await app.request(`/iiif/3/grid.tif/${url}/0/default.png`.replace(/png$/, via === 'passthrough' ? 'jpg' : 'png'));
+      expect(res.status, url).toBe(200);
+      expect(pathOf(res), url).toBe(via);
+      const [x, y, w, h] = url.split('/')[0]!.split(',').map(Number) as [number, number, number, number];
+      const { data, info } = await decoded(res);
+      expect([info.width, info.height], url).toEqual([w, h]);
+      // The pixel in the middle of the answer is the grid's colour there.
+      const px = [...data.subarray(((h >> 1) * w + (w >> 1)) * 3, ((h >> 1) * w + (w >> 1)) * 3 + 3)];
+      const want = gridColour(x + (w >> 1), y + (h >> 1));
+      px.forEach((v, i) => expect(Math.abs(v - want[i]!), url).toBeLessThan(16));
+    }
+  });
+
+  it('still refuses a request that decodes more than the bound, and accepts a level under it', async () => {
+    const over = await app.request('/iiif/3/grid.tif/full/max/0/default.jpg');
+    expect(over.status).toBe(400);
+    expect(((await over.json()) as { message: string }).message).toMatch(/IIIF_MAX_INPUT_PIXELS/);
+    const under = await app.request('/iiif/3/grid.tif/full/1000,/0/default.jpg');
+    expect(under.status).toBe(200);
+    const meta = await sharp(new Uint8Array(await under.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([1000, 750]);
+    expect(PYRAMID.width * PYRAMID.height).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe('a rounding pixel over a stored cell that is as wide as a whole tile', () => {
+  let app: ReturnType<typeof appWith>;
+  beforeAll(() => void (app = appWith()));
+  // wide.tif level 1 is 511×384 (scale 1/2): the tile at column 1 holds level columns 256–510.
+  // OpenSeadragon asks its region at 256 pixels (the level rounded up to 512 columns).
+  for (const [name, url, axis] of [
+    ['wide.tif', '512,0,511,512/256,256', 'x'],
+    ['tall.tif', '0,512,512,511/256,256', 'y'],
+  ] as const) {
+    it(`repeats the last ${axis === 'x' ? 'column' : 'row'} instead of sending the tile's padding (${name})`, async () => {
+      const res = await app.request(`/iiif/3/${name}/${url}/0/default.jpg`);
+      expect(res.status).toBe(200);
+      const { data, info } = await decoded(res);
+      expect([info.width, info.height]).toEqual([256, 256]);
+      // The last column (row) against the one before it: the same grid colours, not black.
+      let diff = 0;
+      let sum = 0;
+      for (let i = 0; i < 256; i++) {
+        const last = axis === 'x' ? (i * 256 + 255) * 3 : (255 * 256 + i) * 3;
+        const before = axis === 'x' ? (i * 256 + 254) * 3 : (254 * 256 + i) * 3;
+        for (let c = 0; c < 3; c++) {
+          diff += Math.abs(data[last + c]! - data[before + c]!);
+          sum += data[last + c]!;
+        }
+      }
+      expect(sum / 768).toBeGreaterThan(30);
+      expect(diff / 768).toBeLessThan(10);
+    });
+  }
+});
+
+describe('regions of one or two pixels at full size', () => {
+  let app: ReturnType<typeof appWith>;
+  beforeAll(() => void (app = appWith()));
+  it('are the source pixels, not a smaller level\'s', async () => {
+    // Full resolution as libvips decodes the stored level 0.
+    const level = await sharp(join(root, 'grid.tif'), { page: 0 }).removeAlpha().raw().toBuffer();
+    for (const [x, y, n] of [[1999, 1499, 1], [1010, 710, 1], [1998, 1498, 2], [1234, 1111, 2], [75, 75, 2]] as const) {
+      const res = await app.request(`/iiif/3/grid.tif/${x},${y},${n},${n}/${n},${n}/0/default.png`);
+      expect(res.status).toBe(200);
+      const { data, info } = await decoded(res);
+      expect([info.width, info.height]).toEqual([n, n]);
+      for (let dy = 0; dy < n; dy++) {
+        for (let dx = 0; dx < n; dx++) {
+          const at = (dy * n + dx) * 3;
+          const from = ((y + dy) * PYRAMID.width + x + dx) * 3;
+          for (let c = 0; c < 3; c++) expect(Math.abs(data[at + c]! - level[from + c]!), `${x + dx},${y + dy}`).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+  });
+});
+
+describe('edge tiles stored with a JPEG coding the lossless crop does not take', () => {
+  // A grey 300×256 image in two 256² tiles, each a complete progressive JPEG (other writers than
+  // libvips make those, or use restart markers): the second tile holds 44 columns and padding.
+  const W = 300;
+  const progressiveTiff = async (): Promise<{ tiff: Uint8Array; grey: Buffer }> => {
+    const grey = Buffer.alloc(W * 256);
+    for (let y = 0; y < 256; y++) for (let x = 0; x < W; x++) grey[y * W + x] = (x * 7 + y * 3) % 200 + 20;
+    const tiles = await Promise.all(
+      [0, 256].map(async (left) => {
+        const cell = Buffer.alloc(256 * 256);
+        for (let y = 0; y < 256; y++) grey.copy(cell, y * 256, y * W + left, y * W + Math.min(W, left + 256));
+        return sharp(cell, { raw: { width: 256, height: 256, channels: 1 } }).jpeg({ quality: 95, progressive: true }).toBuffer();
+      }),
+    );
+    const ifdAt = 8;
+    const entries = [
+      [256, 3, 1, W], [257, 3, 1, 256], [258, 3, 1, 8], [259, 3, 1, 7], [262, 3, 1, 1], [277, 3, 1, 1],
+      [322, 3, 1, 256], [323, 3, 1, 256], [324, 4, 2, 0], [325, 4, 2, 0],
+    ];
+    const arraysAt = ifdAt + 2 + entries.length * 12 + 4;
+    const dataAt = arraysAt + 16;
+    const offsets = [dataAt, dataAt + tiles[0]!.length];
+    entries[8]![3] = arraysAt;
+    entries[9]![3] = arraysAt + 8;
+    const tiff = new Uint8Array(dataAt + tiles[0]!.length + tiles[1]!.length);
+    const view = new DataView(tiff.buffer);
+    tiff.set([0x49, 0x49, 42, 0]);
+    view.setUint32(4, ifdAt, true);
+    view.setUint16(ifdAt, entries.length, true);
+    entries.forEach(([tag, type, count, value], i) => {
+      const p = ifdAt + 2 + i * 12;
+      view.setUint16(p, tag!, true);
+      view.setUint16(p + 2, type!, true);
+      view.setUint32(p + 4, count!, true);
+      if (type === 3) view.setUint16(p + 8, value!, true);
+      else view.setUint32(p + 8, value!, true);
+    });
+    offsets.forEach((o, i) => view.setUint32(arraysAt + i * 4, o, true));
+    tiles.forEach((t, i) => view.setUint32(arraysAt + 8 + i * 4, t.length, true));
+    tiles.forEach((t, i) => tiff.set(t, offsets[i]!));
+    return { tiff, grey };
+  };
+
+  it('are decoded by the renderer instead of refused', async () => {
+    const { tiff, grey } = await progressiveTiff();
+    await writeFile(join(root, 'progressive.tif'), tiff);
+    const app = appWith();
+    const aligned = await app.request('/iiif/3/progressive.tif/0,0,256,256/256,256/0/default.jpg');
+    expect(aligned.status).toBe(200);
+    expect(pathOf(aligned)).toBe('passthrough');
+    for (const url of ['256,0,44,256/44,256', '256,0,44,256/44,']) {
+      const res = await app.request(`/iiif/3/progressive.tif/${url}/0/default.jpg`);
+      expect(res.status, url).toBe(200);
+      const { data, info } = await decoded(res);
+      expect([info.width, info.height], url).toEqual([44, 256]);
+      let diff = 0;
+      for (let y = 0; y < 256; y++) for (let x = 0; x < 44; x++) diff += Math.abs(data[(y * 44 + x) * 3]! - grey[y * W + 256 + x]!);
+      expect(diff / (44 * 256), url).toBeLessThan(3);
+    }
+  });
+});
