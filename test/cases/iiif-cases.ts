@@ -163,6 +163,9 @@ const GRID_CASES: IiifCase[] = [
   // LZW pyramid: lossless, so a region across tiles has the fixture's exact colours.
   { name: 'LZW pyramid region across tiles', ...img('/iiif/3/pyramid-lzw.tif/200,200,400,300/max/0/default.png', 400, 300, { pixels: [at(10, 10, 210, 210, 0), at(390, 290, 590, 490, 0), at(70, 70, 270, 270, 0)] }) },
   { name: 'LZW pyramid edge region', ...img('/iiif/3/pyramid-lzw.tif/1900,1400,100,100/max/0/default.png', 100, 100, { pixels: [at(95, 95, 1995, 1495, 0)] }) },
+  // One pixel at full size is the source's pixel, not a smaller level's (a mix of two grid cells here).
+  { name: 'LZW pyramid one pixel at a cell corner', ...img('/iiif/3/pyramid-lzw.tif/1049,749,1,1/1,1/0/default.png', 1, 1, { pixels: [at(0, 0, 1049, 749, 0)] }) },
+  { name: 'LZW pyramid two pixels across cells', ...img('/iiif/3/pyramid-lzw.tif/1049,749,2,2/2,2/0/default.png', 2, 2, { pixels: [at(0, 0, 1049, 749, 0), at(1, 1, 1050, 750, 0), at(1, 0, 1050, 749, 0)] }) },
   { name: 'LZW pyramid scaled', ...img('/iiif/3/pyramid-lzw.tif/full/500,/0/default.png', 500, 375, { pixels: [at(18, 18, 75, 75, 12), at(480, 360, 1925, 1445, 12)] }) },
   // A source no decoder can read: the stored image is at fault, so 422 and short-cacheable, not 500.
   { name: 'corrupt source info.json is 422', path: '/iiif/3/corrupt.jpg/info.json', status: 422, json: { error: 'unsupported_source' }, expectHeaders: { 'cache-control': 'public, max-age=60' } },
