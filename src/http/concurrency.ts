@@ -84,9 +84,10 @@ function once(fn: () => void): () => void {
 /** The same renderer, with its pixel work limited to the given slots (info.json and 304s never wait). */
 export function limitRenderer(renderer: Renderer, options: RenderSlotOptions): Renderer {
   const slots = createRenderSlots(options);
-  return {
-    render: (input, plan) => slots.run(input.signal, () => renderer.render(input, plan)),
-  };
+  const limited: Renderer = { render: (input, plan) => slots.run(input.signal, () => renderer.render(input, plan)) };
+  // A header check is a small read, never pixel work: it takes no slot.
+  if (renderer.check) limited.check = renderer.check.bind(renderer);
+  return limited;
 }
 
 export const renderSlotOptions = (config: Config): RenderSlotOptions => ({

@@ -28,4 +28,9 @@ export interface RenderOutput {
 /** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */
 export interface Renderer {
   render(input: RenderInput, plan: RenderPlan): Promise<RenderOutput>;
+  /**
+   * The refusals a render would make from the source's header, without decoding or reading the
+   * whole object: HEAD and conditional requests then answer the status a GET would get.
+   */
+  check?(input: RenderInput, plan: RenderPlan): Promise<void>;
 }

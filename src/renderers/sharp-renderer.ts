@@ -98,6 +98,15 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
     },
   };
   return {
+    async check(input, plan) {
+      if (input.geometry.jp2) return;
+      try {
+        await open(await loadSharp(), input, plan, options.maxInputPixels, budget, true);
+      } catch (e) {
+        if (isHttpError(e)) throw e;
+        throw sharpHttpError(e);
+      }
+    },
     // libvips keeps one error buffer for all its threads, and sharp clears it as each pipeline
     // ends: under concurrent renders a failure's words can be gone before sharp reads them
     // ("Unknown error"), so a damaged source looked like our fault (500 for 12 of 80 renders of a
@@ -141,12 +150,24 @@ async function open(
   plan: RenderPlan,
   maxInputPixels: number,
   budget: DecodeBudget,
-): Promise<OpenedSource> {
+  checkOnly: true,
+): Promise<undefined>;
+async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number, budget: DecodeBudget): Promise<OpenedSource>;
+/** `checkOnly`: stop after the refusals known from the header, before decoding or reading a remote object. */
+async function open(
+  sharp: SharpFactory,
+  input: RenderInput,
+  plan: RenderPlan,
+  maxInputPixels: number,
+  budget: DecodeBudget,
+  checkOnly = false,
+): Promise<OpenedSource | undefined> {
   const { geometry } = input;
   // A few stored tiles beat downloading the whole object, even into a cache, and beat libvips
   // opening a local TIFF for a small region.
   const composable = composableLevel(input, plan);
   if (composable) {
+    if (checkOnly) return undefined;
     const { image, width: w, height: h } = await composeTiles(sharp, input, plan, composable);
     return { image, region: { x: 0, y: 0, w, h }, level: { width: w, height: h }, shrinkOnLoad: false, fromTiles: true };
   }
@@ -157,26 +178,31 @@ async function open(
   const loadOptions: SharpOptions = { limitInputPixels, failOn: 'error' };
   // From a remote store, any other tiled level is read by its covering tiles too, a striped one by its strips.
   if (tiff && !input.source.local && canSubsetTiles(tiff)) {
+    if (checkOnly) return undefined;
     const subset = await readCoveringTiff(input, tiff, plan.levelRegion, budget.maxDecodeBytes);
     const level = { width: subset.width, height: subset.height };
     return { image: sharp(subset.bytes, loadOptions), region: subset.region, level, shrinkOnLoad: false };
   }
-  const file = await input.source.localFile?.(input.identifier, input.object, input.signal);
+  // A remote object's local copy is made by downloading it: a check goes no further than its size.
+  const file = checkOnly && !input.source.local ? undefined : await input.source.localFile?.(input.identifier, input.object, input.signal);
   // Without a local copy the whole object is held in memory: never more than a decode may use.
-  if (file === undefined && input.object.size > budget.maxDecodeBytes) {
+  if (file === undefined && input.object.size > budget.maxDecodeBytes && !(checkOnly && input.source.localFile)) {
     throw httpError(
       400,
       'over_limit',
       `the source object would be read whole (${input.object.size} bytes; limit IIIF_MAX_DECODE_BYTES ${budget.maxDecodeBytes})`,
     );
   }
+  if (checkOnly && file === undefined) return undefined;
   const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
   Object.assign(loadOptions, geometry.levelAccess?.[plan.level]);
   const image = sharp(data, loadOptions);
   // Tiled TIFF levels are decoded tile by tile, striped ones strip by strip.
   const meta = tiff?.tiled ? undefined : await checkWholeDecode(image, data, budget, tiff && stripShape(tiff));
+  const turned = upright(image, geometry, meta?.orientation);
+  if (checkOnly) return undefined;
   return {
-    image: upright(image, geometry, meta?.orientation),
+    image: turned,
     region: plan.levelRegion,
     level: geometry.levels?.[plan.level] ?? geometry,
     shrinkOnLoad: SHRINK_ON_LOAD.has(geometry.format),

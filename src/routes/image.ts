@@ -14,6 +14,8 @@ import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
 import type { TiffLevel } from '../tiff/index.ts';
 
+const CONDITIONAL = ['if-none-match', 'if-modified-since'];
+
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
 const RENDER_REVISION = 'r5';
 
@@ -36,11 +38,16 @@ export async function imageResponse(
 
   const head = imageHead(app, version, requested, plan, object.etag, app.publicBase(c));
   const { canonicalPath } = head;
+  const tile = alignedTile(plan, geometry);
+  const input = { identifier, object, source, geometry, version, canonicalPath, etag: head.etag, signal: c.req.raw.signal, deadline };
+  // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too.
+  if (!tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))) {
+    await app.renderer.check(input, plan);
+  }
   for (const [name, value] of head.headers) c.header(name, value);
   const bodiless = conditionalResponse(c, head.etag, object.lastModified);
   if (bodiless) return bodiless;
 
-  const tile = alignedTile(plan, geometry);
   const reading = performance.now();
   const stored = tile && (await readStoredTile(app, source, identifier, object.etag, geometry, tile, app.sourceSignal(c)));
   if (stored) {
@@ -72,10 +79,7 @@ export async function imageResponse(
     return c.body(cached.body, 200);
   }
   const started = performance.now();
-  const { body, readMs, via } = await app.renderer.render(
-    { identifier, object, source, geometry, version, canonicalPath, etag: head.etag, signal: c.req.raw.signal, deadline },
-    plan,
-  );
+  const { body, readMs, via } = await app.renderer.render(input, plan);
   const renderMs = performance.now() - started - readMs;
   setMetric(c, 'read', readMs, 'source read');
   setMetric(c, 'render', renderMs, 'render');

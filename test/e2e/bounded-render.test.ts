@@ -129,6 +129,25 @@ describe('11.1 memory bombs of untiled formats are refused from their header', (
     expect((await get(server, `/iiif/3/${name}/info.json`)).status).toBe(200);
   });
 
+  it('HEAD and conditional GETs get the 400 a GET gets, not a 200 or 304 for an image that cannot be made', async () => {
+    const tight = await serve({ IIIF_MAX_DECODE_BYTES: '239999' });
+    const url = `${tight.url}/iiif/3/small-adam7.png/full/max/0/default.png`;
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.status).toBe(400);
+    expect(head.headers.get('etag')).toBeNull();
+    const conditions: Array<Record<string, string>> = [{ 'If-None-Match': '*' }, { 'If-Modified-Since': new Date(Date.now() + 86_400_000).toUTCString() }];
+    for (const headers of conditions) {
+      const res = await fetch(url, { headers });
+      expect(res.status, JSON.stringify(headers)).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toContain('IIIF_MAX_DECODE_BYTES');
+    }
+    // Images that can be made still get their 200 and 304, and HEAD decodes nothing.
+    const fine = `${tight.url}/iiif/3/small.png/full/max/0/default.png`;
+    const ok = await fetch(fine, { method: 'HEAD' });
+    expect(ok.status).toBe(200);
+    expect((await fetch(fine, { headers: { 'If-None-Match': ok.headers.get('etag')! } })).status).toBe(304);
+  });
+
   it('the budget is bands x bytes per sample x pixels: a 300x200 interlaced RGBA PNG needs 240000 bytes', async () => {
     const tight = await serve({ IIIF_MAX_DECODE_BYTES: '239999' });
     const refused = await get(tight, '/iiif/3/small-adam7.png/full/max/0/default.png');
@@ -249,7 +268,7 @@ describe('11.7 tiled non-JPEG TIFFs on S3 are read by their covering tiles only'
       },
     };
     const app = createApp({ config, source, renderer: sharpRendererFromConfig(config) });
-    return { counter, get: (path: string) => app.request(`http://iiif.test${path}`) };
+    return { counter, get: (path: string, init?: RequestInit) => app.request(`http://iiif.test${path}`, init) };
   }
 
   it.each(['lzw', 'deflate', 'none'])('%s: a 256x256 region reads a small part of the file and has the exact pixels', async (compression) => {
@@ -283,6 +302,9 @@ describe('11.7 tiled non-JPEG TIFFs on S3 are read by their covering tiles only'
     const body = (await res.json()) as { error: string; message: string };
     expect([res.status, body.error]).toEqual([400, 'over_limit']);
     expect(body.message).toContain('IIIF_MAX_DECODE_BYTES');
+    expect(counter.whole).toBe(0);
+    const head = await fetchS3('/iiif/3/flat.png/0,0,64,64/64,/0/default.png', { method: 'HEAD' });
+    expect(head.status).toBe(400);
     expect(counter.whole).toBe(0);
     // Enough for the object and its decode (2048² RGB).
     const roomy = appOverS3({ IIIF_MAX_DECODE_BYTES: String(SIZE * SIZE * 3) });
