@@ -161,6 +161,9 @@ describe('11.10 a file replaced while its stat is trusted', () => {
         const colour = await pixel(after);
         if (after.headers.get('etag') === oldEtag) expect(colour).toEqual([255, 0, 0]);
         else expect(colour).toEqual([0, 0, 255]);
+        // Tried again after the change: the timings of the answer's own attempt, once.
+        const timing = after.headers.get('server-timing') ?? '';
+        expect(timing.match(/(?:^|,)source;/g), timing).toHaveLength(1);
       }
       const info = await app.request('/iiif/3/swap.png/info.json');
       expect(((await info.json()) as { width: number }).width).toBe(80);
