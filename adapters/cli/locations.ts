@@ -8,7 +8,8 @@ import {
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../src/config.ts';
@@ -22,11 +23,15 @@ export interface StoredFile {
   modified: Date;
   /** S3 user metadata (lower-case keys); absent for files. */
   metadata?: Record<string, string>;
+  /** A link leading out of the folder: the server does not serve it, so it is only counted. */
+  outside?: true;
 }
 
 /** A folder or an S3 prefix, seen the way prepare needs it. */
 export interface Location {
   readonly label: string;
+  /** The label with every link resolved (a folder's real path), so two names for one place compare equal. */
+  identity(): Promise<string>;
   /** Every stored file, in no particular order. */
   list(): AsyncIterable<StoredFile>;
   stat(name: string): Promise<StoredFile | undefined>;
@@ -54,12 +59,15 @@ export function openLocation(spec: string): Location {
 
 const randomName = () => Math.random().toString(36).slice(2);
 
-/** A run's staging folder inside DEST. */
+/** A run's staging folder inside DEST: `.iiif-edge-partial-<host>-<pid>`. */
 const PARTIALS = '.iiif-edge-partial-';
+const PARTIAL_NAME = /^\.iiif-edge-partial-(?:(.+)-)?(\d+)$/;
+/** Folders reached through links inside SOURCE, at most: a bound on the walk whatever the links. */
+const MAX_LINKED_FOLDERS = 10_000;
 
 function folder(root: string): Location {
   const base = resolve(root);
-  const partials = join(base, `${PARTIALS}${process.pid}`);
+  const partials = join(base, `${PARTIALS}${hostname()}-${process.pid}`);
   const path = (name: string) => join(base, ...name.split('/'));
   const statOf = async (name: string): Promise<StoredFile | undefined> => {
     try {
@@ -69,24 +77,48 @@ function folder(root: string): Location {
       return undefined;
     }
   };
+  /**
+   * Files under `dir` (named below the folder from `prefix`), and under the folders that links
+   * inside it lead to: the server serves those names too. A link leading out is reported as such.
+   */
+  async function* walk(dir: string, prefix: string, inside: string, seen: Set<string>): AsyncGenerator<StoredFile> {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
+      if (prefix === '') throw new UsageError(`cannot read the folder ${root}`);
+      return [];
+    });
+    for (const entry of entries) {
+      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+      const below = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
+      const name = prefix === '' ? below : `${prefix}/${below}`;
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(path(name)).catch(() => undefined);
+        if (target === undefined) continue;
+        if (target !== inside && !target.startsWith(`${inside}${sep}`)) {
+          yield { name, size: 0, modified: new Date(0), outside: true };
+          continue;
+        }
+        if ((await stat(target).catch(() => undefined))?.isDirectory()) {
+          // Each linked folder once: a link to an enclosing folder would loop.
+          if (!seen.has(target) && seen.size < MAX_LINKED_FOLDERS) {
+            seen.add(target);
+            yield* walk(path(name), name, inside, seen);
+          }
+          continue;
+        }
+      }
+      const found = await statOf(name);
+      if (found) yield found;
+    }
+  }
+
   return {
     label: base,
+    identity: () => realPathOf(base),
     async *list() {
-      let entries;
-      try {
-        entries = await readdir(base, { recursive: true, withFileTypes: true });
-      } catch {
+      const inside = await realpath(base).catch(() => {
         throw new UsageError(`cannot read the folder ${root}`);
-      }
-      const inside = `${await realpath(base)}${sep}`;
-      for (const entry of entries) {
-        if (!entry.isFile() && !entry.isSymbolicLink()) continue;
-        const name = relative(base, join(entry.parentPath, entry.name)).split(sep).join('/');
-        // A link to a file inside the folder is an image the server serves there too; one leading out is not.
-        if (entry.isSymbolicLink() && !(await realpath(path(name)).then((target) => target.startsWith(inside), () => false))) continue;
-        const found = await statOf(name);
-        if (found) yield found;
-      }
+      });
+      yield* walk(base, '', inside, new Set([inside]));
     },
     stat: statOf,
     localCopy: async (name) => path(name),
@@ -114,15 +146,48 @@ function folder(root: string): Location {
         const code = (e as NodeJS.ErrnoException).code;
         throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `${root} is not a folder` : `cannot write to the folder ${root} (${code ?? 'error'})`);
       }
+      await removeDeadPartials(base);
     },
     close() {},
   };
+}
+
+/** A path with every link resolved, as far as it exists (DEST may not exist yet). */
+async function realPathOf(path: string): Promise<string> {
+  const real = await realpath(path).catch(() => undefined);
+  if (real !== undefined) return real;
+  const parent = dirname(path);
+  return parent === path ? path : join(await realPathOf(parent), basename(path));
+}
+
+/**
+ * Staging folders left by a run of this host that was killed (SIGKILL, out of memory), which
+ * could not remove its own: their process is gone. Another host's (a shared DEST) are left alone.
+ */
+async function removeDeadPartials(base: string): Promise<void> {
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const match = PARTIAL_NAME.exec(name);
+    if (!match || (match[1] !== undefined && match[1] !== hostname())) continue;
+    const pid = Number(match[2]);
+    if (pid !== process.pid && !alive(pid)) await rm(join(base, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists, under another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function s3Prefix(client: S3Client, bucket: string, prefix: string): Location {
   const key = (name: string) => prefix + name;
   return {
     label: `s3://${bucket}/${prefix}`,
+    identity: async () => `s3://${bucket}/${prefix}`,
     async *list() {
       let token: string | undefined;
       do {

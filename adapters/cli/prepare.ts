@@ -36,11 +36,19 @@ type Outcome = 'converted' | 'planned' | 'skipped' | 'failed';
 
 /** Converts every image under SOURCE into DEST; the JSON summary goes to stdout, progress to stderr. */
 export async function runPrepare(sourceSpec: string, destSpec: string, o: PrepareOptions): Promise<number> {
+  // An empty argument (an unset shell variable) would mean the current folder.
+  if (sourceSpec.trim() === '' || destSpec.trim() === '') throw new UsageError('SOURCE and DEST must not be empty');
   const source = openLocation(sourceSpec);
   const dest = openLocation(destSpec);
-  // Inside SOURCE, outputs would be listed as inputs on the next run.
+  // Inside SOURCE, outputs would replace inputs of the same name, or be listed as inputs on the
+  // next run: by name, and through links (DEST a link to SOURCE).
   const within = (outer: string, inner: string) => inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
-  if (within(source.label, dest.label)) throw new UsageError('DEST must not be SOURCE or inside it');
+  const [sourceReal, destReal] = await Promise.all([source.identity(), dest.identity()]);
+  if (within(source.label, dest.label) || within(sourceReal, destReal)) {
+    source.close();
+    dest.close();
+    throw new UsageError('DEST must not be SOURCE or inside it');
+  }
   const scratch = await mkdtemp(join(tmpdir(), 'iiif-edge-prepare-'));
   const started = Date.now();
   const counts: Record<Outcome, number> = { converted: 0, planned: 0, skipped: 0, failed: 0 };
@@ -57,8 +65,9 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   };
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
+    // SOURCE is read first: a missing one must not leave an empty DEST behind.
+    const { jobs, ignored, hidden, linksOutside, clashes } = await planJobs(source, o);
     if (!o.dryRun) await dest.writable?.();
-    const { jobs, ignored, clashes } = await planJobs(source, o);
     for (const clash of clashes) errors.push(clash);
     counts.failed += clashes.length;
     // Memory follows images in flight: each gets its share of the cores rather than all of them.
@@ -88,6 +97,8 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
       files: jobs.length + clashes.length,
       ...counts,
       ignored,
+      hidden,
+      linksOutside,
       inputBytes,
       outputBytes,
       seconds: Number(seconds.toFixed(2)),
@@ -111,15 +122,22 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
 async function planJobs(source: Location, o: PrepareOptions) {
   const jobs: Job[] = [];
   let ignored = 0;
+  // Image names with a part starting with '.' (`.git`, macOS `._x.jpg` resource forks, our own
+  // staging folders): the server serves them, but they are rarely images of the collection.
+  let hidden = 0;
+  let linksOutside = 0;
   for await (const input of source.list()) {
-    if (IMAGE_NAME.test(input.name) && !input.name.split('/').some((part) => part.startsWith('.'))) {
+    if (input.outside) linksOutside++;
+    else if (!IMAGE_NAME.test(input.name)) ignored++;
+    else if (input.name.split('/').some((part) => part.startsWith('.'))) hidden++;
+    else {
       const output = outputName(input.name, o.rename, o.keyTemplate);
       // A name that climbs out (`../`) or starts at the root would be written outside DEST.
       if (output.startsWith('/') || output.split('/').some((part) => part === '..' || part === '')) {
         throw new UsageError(`--rename or --key-template makes ${input.name} into ${output}, which is not a name inside DEST`);
       }
       jobs.push({ input, output });
-    } else ignored++;
+    }
   }
   // Two inputs renamed onto one output (a.jpg and a.png to a.tif) would overwrite each other.
   const byOutput = new Map<string, Job[]>();
@@ -128,7 +146,7 @@ async function planJobs(source: Location, o: PrepareOptions) {
     .filter((group) => group.length > 1)
     .flatMap((group) => group.map((job) => ({ file: job.input.name, reason: `output ${job.output} is also the output of another input` })));
   const clashing = new Set(clashes.map((c) => c.file));
-  return { jobs: jobs.filter((job) => !clashing.has(job.input.name)), ignored, clashes };
+  return { jobs: jobs.filter((job) => !clashing.has(job.input.name)), ignored, hidden, linksOutside, clashes };
 }
 
 /** An earlier run's output counts when it is newer than its input and reads as a TIFF we wrote. */

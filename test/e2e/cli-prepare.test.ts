@@ -2,7 +2,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { execFile as execFileChild } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,8 @@ interface Summary {
   skipped: number;
   failed: number;
   ignored: number;
+  hidden: number;
+  linksOutside: number;
   errors: Array<{ file: string; reason: string }>;
 }
 
@@ -288,7 +290,15 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
 
   it('refuses bad arguments with one line and exit 2', async () => {
     await writeFile(join(work, 'a-file'), 'not a folder');
+    // DEST that is SOURCE through a link: outputs would replace the inputs of the same name.
+    await symlink(src, join(work, 'src-link'));
+    const before = await readFile(join(src, 'photo.jpg'));
     for (const args of [
+      ['prepare', src, ''],
+      ['prepare', '', join(work, 'x')],
+      ['prepare', src, join(work, 'src-link')],
+      ['prepare', src, join(work, 'src-link', 'nested')],
+      ['prepare', join(work, 'src-link'), src],
       ['prepare', src],
       ['prepare', src, join(work, 'x'), '--quality', '0'],
       ['prepare', src, join(work, 'x'), '--tile-size', '100'],
@@ -308,6 +318,46 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const help = await runCli(['prepare', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--dry-run');
+    // Nothing was written: the inputs are as they were, and a missing SOURCE made no DEST.
+    expect((await readFile(join(src, 'photo.jpg'))).equals(before)).toBe(true);
+    expect(await stat(join(work, 'x')).catch(() => undefined)).toBeUndefined();
+    await rm(join(work, 'src-link'));
+  });
+
+  it('converts folders reached through links inside SOURCE, and counts hidden names and links leading out', async () => {
+    const from = join(work, 'linked');
+    const photo = await orientedPhoto();
+    await put(from, 'nested/y.jpg', photo);
+    await put(from, '.hidden.jpg', photo);
+    await put(from, '.dir/x.jpg', photo);
+    await symlink('nested', join(from, 'alias'));
+    // A link to an enclosing folder is walked once, not forever.
+    await symlink('..', join(from, 'nested', 'up'));
+    await mkdir(join(work, 'elsewhere-dir'), { recursive: true });
+    await symlink(join(work, 'elsewhere-dir'), join(from, 'out-dir'));
+    const out = join(work, 'linked-out');
+    const run = await prepare([from, out]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.summary).toMatchObject({ converted: 2, failed: 0, hidden: 2, linksOutside: 1 });
+    expect((await readdir(out, { recursive: true })).filter((f) => f.endsWith('.jpg')).sort()).toEqual(['alias/y.jpg', 'nested/y.jpg']);
+  });
+
+  it('removes the staging folder a killed run of this host left in DEST', async () => {
+    const from = join(work, 'killed');
+    await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const out = join(work, 'killed-out');
+    // A process id that no longer runs: a child that has exited.
+    const dead = await new Promise<number>((ok) => {
+      const child = execFileChild(process.execPath, ['-e', '']);
+      child.once('exit', () => ok(child.pid ?? 0));
+    });
+    const left = join(out, `.iiif-edge-partial-${hostname()}-${dead}`);
+    const older = join(out, `.iiif-edge-partial-${dead}`);
+    const otherHost = join(out, `.iiif-edge-partial-another-host-${dead}`);
+    for (const dir of [left, older, otherHost]) await put(dir, 'x.tif', 'half written');
+    const run = await prepare([from, out]);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['.iiif-edge-partial-another-host-' + dead, 'a.png']);
   });
 });
 
