@@ -102,6 +102,7 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     const w = region.w * sx;
     const h = region.h * sy;
     if (w >= size.width - 1 - 1e-9 && h >= size.height - 1 - 1e-9 && w >= 0.75 * size.width && h >= 0.75 * size.height) {
+      if (geometry.reducedGrid) return { level: i, levelRegion: onReducedGrid(region, level, 2 ** i, geometry.reducedGrid) };
       const x = Math.floor(region.x * sx + 1e-9);
       const y = Math.floor(region.y * sy + 1e-9);
       const right = Math.min(level.width, Math.ceil((region.x + region.w) * sx - 1e-9));
@@ -110,6 +111,22 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     }
   }
   return { level: 0, levelRegion: { ...region } };
+}
+
+/**
+ * The level pixels that cover a region on a reduction grid: level pixel i holds canvas pixels
+ * [(ceil(x0 / f) + i) · f, … + f), so a tile of the level is exactly its own pixels.
+ */
+function onReducedGrid(region: Rect, level: Dimensions, f: number, origin: { x0: number; y0: number }): Rect {
+  const along = (start: number, length: number, o: number, size: number) => {
+    const first = Math.ceil(o / f);
+    const from = Math.min(size - 1, Math.max(0, Math.floor((o + start) / f) - first));
+    const to = Math.min(size, Math.max(from + 1, Math.ceil((o + start + length) / f) - first));
+    return [from, to - from] as const;
+  };
+  const [x, w] = along(region.x, region.w, origin.x0, level.width);
+  const [y, h] = along(region.y, region.h, origin.y0, level.height);
+  return { x, y, w, h };
 }
 
 /** Bounding box of a w×h image rotated clockwise by `degrees` (exact for multiples of 90). */

@@ -56,6 +56,11 @@ export interface ImageGeometry extends Dimensions {
   levels?: Dimensions[];
   /** Native tile size of the source, when it is tiled. */
   tile?: Dimensions;
+  /**
+   * Level i is the image reduced by 2^i on a canvas whose image starts at this origin, sizes
+   * rounded up (JPEG 2000, ISO 15444-1 B.5): regions map onto that grid, not in proportion.
+   */
+  reducedGrid?: { x0: number; y0: number };
 }
 
 /** Server-wide output limits (advertised in info.json). */

@@ -17,6 +17,7 @@ export function reducedSize(siz: Siz, r: number): Dimensions {
 export interface Jp2Geometry extends Dimensions {
   levels: Dimensions[];
   tile?: Dimensions;
+  reducedGrid: { x0: number; y0: number };
 }
 
 /**
@@ -38,6 +39,7 @@ export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   return {
     ...full,
     levels,
+    reducedGrid: { x0: siz.x0, y0: siz.y0 },
     ...(aligned && tiled ? { tile: { width: siz.tileWidth, height: siz.tileHeight } } : {}),
   };
 }

@@ -134,6 +134,33 @@ describe('JPEG 2000 renders match the same request on a PNG of the same pixels',
   });
 });
 
+describe('JPEG 2000 viewer tiles on sides that are not multiples of 2^r', () => {
+  it('are exactly the crop of their level (the reduction grid, not a resize of one pixel more)', async () => {
+    // 601×401: level 1 is 301×201, level 3 is 76×51 (ceil), so proportional mapping is off by one.
+    const { jp2 } = await makeJp2Pair({ width: 601, height: 401, channels: 3, options: { format: 'jp2', lossless: true, tileSize: 128, levels: 3 } });
+    await writeFile(join(root, 'odd-sides.jp2'), jp2);
+    for (const s of [1, 2, 4, 8]) {
+      const [lw, lh] = [Math.ceil(601 / s), Math.ceil(401 / s)];
+      const level = await decoded(`/iiif/3/odd-sides.jp2/full/${lw},${lh}/0/default.png`);
+      expect([level.status, level.info?.width, level.info?.height], `level ${s}`).toEqual([200, lw, lh]);
+      for (let y = 0; y < 401; y += 128 * s) {
+        for (let x = 0; x < 601; x += 128 * s) {
+          const [w, h] = [Math.min(128 * s, 601 - x), Math.min(128 * s, 401 - y)];
+          const [tw, th] = [Math.ceil(w / s), Math.ceil(h / s)];
+          const tile = await decoded(`/iiif/3/odd-sides.jp2/${x},${y},${w},${h}/${tw},${th}/0/default.png`);
+          const where = `scale ${s} tile ${x},${y}`;
+          expect([tile.status, tile.info?.width, tile.info?.height], where).toEqual([200, tw, th]);
+          let sum = 0;
+          for (let r = 0; r < th; r++) {
+            for (let c = 0; c < tw * 3; c++) sum += Math.abs(tile.data![r * tw * 3 + c]! - level.data![((y / s + r) * lw + x / s) * 3 + c]!);
+          }
+          expect(sum / (tw * th * 3), where).toBe(0);
+        }
+      }
+    }
+  });
+});
+
 describe('JPEG 2000 regions larger than one decode', () => {
   it('are decoded in bands of at most IIIF_JP2_MAX_DECODE_BYTES, exactly the pixels of one decode', async () => {
     // 1 MiB per decode: 1000×700×3 (2.1 MB) takes three bands; the canvas is within IIIF_MAX_DECODE_BYTES.
