@@ -73,6 +73,45 @@ export function areaAtReduction(s: Jp2Structure, level: Rect, reduce: number): J
   };
 }
 
+/** A level's grid of chroma samples: the largest component subsampling, and the level's origin. */
+interface ChromaGrid {
+  mx: number;
+  my: number;
+  ox: number;
+  oy: number;
+  width: number;
+  height: number;
+}
+
+function chromaGrid(s: Jp2Structure, reduce: number): ChromaGrid {
+  const f = 2 ** reduce;
+  const { x0, y0, x1, y1 } = s.siz;
+  return {
+    mx: Math.max(...s.siz.components.map((c) => c.dx)),
+    my: Math.max(...s.siz.components.map((c) => c.dy)),
+    ox: Math.ceil(x0 / f),
+    oy: Math.ceil(y0 / f),
+    width: Math.ceil(x1 / f) - Math.ceil(x0 / f),
+    height: Math.ceil(y1 / f) - Math.ceil(y0 / f),
+  };
+}
+
+/**
+ * A level rect widened to whole samples of the subsampled components (4:2:0 chroma): OpenJPEG
+ * upsamples a component from its first sample inside the area, so an area starting between two
+ * samples took the next one's colour, and one narrower than a sample had none ("failed to decode").
+ */
+function onChromaGrid(r: Rect, g: ChromaGrid): Rect {
+  if (g.mx === 1 && g.my === 1) return r;
+  const along = (start: number, length: number, o: number, m: number, size: number) => {
+    const from = Math.max(0, Math.floor((o + start) / m) * m - o);
+    return [from, Math.min(size, Math.ceil((o + start + length) / m) * m - o) - from] as const;
+  };
+  const [x, w] = along(r.x, r.w, g.ox, g.mx, g.width);
+  const [y, h] = along(r.y, r.h, g.oy, g.my, g.height);
+  return { x, y, w, h };
+}
+
 export interface OpenedJp2 {
   image: Sharp;
   region: Rect;
@@ -99,8 +138,10 @@ export async function openJp2(
   if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
   const r = plan.levelRegion;
   const channels = Math.min(4, s.siz.components.length);
-  // A region over one decode's bound is decoded in bands of rows, each within it, onto one canvas.
-  const rows = Math.floor(maxBytes / (r.w * channels));
+  const grid = chromaGrid(s, plan.level);
+  // A region over one decode's bound is decoded in bands of rows, each within it, onto one canvas;
+  // each band widened by up to a chroma sample on every side.
+  const rows = Math.floor(maxBytes / ((r.w + 2 * (grid.mx - 1)) * channels)) - 2 * (grid.my - 1);
   if (rows < 1) {
     throw httpError(400, 'over_limit', `a row of ${r.w} pixels decoded from JPEG 2000 is more than IIIF_JP2_MAX_DECODE_BYTES (${maxBytes} bytes) allows`);
   }
@@ -111,7 +152,7 @@ export async function openJp2(
       `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_MAX_DECODE_BYTES (${maxCanvasBytes} bytes) allows`,
     );
   }
-  const area = areaAtReduction(s, r, plan.level);
+  const area = areaAtReduction(s, onChromaGrid(r, grid), plan.level);
   const tiles = coveringTiles(s, area);
   const pixels = tilePixels(s, tiles);
   if (pixels > maxInputPixels) {
@@ -131,13 +172,18 @@ export async function openJp2(
   let canvas: { data: Uint8Array<ArrayBuffer>; channels: number } | undefined;
   for (let y = 0; y < r.h; y += rows) {
     const band = { ...r, y: r.y + y, h: Math.min(rows, r.h - y) };
-    const decoded = await decodeArea(bytes, { reduce: plan.level, area: band.h === r.h ? area : areaAtReduction(s, band, plan.level), maxBytes });
-    if (decoded.width !== r.w || decoded.height !== band.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
-    if (band.h === r.h) canvas = decoded;
+    const wide = onChromaGrid(band, grid);
+    const decoded = await decodeArea(bytes, { reduce: plan.level, area: areaAtReduction(s, wide, plan.level), maxBytes });
+    if (decoded.width !== wide.w || decoded.height !== wide.h) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+    if (band.h === r.h && wide.w === r.w && wide.h === r.h) canvas = decoded;
     else {
       canvas ??= { data: new Uint8Array(r.w * r.h * decoded.channels), channels: decoded.channels };
-      if (decoded.channels !== canvas.channels) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
-      canvas.data.set(decoded.data, y * r.w * canvas.channels);
+      const c = canvas.channels;
+      if (decoded.channels !== c) throw new Jp2Error('JPEG 2000 decoder returned an unexpected size.');
+      for (let row = 0; row < band.h; row++) {
+        const from = ((band.y - wide.y + row) * wide.w + (r.x - wide.x)) * c;
+        canvas.data.set(decoded.data.subarray(from, from + r.w * c), (y + row) * r.w * c);
+      }
     }
   }
   if (!canvas) throw new Jp2Error('JPEG 2000 region with no pixels.');

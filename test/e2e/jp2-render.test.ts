@@ -11,7 +11,8 @@
  * lossless scaled 2.6–5.3 (5.9 for a 50×38 gray crop of many cell edges), lossy scaled up to
  * 4.7, lossy unscaled under 1. A wrong crop, level or channel order gives 40 and more.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -191,6 +192,36 @@ describe('JPEG 2000 regions larger than one decode', () => {
       expect(((await res.json()) as { message: string }).message).toMatch(/IIIF_MAX_DECODE_BYTES/);
     } finally {
       await small.close();
+    }
+  }, 120_000);
+});
+
+describe('JPEG 2000 with subsampled chroma (4:2:0, made by opj_compress: test/fixtures/jp2)', () => {
+  const FIXTURE = fileURLToPath(new URL('../fixtures/jp2/yuv420-703x601.jp2', import.meta.url));
+  const [W, H] = [703, 601];
+
+  it('regions and bands at odd rows and columns are the pixels of the whole decode', async () => {
+    await writeFile(join(root, 'yuv420.jp2'), await readFile(FIXTURE));
+    const whole = await decoded('/iiif/3/yuv420.jp2/full/max/0/default.png');
+    expect([whole.status, whole.info?.width, whole.info?.height], whole.text).toEqual([200, W, H]);
+    const same = (label: string, got: Awaited<ReturnType<typeof decoded>>, x: number, y: number, w: number, h: number) => {
+      expect([got.status, got.info?.width, got.info?.height], `${label}: ${got.text ?? ''}`).toEqual([200, w, h]);
+      let diff = 0;
+      for (let r = 0; r < h; r++) for (let c = 0; c < w * 3; c++) diff += Math.abs(got.data![r * w * 3 + c]! - whole.data![((y + r) * W + x) * 3 + c]!);
+      expect(diff / (w * h * 3), label).toBe(0);
+    };
+    for (const [x, y, w, h] of [[0, 1, 64, 64], [1, 1, 100, 100], [1, 0, 64, 64], [0, 5, 100, 1], [5, 0, 1, 100], [3, 3, 1, 1], [173, 173, 50, 50], [702, 600, 1, 1]] as const) {
+      same(`${x},${y},${w},${h}`, await decoded(`/iiif/3/yuv420.jp2/${x},${y},${w},${h}/max/0/default.png`), x, y, w, h);
+    }
+    // 1 MiB per decode: bands of 497 rows (1048576 / (703 × 3)), the second starting at an odd row.
+    const banded = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_JP2_MAX_DECODE_BYTES: String(1024 * 1024) });
+    try {
+      const res = await fetch(`${banded.url}/iiif/3/yuv420.jp2/full/max/0/default.png`);
+      const body = Buffer.from(await res.arrayBuffer());
+      const got = res.status === 200 ? { status: 200, ...(await sharp(body).raw().toBuffer({ resolveWithObject: true })) } : { status: res.status, text: body.toString() };
+      same('banded full/max', got, 0, 0, W, H);
+    } finally {
+      await banded.close();
     }
   }, 120_000);
 });
