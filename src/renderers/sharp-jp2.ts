@@ -121,21 +121,17 @@ export interface OpenedJp2 {
   fromTiles?: false;
 }
 
+export interface Jp2Limits {
+  maxBytes: number;
+  maxCanvasBytes: number;
+  maxInputPixels: number;
+}
+
 /**
- * Decodes only the plan's level region: the reduction is the plan's level (levels are
- * reductions 0, 1, 2…), the area only the code-blocks that meet it, from only the covering
- * tile-parts where they can be located (see codestreamFor). Refused before any read when
- * the decoded bytes exceed `maxBytes`, or
- * the tiles to decode hold more than `maxInputPixels` at full resolution.
+ * What a decode of the plan's level region needs, refused from the header alone (no read): the
+ * bytes of one decode and of the canvas, the pixels of the covering tiles and their code-blocks.
  */
-export async function openJp2(
-  sharp: SharpFactory,
-  input: RenderInput,
-  plan: RenderPlan,
-  { maxBytes, maxCanvasBytes, maxInputPixels }: { maxBytes: number; maxCanvasBytes: number; maxInputPixels: number },
-): Promise<OpenedJp2> {
-  const s = input.geometry.jp2;
-  if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
+export function planJp2Decode(s: Jp2Structure, plan: RenderPlan, { maxBytes, maxCanvasBytes, maxInputPixels }: Jp2Limits) {
   const r = plan.levelRegion;
   const channels = Math.min(4, s.siz.components.length);
   const grid = chromaGrid(s, plan.level);
@@ -152,8 +148,7 @@ export async function openJp2(
       `the region needs ${r.w}x${r.h} pixels decoded from JPEG 2000, more than IIIF_MAX_DECODE_BYTES (${maxCanvasBytes} bytes) allows`,
     );
   }
-  const area = areaAtReduction(s, onChromaGrid(r, grid), plan.level);
-  const tiles = coveringTiles(s, area);
+  const tiles = coveringTiles(s, areaAtReduction(s, onChromaGrid(r, grid), plan.level));
   const pixels = tilePixels(s, tiles);
   if (pixels > maxInputPixels) {
     throw httpError(
@@ -167,6 +162,26 @@ export async function openJp2(
   // header before any read, then again with the tiles' own headers once their bytes are here.
   const maxBlocks = Math.floor(maxInputPixels / CODE_BLOCK_PIXELS);
   checkCodeBlocks(Math.ceil(pixels * s.codeBlocksPerPixel), maxBlocks);
+  return { r, grid, rows, tiles, maxBlocks };
+}
+
+/**
+ * Decodes only the plan's level region: the reduction is the plan's level (levels are
+ * reductions 0, 1, 2…), the area only the code-blocks that meet it, from only the covering
+ * tile-parts where they can be located (see codestreamFor). Refused before any read when
+ * the decoded bytes exceed `maxBytes`, or
+ * the tiles to decode hold more than `maxInputPixels` at full resolution.
+ */
+export async function openJp2(
+  sharp: SharpFactory,
+  input: RenderInput,
+  plan: RenderPlan,
+  limits: Jp2Limits,
+): Promise<OpenedJp2> {
+  const s = input.geometry.jp2;
+  if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
+  const { r, grid, rows, tiles, maxBlocks } = planJp2Decode(s, plan, limits);
+  const { maxBytes } = limits;
   const bytes = await codestreamFor(input, s, tiles, plan.level);
   checkCodeBlocks(codeBlocksToDecode(bytes, s, tiles), maxBlocks);
   let canvas: { data: Uint8Array<ArrayBuffer>; channels: number } | undefined;

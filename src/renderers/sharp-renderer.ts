@@ -10,7 +10,7 @@ import type { RenderInput, Renderer } from './renderer.ts';
 import { type DecodeBudget, type StripShape, checkWholeDecode } from './sharp-budget.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
-import { JP2_MAX_DECODE_BYTES, openJp2 } from './sharp-jp2.ts';
+import { JP2_MAX_DECODE_BYTES, type Jp2Limits, openJp2, planJp2Decode } from './sharp-jp2.ts';
 import { outputBody, prepareOutput } from './sharp-output.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
@@ -71,17 +71,18 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
     maxDecodeBytes: options.maxDecodeBytes ?? DEFAULT_MAX_DECODE_BYTES,
     maxJpegScans: options.maxJpegScans ?? DEFAULT_MAX_JPEG_SCANS,
   };
+  const jp2Limits: Jp2Limits = {
+    maxBytes: options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES,
+    maxCanvasBytes: budget.maxDecodeBytes,
+    maxInputPixels: options.maxInputPixels,
+  };
   const renderer: Renderer = {
     async render(input, plan) {
       const sharp = await loadSharp();
       const started = performance.now();
       try {
         const source = input.geometry.jp2
-          ? await openJp2(sharp, input, plan, {
-              maxBytes: options.jp2MaxDecodeBytes ?? JP2_MAX_DECODE_BYTES,
-              maxCanvasBytes: budget.maxDecodeBytes,
-              maxInputPixels: options.maxInputPixels,
-            })
+          ? await openJp2(sharp, input, plan, jp2Limits)
           : await open(sharp, input, plan, options.maxInputPixels, budget);
         const readMs = performance.now() - started;
         let image = cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);
@@ -99,7 +100,8 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
   };
   return {
     async check(input, plan) {
-      if (input.geometry.jp2) return;
+      const { jp2 } = input.geometry;
+      if (jp2) return void planJp2Decode(jp2, plan, jp2Limits);
       try {
         await open(await loadSharp(), input, plan, options.maxInputPixels, budget, true);
       } catch (e) {
