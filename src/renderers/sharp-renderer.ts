@@ -141,29 +141,17 @@ interface OpenedSource {
   fromTiles?: boolean;
 }
 
+type OpenArgs = [sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number, budget: DecodeBudget];
+
 /**
  * The cheapest way in: a local file, read with random access; from a remote store, only
  * the stored tiles covering the region of a tiled JPEG pyramid; else the whole object
  * (kept in the disk cache when there is one).
  */
-async function open(
-  sharp: SharpFactory,
-  input: RenderInput,
-  plan: RenderPlan,
-  maxInputPixels: number,
-  budget: DecodeBudget,
-  checkOnly: true,
-): Promise<undefined>;
-async function open(sharp: SharpFactory, input: RenderInput, plan: RenderPlan, maxInputPixels: number, budget: DecodeBudget): Promise<OpenedSource>;
+async function open(...args: [...OpenArgs, checkOnly: true]): Promise<undefined>;
+async function open(...args: OpenArgs): Promise<OpenedSource>;
 /** `checkOnly`: stop after the refusals known from the header, before decoding or reading a remote object. */
-async function open(
-  sharp: SharpFactory,
-  input: RenderInput,
-  plan: RenderPlan,
-  maxInputPixels: number,
-  budget: DecodeBudget,
-  checkOnly = false,
-): Promise<OpenedSource | undefined> {
+async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = false]: [...OpenArgs, checkOnly?: boolean]): Promise<OpenedSource | undefined> {
   const { geometry } = input;
   // A few stored tiles beat downloading the whole object, even into a cache, and beat libvips
   // opening a local TIFF for a small region.
