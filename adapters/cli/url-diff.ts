@@ -1,6 +1,8 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import { isJpeg2000 } from '../../src/jp2/index.ts';
+import { probeJp2Geometry } from '../../src/jp2/probe.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
+import { diffInfo } from './compare-info.ts';
 import { firstLine } from './convert.ts';
 
 type SharpFactory = (input: Uint8Array, options: SharpOptions) => Sharp;
@@ -27,6 +29,10 @@ export interface UrlResult {
   infoDiffs?: string[];
   /** Why the URL counts as different; empty when it is the same. */
   differences: string[];
+  /** Differences in the checks named by --ignore: reported, not counted. */
+  ignored?: string[];
+  /** Why the pixels were not compared (outputs over --max-pixels whose bytes differ). */
+  skipped?: string;
 }
 
 export interface DiffOptions {
@@ -36,6 +42,8 @@ export interface DiffOptions {
   timeoutMs: number;
   /** Larger outputs are not decoded (bounded memory). */
   maxPixels: number;
+  /** Checks whose differences are reported as ignored (--ignore). */
+  ignore: ReadonlySet<string>;
 }
 
 /** Media type without parameters; JSON and JSON-LD count as one, as IIIF allows either for info.json. */
@@ -61,11 +69,19 @@ async function get(url: string, timeoutMs: number): Promise<Body> {
     const bytes = await readAtMost(res, MAX_BODY_BYTES);
     return bytes ? { fetched: { ...fetched, bytes: bytes.length }, bytes } : { fetched: { ...fetched, error: `body over ${MAX_BODY_BYTES} bytes` } };
   } catch (e) {
-    return { fetched: { ...fetched, error: firstLine(e) } };
+    return { fetched: { ...fetched, error: requestError(e) } };
   }
 }
 
-async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
+/** fetch's own message is only "fetch failed": its cause says why (refused, reset, redirect loop). */
+function requestError(e: unknown): string {
+  const cause = e instanceof Error && e.cause instanceof Error ? firstLine(e.cause) : undefined;
+  if (cause === 'redirect count exceeded') return 'redirect loop (more than 20 redirects)';
+  return cause ? `${firstLine(e)}: ${cause}` : firstLine(e);
+}
+
+/** The body, or undefined past `max` bytes (the rest is not read). */
+export async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = res.body?.getReader();
@@ -84,34 +100,52 @@ async function readAtMost(res: Response, max: number): Promise<Uint8Array | unde
 export async function diffUrl(sharp: SharpFactory, oldBase: string, newBase: string, path: string, o: DiffOptions): Promise<UrlResult> {
   const [a, b] = await Promise.all([get(`${oldBase}/${path}`, o.timeoutMs), get(`${newBase}/${path}`, o.timeoutMs)]);
   const result: UrlResult = { path, old: a.fetched, new: b.fetched, differences: [] };
-  const differ = (what: string) => result.differences.push(what);
-  if (a.fetched.error || b.fetched.error) differ(`request failed: ${a.fetched.error ?? b.fetched.error}`);
-  if (a.fetched.status !== b.fetched.status) differ(`status ${a.fetched.status} → ${b.fetched.status}`);
+  const differ = (check: string, what: string) => (o.ignore.has(check) ? (result.ignored ??= []) : result.differences).push(what);
+  result.differences.push(...bySide('request failed', a.fetched.error, b.fetched.error));
+  if (a.fetched.status !== b.fetched.status) differ('status', `status ${a.fetched.status} → ${b.fetched.status}`);
   if (a.fetched.status >= 300 || b.fetched.status >= 300 || !a.bytes || !b.bytes) return result;
-  if (a.fetched.contentType !== b.fetched.contentType) differ(`content type ${a.fetched.contentType} → ${b.fetched.contentType}`);
+  if (a.fetched.contentType !== b.fetched.contentType) differ('content type', `content type ${a.fetched.contentType} → ${b.fetched.contentType}`);
   if (path.endsWith('/info.json')) {
-    result.infoDiffs = diffInfo(a.bytes, b.bytes);
-    if (result.infoDiffs.length > 0) differ(`info.json ${result.infoDiffs.join(', ')}`);
+    const diffs = diffInfo(a.bytes, b.bytes);
+    result.infoDiffs = diffs.map((d) => d.text);
+    const counted = diffs.filter((d) => !o.ignore.has(d.check));
+    if (counted.length > 0) result.differences.push(`info.json ${counted.map((d) => d.text).join(', ')}`);
+    for (const d of diffs.filter((d) => o.ignore.has(d.check))) differ(d.check, `info.json ${d.text}`);
     return result;
   }
   const [pa, pb] = await Promise.all([pixels(sharp, a.bytes, o.maxPixels), pixels(sharp, b.bytes, o.maxPixels)]);
   describe(a.fetched, pa);
   describe(b.fetched, pb);
   if ('error' in pa || 'error' in pb) {
-    differ(`not decodable: ${a.fetched.error ?? b.fetched.error}`);
+    result.differences.push(...bySide('not decodable', 'error' in pa ? pa.error : undefined, 'error' in pb ? pb.error : undefined));
     return result;
   }
   if (pa.width !== pb.width || pa.height !== pb.height) {
-    differ(`size ${pa.width}×${pa.height} → ${pb.width}×${pb.height}`);
+    differ('output size', `size ${pa.width}×${pa.height} → ${pb.width}×${pb.height}`);
     return result;
   }
-  const { mean, worstBlock } = differences(pa, pb);
+  if (!pa.data || !pb.data) {
+    // Over --max-pixels: the same bytes are the same pixels; other bytes are left unjudged, not called different.
+    if (Buffer.compare(a.bytes, b.bytes) === 0) Object.assign(result, { meanAbsDiff: 0, worstBlockDiff: 0 });
+    else result.skipped = `pixels not compared: ${pa.width}×${pa.height} is over --max-pixels ${o.maxPixels}`;
+    return result;
+  }
+  const { mean, worstBlock } = differences({ ...pa, data: pa.data }, { data: pb.data });
   result.meanAbsDiff = Number(mean.toFixed(3));
   result.worstBlockDiff = Number(worstBlock.toFixed(3));
-  if (result.meanAbsDiff > o.threshold) differ(`pixels differ by ${result.meanAbsDiff} (threshold ${o.threshold})`);
+  if (result.meanAbsDiff > o.threshold) differ('pixels', `pixels differ by ${result.meanAbsDiff} (threshold ${o.threshold})`);
   // A mean over the whole image hides a small area gone wrong (a patch, a watermark, a missing tile).
-  else if (result.worstBlockDiff > o.localThreshold) differ(`a ${BLOCK}×${BLOCK} area differs by ${result.worstBlockDiff} (local threshold ${o.localThreshold})`);
+  else if (result.worstBlockDiff > o.localThreshold) differ('area', `a ${BLOCK}×${BLOCK} area differs by ${result.worstBlockDiff} (local threshold ${o.localThreshold})`);
   return result;
+}
+
+/** `what` with the server it happened on, so that a reader knows which one to look at. */
+function bySide(what: string, oldError: string | undefined, newError: string | undefined): string[] {
+  if (oldError !== undefined && oldError === newError) return [`${what} on both servers: ${oldError}`];
+  const out: string[] = [];
+  if (oldError !== undefined) out.push(`${what} on the old server: ${oldError}`);
+  if (newError !== undefined) out.push(`${what} on the new server: ${newError}`);
+  return out;
 }
 
 /** Side of the areas whose own mean difference is checked against the local threshold. */
@@ -141,7 +175,8 @@ function differences(a: { width: number; height: number; data: Uint8Array }, b: 
   return { mean: sum / Math.max(1, a.data.length), worstBlock: worst };
 }
 
-type Pixels = { width: number; height: number; data: Uint8Array } | { error: string };
+/** Decoded pixels, or only the size of an output over --max-pixels (not decoded), or why it cannot be read. */
+type Pixels = { width: number; height: number; data?: Uint8Array } | { error: string };
 
 function describe(side: Fetched, p: Pixels): void {
   if ('error' in p) side.error = p.error;
@@ -150,29 +185,47 @@ function describe(side: Fetched, p: Pixels): void {
 
 const PDF = new TextEncoder().encode('%PDF-');
 
+interface Readable {
+  width: number;
+  height: number;
+  decode(): Promise<{ input: Uint8Array; options: SharpOptions }>;
+}
+
 /**
- * What sharp can read: jp2 decoded by our OpenJPEG build (sharp's libvips has none), and a pdf's
- * image, the JPEG of its first DCTDecode stream (a IIIF pdf is one page holding the render).
+ * What sharp can read, sized from its header before any decoding: jp2 decoded by our OpenJPEG
+ * build (sharp's libvips has none), and a pdf's image, the JPEG of its first DCTDecode stream
+ * (a IIIF pdf is one page holding the render).
  */
-async function readable(bytes: Uint8Array, maxPixels: number): Promise<{ input: Uint8Array; options: SharpOptions }> {
+async function readable(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number): Promise<Readable> {
   const options: SharpOptions = { limitInputPixels: maxPixels, failOn: 'error' };
   if (isJpeg2000(bytes)) {
-    const px = (await nodeJp2Codec()).decode(bytes, { reduce: 0, maxBytes: maxPixels * 4 });
-    return { input: px.data, options: { ...options, raw: { width: px.width, height: px.height, channels: px.channels } } };
+    const geometry = await probeJp2Geometry(bytes, async (at, length) => bytes.subarray(at, at + length), bytes.length);
+    if (!geometry) throw new Error('unreadable JPEG 2000 header');
+    const decode = async () => {
+      const px = (await nodeJp2Codec()).decode(bytes, { reduce: 0, maxBytes: maxPixels * 4 });
+      return { input: px.data, options: { ...options, raw: { width: px.width, height: px.height, channels: px.channels } } };
+    };
+    return { width: geometry.width, height: geometry.height, decode };
   }
+  let input = bytes;
   if (PDF.every((b, i) => bytes[i] === b)) {
     // pdf-lib takes about 100 ms to import: only a run that meets a pdf loads it.
     const jpeg = await (await import('../../src/renderers/pdf-page.ts')).pdfJpeg(bytes);
     if (!jpeg) throw new Error('a pdf without a JPEG image');
-    return { input: jpeg, options };
+    input = jpeg;
   }
-  return { input: bytes, options };
+  // The header alone: the pixel limit is for decoding, which an output over it never reaches.
+  const { width, height } = await sharp(input, { limitInputPixels: false }).metadata();
+  if (!width || !height) throw new Error('no image size in its header');
+  return { width, height, decode: async () => ({ input, options }) };
 }
 
 /** 8-bit sRGB without alpha (flattened on white), so grey, RGB and RGBA outputs compare alike. */
 async function pixels(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number): Promise<Pixels> {
   try {
-    const { input, options } = await readable(bytes, maxPixels);
+    const source = await readable(sharp, bytes, maxPixels);
+    if (source.width * source.height > maxPixels) return { width: source.width, height: source.height };
+    const { input, options } = await source.decode();
     const { data, info } = await sharp(input, options)
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -181,56 +234,5 @@ async function pixels(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number)
     return { width: info.width, height: info.height, data };
   } catch (e) {
     return { error: firstLine(e) };
-  }
-}
-
-type Json = Record<string, unknown>;
-
-/** The info.json fields a viewer depends on: width, height, sizes, tiles, profile level and the host in `id`. */
-export function diffInfo(oldBytes: Uint8Array, newBytes: Uint8Array): string[] {
-  let a: Json;
-  let b: Json;
-  try {
-    a = JSON.parse(new TextDecoder().decode(oldBytes)) as Json;
-    b = JSON.parse(new TextDecoder().decode(newBytes)) as Json;
-  } catch {
-    return ['not JSON'];
-  }
-  const fields: Array<[string, (j: Json) => unknown]> = [
-    ['width', (j) => j.width],
-    ['height', (j) => j.height],
-    ['sizes', (j) => sortedSizes(j.sizes)],
-    ['tiles', (j) => normalTiles(j.tiles)],
-    ['profile', profileLevel],
-    ['id host', idHost],
-  ];
-  return fields
-    .filter(([, pick]) => JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
-    .map(([name, pick]) => `${name} ${JSON.stringify(pick(a))} → ${JSON.stringify(pick(b))}`);
-}
-
-const sortedSizes = (sizes: unknown) =>
-  Array.isArray(sizes) ? (sizes as Array<{ width: number; height: number }>).map((s) => `${s.width}x${s.height}`).sort() : [];
-
-/** `height` defaults to `width`, and scale factors are a set. */
-const normalTiles = (tiles: unknown) =>
-  Array.isArray(tiles)
-    ? (tiles as Array<{ width: number; height?: number; scaleFactors?: number[] }>)
-        .map((t) => `${t.width}x${t.height ?? t.width}@${[...(t.scaleFactors ?? [])].sort((x, y) => x - y).join(',')}`)
-        .sort()
-    : [];
-
-/** `level2` from 3.0's `profile` or from 2.1's compliance URI. */
-function profileLevel(j: Json): string | undefined {
-  const first: unknown = Array.isArray(j.profile) ? j.profile[0] : j.profile;
-  return typeof first === 'string' ? /level[0-2]/.exec(first)?.[0] : undefined;
-}
-
-function idHost(j: Json): string | undefined {
-  const id = j.id ?? j['@id'];
-  try {
-    return typeof id === 'string' ? new URL(id).host : undefined;
-  } catch {
-    return undefined;
   }
 }

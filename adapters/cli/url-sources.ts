@@ -49,13 +49,14 @@ function requestTarget(line: string, stemColumn: number): string {
 
 /** The part after the base path, when it is a valid IIIF request for the core's parser. */
 function iiifTail(target: string, basePath: string): string | undefined {
-  let path = target.split(/[?#]/)[0] ?? '';
-  if (/^https?:\/\//i.test(path)) path = new URL(path).pathname;
-  if (path.startsWith('/')) {
-    if (!path.startsWith(`${basePath}/`)) return undefined;
-    path = path.slice(basePath.length + 1);
-  }
+  // A line no URL parser reads (`http://[oops/…`) is ignored like any other non-request line.
   try {
+    let path = target.split(/[?#]/)[0] ?? '';
+    if (/^https?:\/\//i.test(path)) path = new URL(path).pathname;
+    if (path.startsWith('/')) {
+      if (!path.startsWith(`${basePath}/`)) return undefined;
+      path = path.slice(basePath.length + 1);
+    }
     return splitIiifPath(path).kind === 'base' ? undefined : path;
   } catch {
     return undefined;
@@ -78,12 +79,12 @@ const LISTED_SIZES = 3;
 /**
  * What a deep-zoom viewer asks for one image: info.json, the first, middle and last (edge) tile
  * at every scale factor, and thumbnails. Tiles come from the reference server's info.json, or
- * from the core's own tiling when it lists none.
+ * from the core's own tiling when it lists none a viewer could use.
  */
 export function viewerPaths(identifier: string, info: ViewerInfo): string[] {
   const id = encodeIdentifier(identifier);
   const tiles = info.tiles?.length ? info.tiles : deriveTiles({ width: info.width, height: info.height }, 512);
-  const out = new Set<string>([`${id}/info.json`, `${id}/${THUMBNAIL}`]);
+  const out = new Set<string>(infoAndThumbnail(identifier));
   const small = [...(info.sizes ?? [])].sort((a, b) => a.width - b.width).slice(0, LISTED_SIZES);
   for (const s of small) out.add(`${id}/full/${info.version === 3 ? `${s.width},${s.height}` : `${s.width},`}/0/default.jpg`);
   for (const tile of tiles) {
@@ -97,6 +98,12 @@ export function viewerPaths(identifier: string, info: ViewerInfo): string[] {
     }
   }
   return [...out];
+}
+
+/** The requests of a viewer set that need no info.json to be built. */
+export function infoAndThumbnail(identifier: string): string[] {
+  const id = encodeIdentifier(identifier);
+  return [`${id}/info.json`, `${id}/${THUMBNAIL}`];
 }
 
 /** The tile request OpenSeadragon makes: `w,h` sizes in 3.0, `w,` in 2.1. */

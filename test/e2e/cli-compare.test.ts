@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
@@ -12,12 +14,15 @@ interface Report {
   urls: number;
   differ: number;
   ignoredLines: number;
+  notes: string[];
   results: Array<{
     path: string;
     old: { status: number; width?: number; height?: number; error?: string };
     new: { status: number };
     meanAbsDiff?: number;
     infoDiffs?: string[];
+    ignored?: string[];
+    skipped?: string;
     differences: string[];
   }>;
 }
@@ -27,6 +32,7 @@ let work: string;
 let oldServer: RunningServer;
 let newServer: RunningServer;
 let twinServer: RunningServer;
+let tile512Server: RunningServer;
 let oldBase: string;
 let newBase: string;
 
@@ -52,6 +58,8 @@ beforeAll(async () => {
   newServer = await startServer({ ...common, IIIF_ROOT: newRoot, IIIF_JPEG_QUALITY: '30', IIIF_PUBLIC_BASE_URL: PUBLIC });
   // Same pixels as the old server, but ids carry its own host.
   twinServer = await startServer({ ...common, IIIF_ROOT: oldRoot, IIIF_JPEG_QUALITY: '95' });
+  // The same images in another tile size: info.json lists other tiles and sizes.
+  tile512Server = await startServer({ ...common, IIIF_TILE_SIZE: '512', IIIF_ROOT: oldRoot, IIIF_JPEG_QUALITY: '95', IIIF_PUBLIC_BASE_URL: PUBLIC });
   oldBase = `${oldServer.url}/iiif/3`;
   newBase = `${newServer.url}/iiif/3`;
 });
@@ -65,7 +73,7 @@ async function writeFixtures(root: string): Promise<string> {
 }
 
 afterAll(async () => {
-  await Promise.all([oldServer?.close(), newServer?.close(), twinServer?.close()]);
+  await Promise.all([oldServer?.close(), newServer?.close(), twinServer?.close(), tile512Server?.close()]);
   await rm(work, { recursive: true, force: true });
 });
 
@@ -75,6 +83,46 @@ async function compare(args: string[]): Promise<{ code: number; stdout: string; 
   const report = JSON.parse(await readFile(reportFile, 'utf8').catch(() => '{}')) as Report;
   return { ...run, report };
 }
+
+interface Fake {
+  base: string;
+  close(): Promise<void>;
+}
+
+/** A scripted HTTP server on a free port of 127.0.0.1, for answers no real server gives. */
+async function fakeServer(handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<Fake> {
+  const server = createServer((req, res) => void Promise.resolve(handle(req, res)).catch(() => res.destroy()));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+/** Proxies a request to a real server, for fakes that change only some answers. */
+async function proxy(res: ServerResponse, url: string): Promise<void> {
+  const answer = await fetch(url);
+  res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/octet-stream' });
+  res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/** Until the response takes more, or its connection is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((ok) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      ok();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+const BIN = fileURLToPath(new URL('../../adapters/cli/bin.mjs', import.meta.url));
 
 /** Mean absolute difference of two decoded JPEGs, computed here without the tool. */
 async function independentDiff(path: string): Promise<number> {
@@ -239,5 +287,260 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     const help = await runCli(['compare', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--threshold');
+  });
+
+  it('reads at most 1 MiB of the old info.json for --ids: a larger or endless one is no usable info.json', async () => {
+    const MiB = 1024 * 1024;
+    const sent: number[] = [];
+    const big = JSON.stringify({ width: 1000, height: 750, padding: ' '.repeat(2 * MiB) });
+    const old = await fakeServer(async (req, res) => {
+      if (req.url === '/iiif/3/big/info.json') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(big);
+      if (req.url !== '/iiif/3/endless/info.json') return void res.writeHead(404).end();
+      // Never-ending JSON, bounded here (48 MiB) so that a reader without a cap cannot exhaust the machine.
+      const k = sent.push(0) - 1;
+      let closed = false;
+      res.on('close', () => (closed = true));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"width":1000,"height":750,"padding":"');
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      while (!closed && (sent[k] ?? 0) < 48 * MiB) {
+        sent[k] = (sent[k] ?? 0) + chunk.length;
+        if (!res.write(chunk)) await drained(res);
+      }
+      res.end('"}');
+    });
+    try {
+      const ids = join(work, 'ids-capped.txt');
+      await writeFile(ids, 'big\nendless\n');
+      const run = await compare(['--old', `${old.base}/iiif/3`, '--new', newBase, '--ids', ids]);
+      expect(run.report.notes).toEqual([expect.stringMatching(/^big: no usable info\.json/), expect.stringMatching(/^endless: no usable info\.json/)]);
+      // No tile of the 2 MiB info.json was requested: it was not used.
+      expect(run.report.results.map((r) => r.path).filter((p) => p.startsWith('big/'))).toEqual(['big/full/!200,200/0/default.jpg', 'big/info.json']);
+      // The first request (the one --ids reads) stopped near the cap: socket buffers, not the whole body.
+      expect(sent[0]).toBeLessThan(16 * MiB);
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('ignores and counts a URL line no URL parser reads, rather than stopping', async () => {
+    const urls = join(work, 'malformed.txt');
+    await writeFile(urls, 'photo.png/full/max/0/default.jpg\nhttp://[oops/iiif/3/a/info.json\n');
+    const run = await compare(['--old', oldBase, '--new', oldBase, '--urls', urls]);
+    expect(run.stderr).not.toContain('Invalid URL');
+    expect(run.code).toBe(0);
+    expect(run.report.ignoredLines).toBe(1);
+    expect(run.report.results.map((r) => r.path)).toEqual(['photo.png/full/max/0/default.jpg']);
+  });
+
+  it('builds the viewer set from the usable tiles and sizes of the old info.json only', async () => {
+    const infos: Record<string, unknown> = {
+      notiles: { tiles: [{ width: 256, height: 256 }] },
+      nulltile: { tiles: [null], sizes: [null, { width: 'a' }, { width: 250, height: 188 }] },
+      zerowidth: { tiles: [{ width: 0, scaleFactors: [1] }] },
+      mixed: { tiles: [{ width: 256, scaleFactors: [1, 0, 'x', 2.5] }, { width: 256, height: -1, scaleFactors: [1] }, { width: 256, height: 256, scaleFactors: [1] }] },
+    };
+    // Each identifier is photo.png on the real old server, under an info.json with broken tiles.
+    const old = await fakeServer(async (req, res) => {
+      const [, id = '', ...rest] = (req.url ?? '').replace('/iiif/3', '').split('/');
+      if (rest.join('/') !== 'info.json') return proxy(res, `${oldBase}/photo.png/${rest.join('/')}`);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ '@context': 'http://iiif.io/api/image/3/context.json', id: `${PUBLIC}/iiif/3/${id}`, width: 1000, height: 750, ...(infos[id] as object) }));
+    });
+    const renamed = await fakeServer(async (req, res) => {
+      const [, , ...rest] = (req.url ?? '').replace('/iiif/3', '').split('/');
+      return proxy(res, `${oldBase}/photo.png/${rest.join('/')}`);
+    });
+    try {
+      const ids = join(work, 'ids-tiles.txt');
+      await writeFile(ids, Object.keys(infos).join('\n'));
+      const run = await compare(['--old', `${old.base}/iiif/3`, '--new', `${renamed.base}/iiif/3`, '--ids', ids]);
+      expect(run.stderr).not.toMatch(/not iterable|Cannot read/);
+      const paths = run.report.results.map((r) => r.path);
+      for (const id of Object.keys(infos)) expect(paths).toEqual(expect.arrayContaining([`${id}/info.json`, `${id}/full/!200,200/0/default.jpg`]));
+      expect(paths.filter((p) => /NaN|Infinity|undefined/.test(p))).toEqual([]);
+      // Every replayed request is one the old server answers: valid regions and sizes, none of them 0.
+      expect(run.report.results.filter((r) => r.old.status !== 200).map((r) => r.path)).toEqual([]);
+      // The usable entry is used (256-px tiles at scale factor 1 only), and the listed 250×188.
+      expect(paths).toContain('mixed/0,0,256,256/256,256/0/default.jpg');
+      expect(paths.filter((p) => p.startsWith('mixed/0,0,512,512/'))).toEqual([]);
+      expect(paths).toContain('nulltile/full/250,188/0/default.jpg');
+      expect(run.report.notes.sort()).toEqual(['notiles', 'nulltile', 'zerowidth'].map((id) => `${id}: no usable tiles in the old info.json, the core's own tiling used`));
+      expect(run.stderr).toContain("zerowidth: no usable tiles in the old info.json");
+      // Only info.json differs: the old one lists broken tiles.
+      expect(run.report.results.filter((r) => r.differences.length > 0).every((r) => r.path.endsWith('/info.json'))).toBe(true);
+      expect(run.code).toBe(1);
+    } finally {
+      await Promise.all([old.close(), renamed.close()]);
+    }
+  });
+
+  it('exits 3 and says so when the old server answered no URL with 2xx: nothing was compared', async () => {
+    const ids = join(work, 'ids-missing.txt');
+    await writeFile(ids, 'no-such-image.jpg\nnor-this.jpg\n');
+    const missing = await compare(['--old', oldBase, '--new', newBase, '--ids', ids]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('no-such-image.jpg: no usable info.json');
+    expect(missing.stderr).toMatch(/nothing was compared/);
+    expect(missing.stdout).toMatch(/no 2xx from the old server: 4\b/);
+    const failing = await fakeServer((_req, res) => void res.writeHead(500).end('oops'));
+    try {
+      const urls = join(work, 'urls-500.txt');
+      await writeFile(urls, 'photo.png/info.json\nphoto.png/full/max/0/default.jpg\n');
+      const broken = await compare(['--old', `${failing.base}/iiif/3`, '--new', `${failing.base}/iiif/3`, '--urls', urls]);
+      expect(broken.code).toBe(3);
+      expect(broken.stdout).toMatch(/no 2xx from the old server: 2\b/);
+      // One URL the old server answers is enough to compare something.
+      await writeFile(urls, 'photo.png/info.json\nno-such-image.jpg/info.json\n');
+      const some = await compare(['--old', oldBase, '--new', oldBase, '--urls', urls]);
+      expect(some.code).toBe(0);
+      expect(some.stdout).toMatch(/no 2xx from the old server: 1\b/);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('--ignore tiles,sizes reports those info.json differences as ignored, outside the exit code', async () => {
+    const urls = join(work, 'urls-info.txt');
+    await writeFile(urls, 'photo.png/info.json\nphoto.png/full/!200,200/0/default.jpg\n');
+    const args = ['--old', `${tile512Server.url}/iiif/3`, '--new', oldBase, '--urls', urls];
+    const strict = await compare(args);
+    expect(strict.code).toBe(1);
+    expect(strict.report.results.find((r) => r.path === 'photo.png/info.json')?.infoDiffs?.map((d) => d.split(' ')[0])).toEqual(['sizes', 'tiles']);
+    const accepted = await compare([...args, '--ignore', 'tiles,sizes']);
+    expect(accepted.code).toBe(0);
+    const info = accepted.report.results.find((r) => r.path === 'photo.png/info.json');
+    expect(info?.differences).toEqual([]);
+    expect(info?.ignored).toEqual([expect.stringMatching(/^info\.json sizes /), expect.stringMatching(/^info\.json tiles /)]);
+    expect(accepted.stdout).toMatch(/ignored \(--ignore\): sizes 1, tiles 1/);
+    // Only what is named is ignored.
+    expect((await compare([...args, '--ignore', 'tiles'])).code).toBe(1);
+    const bad = await runCli(['compare', ...args, '--ignore', 'tiles,colour']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('colour');
+  });
+
+  it('compares outputs over --max-pixels by status, type, size and bytes, and skips their pixels', async () => {
+    const big = await sharp({ create: { width: 6000, height: 5000, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const small = await photo(100, 100);
+    const bodies: Record<string, [Buffer, Buffer]> = {
+      big: [big, big],
+      small: [await sharp(small).jpeg({ quality: 95 }).toBuffer(), await sharp(small).jpeg({ quality: 20 }).toBuffer()],
+      smaller: [await sharp(small).jpeg().toBuffer(), await sharp(small).resize(100, 90, { fit: 'fill' }).jpeg().toBuffer()],
+    };
+    const both = await fakeServer((req, res) => {
+      const [, side, , , id = ''] = (req.url ?? '').split('/');
+      const body = bodies[id]?.[side === 'old' ? 0 : 1];
+      res.writeHead(body ? 200 : 404, { 'Content-Type': 'image/jpeg' }).end(body);
+    });
+    try {
+      const urls = join(work, 'urls-large.txt');
+      await writeFile(urls, 'big/full/max/0/default.jpg\n');
+      const sides = ['--old', `${both.base}/old/iiif/3`, '--new', `${both.base}/new/iiif/3`];
+      const same = await compare([...sides, '--urls', urls]);
+      expect(same.report.results[0]?.differences).toEqual([]);
+      expect(same.report.results[0]?.meanAbsDiff).toBe(0);
+      expect(same.code).toBe(0);
+      await writeFile(urls, 'small/full/max/0/default.jpg\nsmaller/full/max/0/default.jpg\n');
+      const run = await compare([...sides, '--urls', urls, '--max-pixels', '5000']);
+      const [s, t] = run.report.results;
+      expect(s?.differences).toEqual([]);
+      expect(s?.skipped).toMatch(/^pixels not compared: 100×100 is over --max-pixels 5000$/);
+      expect(s?.old).toMatchObject({ width: 100, height: 100 });
+      expect(t?.differences).toEqual(['size 100×100 → 100×90']);
+      expect(run.stdout).toMatch(/pixels not compared \(over --max-pixels\): 1/);
+      expect(run.code).toBe(1);
+    } finally {
+      await both.close();
+    }
+  });
+
+  it('writes the report only at the end, never over the URL list, and leaves an earlier one on failure or Ctrl-C', async () => {
+    const report = join(work, 'kept-report.json');
+    await writeFile(report, 'earlier report');
+    const empty = join(work, 'no-requests.txt');
+    await writeFile(empty, 'not a request\n');
+    const usage = await runCli(['compare', '--old', oldBase, '--new', newBase, '--urls', empty, '--report', report]);
+    expect(usage.code).toBe(2);
+    expect(await readFile(report, 'utf8')).toBe('earlier report');
+    const list = join(work, 'keep.txt');
+    await writeFile(list, 'photo.png/info.json\n');
+    for (const flag of ['--urls', '--ids']) {
+      const same = await runCli(['compare', '--old', oldBase, '--new', newBase, flag, list, '--report', join(work, '.', 'keep.txt')]);
+      expect(same.code, flag).toBe(2);
+      expect(same.stderr.trim().split('\n')).toHaveLength(1);
+      expect(await readFile(list, 'utf8')).toBe('photo.png/info.json\n');
+    }
+    // Interrupted while the old server holds a request.
+    let requested: () => void = () => undefined;
+    const asked = new Promise<void>((ok) => (requested = ok));
+    const hanging = await fakeServer(() => requested());
+    try {
+      const child = spawn(process.execPath, [BIN, 'compare', '--old', `${hanging.base}/iiif/3`, '--new', newBase, '--urls', list, '--report', report], { stdio: 'ignore' });
+      const exited = new Promise((ok) => child.on('exit', ok));
+      await asked;
+      child.kill('SIGINT');
+      await exited;
+      expect(await readFile(report, 'utf8')).toBe('earlier report');
+    } finally {
+      await hanging.close();
+    }
+    // A finished run replaces it.
+    const done = await runCli(['compare', '--old', oldBase, '--new', oldBase, '--urls', list, '--report', report]);
+    expect(done.code).toBe(0);
+    expect((JSON.parse(await readFile(report, 'utf8')) as Report).urls).toBe(1);
+  });
+
+  it('says which server failed a request or sent what no decoder reads, and names a redirect loop', async () => {
+    const good = await sharp(await photo(64, 64)).jpeg().toBuffer();
+    const fake = await fakeServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.startsWith('/loop/')) return void res.writeHead(302, { Location: url }).end();
+      const body = url.startsWith('/garbage/') ? Buffer.from('not an image') : good;
+      res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end(body);
+    });
+    try {
+      const urls = join(work, 'urls-which.txt');
+      await writeFile(urls, 'a/full/max/0/default.jpg\n');
+      const good3 = `${fake.base}/good/iiif/3`;
+      const loop = await compare(['--old', good3, '--new', `${fake.base}/loop/iiif/3`, '--urls', urls]);
+      expect(loop.report.results[0]?.differences[0]).toMatch(/^request failed on the new server: .*redirect/);
+      const garbage = await compare(['--old', `${fake.base}/garbage/iiif/3`, '--new', good3, '--urls', urls]);
+      expect(garbage.report.results[0]?.differences[0]).toMatch(/^not decodable on the old server: /);
+      expect(garbage.code).toBe(1);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('passes a collection re-encoded by prepare at the default threshold, and fails a mirrored one', async () => {
+    const source = join(work, 'samples');
+    const prepared = join(work, 'samples-prepared');
+    await mkdir(source, { recursive: true });
+    await cp(fileURLToPath(new URL('../../adapters/node/samples/rings.jpg', import.meta.url)), join(source, 'rings.jpg'));
+    expect((await runCli(['prepare', source, prepared])).code).toBe(0);
+    const config = { PORT: '0', HOST: '127.0.0.1', IIIF_PUBLIC_BASE_URL: PUBLIC };
+    const before = await startServer({ ...config, IIIF_ROOT: source });
+    const after = await startServer({ ...config, IIIF_ROOT: prepared });
+    // The same prepared images, served mirrored: a real mistake.
+    const mirrored = await fakeServer((req, res) => proxy(res, `${after.url}${(req.url ?? '').replace('/0/default.jpg', '/!0/default.jpg')}`));
+    try {
+      const ids = join(work, 'ids-samples.txt');
+      await writeFile(ids, 'rings.jpg\n');
+      const args = ['--old', `${before.url}/iiif/3`, '--ids', ids, '--ignore', 'tiles,sizes'];
+      const good = await compare([...args, '--new', `${after.url}/iiif/3`]);
+      const means = good.report.results.flatMap((r) => (r.meanAbsDiff === undefined ? [] : [r.meanAbsDiff]));
+      // Above the former default (3), below the default.
+      expect(Math.max(...means)).toBeGreaterThan(3);
+      expect(good.report.results.filter((r) => r.differences.length > 0)).toEqual([]);
+      expect(good.code).toBe(0);
+      const bad = await compare([...args, '--new', `${mirrored.base}/iiif/3`]);
+      const images = bad.report.results.filter((r) => !r.path.endsWith('/info.json'));
+      expect(images.filter((r) => !r.differences.some((d) => d.startsWith('pixels differ')))).toEqual([]);
+      expect(bad.code).toBe(1);
+    } finally {
+      await Promise.all([before.close(), after.close(), mirrored.close()]);
+    }
   });
 });
