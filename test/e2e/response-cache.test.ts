@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { ENTRY_OVERHEAD } from '../../src/http/response-cache.ts';
 import { type CacheName, noMetrics } from '../../src/metrics.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
@@ -90,8 +91,8 @@ describe('response cache', () => {
 
   it('keeps no more bytes than IIIF_RESPONSE_CACHE_BYTES, and no response over an eighth of it', async () => {
     const size = (await (await build({}).app.request('/iiif/3/a.png/full/!100,100/0/default.png')).arrayBuffer()).byteLength;
-    // Room for about 10 such thumbnails; each is well under an eighth of it.
-    const bound = size * 10 + size / 2;
+    // Room for about 10 such thumbnails, each counted with its keeping cost; each is well under an eighth of it.
+    const bound = (size + ENTRY_OVERHEAD) * 10.5;
     const { app } = build({ IIIF_RESPONSE_CACHE_BYTES: String(Math.floor(bound)) });
     const urls = Array.from({ length: 14 }, (_, i) => `/iiif/3/a.png/full/!${100 + i},${100 + i}/0/default.png`);
     for (const url of urls) await (await app.request(url)).arrayBuffer();
