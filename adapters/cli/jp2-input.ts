@@ -1,6 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
 import { Jp2CodecError } from '../../src/jp2/codec.ts';
-import { Jp2Error, isJpeg2000, readJp2Structure, reducedSize } from '../../src/jp2/index.ts';
+import { Jp2Error, decodedChannels, isJpeg2000, readJp2Structure, reducedSize } from '../../src/jp2/index.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 
 /** The whole file is copied into the codec's heap for each band, so it must stay well below the 4 GiB wasm limit. */
@@ -33,7 +33,7 @@ export async function readJp2Header(file: string): Promise<Jp2Header> {
       return buffer.subarray(0, bytesRead);
     };
     const s = await readJp2Structure(read, size);
-    return { ...reducedSize(s.siz, 0), channels: Math.min(4, s.siz.components.length) };
+    return { ...reducedSize(s.siz, 0), channels: decodedChannels(s) };
   } finally {
     await handle.close();
   }

@@ -9,6 +9,8 @@ export interface Jp2Colour {
   iccLength?: number;
   /** A pclr box maps one component through a palette. */
   palette: boolean;
+  /** Channels after the palette mapping (the cmap box's entries): OpenJPEG's output, not SIZ's components. */
+  mappedChannels?: number;
   /** A cdef box marks a channel as opacity. */
   alpha: boolean;
 }
@@ -97,6 +99,9 @@ export async function locateCodestream(reader: HeaderReader): Promise<Codestream
   throw new Jp2Error('JP2 file without a codestream box.');
 }
 
+/** The colr box's enumerated e-sYCC colour space (ISO 15444-2 M.11.7.3). */
+const E_SYCC = 24;
+
 /** Sub-boxes of jp2h (ihdr, colr, pclr, cmap, cdef, res): a handful in real files. */
 const MAX_HEADER_BOXES = 32;
 
@@ -121,12 +126,20 @@ async function readHeaderBox(reader: HeaderReader, jp2h: Box): Promise<{ colour:
       else if (c[0] === 2 || c[0] === 3) colour.iccLength = box.length - 3;
     } else if (box.type === 'pclr') {
       colour.palette = true;
+    } else if (box.type === 'cmap') {
+      // Four bytes per channel: component, mapping type, palette column.
+      if (box.length === 0 || box.length % 4 !== 0) throw new Jp2Error('Bad JP2 component mapping box.');
+      colour.mappedChannels = box.length / 4;
     } else if (box.type === 'cdef') {
       colour.alpha = await hasOpacity(reader, box);
     }
     offset = box.end;
   }
   if (!ihdr) throw new Jp2Error('JP2 header without an image header box.');
+  // OpenJPEG leaves e-sYCC samples as they are; shown as RGB they would be wrong colours.
+  if (colour.enumerated === E_SYCC) throw new Jp2Error('e-sYCC JPEG 2000 (colr enumerated colour space 24) is not supported.');
+  // OpenJPEG cannot apply a palette without a mapping (ISO 15444-1 I.5.3.5).
+  if (colour.palette && colour.mappedChannels === undefined) throw new Jp2Error('JP2 palette without a component mapping box.');
   return { colour, ...(imageSize ? { imageSize } : {}) };
 }
 

@@ -28,7 +28,10 @@ export interface Jp2Geometry extends Dimensions {
 export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   const full = reducedSize(s.siz, 0);
   const levels = [full];
-  for (let r = 1; r <= s.levels; r++) {
+  // A palette image's reductions average palette indices, which map to unrelated colours:
+  // it is decoded at full resolution and resized.
+  const reductions = s.codestream.colour?.palette ? 0 : s.levels;
+  for (let r = 1; r <= reductions; r++) {
     const level = reducedSize(s.siz, r);
     if (Math.round(full.width / level.width) !== 2 ** r || Math.round(full.height / level.height) !== 2 ** r) break;
     levels.push(level);
@@ -43,3 +46,17 @@ export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
     ...(aligned && tiled ? { tile: { width: siz.tileWidth, height: siz.tileHeight } } : {}),
   };
 }
+
+/**
+ * Channels of OpenJPEG's output as our glue interleaves it: a palette's mapped channels (else
+ * the components), CMYK as RGB, at most four.
+ */
+export function decodedChannels(s: Jp2Structure): 1 | 2 | 3 | 4 {
+  const colour = s.codestream.colour;
+  const n = colour?.palette ? (colour.mappedChannels ?? 1) : s.siz.components.length;
+  if (colour?.enumerated === CMYK && n >= 4) return 3;
+  return Math.min(4, Math.max(1, n)) as 1 | 2 | 3 | 4;
+}
+
+/** The colr box's enumerated CMYK colour space (ISO 15444-2 M.11.7.3), which OpenJPEG turns into RGB. */
+const CMYK = 12;

@@ -4,7 +4,7 @@ import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, loadJp2Codec } from '../jp2/codec.ts';
-import { Jp2Error, type Jp2Structure, type TilePart } from '../jp2/index.ts';
+import { Jp2Error, type Jp2Structure, type TilePart, decodedChannels } from '../jp2/index.ts';
 import { coveringBytes, coveringTiles, partsForDecode, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
 import { codeBlocksToDecode } from '../jp2/code-blocks.ts';
@@ -133,7 +133,7 @@ export interface Jp2Limits {
  */
 export function planJp2Decode(s: Jp2Structure, plan: RenderPlan, { maxBytes, maxCanvasBytes, maxInputPixels }: Jp2Limits) {
   const r = plan.levelRegion;
-  const channels = Math.min(4, s.siz.components.length);
+  const channels = decodedChannels(s);
   const grid = chromaGrid(s, plan.level);
   // A region over one decode's bound is decoded in bands of rows, each within it, onto one canvas;
   // each band widened by up to a chroma sample on every side.

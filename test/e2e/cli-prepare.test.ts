@@ -12,6 +12,7 @@ import { jp2Strips } from '../../adapters/cli/bands.ts';
 import { readJp2Header } from '../../adapters/cli/jp2-input.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { runCli } from '../helpers/cli.ts';
+import { makePaletteJp2 } from '../helpers/jp2-images.ts';
 import { pngBomb } from '../helpers/hostile-files.ts';
 import { putObject, s3rverClient, startS3rver, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
 
@@ -422,5 +423,20 @@ describe('JPEG 2000 input', () => {
     const { data, info } = await sharp(strips).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([SCAN.width, SCAN.height, 3]);
     expect(data.equals(Buffer.from(scanPixels()))).toBe(true);
+  });
+
+  it('with a palette: the mapped colours (alpha flattened on white), not the one index component', async () => {
+    for (const columns of [3, 4] as const) {
+      const { jp2, png } = await makePaletteJp2(300, 200, columns, { lossless: true, levels: 2 });
+      const file = join(work, `palette-${columns}.jp2`);
+      await writeFile(file, jp2);
+      const header = await readJp2Header(file);
+      expect(header).toEqual({ width: 300, height: 200, channels: columns });
+      const strips = join(work, `palette-${columns}-strips.tif`);
+      await jp2Strips(sharp, file, header, strips);
+      const [ours, ref] = await Promise.all([sharp(strips), sharp(png).flatten({ background: '#ffffff' })].map((image) => image.raw().toBuffer({ resolveWithObject: true })));
+      expect(ours!.info.channels, `${columns} columns`).toBe(3);
+      expect(ours!.data.equals(ref!.data), `${columns} columns`).toBe(true);
+    }
   });
 });

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { type Jp2Variant, makeJp2Pair } from '../helpers/jp2-images.ts';
+import { type Jp2Variant, makeJp2Pair, makePaletteJp2 } from '../helpers/jp2-images.ts';
 
 const VARIANTS: Record<string, Jp2Variant & { lossless: boolean }> = {
   'tiled.jp2': { width: 1000, height: 700, channels: 3, lossless: true, options: { format: 'jp2', lossless: true, tileSize: 256, levels: 3, tlm: true } },
@@ -222,6 +222,35 @@ describe('JPEG 2000 with subsampled chroma (4:2:0, made by opj_compress: test/fi
       same('banded full/max', got, 0, 0, W, H);
     } finally {
       await banded.close();
+    }
+  }, 120_000);
+});
+
+describe('JPEG 2000 with a palette (pclr and cmap boxes over one index component)', () => {
+  const PALETTES = { 'palette.jp2': 3, 'palette-alpha.jp2': 4 } as const;
+
+  it('renders the mapped colours at every size, in bands too, as the PNG of the same pixels', async () => {
+    for (const [name, columns] of Object.entries(PALETTES)) {
+      const { jp2, png } = await makePaletteJp2(1000, 700, columns, { lossless: true, tileSize: 256, levels: 3, tlm: true });
+      await writeFile(join(root, name), jp2);
+      await writeFile(join(root, `${name}.png`), png);
+      // Unscaled: the same samples. Scaled: a reduction would average indices into unrelated
+      // colours; decoded at full size and resized, it matches the PNG's resize.
+      for (const tail of ['full/max/0/default.png', '100,50,400,300/max/0/default.png', 'full/!200,200/0/default.png', '256,256,512,512/128,/0/default.png', 'full/pct:25/0/default.png']) {
+        const { mad } = await compare(name, tail);
+        expect(mad, `${name}/${tail}`).toBeLessThan(tail.includes('/max/') ? 1e-9 : 1);
+      }
+      // One index component, RGB(A) out: decoded in bands counted by the output's channels.
+      const banded = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_JP2_MAX_DECODE_BYTES: String(1024 * 1024) });
+      try {
+        const [a, b] = await Promise.all([`/iiif/3/${name}/full/max/0/default.png`, `/iiif/3/${name}.png/full/max/0/default.png`].map((p) => fetch(`${banded.url}${p}`)));
+        const [ours, ref] = await Promise.all([a!, b!].map(async (r) => ({ status: r.status, body: Buffer.from(await r.arrayBuffer()) })));
+        expect(ours!.status, `${name} banded: ${ours!.body.toString().slice(0, 200)}`).toBe(200);
+        const [x, y] = await Promise.all([ours!.body, ref!.body].map((body) => sharp(body).raw().toBuffer()));
+        expect(Buffer.compare(x!, y!), `${name} banded`).toBe(0);
+      } finally {
+        await banded.close();
+      }
     }
   }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Jp2Error, type RangeRead, jp2Geometry, readJp2Structure } from '../../src/jp2/index.ts';
+import { Jp2Error, type RangeRead, decodedChannels, jp2Geometry, readJp2Structure } from '../../src/jp2/index.ts';
 import { codeBlocksToDecode } from '../../src/jp2/code-blocks.ts';
 import { deriveSizes, deriveTiles } from '../../src/iiif/tiles.ts';
 import {
@@ -78,6 +78,25 @@ describe('JPEG 2000 header: valid files', () => {
     expect(s.codestream.colour).toEqual({ enumerated: 16, palette: false, alpha: true });
     expect(jp2Geometry(s)).toMatchObject({ width: 64, height: 48 });
     expect(jp2Geometry(s).tile).toBeUndefined();
+  });
+
+  it('palette: the channels come from the cmap box, one level only, and a palette without cmap is refused', async () => {
+    const cs = codestream({ width: 512, height: 512, components: 1, levels: 3 });
+    const pclr = box('pclr', [0, 2, 3, 7, 7, 7, 0, 0, 0, 255, 255, 255]);
+    const cmap = (columns: number) => box('cmap', Array.from({ length: columns }, (_, c) => [0, 0, 1, c]).flat());
+    for (const columns of [3, 4]) {
+      const s = await parse(jp2File(cs, 512, 512, [...ihdrBox(512, 512, 1), ...colrBox(16), ...pclr, ...cmap(columns)]));
+      expect(decodedChannels(s)).toBe(columns);
+      // Reductions would average indices, which the palette maps to unrelated colours.
+      expect(jp2Geometry(s).levels).toHaveLength(1);
+    }
+    await expect(parse(jp2File(cs, 512, 512, [...ihdrBox(512, 512, 1), ...colrBox(16), ...pclr]))).rejects.toThrow(/palette without a component mapping/);
+    await expect(parse(jp2File(cs, 512, 512, [...ihdrBox(512, 512, 1), ...colrBox(16), ...pclr, ...box('cmap', [0, 0, 1])]))).rejects.toThrow(/component mapping box/);
+    // e-sYCC would come out of OpenJPEG unconverted: refused rather than shown in wrong colours.
+    await expect(parse(jp2File(codestream({ width: 64, height: 64 }), 64, 64, [...ihdrBox(64, 64), ...colrBox(24)]))).rejects.toThrow(/e-sYCC/);
+    // CMYK comes out as RGB; without a palette the components count.
+    expect(decodedChannels(await parse(jp2File(codestream({ width: 64, height: 64, components: 4 }), 64, 64, [...ihdrBox(64, 64, 4), ...colrBox(12)])))).toBe(3);
+    expect(decodedChannels(await parse(jp2File(codestream({ width: 64, height: 64, components: 4 }), 64, 64, [...ihdrBox(64, 64, 4), ...colrBox(16)])))).toBe(4);
   });
 
   it('COC with fewer levels than COD limits the reductions', async () => {
