@@ -49,7 +49,7 @@ export function createAppContext(options: AppOptions) {
     maxWidth: config.IIIF_MAX_WIDTH,
     maxHeight: config.IIIF_MAX_HEIGHT,
     maxArea: config.IIIF_MAX_AREA,
-    jp2MaxArea: config.IIIF_JP2_MAX_OUTPUT_PIXELS,
+    formatMaxArea: { jp2: config.IIIF_JP2_MAX_OUTPUT_PIXELS, gif: config.IIIF_GIF_MAX_OUTPUT_PIXELS, avif: config.IIIF_AVIF_MAX_OUTPUT_PIXELS },
   };
   const preferredFormats = parseFormats(config.IIIF_PREFERRED_FORMATS);
   // Settings that shape the bytes, in the ETags (and so the response-cache keys): a client, a CDN
@@ -61,6 +61,8 @@ export function createAppContext(options: AppOptions) {
     config.IIIF_JPEG_QUALITY,
     config.IIIF_JPEG_OPTIMIZE_CODING ? 'optimized' : 'standard',
     config.IIIF_JP2_MAX_OUTPUT_PIXELS,
+    config.IIIF_GIF_MAX_OUTPUT_PIXELS,
+    config.IIIF_AVIF_MAX_OUTPUT_PIXELS,
     config.IIIF_DENSITY ?? '',
   ].join(' ');
   const infoSettings = [limitsTag, config.IIIF_TILE_SIZE, config.IIIF_RIGHTS ?? '', preferredFormats?.join(',') ?? ''].join(' ');

@@ -164,6 +164,10 @@ const EnvSchema = v.object({
   IIIF_JP2_MAX_DECODE_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 256 * 1024 * 1024),
   // jp2 is encoded by our OpenJPEG build on the request's thread: 1024² is under a second of encoding.
   IIIF_JP2_MAX_OUTPUT_PIXELS: int(1024 * 1024, 1, 25_000_000),
+  // libvips quantises a GIF and libheif encodes an AVIF after the pipeline, where the render deadline
+  // does not reach: measured here at up to 4.9 and 3.1 s per megapixel, so 1024² by default too.
+  IIIF_GIF_MAX_OUTPUT_PIXELS: int(1024 * 1024, 1, 25_000_000),
+  IIIF_AVIF_MAX_OUTPUT_PIXELS: int(1024 * 1024, 1, 25_000_000),
   IIIF_MAX_DECODE_BYTES: int(DEFAULT_MAX_DECODE_BYTES),
   IIIF_MAX_JPEG_SCANS: int(DEFAULT_MAX_JPEG_SCANS, 1, 10_000),
   IIIF_GEOMETRY_CACHE_BYTES: int(32 * 1024 * 1024),

@@ -148,8 +148,9 @@ function checkEncoderLimits(format: Format, output: Dimensions, size: Dimensions
   if (side !== undefined && (output.width > side || output.height > side)) {
     throw httpError(400, 'over_limit', `${format} output is limited to ${side} pixels a side; ask for a smaller size`);
   }
-  if (format === 'jp2' && limits.jp2MaxArea !== undefined && size.width * size.height > limits.jp2MaxArea) {
-    throw httpError(400, 'over_limit', `jp2 output is limited to ${limits.jp2MaxArea} pixels (IIIF_JP2_MAX_OUTPUT_PIXELS); ask for a smaller size`);
+  const area = limits.formatMaxArea?.[format];
+  if (area !== undefined && size.width * size.height > area) {
+    throw httpError(400, 'over_limit', `${format} output is limited to ${area} pixels (IIIF_${format.toUpperCase()}_MAX_OUTPUT_PIXELS); ask for a smaller size`);
   }
 }
 
@@ -157,11 +158,12 @@ function checkEncoderLimits(format: Format, output: Dimensions, size: Dimensions
 export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Limits): RenderPlan {
   const image = { width: geometry.width, height: geometry.height };
   const region = resolveRegion(req.region, image);
-  // `max` and `!w,h` are the server's to choose, so a jp2 fits its encoder's bound; an explicit
-  // size over it is a 400 naming the setting.
-  const jp2Limits = req.format === 'jp2' && limits.jp2MaxArea !== undefined ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, limits.jp2MaxArea) } : undefined;
-  const fitted = jp2Limits !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
-  const sizeLimits = fitted ? jp2Limits : limits;
+  // `max` and `!w,h` are the server's to choose, so a jp2, gif or avif fits its encoder's bound;
+  // an explicit size over it is a 400 naming the setting.
+  const formatArea = limits.formatMaxArea?.[req.format];
+  const formatLimits = formatArea !== undefined ? { ...limits, maxArea: Math.min(limits.maxArea ?? Infinity, formatArea) } : undefined;
+  const fitted = formatLimits !== undefined && (req.size.kind === 'max' || req.size.kind === 'confined');
+  const sizeLimits = fitted ? formatLimits : limits;
   const size = resolveSize(req.size, region, sizeLimits);
   const { level, levelRegion } = selectLevel(geometry, region, size);
   const rotation = req.rotation.degrees % 360;
@@ -179,7 +181,7 @@ export function planImage(req: ImageRequest, geometry: ImageGeometry, limits: Li
     format: req.format,
     outputWidth: output.width,
     outputHeight: output.height,
-    // For jp2, `max` is the capped size, however it was asked for: one canonical form for the same pixels.
-    canonical: canonicalParams({ req, image, region, size, limits: jp2Limits ?? limits, rotation }),
+    // For a capped format, `max` is the capped size, however it was asked for: one canonical form for the same pixels.
+    canonical: canonicalParams({ req, image, region, size, limits: formatLimits ?? limits, rotation }),
   };
 }

@@ -68,8 +68,11 @@ export interface Limits {
   maxWidth?: number;
   maxHeight?: number;
   maxArea?: number;
-  /** Largest jp2 output (IIIF_JP2_MAX_OUTPUT_PIXELS), the area `max` and `!w,h` shrink to for jp2; not advertised. */
-  jp2MaxArea?: number;
+  /**
+   * Largest output of the formats whose encoders run past the render deadline (jp2, gif, avif:
+   * IIIF_<FORMAT>_MAX_OUTPUT_PIXELS), the area `max` and `!w,h` shrink to for them; not advertised.
+   */
+  formatMaxArea?: Partial<Record<Format, number>>;
 }
 
 /** Exact pixel work for one request, derived from an ImageRequest and an ImageGeometry. */

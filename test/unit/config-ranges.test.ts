@@ -64,6 +64,8 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_PING_BODY', 'xml'],
   ['IIIF_JP2_MAX_DECODE_BYTES', '1'],
   ['IIIF_JP2_MAX_OUTPUT_PIXELS', '0'],
+  ['IIIF_GIF_MAX_OUTPUT_PIXELS', '0'],
+  ['IIIF_AVIF_MAX_OUTPUT_PIXELS', '25000001'],
   ['IIIF_IDLE_TIMEOUT_MS', '500'],
   ['IIIF_FORCE_HOST', 'images.example.org:99999'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'https://a.example.org:65536'],

@@ -281,7 +281,7 @@ describe('level selection (10000x7500 pyramid)', () => {
 describe('jp2 output cap and the canonical form', () => {
   it('one canonical form for the same pixels: max, !w,h and the explicit capped size all say max (3.0 §4.8)', () => {
     const image = { width: 6000, height: 6000 };
-    const limits = { maxWidth: 10_000, maxArea: 25_000_000, jp2MaxArea: 1024 * 1024 };
+    const limits = { maxWidth: 10_000, maxArea: 25_000_000, formatMaxArea: { jp2: 1024 * 1024 } };
     const forms = ['full/max/0/default.jp2', 'full/!5000,5000/0/default.jp2', 'full/1024,1024/0/default.jp2', 'full/1024,/0/default.jp2'];
     const plans = forms.map((tail) => plan(3, tail, image, limits));
     expect(plans.map((p) => [p.width, p.height])).toEqual(forms.map(() => [1024, 1024]));

@@ -154,3 +154,30 @@ describe('jp2 output', () => {
     expect(info.extraFormats).toEqual(expect.arrayContaining(['jp2', 'pdf']));
   });
 });
+
+describe('gif and avif output, whose encoders run past the render deadline', () => {
+  it('max and !w,h shrink to IIIF_GIF_MAX_OUTPUT_PIXELS and IIIF_AVIF_MAX_OUTPUT_PIXELS (1024² by default); a larger explicit size is a 400 naming the setting', async () => {
+    // 1500×1000 is over the default 1,048,576: libvips' GIF quantiser and libheif ignore sharp's
+    // timeout, at up to 4.9 and 3.1 s per megapixel here, so 25 megapixels held a render slot for minutes.
+    await writeFile(join(root, 'wide.png'), await sharp({ create: { width: 1500, height: 1000, channels: 3, background: '#2060a0' } }).png().toBuffer());
+    for (const format of ['gif', 'avif']) {
+      for (const size of ['max', '!1500,1500']) {
+        const { res, body } = await get(`/iiif/3/wide.png/full/${size}/0/default.${format}`);
+        expect(res.status, `${format} ${size}`).toBe(200);
+        const { width = 0, height = 0 } = await sharp(body).metadata();
+        expect(width * height, `${format} ${size}`).toBeLessThanOrEqual(1024 * 1024);
+        expect(width, `${format} ${size}`).toBeGreaterThanOrEqual(1250);
+        expect(Math.abs(width / height - 1.5), `${format} ${size}`).toBeLessThan(0.01);
+      }
+      const over = await get(`/iiif/3/wide.png/full/1500,/0/default.${format}`);
+      expect(over.res.status, format).toBe(400);
+      const error = JSON.parse(new TextDecoder().decode(over.body)) as { error: string; message: string };
+      expect(error).toEqual({ status: 400, error: 'over_limit', message: `${format} output is limited to 1048576 pixels (IIIF_${format.toUpperCase()}_MAX_OUTPUT_PIXELS); ask for a smaller size` });
+      // The setting moves the bound; other formats keep the full size.
+      const setting = { [`IIIF_${format.toUpperCase()}_MAX_OUTPUT_PIXELS`]: '1500000' };
+      expect((await get(`/iiif/3/wide.png/full/1500,/0/default.${format}`, setting)).res.status, format).toBe(200);
+    }
+    const png = await get('/iiif/3/wide.png/full/max/0/default.png');
+    expect(await sharp(png.body).metadata()).toMatchObject({ width: 1500, height: 1000 });
+  }, 60_000);
+});
