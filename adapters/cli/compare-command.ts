@@ -45,7 +45,7 @@ export function addCompareCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nExit 0 when every URL answers the same, 1 when any differs (request, status, content type, output size,\n' +
-        'pixels beyond --threshold, info.json width/height/sizes/tiles/profile/id host; --ignore excepted) or the\n' +
+        'pixels beyond --threshold, info.json version/width/height/sizes/tiles/profile/id; --ignore excepted) or the\n' +
         'run failed, 2 on bad arguments, 3 when the old server answered no URL with 2xx (nothing was compared).',
     )
     .action(async (flags: Flags) => {

@@ -6,14 +6,21 @@ export interface InfoDiff {
   text: string;
 }
 
-/** The info.json fields a viewer depends on: width, height, sizes, tiles, profile level and the host in `id`. */
+/**
+ * The info.json fields a viewer depends on: the API version, width, height, sizes, tiles, profile
+ * level, and `id` (viewers build every tile URL from it) in three parts, so a change of host, which
+ * a migration may make on purpose, can be accepted alone.
+ */
 const FIELDS: Array<[string, (j: Json) => unknown]> = [
+  ['version', apiVersion],
   ['width', (j) => j.width],
   ['height', (j) => j.height],
   ['sizes', (j) => sortedSizes(j.sizes)],
   ['tiles', (j) => normalTiles(j.tiles)],
   ['profile', profileLevel],
-  ['id host', idHost],
+  ['id scheme', (j) => idUrl(j)?.protocol],
+  ['id host', (j) => idUrl(j)?.host],
+  ['id path', (j) => idUrl(j)?.pathname],
 ];
 
 export function diffInfo(oldBytes: Uint8Array, newBytes: Uint8Array): InfoDiff[] {
@@ -54,17 +61,24 @@ function profileLevel(j: Json): string | undefined {
   return typeof first === 'string' ? /level[0-2]/.exec(first)?.[0] : undefined;
 }
 
-function idHost(j: Json): string | undefined {
+/** `id` (3.0) or `@id` (2.1) as a URL; a missing or unparsable one has no parts. */
+function idUrl(j: Json): URL | undefined {
   const id = j.id ?? j['@id'];
-  try {
-    return typeof id === 'string' ? new URL(id).host : undefined;
-  } catch {
-    return undefined;
+  return typeof id === 'string' && URL.canParse(id) ? new URL(id) : undefined;
+}
+
+/** `2` or `3`, from the Image API context URI in `@context` (a string or a list). */
+function apiVersion(j: Json): string | undefined {
+  const contexts: unknown[] = Array.isArray(j['@context']) ? j['@context'] : [j['@context']];
+  for (const c of contexts) {
+    const version = typeof c === 'string' ? /iiif\.io\/api\/image\/(\d)\/context\.json/.exec(c)?.[1] : undefined;
+    if (version) return version;
   }
+  return undefined;
 }
 
 /**
  * Checks `--ignore` accepts: what a migration may change on purpose (another tile size lists
  * other tiles and sizes). Width, height, status and pixels are never expected to change.
  */
-export const IGNORABLE = ['sizes', 'tiles', 'profile', 'id host', 'content type'];
+export const IGNORABLE = ['sizes', 'tiles', 'profile', 'id host', 'id scheme', 'id path', 'version', 'content type'];

@@ -262,8 +262,30 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     const { code, report } = await compare(['--old', oldBase, '--new', `${twinServer.url}/iiif/3`, '--urls', urls]);
     expect(code).toBe(1);
     const info = report.results.find((r) => r.path === 'photo.png/info.json');
-    expect(info?.infoDiffs).toEqual([`id host "images.example.org" → "${new URL(twinServer.url).host}"`]);
+    expect(info?.infoDiffs).toEqual([`id scheme "https:" → "http:"`, `id host "images.example.org" → "${new URL(twinServer.url).host}"`]);
     expect(report.results.find((r) => r.path.endsWith('.jpg'))?.meanAbsDiff).toBe(0);
+  });
+
+  it('reports an info.json whose id has another path or whose API version differs, though every image matches', async () => {
+    // A public base URL with a path too many: every id is a 404 on the new server itself.
+    const wrongBase = await startServer({ PORT: '0', HOST: '127.0.0.1', IIIF_TILE_SIZE: '256', IIIF_ROOT: join(work, 'old'), IIIF_JPEG_QUALITY: '95', IIIF_PUBLIC_BASE_URL: `${PUBLIC}/iiif` });
+    try {
+      const urls = join(work, 'id-path.txt');
+      await writeFile(urls, 'photo.png/info.json\nphoto.png/full/!200,200/0/default.jpg\n');
+      const moved = await compare(['--old', oldBase, '--new', `${wrongBase.url}/iiif/3`, '--urls', urls]);
+      expect(moved.code).toBe(1);
+      expect(moved.report.results.find((r) => r.path === 'photo.png/info.json')?.infoDiffs).toEqual([`id path "/iiif/3/photo.png" → "/iiif/iiif/3/photo.png"`]);
+      // Accepted on purpose, it is still reported, as ignored.
+      expect((await compare(['--old', oldBase, '--new', `${wrongBase.url}/iiif/3`, '--urls', urls, '--ignore', 'id path'])).code).toBe(0);
+    } finally {
+      await wrongBase.close();
+    }
+    // A 2.1 info.json answered by a 3.0 one: the version and the id's path differ.
+    const urls = join(work, 'version.txt');
+    await writeFile(urls, 'photo.png/info.json\n');
+    const versions = await compare(['--old', `${new URL(oldBase).origin}/iiif/2`, '--new', newBase, '--urls', urls]);
+    expect(versions.code).toBe(1);
+    expect(versions.report.results[0]?.infoDiffs).toEqual(expect.arrayContaining([`version "2" → "3"`, `id path "/iiif/2/photo.png" → "/iiif/3/photo.png"`]));
   });
 
   it('refuses bad arguments with one line and exit 2', async () => {
