@@ -53,6 +53,24 @@ export function decodeBytes(meta: Pick<Metadata, 'format' | 'width' | 'height' |
   }
 }
 
+/** A tiled TIFF level: its tile grid and samples. */
+export interface TileShape {
+  tileWidth: number;
+  tileHeight: number;
+  samplesPerPixel: number;
+  bitsPerSample: number[];
+}
+
+/**
+ * What libvips holds to read a region of a tiled level: each covering tile decoded whole, a row
+ * of them at once (measured: 840 MB for a row of twenty 5120×2560 RGB tiles of a 38 KB file).
+ */
+export function tiledDecodeBytes(level: TileShape, region: { x: number; w: number }): number {
+  const columns = Math.floor((region.x + Math.max(1, region.w) - 1) / level.tileWidth) - Math.floor(region.x / level.tileWidth) + 1;
+  const bytesPerSample = Math.ceil(Math.max(8, ...level.bitsPerSample) / 8);
+  return level.tileWidth * level.tileHeight * level.samplesPerPixel * bytesPerSample * columns;
+}
+
 export function assertDecodeBytes(bytes: number, budget: DecodeBudget): void {
   if (bytes > budget.maxDecodeBytes) {
     throw httpError(

@@ -173,6 +173,30 @@ describe('11.1 memory bombs of untiled formats are refused from their header', (
   });
 });
 
+describe('tiled TIFF levels: the covering tiles libvips decodes whole are charged', () => {
+  it('a row of large deflate tiles over IIIF_MAX_DECODE_BYTES is refused on GET and HEAD; one column is not', async () => {
+    // 8192×2048 in four 2048² RGB tiles: a few KB on disk, 12,582,912 bytes per decoded tile.
+    const flat = await sharp({ create: { width: 8192, height: 2048, channels: 3, background: '#2a6' } })
+      .tiff({ tile: true, tileWidth: 2048, tileHeight: 2048, compression: 'deflate' })
+      .toBuffer();
+    await writeFile(join(root, 'big-tiles.tif'), flat);
+    const tight = await serve({ IIIF_MAX_DECODE_BYTES: String(16 * 1024 * 1024) });
+    for (const tail of ['full/64,/0/default.jpg', '2000,0,100,100/max/0/default.jpg']) {
+      const refused = await get(tight, `/iiif/3/big-tiles.tif/${tail}`);
+      // Four columns, then the two a region across a tile edge meets.
+      const bytes = tail.startsWith('full') ? 4 * 12_582_912 : 2 * 12_582_912;
+      expect([refused.status, refused.json?.error], tail).toEqual([400, 'over_limit']);
+      expect(refused.json?.message, tail).toContain(`${bytes} bytes at once (limit IIIF_MAX_DECODE_BYTES`);
+      expect((await fetch(`${tight.url}/iiif/3/big-tiles.tif/${tail}`, { method: 'HEAD' })).status, tail).toBe(400);
+    }
+    const one = await get(tight, '/iiif/3/big-tiles.tif/2048,0,2048,2048/64,/0/default.png');
+    expect(one.status).toBe(200);
+    const { data, info } = await sharp(one.body).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([64, 64]);
+    expect(Array.from(data.subarray(0, 3))).toEqual([0x22, 0xaa, 0x66]);
+  });
+});
+
 describe('11.2 CPU bombs: scan count capped before decoding, renders cut at the deadline', () => {
   it('a valid progressive JPEG with 896 scans is refused with 400 over_limit naming IIIF_MAX_JPEG_SCANS, fast', async () => {
     const server = await serve();

@@ -96,6 +96,30 @@ describe('memory under large renders', () => {
   });
 });
 
+describe('memory of a part of a turned image', () => {
+  it('a region of a large JPEG with EXIF orientation 6 holds about what the region needs, not the whole image', async () => {
+    // 8000×6000 stored, 6000×8000 upright: holding it whole is 144 MB, as libvips does to turn it before cutting.
+    const turned = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#3070b0' } })
+      .jpeg({ quality: 80 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    await writeFile(join(root, 'turned.jpg'), turned);
+    const server = await startChild({ MALLOC_ARENA_MAX: '2' });
+    try {
+      const start = await memory(server.child.pid ?? 0);
+      for (const tail of ['0,0,512,512/256,/0/default.jpg', '5000,7000,1000,1000/500,/0/default.jpg']) {
+        const res = await fetch(`${server.url}/iiif/3/turned.jpg/${tail}`);
+        expect(res.status, tail).toBe(200);
+        expect(await sharp(Buffer.from(await res.arrayBuffer())).metadata(), tail).toMatchObject({ width: tail.startsWith('0,') ? 256 : 500 });
+      }
+      const end = await memory(server.child.pid ?? 0);
+      expect(end.peak - start.rss, `start ${start.rss} MiB, peak ${end.peak} MiB`).toBeLessThan(100);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('graceful shutdown (SIGTERM)', () => {
   const slow = (url: string, i: number) => fetch(`${url}/iiif/3/big.jpg/full/^4000,1000/${45 + i}/default.webp`);
 

@@ -93,6 +93,11 @@ describe('orientation tags', () => {
     expect(cut.status).toBe(200);
     expect(await diffFromUpright(name, cut.body, region, { width: 60, height: 50 })).toBeLessThan(1);
 
+    // A part away from every edge, scaled: cut from the stored frame, then turned.
+    const part = await get(`${name}/10,20,100,60/50,30/0/default.png`);
+    expect(part.status).toBe(200);
+    expect(await diffFromUpright(name, part.body, { left: 10, top: 20, width: 100, height: 60 }, { width: 50, height: 30 })).toBeLessThan(3);
+
     // Scaled: !w,h fits the upright frame (spec 3.0 §4.2).
     const fit = await get(`${name}/full/!100,100/0/default.png`);
     expect(fit.status).toBe(200);
