@@ -21,6 +21,8 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
   if (first?.tiled && first.planarConfiguration === 2 && first.samplesPerPixel > 1) {
     throw httpError(422, 'unsupported_source', 'tiled TIFFs with separate sample planes cannot be decoded here');
   }
+  const layout = first && unrenderableLayout(first);
+  if (layout) throw httpError(422, 'unsupported_source', layout);
   const levels = pyramidLevels(structure);
   const base = levels[0];
   if (!base) return undefined;
@@ -40,4 +42,22 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
     levelAccess: access,
     tiffLevels: levels,
   };
+}
+
+/** Colour samples of each photometric interpretation libvips turns into sRGB (TIFF 6.0; 8 is CIELab). */
+const COLOUR_SAMPLES: Record<number, number> = { 0: 1, 1: 1, 2: 3, 3: 1, 5: 4, 6: 3, 8: 3 };
+
+/**
+ * Why libvips cannot render this image, or undefined: other interpretations (ICCLab, LogL, LogLuv,
+ * unknown ones) have no route to sRGB, and more samples than colour and one alpha (multispectral
+ * scans) exceed what its colour operations take. Each was a 500 from the renderer.
+ */
+function unrenderableLayout(image: { photometric?: number; samplesPerPixel: number }): string | undefined {
+  const photometric = image.photometric ?? 1;
+  const colour = COLOUR_SAMPLES[photometric];
+  if (colour === undefined) return `TIFF images with photometric interpretation ${photometric} cannot be rendered here`;
+  if (image.samplesPerPixel > colour + 1) {
+    return `TIFF images with ${image.samplesPerPixel} samples per pixel (${colour} colour and more than one extra) cannot be rendered here`;
+  }
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { makeHostileFiles, planarTiledTiff, quadrantColour } from '../helpers/hostile-files.ts';
+import { layoutTiff, makeHostileFiles, planarTiledTiff, quadrantColour } from '../helpers/hostile-files.ts';
 
 let server: RunningServer;
 let root: string;
@@ -157,6 +157,28 @@ describe('unusual but valid encodings render correctly', () => {
     for (const tail of ['info.json', 'full/max/0/default.jpg']) {
       const a = await get(`/iiif/3/planar.tif/${tail}`);
       expect([a.status, a.json?.error], tail).toEqual([422, 'unsupported_source']);
+    }
+  });
+
+  it('TIFF layouts libvips cannot turn into sRGB are a 422 at info.json, GET and HEAD, not a 500; usual ones render', async () => {
+    const files: Array<[name: string, bytes: Buffer, status: number]> = [
+      ['spp9.tif', layoutTiff(9, 2, 3), 422],
+      ['rgb-2-extra.tif', layoutTiff(5, 2, 3), 422],
+      ['icclab.tif', layoutTiff(3, 9, 3), 422],
+      ['unknown-photometric.tif', layoutTiff(1, 99, 1), 422],
+      ['rgba.tif', layoutTiff(4, 2, 3), 200],
+      ['grey-alpha.tif', layoutTiff(2, 1, 1), 200],
+      ['cmyk.tif', layoutTiff(4, 5, 4), 200],
+    ];
+    for (const [name, bytes, status] of files) {
+      await writeFile(join(root, name), bytes);
+      for (const tail of ['info.json', 'full/max/0/default.jpg', 'full/8,/0/default.png']) {
+        const a = await get(`/iiif/3/${name}/${tail}`);
+        expect(a.status, `${name} ${tail}`).toBe(status);
+        if (status === 422) expect(a.json?.message, `${name} ${tail}`).toMatch(/^TIFF images with .* cannot be rendered here$/);
+      }
+      const head = await fetch(`${server.url}/iiif/3/${name}/full/max/0/default.jpg`, { method: 'HEAD' });
+      expect(head.status, `HEAD ${name}`).toBe(status);
     }
   });
 

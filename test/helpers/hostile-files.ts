@@ -90,6 +90,45 @@ export function tinyTiff(o: TiffOptions = {}): Buffer {
 }
 
 /**
+ * A valid little-endian 16×16 8-bit strip TIFF with `samples` samples per pixel, the ones past the
+ * colour ones marked as unspecified extra samples, and the given PhotometricInterpretation:
+ * multispectral scans, ICCLab and other layouts libvips reads but cannot turn into sRGB.
+ */
+export function layoutTiff(samples: number, photometric: number, colour: number): Buffer {
+  const extra = Math.max(0, samples - colour);
+  const entries: Array<[tag: number, type: number, count: number, value: number]> = [
+    [256, 3, 1, 16], [257, 3, 1, 16], [258, 3, samples, 0], [259, 3, 1, 1], [262, 3, 1, photometric],
+    [273, 4, 1, 0], [277, 3, 1, samples], [278, 3, 1, 16], [279, 4, 1, 16 * 16 * samples],
+    ...(extra > 0 ? [[338, 3, extra, 0] as [number, number, number, number]] : []),
+  ];
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const arraysAt = 8 + ifdSize;
+  const bitsAt = arraysAt;
+  const extraAt = bitsAt + 2 * samples;
+  const dataAt = extraAt + 2 * extra;
+  const out = Buffer.alloc(dataAt + 16 * 16 * samples, 0x80);
+  out.write('II', 0, 'latin1');
+  out.writeUInt16LE(42, 2);
+  out.writeUInt32LE(8, 4);
+  out.writeUInt16LE(entries.length, 8);
+  entries.forEach(([tag, type, count, value], i) => {
+    const at = 10 + i * 12;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(count, at + 4);
+    const inline = count * 2 <= 4 || type === 4;
+    const v = tag === 273 ? dataAt : tag === 258 && !inline ? bitsAt : tag === 338 && !inline ? extraAt : value;
+    if (tag === 258 && inline) for (let s = 0; s < count; s++) out.writeUInt16LE(8, at + 8 + 2 * s);
+    else if (type === 3 && inline) out.writeUInt16LE(v, at + 8);
+    else out.writeUInt32LE(v, at + 8);
+  });
+  out.writeUInt32LE(0, 8 + ifdSize - 4);
+  for (let s = 0; s < samples; s++) out.writeUInt16LE(8, bitsAt + 2 * s);
+  for (let s = 0; s < extra; s++) out.writeUInt16LE(0, extraAt + 2 * s);
+  return out;
+}
+
+/**
  * A valid little-endian 32×32 RGB TIFF in 16×16 uncompressed tiles with separate sample planes
  * (PlanarConfiguration 2): 4 tiles per plane, red, green and blue planes one after another.
  */
