@@ -84,7 +84,15 @@ function once(fn: () => void): () => void {
 /** The same renderer, with its pixel work limited to the given slots (info.json and 304s never wait). */
 export function limitRenderer(renderer: Renderer, options: RenderSlotOptions): Renderer {
   const slots = createRenderSlots(options);
-  const limited: Renderer = { render: (input, plan) => slots.run(input.signal, () => renderer.render(input, plan)) };
+  const limited: Renderer = {
+    render(input, plan) {
+      const asked = performance.now();
+      return slots.run(input.signal, async () => {
+        const queueMs = performance.now() - asked;
+        return { ...(await renderer.render(input, plan)), queueMs };
+      });
+    },
+  };
   // A header check is a small read, never pixel work: it takes no slot.
   if (renderer.check) limited.check = renderer.check.bind(renderer);
   return limited;

@@ -23,6 +23,8 @@ export interface RenderOutput {
   readMs: number;
   /** 'tiles' when the pixels came from stored tiles decoded on their own (Server-Timing `path`). */
   via?: 'tiles';
+  /** Milliseconds spent waiting for a render slot, which are not render time. */
+  queueMs?: number;
 }
 
 /** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */

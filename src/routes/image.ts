@@ -79,8 +79,9 @@ export async function imageResponse(
     return c.body(cached.body, 200);
   }
   const started = performance.now();
-  const { body, readMs, via } = await app.renderer.render(input, plan);
-  const renderMs = performance.now() - started - readMs;
+  const { body, readMs, via, queueMs = 0 } = await app.renderer.render(input, plan);
+  const renderMs = performance.now() - started - readMs - queueMs;
+  if (queueMs >= 0.05) setMetric(c, 'queue', queueMs, 'waiting for a render slot');
   setMetric(c, 'read', readMs, 'source read');
   setMetric(c, 'render', renderMs, 'render');
   setMetric(c, 'path', via ?? 'render');

@@ -75,6 +75,34 @@ describe('Prometheus metrics on their own port (IIIF_METRICS_PORT)', () => {
     expect(sample(text, 'process_open_fds')).toBeGreaterThan(3);
   });
 
+  it('render time excludes the wait for a render slot, which Server-Timing reports as queue', async () => {
+    const noise = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: '#888', noise: { type: 'gaussian', mean: 128, sigma: 50 } } }).png().toBuffer();
+    await writeFile(join(root, 'noise.png'), noise);
+    const one = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0', IIIF_METRICS_PORT: '0' });
+    try {
+      const started = performance.now();
+      const timings = await Promise.all(
+        [0, 1, 2, 3].map(async (i) => {
+          const res = await fetch(`${one.url}/iiif/3/noise.png/full/${1200 + i},/0/default.webp`);
+          await res.arrayBuffer();
+          expect(res.status).toBe(200);
+          return res.headers.get('server-timing') ?? '';
+        }),
+      );
+      const wall = performance.now() - started;
+      const dur = (timing: string, name: string) => Number(new RegExp(`(?:^|,)${name};dur=([\\d.]+)`).exec(timing)?.[1] ?? 0);
+      // One slot: renders run one after another, so their render times add up to at most the wall time.
+      const renders = timings.reduce((sum, t) => sum + dur(t, 'render'), 0);
+      expect(renders, timings.join('\n')).toBeLessThan(wall);
+      // Three of the four waited, each at least the first render's time.
+      expect(timings.filter((t) => dur(t, 'queue') > 0).length, timings.join('\n')).toBeGreaterThanOrEqual(3);
+      const histogram = sample(await (await fetch(one.metricsUrl!)).text(), 'iiif_render_duration_seconds_sum');
+      expect((histogram ?? Infinity) * 1000).toBeLessThan(wall);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('is not served on the image port, and only /metrics on its own', async () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     expect((await fetch(new URL('/other', server.metricsUrl!))).status).toBe(404);
