@@ -1,3 +1,4 @@
+import { httpError } from '../errors.ts';
 import type { IiifVersion, RenderPlan } from '../iiif/types.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import type { ImageSource, SourceObject } from '../sources/source.ts';
@@ -35,4 +36,13 @@ export interface Renderer {
    * whole object: HEAD and conditional requests then answer the status a GET would get.
    */
   check?(input: RenderInput, plan: RenderPlan): Promise<void>;
+}
+
+/**
+ * A client that has left gets no pixels: a render stops between its stages (after the source read,
+ * between JPEG 2000 bands, before the encode) and its slot goes to the next request. One libvips
+ * pipeline, once started, runs to its end or the request deadline.
+ */
+export function stopIfGone(input: Pick<RenderInput, 'signal'>): void {
+  if (input.signal?.aborted) throw httpError(503, 'busy', 'the request was cancelled', { 'Retry-After': '1' });
 }

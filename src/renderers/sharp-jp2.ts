@@ -8,7 +8,7 @@ import { Jp2Error, type Jp2Structure, type TilePart, decodedChannels } from '../
 import { coveringBytes, coveringTiles, partsForDecode, readTileSubset, tilePixels } from '../jp2/subset.ts';
 import { walkTileParts } from '../jp2/tile-index.ts';
 import { codeBlocksToDecode } from '../jp2/code-blocks.ts';
-import type { RenderInput } from './renderer.ts';
+import { type RenderInput, stopIfGone } from './renderer.ts';
 import { type Jp2DecodePool, Jp2ThreadError, jp2DecodePool } from './sharp-jp2-pool.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
@@ -186,6 +186,7 @@ export async function openJp2(
   checkCodeBlocks(codeBlocksToDecode(bytes, s, tiles), maxBlocks);
   let canvas: { data: Uint8Array<ArrayBuffer>; channels: number } | undefined;
   for (let y = 0; y < r.h; y += rows) {
+    stopIfGone(input);
     const band = { ...r, y: r.y + y, h: Math.min(rows, r.h - y) };
     const wide = onChromaGrid(band, grid);
     const decoded = await decodeArea(bytes, { reduce: plan.level, area: areaAtReduction(s, wide, plan.level), maxBytes });

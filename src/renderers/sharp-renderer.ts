@@ -6,7 +6,7 @@ import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from '../iiif/limits
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
-import type { RenderInput, Renderer } from './renderer.ts';
+import { type RenderInput, type Renderer, stopIfGone } from './renderer.ts';
 import { type DecodeBudget, type StripShape, assertDecodeBytes, checkWholeDecode, tiledDecodeBytes } from './sharp-budget.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
@@ -85,12 +85,14 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
           ? await openJp2(sharp, input, plan, jp2Limits)
           : await open(sharp, input, plan, options.maxInputPixels, budget);
         const readMs = performance.now() - started;
+        stopIfGone(input);
         let image = 'turn' in source && source.turn
           ? await cropThenTurn(sharp, source, plan, input.deadline)
           : cropAndScale(source.image, plan, source.region, source.level, source.shrinkOnLoad);
         if (plan.mirror || plan.rotation !== 0) image = await rotate(sharp, image, plan, input.deadline);
         image = applyQuality(image, plan);
         image = encode(image, plan, options);
+        stopIfGone(input);
         const body = await outputBody(withDeadline(image, input.deadline), plan.format, options.density);
         return source.fromTiles ? { body, readMs, via: 'tiles' } : { body, readMs };
       } catch (e) {

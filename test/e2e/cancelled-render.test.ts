@@ -1,0 +1,70 @@
+/**
+ * A render whose client has left stops at the next stage (after the source read, before the
+ * encode), so the slot it holds goes to the next request instead of to pixels nobody will get.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { fsSource } from '../../src/sources/fs-source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iiif-edge-cancel-'));
+  const noise = sharp({ create: { width: 3000, height: 2500, channels: 3, background: '#888', noise: { type: 'gaussian', mean: 128, sigma: 50 } } });
+  await writeFile(join(root, 'heavy.png'), await noise.png({ compressionLevel: 1 }).toBuffer());
+  await writeFile(join(root, 'small.png'), await sharp({ create: { width: 64, height: 64, channels: 3, background: '#c33' } }).png().toBuffer());
+}, 60_000);
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const READ_DELAY_MS = 400;
+
+/** One render slot; reads of heavy.png take READ_DELAY_MS, like a slow store. */
+function build() {
+  const inner = fsSource({ root });
+  const source: ImageSource = {
+    kind: inner.kind,
+    local: true,
+    stat: (id, signal) => inner.stat(id, signal),
+    read: async (id, range, signal) => {
+      if (id === 'heavy.png' && !range) await new Promise((ok) => setTimeout(ok, READ_DELAY_MS));
+      return inner.read(id, range);
+    },
+  };
+  return createApp({
+    config: loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0' }),
+    source,
+    renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }),
+  });
+}
+
+const HEAVY = '/iiif/3/heavy.png/full/max/0/default.webp';
+
+describe('a render whose client left', () => {
+  it('gives its slot to the next request once its source is read, instead of encoding', async () => {
+    const app = build();
+    // What the heavy render costs when someone waits for it.
+    let started = performance.now();
+    expect((await app.request(HEAVY)).status).toBe(200);
+    const heavyMs = performance.now() - started;
+    expect(heavyMs).toBeGreaterThan(READ_DELAY_MS * 2);
+
+    // Its client leaves while the source is read; the next request waits for the slot.
+    const gone = new AbortController();
+    const left = Promise.resolve(app.request(HEAVY, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
+    await new Promise((ok) => setTimeout(ok, 50));
+    gone.abort();
+    started = performance.now();
+    const next = await app.request('/iiif/3/small.png/full/32,/0/default.png');
+    const nextMs = performance.now() - started;
+    expect(next.status).toBe(200);
+    await left;
+    // The slot came free after the read, not after the encode.
+    expect(nextMs, `heavy render ${Math.round(heavyMs)} ms, next request ${Math.round(nextMs)} ms`).toBeLessThan(READ_DELAY_MS + (heavyMs - READ_DELAY_MS) / 2);
+  }, 60_000);
+});
