@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
 import { createEdgeTileCache } from './image/edge-tile-cache.ts';
-import { type ResponseStore, createResponseCache } from './http/response-cache.ts';
+import { ENTRY_OVERHEAD, type ResponseStore, createResponseCache } from './http/response-cache.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
@@ -68,8 +68,12 @@ export function createAppContext(options: AppOptions) {
   const infoSettings = [limitsTag, config.IIIF_TILE_SIZE, config.IIIF_RIGHTS ?? '', preferredFormats?.join(',') ?? ''].join(' ');
   const preflight = preflightReader(config);
   const emitted = { slashSubstitute: config.IIIF_SLASH_SUBSTITUTE, rawSlash: config.IIIF_RAW_SLASH_CANONICAL === 'as-received' };
-  // Encoded info.json bodies: viewers fetch the same ones over and over.
-  const bodies = new LRUCache<string, Uint8Array>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (body) => body.byteLength || 1 });
+  // Encoded info.json bodies: viewers fetch the same ones over and over. Keys hold the request's
+  // host when no public base is set, so each entry counts its key and keeping cost too.
+  const bodies = new LRUCache<string, Uint8Array>({
+    maxSize: 8 * 1024 * 1024,
+    sizeCalculation: (body, key) => body.byteLength + 2 * key.length + ENTRY_OVERHEAD,
+  });
   const infoBodies = {
     get: (key: string) => counted('info', bodies.get(key)),
     set: (key: string, body: Uint8Array) => void bodies.set(key, body),
