@@ -20,7 +20,8 @@ export function errorHandler(config: Config) {
     // What a route set for the image it meant to send (validators, canonical Link) is not this answer's.
     for (const name of REPRESENTATION_HEADERS) c.header(name, undefined);
     for (const [name, value] of answer.headers) c.header(name, value);
-    served(c, e.code, utf8Length(answer.body));
+    // A HEAD answer sends no body bytes, though its Content-Length states the body a GET gets.
+    served(c, e.code, c.req.method === 'HEAD' ? 0 : utf8Length(answer.body));
     return c.body(answer.body, e.status as 400);
   };
 }

@@ -103,6 +103,18 @@ describe('Prometheus metrics on their own port (IIIF_METRICS_PORT)', () => {
     }
   });
 
+  it('counts no body bytes for HEAD answers, errors included', async () => {
+    const bytes = async () => sample(await scrape(), 'iiif_response_bytes_total', { route: 'info' }) ?? 0;
+    await fetch(`${server.url}/iiif/3/grid.jpg/info.json`);
+    const before = await bytes();
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${server.url}/iiif/3/missing-${i}.jpg/info.json`, { method: 'HEAD' });
+      expect(res.status).toBe(404);
+      expect((await res.arrayBuffer()).byteLength).toBe(0);
+    }
+    expect(await bytes()).toBe(before);
+  });
+
   it('is not served on the image port, and only /metrics on its own', async () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     expect((await fetch(new URL('/other', server.metricsUrl!))).status).toBe(404);
