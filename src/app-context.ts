@@ -4,6 +4,7 @@ import { endTime, startTime } from 'hono/timing';
 import type { Config } from './config.ts';
 import { createEdgeTileCache } from './image/edge-tile-cache.ts';
 import { ENTRY_OVERHEAD, type ResponseStore, createResponseCache } from './http/response-cache.ts';
+import { createSharedRenders } from './http/shared-renders.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
@@ -92,6 +93,7 @@ export function createAppContext(options: AppOptions) {
     infoSettings,
     infoBodies,
     edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
+    sharedRenders: createSharedRenders(),
     /** Rendered responses (IIIF_RESPONSE_CACHE_BYTES, then the store); its `stats` count hits and misses. */
     responses: createResponseCache(config.IIIF_RESPONSE_CACHE_BYTES, options.responseStore),
     logger: options.logger ?? jsonLinesLogger({ level: 'warn' }),

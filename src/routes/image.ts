@@ -79,16 +79,23 @@ export async function imageResponse(
     return c.body(cached.body, 200);
   }
   const started = performance.now();
-  const { body, readMs, via, queueMs = 0 } = await app.renderer.render(input, plan);
+  const { renderer } = app;
+  const { output, joined } = await app.sharedRenders.run(cacheKey, c.req.raw.signal, (signal) => renderer.render({ ...input, signal }, plan));
+  const { body, readMs, via, queueMs = 0 } = output;
+  setMetric(c, 'path', via ?? 'render');
+  served(c, via ?? 'render', body.byteLength);
+  if (joined) {
+    // Another request's render answered this one too: its time is that request's.
+    setMetric(c, 'shared', performance.now() - started, 'waiting for the same render');
+    return c.body(body, 200);
+  }
   const renderMs = performance.now() - started - readMs - queueMs;
   if (queueMs >= 0.05) setMetric(c, 'queue', queueMs, 'waiting for a render slot');
   setMetric(c, 'read', readMs, 'source read');
   setMetric(c, 'render', renderMs, 'render');
-  setMetric(c, 'path', via ?? 'render');
   addSourceMs(c, readMs);
   c.set('renderMs', renderMs);
   app.responses?.set(cacheKey, { body, via: via ?? 'render' });
-  served(c, via ?? 'render', body.byteLength);
   return c.body(body, 200);
 }
 

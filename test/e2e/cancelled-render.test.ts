@@ -1,6 +1,7 @@
 /**
- * A render whose client has left stops at the next stage (after the source read, before the
+ * A render whose clients have all left stops at the next stage (after the source read, before the
  * encode), so the slot it holds goes to the next request instead of to pixels nobody will get.
+ * Identical requests share one render, which one of them leaving does not stop.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
+import type { Renderer } from '../../src/renderers/renderer.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 
 let root: string;
@@ -24,8 +26,9 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 const READ_DELAY_MS = 400;
 
-/** One render slot; reads of heavy.png take READ_DELAY_MS, like a slow store. */
+/** One render slot; reads of heavy.png take READ_DELAY_MS, like a slow store. Counts renders. */
 function build() {
+  const counts = { renders: 0 };
   const inner = fsSource({ root });
   const source: ImageSource = {
     kind: inner.kind,
@@ -36,11 +39,15 @@ function build() {
       return inner.read(id, range);
     },
   };
-  return createApp({
-    config: loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0' }),
-    source,
-    renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }),
-  });
+  const sharpOne = sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 });
+  const renderer: Renderer = {
+    render: (input, plan) => {
+      counts.renders++;
+      return sharpOne.render(input, plan);
+    },
+  };
+  const app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0' }), source, renderer });
+  return Object.assign(app, { counts });
 }
 
 const HEAVY = '/iiif/3/heavy.png/full/max/0/default.webp';
@@ -66,5 +73,26 @@ describe('a render whose client left', () => {
     await left;
     // The slot came free after the read, not after the encode.
     expect(nextMs, `heavy render ${Math.round(heavyMs)} ms, next request ${Math.round(nextMs)} ms`).toBeLessThan(READ_DELAY_MS + (heavyMs - READ_DELAY_MS) / 2);
+  }, 60_000);
+
+  it('is shared by identical requests, and one of them leaving does not stop it for the others', async () => {
+    const app = build();
+    const url = '/iiif/3/heavy.png/full/600,/0/default.png';
+    const gone = new AbortController();
+    const first = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
+    const others = [0, 1, 2].map(() => Promise.resolve(app.request(url)));
+    await new Promise((ok) => setTimeout(ok, 50));
+    gone.abort();
+    const answers = await Promise.all(others);
+    await first;
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(app.counts.renders).toBe(1);
+    const bodies = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())));
+    expect(await sharp(bodies[0]).metadata()).toMatchObject({ width: 600, height: 500 });
+    expect(bodies.every((b) => b.equals(bodies[0]!))).toBe(true);
+    expect(answers.filter((r) => /shared;dur=/.test(r.headers.get('server-timing') ?? ''))).toHaveLength(3);
+    // Done, it is not shared with a later request.
+    expect((await app.request(url)).status).toBe(200);
+    expect(app.counts.renders).toBe(2);
   }, 60_000);
 });
