@@ -75,6 +75,11 @@ function fromHeader(bytes: Uint8Array): SourceGeometry {
     throw httpError(422, 'unsupported_source', 'the source image is corrupt or in an unknown format');
   }
   const format = FORMAT_BY_TYPE[result.type ?? ''];
+  // A JPEG 2000 file we can read is taken before this (src/jp2/probe.ts); what image-size still
+  // calls one has a signature box our check refused: damaged, not an unsupported type.
+  if (result.type === 'jp2' || result.type === 'j2c') {
+    throw httpError(422, 'unsupported_source', 'the source image has a damaged JPEG 2000 signature');
+  }
   if (!format) {
     throw httpError(501, 'unsupported_source', `source images of type ${result.type ?? 'unknown'} are not supported`);
   }

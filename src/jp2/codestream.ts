@@ -35,8 +35,9 @@ export interface MainHeader {
   /** PPM moves packet headers into the main header, so tile-parts cannot be picked alone. */
   packedHeaders: boolean;
   /**
-   * Packets in resolution-major order (RLCP or RPCL, no POC, every component with COD's levels):
-   * a tile's first packets are its lowest resolutions.
+   * Packets in resolution-major order (RLCP or RPCL, no POC, every component with COD's levels)
+   * without EPH markers: a tile's first packets are its lowest resolutions, and a tile cut to
+   * its first tile-parts still decodes.
    */
   resolutionMajor: boolean;
   /**
@@ -75,6 +76,11 @@ const POC = 0xff5f;
 /** COD's progression orders (A.6.1, table A.16) that loop over resolutions outermost. */
 const RLCP = 1;
 const RPCL = 2;
+/**
+ * Scod's EPH bit (A.6.1, table A.13): OpenJPEG 2.5.0 fails a tile cut to its first tile-parts
+ * ("Not enough space for required EPH marker") when packet headers end in EPH; SOP (0x02) alone decodes.
+ */
+const EPH_MARKERS = 0x04;
 
 /** Markers in a main header: a real one has under 20; each costs a 4-byte read at most. */
 const MAX_MARKERS = 1024;
@@ -95,6 +101,7 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
   let style: CodingStyle | undefined;
   const componentStyles: Array<CodingStyle | undefined> = [];
   let progression: number | undefined;
+  let ephMarkers = false;
   let orderChanged = false;
   const cocLevels: number[] = [];
   const tlm: Array<{ index: number; segment: Uint8Array }> = [];
@@ -109,7 +116,7 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       const { columns, rows } = grid(siz);
       const usable = Math.min(levels, ...cocLevels);
       const tileParts = tlm.length > 0 ? tilePartsFromTlm(tlm, pos, limit, columns * rows) : undefined;
-      const resolutionMajor = (progression === RLCP || progression === RPCL) && !orderChanged && cocLevels.every((l) => l === levels);
+      const resolutionMajor = (progression === RLCP || progression === RPCL) && !ephMarkers && !orderChanged && cocLevels.every((l) => l === levels);
       const styles = { cod: style, coc: componentStyles };
       const codeBlocksPerPixel = blocksPerPixel(siz, (c) => componentStyles[c] ?? styles.cod);
       return { siz, levels: usable, columns, rows, end: pos, packedHeaders, resolutionMajor, codeBlocksPerPixel, styles, ...(tileParts ? { tileParts } : {}) };
@@ -127,6 +134,7 @@ export async function readMainHeader(reader: HeaderReader, start: number, length
       levels = decompositionLevels(cod, 5);
       style = codingStyle(cod, 5, (cod[0] ?? 0) & 1);
       progression = cod[1];
+      ephMarkers = ((cod[0] ?? 0) & EPH_MARKERS) !== 0;
     } else if (marker === COC && siz) {
       // Ccoc is one byte below 257 components (A.6.2); we allow at most 4.
       const coc = await body();

@@ -21,9 +21,28 @@ export interface Jp2Geometry extends Dimensions {
 }
 
 /**
+ * Whether a decode at reduction r puts subsampled components (4:2:0 chroma) in place. Our wasm
+ * glue picks a level pixel's component sample from the decoded area's full-resolution origin,
+ * which is the level's own only when the level's first column and row (ceil(x0 / 2^r),
+ * ceil(y0 / 2^r)) and the areas the renderer widens to whole samples of the coarsest component
+ * fall on every component's sample grid. Else the chroma comes from a level pixel off (4:2:0 at
+ * 3,5: MAD 13 to 56 on Cb and Cr); the level is then not offered, and the image is decoded at
+ * full resolution and resized.
+ */
+function componentsAligned(siz: Siz, r: number): boolean {
+  if (r === 0) return true;
+  const f = 2 ** r;
+  const mx = Math.max(...siz.components.map((c) => c.dx));
+  const my = Math.max(...siz.components.map((c) => c.dy));
+  const [ox, oy] = [Math.ceil(siz.x0 / f), Math.ceil(siz.y0 / f)];
+  return siz.components.every((c) => mx % c.dx === 0 && my % c.dy === 0 && ox % c.dx === 0 && oy % c.dy === 0);
+}
+
+/**
  * Full size, one level per reduction and the codestream's tile size. Levels stop where
  * the rounded full/level ratio is no longer 2^r, so info.json's scaleFactors (derived
- * from the levels) are the true reduction factors.
+ * from the levels) are the true reduction factors, or where subsampled components would be
+ * misplaced (componentsAligned).
  */
 export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   const full = reducedSize(s.siz, 0);
@@ -34,6 +53,7 @@ export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   for (let r = 1; r <= reductions; r++) {
     const level = reducedSize(s.siz, r);
     if (Math.round(full.width / level.width) !== 2 ** r || Math.round(full.height / level.height) !== 2 ** r) break;
+    if (!componentsAligned(s.siz, r)) break;
     levels.push(level);
   }
   const { siz } = s;

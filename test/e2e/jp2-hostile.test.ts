@@ -50,6 +50,8 @@ beforeAll(async () => {
     'tiles.j2k': Uint8Array.from([0xff, 0x4f, ...siz({ width: 1_000_000, height: 1_000_000, tileWidth: 2, tileHeight: 2 }), 0xff, 0x90]),
     'bad-box.jp2': jp2File(codestream({ width: 64, height: 64 }), 64, 64, [...ihdrBox(64, 64), ...colrBox()].map((b, i) => (i === 3 ? 200 : b))),
     'no-codestream.jp2': Uint8Array.from([...jp2.subarray(0, s.codestream.offset - 8), ...box('free', [1, 2, 3])]),
+    // One byte of the signature box's 0d 0a 87 0a changed: still 'jP  ' and an ftyp of 'jp2 ' to other readers.
+    'bad-signature.jp2': Uint8Array.from(jp2, (b, i) => (i === 10 ? 0xc9 : b)),
   });
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-jp2-hostile-'));
   for (const [name, bytes] of Object.entries(files)) await writeFile(join(root, name), bytes);
@@ -102,6 +104,16 @@ describe('hostile JPEG 2000 files', () => {
     for (const name of ['truncated-header.jp2', 'components.j2k', 'tiles.j2k', 'bad-box.jp2', 'no-codestream.jp2', 'ihdr-mismatch.jp2']) {
       const a = await get(`/iiif/3/${name}/info.json`);
       expect([a.status, a.json?.error], name).toEqual([422, 'unsupported_source']);
+    }
+  });
+
+  it('a damaged signature box is a short-cacheable 422 unsupported_source, not a 501', async () => {
+    for (const tail of ['info.json', 'full/max/0/default.jpg']) {
+      const res = await fetch(`${server.url}/iiif/3/bad-signature.jp2/${tail}`);
+      const body = await res.text();
+      expect([res.status, res.headers.get('cache-control')], `${tail}: ${body}`).toEqual([422, 'public, max-age=60']);
+      expect(body).not.toContain('\n');
+      expect(JSON.parse(body)).toMatchObject({ error: 'unsupported_source', message: expect.stringMatching(/JPEG 2000 signature/) });
     }
   });
 

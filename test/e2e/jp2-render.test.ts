@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
 import { type Jp2Variant, makeJp2Pair, makePaletteJp2 } from '../helpers/jp2-images.ts';
 
 const VARIANTS: Record<string, Jp2Variant & { lossless: boolean }> = {
@@ -224,6 +225,63 @@ describe('JPEG 2000 with subsampled chroma (4:2:0, made by opj_compress: test/fi
       await banded.close();
     }
   }, 120_000);
+});
+
+describe('JPEG 2000 with subsampled chroma and an image offset (4:2:0 at 3,5 on the grid, made by opj_compress: test/fixtures/jp2)', () => {
+  const FIXTURE = fileURLToPath(new URL('../fixtures/jp2/yuv420-offset-500x300.jp2', import.meta.url));
+  const [W, H] = [500, 300];
+
+  it('scaled views are the full-resolution render resized (a reduction takes chroma a level pixel off)', async () => {
+    await writeFile(join(root, 'yuv420-offset.jp2'), await readFile(FIXTURE));
+    const whole = await decoded('/iiif/3/yuv420-offset.jp2/full/max/0/default.png');
+    expect([whole.status, whole.info?.width, whole.info?.height], whole.text).toEqual([200, W, H]);
+    // No reductions offered: 5 / 2 is odd, so level 1's first row is off the chroma grid.
+    const info = await (await fetch(`${server.url}/iiif/3/yuv420-offset.jp2/info.json`)).json();
+    expect(info).toMatchObject({ tiles: [{ scaleFactors: [1] }], sizes: [{ width: W, height: H }] });
+    // Region (full-resolution pixels) and output size. Measured MAD: 0 here; decoded at a reduction
+    // (before), 10 to 27, where the same content at the grid origin gave 4 to 23 (edges of
+    // 32-px chroma cells, a reduction's filter against sharp's).
+    for (const [x, y, w, h, tw, th] of [[0, 0, W, H, 250, 150], [0, 0, W, H, 125, 75], [0, 0, W, H, 63, 38], [0, 0, 256, 256, 128, 128], [256, 0, 244, 256, 61, 64], [128, 128, 256, 172, 128, 86]] as const) {
+      const got = await decoded(`/iiif/3/yuv420-offset.jp2/${x},${y},${w},${h}/${tw},${th}/0/default.png`);
+      const where = `${x},${y},${w},${h}/${tw},${th}: ${got.text ?? ''}`;
+      expect([got.status, got.info?.width, got.info?.height], where).toEqual([200, tw, th]);
+      const ref = await sharp(whole.data, { raw: { width: W, height: H, channels: 3 } })
+        .extract({ left: x, top: y, width: w, height: h })
+        .resize(tw, th, { fit: 'fill' })
+        .raw()
+        .toBuffer();
+      let diff = 0;
+      for (let i = 0; i < ref.length; i++) diff += Math.abs(got.data![i]! - ref[i]!);
+      expect(diff / ref.length, where).toBeLessThan(2);
+    }
+  });
+});
+
+describe('JPEG 2000 in one tile-part per resolution with SOP and EPH markers (made by opj_compress: test/fixtures/jp2)', () => {
+  const FIXTURE = fileURLToPath(new URL('../fixtures/jp2/rpcl-sop-eph-600x400.jp2', import.meta.url));
+
+  it('reduced views are the pixels of a whole-file decode at that reduction (not a 422)', async () => {
+    const bytes = new Uint8Array(await readFile(FIXTURE));
+    await writeFile(join(root, 'rpcl-eph.jp2'), bytes);
+    const codec = await nodeJp2Codec();
+    for (const r of [1, 2, 3]) {
+      const s = 2 ** r;
+      const level = codec.decode(bytes, { reduce: r, maxBytes: 64 * 1024 * 1024 });
+      // The whole level, and a viewer tile at scale factor 2^r (the last column of 256² tiles, or all).
+      const x = 256 * s < 600 ? 256 * s : 0;
+      for (const [rx, w, h] of [[0, 600, 400], [x, Math.min(256 * s, 600 - x), Math.min(256 * s, 400)]] as const) {
+        const [tw, th] = [Math.ceil(w / s), Math.ceil(h / s)];
+        const got = await decoded(`/iiif/3/rpcl-eph.jp2/${rx},0,${w},${h}/${tw},${th}/0/default.png`);
+        const where = `reduction ${r}, region ${rx},0,${w},${h}: ${got.text ?? ''}`;
+        expect([got.status, got.info?.width, got.info?.height], where).toEqual([200, tw, th]);
+        let diff = 0;
+        for (let row = 0; row < th; row++) {
+          for (let c = 0; c < tw * 3; c++) diff += Math.abs(got.data![row * tw * 3 + c]! - level.data[(row * level.width + rx / s) * 3 + c]!);
+        }
+        expect(diff / (tw * th * 3), where).toBe(0);
+      }
+    }
+  });
 });
 
 describe('JPEG 2000 with a palette (pclr and cmap boxes over one index component)', () => {

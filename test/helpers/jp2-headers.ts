@@ -17,6 +17,8 @@ export interface SizOptions {
   components?: number;
   /** XRsiz, YRsiz of every component (1, 1 by default). */
   subsampling?: [number, number];
+  /** XRsiz, YRsiz by component, over `subsampling` (4:2:0: [[1, 1], [2, 2], [2, 2]]). */
+  componentSubsampling?: Array<[number, number]>;
 }
 
 export function siz(o: SizOptions): number[] {
@@ -35,7 +37,7 @@ export function siz(o: SizOptions): number[] {
     ...be32(y0),
     ...be16(c),
   ];
-  for (let i = 0; i < c; i++) body.push(7, ...(o.subsampling ?? [1, 1]));
+  for (let i = 0; i < c; i++) body.push(7, ...(o.componentSubsampling?.[i] ?? o.subsampling ?? [1, 1]));
   return [0xff, 0x51, ...be16(body.length + 2), ...body];
 }
 

@@ -155,6 +155,26 @@ describe('JPEG 2000 header: valid files', () => {
     ]);
   });
 
+  it('subsampled components with an image offset: levels stop where ceil(x0 / 2^r) or ceil(y0 / 2^r) is off their sample grid', async () => {
+    const levels = async (x0: number, y0: number, sub: Array<[number, number]> = [[1, 1], [2, 2], [2, 2]]) =>
+      jp2Geometry(await parse(codestream({ width: 1001, height: 701, x0, y0, levels: 4, componentSubsampling: sub }))).levels.length - 1;
+    // Measured with opj_compress -d x0,y0 (4:2:0): exact at these reductions, chroma a level pixel off at the next.
+    expect(await levels(0, 0)).toBe(4);
+    expect(await levels(3, 5)).toBe(0);
+    expect(await levels(2, 2)).toBe(0);
+    expect(await levels(1, 0)).toBe(0);
+    expect(await levels(4, 4)).toBe(1);
+    expect(await levels(8, 8)).toBe(2);
+    expect(await levels(16, 16)).toBe(3);
+    // Level 2 of 6,6 is right too, but level 1 is not, and levels go down one by one.
+    expect(await levels(6, 6)).toBe(0);
+    // 4:2:2 checks only the subsampled direction; without subsampling any offset keeps every level.
+    expect(await levels(0, 3, [[1, 1], [2, 1], [2, 1]])).toBe(4);
+    expect(await levels(3, 5, [[1, 1], [1, 1], [1, 1]])).toBe(4);
+    // Areas are widened to whole samples of the coarsest component: 2 and 3 do not share that grid.
+    expect(await levels(0, 0, [[1, 1], [2, 2], [3, 3]])).toBe(0);
+  });
+
   it('levels stop where the rounded ratio is no longer 2^r, so scaleFactors are true', async () => {
     const g = jp2Geometry(await parse(codestream({ width: 100, height: 100, levels: 5 })));
     // 100 → 50, 25, 13, 7 (100/7 rounds to 14, not 16).

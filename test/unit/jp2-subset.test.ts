@@ -65,8 +65,8 @@ describe('reading only the covering tile-parts', () => {
   });
 });
 
-/** COD with a progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL). */
-const codOrder = (order: number, levels: number) => [0xff, 0x52, ...be16(12), 0, order, ...be16(1), 1, levels, 4, 4, 0, 0];
+/** COD with a progression order (0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL) and Scod (2: SOP, 4: EPH markers). */
+const codOrder = (order: number, levels: number, scod = 0) => [0xff, 0x52, ...be16(12), scod, order, ...be16(1), 1, levels, 4, 4, 0, 0];
 /** A tile-part with TPsot/TNsot, optional header markers, then `data` filler bytes after SOD. */
 function part(tile: number, index: number, count: number, data: number, header: number[] = []): number[] {
   const length = 12 + header.length + 2 + data;
@@ -74,11 +74,11 @@ function part(tile: number, index: number, count: number, data: number, header: 
 }
 
 /** Four 256² tiles, 2 levels (3 resolutions), `perTile` tile-parts each, with TLM. */
-function resolutionParts(o: { order?: number; perTile?: number; extra?: number[]; header?: (tile: number, index: number) => number[] } = {}) {
+function resolutionParts(o: { order?: number; scod?: number; perTile?: number; extra?: number[]; header?: (tile: number, index: number) => number[] } = {}) {
   const perTile = o.perTile ?? 3;
   const parts: number[][] = [];
   for (let t = 0; t < 4; t++) for (let k = 0; k < perTile; k++) parts.push(part(t, k, perTile, 40 * (k + 1) + t, o.header?.(t, k)));
-  const head = [0xff, 0x4f, ...siz({ width: 512, height: 512, tileWidth: 256, tileHeight: 256 }), ...codOrder(o.order ?? 2, 2), ...qcd(2), ...(o.extra ?? [])];
+  const head = [0xff, 0x4f, ...siz({ width: 512, height: 512, tileWidth: 256, tileHeight: 256 }), ...codOrder(o.order ?? 2, 2, o.scod), ...qcd(2), ...(o.extra ?? [])];
   head.push(...tlm(parts.map((p) => ({ tile: (p[4] ?? 0) * 256 + (p[5] ?? 0), length: p.length }))));
   return Uint8Array.from([...head, ...parts.flat(), 0xff, 0xd9]);
 }
@@ -112,6 +112,9 @@ describe('reading only the first tile-parts for a reduced decode (one tile-part 
     expect((await parse(resolutionParts({ extra: poc }))).resolutionMajor).toBe(false);
     expect((await parse(resolutionParts({ extra: coc(1, 1) }))).resolutionMajor).toBe(false);
     expect((await parse(resolutionParts({ extra: coc(1, 2) }))).resolutionMajor).toBe(true);
+    // OpenJPEG 2.5.0 cannot decode a tile cut to its first tile-parts when packet headers end in EPH; SOP alone is fine.
+    expect((await parse(resolutionParts({ scod: 2 }))).resolutionMajor).toBe(true);
+    for (const scod of [4, 6]) expect((await parse(resolutionParts({ scod }))).resolutionMajor).toBe(false);
   });
 
   it('keeps the first levels + 1 - reduce tile-parts of each tile, and all of them otherwise', async () => {
