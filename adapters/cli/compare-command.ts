@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { ignoreClosedStdout } from './stdout.ts';
 import { baseUrl, decimal, wholeNumber } from './args.ts';
 import { IGNORABLE } from './compare-info.ts';
 
@@ -50,6 +51,7 @@ export function addCompareCommand(program: Command): void {
     )
     .action(async (flags: Flags) => {
       const { runCompare } = await import('./compare.ts');
+      ignoreClosedStdout();
       process.exitCode = await runCompare({
         oldBase: flags.old,
         newBase: flags.new,

@@ -1,5 +1,7 @@
 import { firstLine } from './convert.ts';
 import { readAtMost } from './url-diff.ts';
+import { forEachLimited, type Pacer } from './pool.ts';
+import { startProgress } from './progress.ts';
 import { infoAndThumbnail, viewerPaths, type ViewerInfo } from './url-sources.ts';
 
 /** An info.json is a few KiB; reading more would let an endless body fill the memory. */
@@ -11,34 +13,50 @@ export interface IdPaths {
   notes: string[];
 }
 
-/**
- * Each identifier's viewer set, built from the old server's info.json (what viewers see today).
- * `note` hears each note as it is found, as the replay may take long.
- */
-export async function idPaths(text: string, oldBase: string, timeoutMs: number, note: (line: string) => void): Promise<IdPaths> {
-  const ids = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const paths = new Set<string>();
-  const notes: string[] = [];
-  const add = (line: string) => {
-    notes.push(line);
-    note(line);
-  };
-  for (const id of ids) {
-    const read = await readInfo(`${oldBase}/${encodeURIComponent(id)}/info.json`, timeoutMs);
-    if (typeof read === 'string') {
-      // info.json and the thumbnail need no info.json to be asked; both are still compared.
-      add(`${id}: no usable info.json on the old server (${read}), only info.json and the thumbnail compared`);
-      for (const p of infoAndThumbnail(id)) paths.add(p);
-      continue;
-    }
-    if (read.droppedTiles) add(`${id}: no usable tiles in the old info.json, the core's own tiling used`);
-    for (const p of viewerPaths(id, read.info)) paths.add(p);
+export interface IdReading {
+  timeoutMs: number;
+  /** info.json reads at once, as the replay's --concurrency. */
+  concurrency: number;
+  /** The replay's pacer: these reads count against the same --rate. */
+  pace: Pacer;
+}
+
+type IdResult = { paths: string[]; notes: string[] };
+
+/** Each identifier's viewer set, built from the old server's info.json (what viewers see today). */
+export async function idPaths(text: string, oldBase: string, o: IdReading): Promise<IdPaths> {
+  const ids = [...new Set(text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')))];
+  if (ids.length === 0) return { paths: [], notes: [] };
+  // By index, so that paths and notes keep the list's order whatever order the reads end in.
+  const results: IdResult[] = [];
+  const progress = startProgress('compare info.json', ids.length);
+  await forEachLimited(
+    ids.map((id, index) => ({ id, index })),
+    o.concurrency,
+    async ({ id, index }) => {
+      const read = await readInfo(`${oldBase}/${encodeURIComponent(id)}/info.json`, o.timeoutMs);
+      const result = idResult(id, read);
+      results[index] = result;
+      // Each note as it is found, as the reads may take long.
+      for (const line of result.notes) progress.log(`compare: ${line}`);
+      progress.tick(typeof read === 'string' ? 0 : read.bytes);
+    },
+    o.pace,
+  );
+  progress.stop();
+  return { paths: [...new Set(results.flatMap((r) => r.paths))], notes: results.flatMap((r) => r.notes) };
+}
+
+function idResult(id: string, read: Awaited<ReturnType<typeof readInfo>>): IdResult {
+  if (typeof read === 'string') {
+    // info.json and the thumbnail need no info.json to be asked; both are still compared.
+    return { paths: infoAndThumbnail(id), notes: [`${id}: no usable info.json on the old server (${read}), only info.json and the thumbnail compared`] };
   }
-  return { paths: [...paths], notes };
+  return { paths: viewerPaths(id, read.info), notes: read.droppedTiles ? [`${id}: no usable tiles in the old info.json, the core's own tiling used`] : [] };
 }
 
 /** The viewer fields of an info.json, or why there are none. */
-async function readInfo(url: string, timeoutMs: number): Promise<{ info: ViewerInfo; droppedTiles: boolean } | string> {
+async function readInfo(url: string, timeoutMs: number): Promise<{ info: ViewerInfo; droppedTiles: boolean; bytes: number } | string> {
   let bytes: Uint8Array | undefined;
   try {
     // The signal bounds the body's reading too, so a stalled body ends at the timeout.
@@ -58,7 +76,8 @@ async function readInfo(url: string, timeoutMs: number): Promise<{ info: ViewerI
   } catch {
     return 'not JSON';
   }
-  return viewerInfo(json) ?? 'no positive whole width and height';
+  const info = viewerInfo(json);
+  return info ? { ...info, bytes: bytes.length } : 'no positive whole width and height';
 }
 
 type Json = Record<string, unknown>;

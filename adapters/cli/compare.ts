@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { UsageError } from './args.ts';
 import { idPaths } from './compare-ids.ts';
 import { oldAnswered, reportTarget, summaryTable, writeReport } from './compare-report.ts';
-import { forEachLimited } from './pool.ts';
+import { forEachLimited, startPacer } from './pool.ts';
 import { startProgress } from './progress.ts';
 import { diffUrl, type DiffOptions, type UrlResult } from './url-diff.ts';
 import { pathsFromLines } from './url-sources.ts';
@@ -37,8 +37,12 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const reportFile = o.report !== undefined ? await reportTarget(o.report, listFile) : undefined;
   sharp.cache(false);
   const basePath = new URL(o.oldBase).pathname.replace(/\/+$/, '');
+  // One pace for the info.json reads and the replay: --rate bounds what the old server gets throughout.
+  const pace = startPacer(o.rate > 0 ? 1000 / o.rate : 0);
   const { paths, ignored, notes } =
-    o.urls !== undefined ? { ...pathsFromLines(text, basePath), notes: [] } : { ...(await idPaths(text, o.oldBase, o.timeoutMs, note)), ignored: 0 };
+    o.urls !== undefined
+      ? { ...pathsFromLines(text, basePath), notes: [] }
+      : { ...(await idPaths(text, o.oldBase, { timeoutMs: o.timeoutMs, concurrency: o.concurrency, pace })), ignored: 0 };
   if (paths.length === 0) throw new UsageError(`${listFile} holds no IIIF request under ${basePath}`);
   if (ignored > 0) note(`${ignored} lines of ${listFile} hold no IIIF request under ${basePath}, ignored`);
   const results: UrlResult[] = [];
@@ -52,7 +56,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
       if (result.differences.length > 0) progress.log(`differs: ${path}: ${result.differences.join('; ')}`);
       progress.tick((result.old.bytes ?? 0) + (result.new.bytes ?? 0));
     },
-    o.rate > 0 ? 1000 / o.rate : 0,
+    pace,
   );
   progress.stop();
   results.sort((x, y) => x.path.localeCompare(y.path));

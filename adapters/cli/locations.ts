@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, realpath, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,6 +25,8 @@ export interface StoredFile {
   metadata?: Record<string, string>;
   /** A link leading out of the folder: the server does not serve it, so it is only counted. */
   outside?: true;
+  /** Why this name was not listed in full (a bound reached): a failed input in the summary. */
+  refused?: string;
 }
 
 /** A folder or an S3 prefix, seen the way prepare needs it. */
@@ -41,8 +43,10 @@ export interface Location {
   staging(name: string, scratch: string): Promise<string>;
   /** Removes, at once, everything staged and not yet put (Ctrl-C, and the end of a run). */
   abandon?(): void;
-  /** Stores a staged file under `name`, replacing any older one in a single step. */
-  put(name: string, staged: string, metadata: Record<string, string>): Promise<void>;
+  /** Stores a staged file under `name`, replacing any older one in a single step; a file gets `modified` as its time. */
+  put(name: string, staged: string, modified: Date, metadata: Record<string, string>): Promise<void>;
+  /** Why `name` cannot be stored here (a folder has no file `a//b`), or undefined when it can. */
+  nameProblem?(name: string): string | undefined;
   /** Refuses, as a usage error, a destination that cannot be written at all (before any work). */
   writable?(): Promise<void>;
   close(): void;
@@ -51,6 +55,7 @@ export interface Location {
 /** `s3://bucket/prefix` or a folder path; S3 settings come from the server's IIIF_S3_* variables. */
 export function openLocation(spec: string): Location {
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(spec);
+  if (!s3 && spec.startsWith('s3://')) throw new UsageError(`the S3 location ${spec} needs a bucket: s3://bucket/prefix`);
   if (!s3) return folder(spec);
   const [, bucket = '', rawPrefix = ''] = s3;
   const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
@@ -80,12 +85,16 @@ function folder(root: string): Location {
   /**
    * Files under `dir` (named below the folder from `prefix`), and under the folders that links
    * inside it lead to: the server serves those names too. A link leading out is reported as such.
+   * `chain` holds the real folders of the walk down to `dir` (SOURCE and each linked folder walked):
+   * a link back to one of them, or to a folder enclosing the link, loops and is not followed. Every
+   * other link is, so two links to one folder give both names, as the server does.
    */
-  async function* walk(dir: string, prefix: string, inside: string, seen: Set<string>): AsyncGenerator<StoredFile> {
+  async function* walk(dir: string, prefix: string, inside: string, chain: Set<string>, budget: { links: number }): AsyncGenerator<StoredFile> {
     const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
       if (prefix === '') throw new UsageError(`cannot read the folder ${root}`);
       return [];
     });
+    const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}${sep}`);
     for (const entry of entries) {
       if (!entry.isFile() && !entry.isSymbolicLink()) continue;
       const below = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
@@ -93,16 +102,20 @@ function folder(root: string): Location {
       if (entry.isSymbolicLink()) {
         const target = await realpath(path(name)).catch(() => undefined);
         if (target === undefined) continue;
-        if (target !== inside && !target.startsWith(`${inside}${sep}`)) {
+        if (!within(inside, target)) {
           yield { name, size: 0, modified: new Date(0), outside: true };
           continue;
         }
         if ((await stat(target).catch(() => undefined))?.isDirectory()) {
-          // Each linked folder once: a link to an enclosing folder would loop.
-          if (!seen.has(target) && seen.size < MAX_LINKED_FOLDERS) {
-            seen.add(target);
-            yield* walk(path(name), name, inside, seen);
+          const enclosing = await realpath(entry.parentPath).catch(() => target);
+          if (chain.has(target) || within(target, enclosing)) continue;
+          // Links to links can still multiply the names: a bound on the folders walked, reported past it.
+          if (budget.links >= MAX_LINKED_FOLDERS) {
+            yield { name, size: 0, modified: new Date(0), refused: `not walked: over ${MAX_LINKED_FOLDERS} folders reached through links` };
+            continue;
           }
+          budget.links++;
+          yield* walk(path(name), name, inside, new Set([...chain, target]), budget);
           continue;
         }
       }
@@ -118,7 +131,7 @@ function folder(root: string): Location {
       const inside = await realpath(base).catch(() => {
         throw new UsageError(`cannot read the folder ${root}`);
       });
-      yield* walk(base, '', inside, new Set([inside]));
+      yield* walk(base, '', inside, new Set([inside]), { links: 0 });
     },
     stat: statOf,
     localCopy: async (name) => path(name),
@@ -137,7 +150,13 @@ function folder(root: string): Location {
         // Nothing was staged where DEST is no folder.
       }
     },
-    put: (name, staged) => rename(staged, path(name)),
+    async put(name, staged, modified) {
+      // The input's time, not the clock's: one dated in the future is up to date on the next run.
+      await utimes(staged, modified, modified);
+      await rename(staged, path(name));
+    },
+    // join() would make `a//b` into `a/b`, another input's name: an S3 key a folder cannot hold.
+    nameProblem: (name) => (name.split('/').includes('') ? `not a file name in a folder: ${name} has an empty part (a "//" or a leading "/")` : undefined),
     async writable() {
       try {
         await mkdir(base, { recursive: true });
@@ -183,15 +202,43 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * A failed S3 call as one line naming the object: the SDK's own message for a bodiless answer
+ * (HeadObject's 403) is only "UnknownError".
+ */
+function s3Failure(e: unknown, call: string, where: string): Error {
+  const fault = e as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = fault.$metadata?.httpStatusCode;
+  if (status === 403 || fault.name === 'AccessDenied') {
+    // Without s3:ListBucket, S3 answers a read of a missing object with 403 too.
+    const missing = call === 'HeadObject' || call === 'GetObject' ? ' (a missing object is also 403 without s3:ListBucket)' : '';
+    return new Error(`access denied (403) to ${where}: the credentials may not ${call} there${missing}`);
+  }
+  const said = typeof fault.message === 'string' && fault.message !== 'UnknownError' ? fault.message.split('\n')[0] : undefined;
+  return new Error(`${call} ${where} failed: ${said ?? (status !== undefined ? `status ${status}` : String(fault.name ?? e))}`);
+}
+
 function s3Prefix(client: S3Client, bucket: string, prefix: string): Location {
   const key = (name: string) => prefix + name;
+  const send = <T>(call: string, where: string, request: () => Promise<T>) =>
+    request().catch((e: unknown) => {
+      throw s3Failure(e, call, where);
+    });
   return {
     label: `s3://${bucket}/${prefix}`,
-    identity: async () => `s3://${bucket}/${prefix}`,
+    async identity() {
+      // Missing configuration, found before any work rather than as every file's failure.
+      await client.config.region().catch(() => {
+        throw new UsageError('no S3 region: set IIIF_S3_REGION (or AWS_REGION)');
+      });
+      return `s3://${bucket}/${prefix}`;
+    },
     async *list() {
       let token: string | undefined;
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const page = await send('ListObjectsV2', `s3://${bucket}/${prefix}`, () =>
+          client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })),
+        );
         for (const o of page.Contents ?? []) {
           if (o.Key === undefined || o.Key.endsWith('/')) continue;
           yield { name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) };
@@ -205,28 +252,30 @@ function s3Prefix(client: S3Client, bucket: string, prefix: string): Location {
         return { name, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0), metadata: head.Metadata ?? {} };
       } catch (e) {
         if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-        throw e;
+        throw s3Failure(e, 'HeadObject', `s3://${bucket}/${key(name)}`);
       }
     },
     async localCopy(name, scratch) {
-      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key(name) }));
+      const object = await send('GetObject', `s3://${bucket}/${key(name)}`, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key(name) })));
       if (!(object.Body instanceof Readable)) throw new Error('the S3 client returned no stream');
       const file = join(scratch, `in-${randomName()}`);
       await pipeline(object.Body, createWriteStream(file));
       return file;
     },
     staging: async (_name, scratch) => join(scratch, `out-${randomName()}.tif`),
-    async put(name, file, metadata) {
+    async put(name, file, _modified, metadata) {
       const { size } = await stat(file);
-      await client.send(
-        new PutObjectCommand({
+      await send('PutObject', `s3://${bucket}/${key(name)}`, () =>
+        client.send(
+          new PutObjectCommand({
           Bucket: bucket,
           Key: key(name),
           Body: createReadStream(file),
           ContentLength: size,
           ContentType: 'image/tiff',
-          Metadata: metadata,
-        }),
+            Metadata: metadata,
+          }),
+        ),
       );
       await rm(file, { force: true });
     },

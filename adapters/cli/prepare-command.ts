@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
+import { ignoreClosedStdout } from './stdout.ts';
 import { wholeNumber } from './args.ts';
 import { parseKeyTemplate, parseRename, type Rename } from './rename.ts';
 
@@ -33,11 +34,12 @@ export function addPrepareCommand(program: Command): void {
     .option('--dry-run', 'list what would be converted or skipped, write nothing')
     .addHelpText(
       'after',
-      '\nOutputs newer than their input are skipped, so an interrupted run resumes. Progress goes to stderr,\n' +
+      '\nOutputs as new as their input are skipped, so an interrupted run resumes. Progress goes to stderr,\n' +
         'a JSON summary to stdout. Exit 0 when every image converted, 1 when any failed, 2 on bad arguments.',
     )
     .action(async (source: string, dest: string, flags: Flags) => {
       const { runPrepare } = await import('./prepare.ts');
+      ignoreClosedStdout();
       process.exitCode = await runPrepare(source, dest, {
         quality: flags.quality,
         tileSize: flags.tileSize,

@@ -66,10 +66,13 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     // SOURCE is read first: a missing one must not leave an empty DEST behind.
-    const { jobs, ignored, hidden, linksOutside, clashes } = await planJobs(source, o);
+    const { jobs, ignored, hidden, linksOutside, refused } = await planJobs(source, dest, o);
     if (!o.dryRun) await dest.writable?.();
-    for (const clash of clashes) errors.push(clash);
-    counts.failed += clashes.length;
+    for (const error of refused) {
+      errors.push(error);
+      process.stderr.write(`${error.file}: ${error.reason}\n`);
+    }
+    counts.failed += refused.length;
     // Memory follows images in flight: each gets its share of the cores rather than all of them.
     sharp.cache(false);
     sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / o.concurrency)));
@@ -94,7 +97,7 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
       source: source.label,
       dest: dest.label,
       dryRun: o.dryRun,
-      files: jobs.length + clashes.length,
+      files: jobs.length + refused.length,
       ...counts,
       ignored,
       hidden,
@@ -119,24 +122,35 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   }
 }
 
-async function planJobs(source: Location, o: PrepareOptions) {
+/** Relative parts (`..` would leave DEST), or empty ones (`a//b`, a leading or trailing `/`). */
+const climbs = (name: string) => name.split('/').some((part) => part === '..' || part === '.');
+const hasEmptyPart = (name: string) => name.split('/').includes('');
+
+async function planJobs(source: Location, dest: Location, o: PrepareOptions) {
   const jobs: Job[] = [];
   let ignored = 0;
   // Image names with a part starting with '.' (`.git`, macOS `._x.jpg` resource forks, our own
-  // staging folders): the server serves them, but they are rarely images of the collection.
+  // staging folders, S3 keys with `.` or `..` parts): the server serves them (`..` it refuses),
+  // but they are rarely images of the collection.
   let hidden = 0;
   let linksOutside = 0;
+  // Inputs DEST cannot hold under their name (an S3 key `a//b.jpg` in a folder): failed, the rest goes on.
+  const refused: Array<{ file: string; reason: string }> = [];
   for await (const input of source.list()) {
     if (input.outside) linksOutside++;
+    else if (input.refused !== undefined) refused.push({ file: input.name, reason: input.refused });
     else if (!IMAGE_NAME.test(input.name)) ignored++;
     else if (input.name.split('/').some((part) => part.startsWith('.'))) hidden++;
     else {
       const output = outputName(input.name, o.rename, o.keyTemplate);
-      // A name that climbs out (`../`) or starts at the root would be written outside DEST.
-      if (output.startsWith('/') || output.split('/').some((part) => part === '..' || part === '')) {
+      // Only the user's --rename or --key-template can add a `..` or `.` (inputs with one are hidden) or
+      // empty parts the input lacked: a mistake in the arguments, before anything is written.
+      if (climbs(output) || (hasEmptyPart(output) && !hasEmptyPart(input.name))) {
         throw new UsageError(`--rename or --key-template makes ${input.name} into ${output}, which is not a name inside DEST`);
       }
-      jobs.push({ input, output });
+      const problem = dest.nameProblem?.(output);
+      if (problem !== undefined) refused.push({ file: input.name, reason: problem });
+      else jobs.push({ input, output });
     }
   }
   // Two inputs renamed onto one output (a.jpg and a.png to a.tif) would overwrite each other.
@@ -146,13 +160,20 @@ async function planJobs(source: Location, o: PrepareOptions) {
     .filter((group) => group.length > 1)
     .flatMap((group) => group.map((job) => ({ file: job.input.name, reason: `output ${job.output} is also the output of another input` })));
   const clashing = new Set(clashes.map((c) => c.file));
-  return { jobs: jobs.filter((job) => !clashing.has(job.input.name)), ignored, hidden, linksOutside, clashes };
+  return { jobs: jobs.filter((job) => !clashing.has(job.input.name)), ignored, hidden, linksOutside, refused: [...refused, ...clashes] };
 }
 
-/** An earlier run's output counts when it is newer than its input and reads as a TIFF we wrote. */
+/**
+ * An earlier run's output counts when it is as new as its input and reads as a TIFF we wrote. A
+ * folder output carries its input's time (put() sets it), an S3 one names it in `sourcemodified`:
+ * an input dated in the future is then done once, not on every run.
+ */
 async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOptions): Promise<boolean> {
   const found = await dest.stat(job.output);
-  if (!found || found.modified < job.input.modified) return false;
+  if (!found) return false;
+  // Outputs of earlier versions carry no `sourcemodified`: their own time stands for it.
+  const recorded = Date.parse(found.metadata?.sourcemodified ?? '');
+  if ((Number.isNaN(recorded) ? found.modified.getTime() : recorded) < job.input.modified.getTime()) return false;
   // On S3 the metadata we write also says which tile size the output has.
   if (found.metadata) return found.metadata.width !== undefined && found.metadata.tilewidth === String(o.tileSize);
   return isWholePyramid(await dest.localCopy(job.output, scratch), o.tileSize);
@@ -167,14 +188,16 @@ async function runJob(job: Job, source: Location, dest: Location, scratch: strin
     const pyramid = await writePyramid(sharp, input, staged, o, budget);
     const levels = await levelsMetadata(staged);
     // The keys the S3 source reads (src/sources/s3-hints.ts): serverless-iiif's names, plus the
-    // level sizes so that info.json of a pyramid needs no read of the object.
-    await dest.put(job.output, staged, {
+    // level sizes so that info.json of a pyramid needs no read of the object; and, for the next
+    // run, the input's time.
+    await dest.put(job.output, staged, job.input.modified, {
       ...(levels ? { levels } : {}),
       width: String(pyramid.width),
       height: String(pyramid.height),
       tilewidth: String(o.tileSize),
       tileheight: String(o.tileSize),
       pages: String(pyramid.pages),
+      sourcemodified: job.input.modified.toISOString(),
     });
     return { outcome: 'converted' as const, bytes: pyramid.bytes };
   } finally {

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, runCliClosedStdout } from '../helpers/cli.ts';
 
 interface Report {
   urls: number;
@@ -395,6 +395,48 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     } finally {
       await Promise.all([old.close(), renamed.close()]);
     }
+  });
+
+  it('--ids reads the old info.json within --rate and --concurrency, with a progress line', async () => {
+    // Every request to the old server: when it arrived, and how many were in flight at once.
+    const arrivals: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const old = await fakeServer(async (req, res) => {
+      arrivals.push(Date.now());
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((ok) => setTimeout(ok, 100));
+      inFlight--;
+      // One tile and a few sizes an identifier: a short replay.
+      const info = { '@context': 'http://iiif.io/api/image/3/context.json', id: 'x', profile: 'level2', width: 64, height: 64, tiles: [{ width: 512, scaleFactors: [1] }] };
+      if ((req.url ?? '').endsWith('/info.json')) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(info));
+      else res.writeHead(404).end();
+    });
+    try {
+      const ids = join(work, 'ids-rate.txt');
+      await writeFile(ids, Array.from({ length: 8 }, (_, i) => `img${i}`).join('\n'));
+      const busiestSecond = () => Math.max(...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + 1000).length));
+      const paced = await compare(['--old', `${old.base}/iiif/3`, '--new', newBase, '--ids', ids, '--rate', '4', '--concurrency', '4']);
+      expect(paced.report.urls).toBeGreaterThan(8);
+      // The info.json reads and the replay share one pace: 4 a second across both (one more for timing jitter).
+      expect(busiestSecond()).toBeLessThanOrEqual(5);
+      expect(paced.stderr).toMatch(/^compare info\.json: 8\/8, [\d.]+ MB/m);
+      arrivals.length = 0;
+      maxInFlight = 0;
+      const unpaced = await compare(['--old', `${old.base}/iiif/3`, '--new', newBase, '--ids', ids, '--rate', '0', '--concurrency', '2']);
+      expect(unpaced.report.urls).toBe(paced.report.urls);
+      expect(maxInFlight).toBe(2);
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('with stdout closed (`| head`) exits by the comparison, without a stack trace', async () => {
+    const urls = join(work, 'urls-closed.txt');
+    await writeFile(urls, 'photo.png/info.json\n');
+    const run = await runCliClosedStdout(['compare', '--old', oldBase, '--new', oldBase, '--urls', urls]);
+    expect(run.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(run.code, run.stderr).toBe(0);
   });
 
   it('exits 3 and says so when the old server answered no URL with 2xx: nothing was compared', async () => {

@@ -1,6 +1,8 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { execFile as execFileChild } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +13,7 @@ import { pyramidLevels, readTiffStructure, readTileLocation, spliceJpegTile, spl
 import { jp2Strips } from '../../adapters/cli/bands.ts';
 import { readJp2Header } from '../../adapters/cli/jp2-input.ts';
 import { nodeJp2Codec } from '../../src/renderers/sharp-jp2.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, runCliClosedStdout } from '../helpers/cli.ts';
 import { makePaletteJp2 } from '../helpers/jp2-images.ts';
 import { pngBomb } from '../helpers/hostile-files.ts';
 import { putObject, s3rverClient, startS3rver, useS3rverCredentials, type LocalS3 } from '../helpers/s3rver.ts';
@@ -343,6 +345,51 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     expect((await readdir(out, { recursive: true })).filter((f) => f.endsWith('.jpg')).sort()).toEqual(['alias/y.jpg', 'nested/y.jpg']);
   });
 
+  it('converts a folder under every link that leads to it, and still stops at links that loop', async () => {
+    const from = join(work, 'two-links');
+    await put(from, 'real/x.jpg', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).jpeg().toBuffer());
+    // The server serves real/x.jpg, alias1/x.jpg and alias2/x.jpg: each must exist after the move.
+    await symlink('real', join(from, 'alias1'));
+    await symlink('real', join(from, 'alias2'));
+    // Loops: to the folder itself, and to SOURCE, from inside the linked folder.
+    await symlink('.', join(from, 'real', 'self'));
+    await symlink('..', join(from, 'real', 'up'));
+    const out = join(work, 'two-links-out');
+    const run = await prepare([from, out]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.summary).toMatchObject({ files: 3, converted: 3, failed: 0 });
+    expect((await readdir(out, { recursive: true })).filter((f) => f.endsWith('.jpg')).sort()).toEqual(['alias1/x.jpg', 'alias2/x.jpg', 'real/x.jpg']);
+  });
+
+  it('with stdout closed (`| true`) still converts, cleans up, and exits by the work, without a stack trace', async () => {
+    const from = join(work, 'closed-stdout');
+    await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const out = join(work, 'closed-stdout-out');
+    // Its own temp folder, to see that the scratch folder inside goes.
+    const temp = join(work, 'closed-stdout-tmp');
+    await mkdir(temp);
+    const run = await runCliClosedStdout(['prepare', from, out], { TMPDIR: temp });
+    expect(run.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await readdir(out)).toEqual(['a.png']);
+    // tsx (the bin's loader) keeps its cache there too.
+    expect((await readdir(temp)).filter((f) => f.startsWith('iiif-edge-'))).toEqual([]);
+  });
+
+  it('skips, on the next run, an input whose modification time is in the future', async () => {
+    const from = join(work, 'future');
+    await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    await utimes(join(from, 'a.png'), tomorrow, tomorrow);
+    const out = join(work, 'future-out');
+    expect((await prepare([from, out])).summary).toMatchObject({ converted: 1 });
+    expect((await prepare([from, out])).summary).toMatchObject({ converted: 0, skipped: 1 });
+    // A change after that (a later time still) is converted again.
+    const later = new Date(tomorrow.getTime() + 60_000);
+    await utimes(join(from, 'a.png'), later, later);
+    expect((await prepare([from, out])).summary).toMatchObject({ converted: 1, skipped: 0 });
+  });
+
   it('removes the staging folder a killed run of this host left in DEST', async () => {
     const from = join(work, 'killed');
     await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
@@ -388,7 +435,16 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
     const head = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/photo.tif' }));
     expect(head.ContentType).toBe('image/tiff');
     // `levels`: the page sizes as the server's TIFF reader sees them, so info.json needs no read.
-    expect(head.Metadata).toEqual({ width: '900', height: '1200', tilewidth: '256', tileheight: '256', pages: '4', levels: expect.stringMatching(/^900x1200,450x600,225x300,11[23]x150$/) });
+    // `sourcemodified`: the input's time, which the next run compares.
+    expect(head.Metadata).toEqual({
+      width: '900',
+      height: '1200',
+      tilewidth: '256',
+      tileheight: '256',
+      pages: '4',
+      levels: expect.stringMatching(/^900x1200,450x600,225x300,11[23]x150$/),
+      sourcemodified: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
     const blue = await admin.send(new HeadObjectCommand({ Bucket: 'tiles', Key: 'ready/deep/blue.tif' }));
     // 700×300, 350×150, 175×75: the first level within one 256-px tile ends the pyramid.
     expect(blue.Metadata).toMatchObject({ width: '700', height: '300', pages: '3', levels: '700x300,350x150,175x75' });
@@ -409,6 +465,127 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
       expect(data[2]).toBeGreaterThan(180);
     } finally {
       await server.close();
+    }
+  });
+
+  it('skips, on the next run, an input whose modification time is in the future (S3 DEST)', async () => {
+    const env = { IIIF_S3_ENDPOINT: s3.endpoint, IIIF_S3_FORCE_PATH_STYLE: 'true', IIIF_S3_REGION: 'us-east-1' };
+    const from = join(work, 'future-s3');
+    await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    await utimes(join(from, 'a.png'), tomorrow, tomorrow);
+    expect((await prepare([from, 's3://tiles/future/'], env)).summary).toMatchObject({ converted: 1 });
+    expect((await prepare([from, 's3://tiles/future/'], env)).summary).toMatchObject({ converted: 0, skipped: 1 });
+    const later = new Date(tomorrow.getTime() + 60_000);
+    await utimes(join(from, 'a.png'), later, later);
+    expect((await prepare([from, 's3://tiles/future/'], env)).summary).toMatchObject({ converted: 1, skipped: 0 });
+  });
+});
+
+/**
+ * An S3 endpoint on loopback holding objects in memory, for keys s3rver cannot store (`a//b`: it keeps
+ * objects as files, where `//` is `/`) and answers it never gives. Path-style ListObjectsV2, HEAD, GET, PUT.
+ */
+async function memoryS3(objects: Map<string, { body: Buffer; metadata: Record<string, string> }>, answer?: (req: IncomingMessage) => number | undefined) {
+  const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const status = answer?.(req);
+    if (status !== undefined) return void res.writeHead(status).end();
+    // `/bucket/key`: the key is everything after the bucket, `//` kept.
+    const raw = (req.url ?? '/').split('?')[0] ?? '/';
+    const key = decodeURIComponent(raw.slice(raw.indexOf('/', 1) + 1));
+    const bucket = decodeURIComponent(raw.slice(1).split('/')[0] ?? '');
+    const full = `${bucket}/${key}`;
+    if (req.method === 'GET' && url.searchParams.get('list-type') === '2') {
+      const prefix = `${bucket}/${url.searchParams.get('prefix') ?? ''}`;
+      const contents = [...objects]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, o]) => `<Contents><Key>${xml(k.slice(bucket.length + 1))}</Key><LastModified>2020-01-01T00:00:00.000Z</LastModified><Size>${o.body.length}</Size></Contents>`);
+      res.writeHead(200, { 'Content-Type': 'application/xml' });
+      return void res.end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${bucket}</Name><IsTruncated>false</IsTruncated>${contents.join('')}</ListBucketResult>`);
+    }
+    const found = objects.get(full);
+    if (req.method === 'PUT') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const metadata = Object.fromEntries(Object.entries(req.headers).flatMap(([h, v]) => (h.startsWith('x-amz-meta-') ? [[h.slice(11), String(v)]] : [])));
+        objects.set(full, { body: Buffer.concat(chunks), metadata });
+        res.writeHead(200, { ETag: '"1"' }).end();
+      });
+      return;
+    }
+    if (!found) return void res.writeHead(404).end();
+    const headers = {
+      'Content-Length': String(found.body.length),
+      'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT',
+      ...Object.fromEntries(Object.entries(found.metadata).map(([k, v]) => [`x-amz-meta-${k}`, v])),
+    };
+    res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : found.body);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const env = { IIIF_S3_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, IIIF_S3_FORCE_PATH_STYLE: 'true', IIIF_S3_REGION: 'us-east-1' };
+  return {
+    env,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+describe('iiif-edge prepare, S3 keys no folder holds (in-memory S3)', { timeout: CLI_TIMEOUT_MS }, () => {
+  it('writes a key with `//` as is to S3, fails only that input for a folder DEST, and keeps the usage error for a bad --key-template', async () => {
+    const photo = await orientedPhoto();
+    const objects = new Map<string, { body: Buffer; metadata: Record<string, string> }>();
+    for (const key of ['masters/good.jpg', 'masters//double.jpg', 'masters/sub//x.jpg', 'masters/../up.jpg']) objects.set(`odd/${key}`, { body: photo, metadata: {} });
+    const s3 = await memoryS3(objects);
+    try {
+      const toS3 = await prepare(['s3://odd/masters', 's3://odd/ready'], s3.env);
+      expect(toS3.code, toS3.stderr).toBe(0);
+      // `..` parts start with `.`: counted as hidden (the server refuses such identifiers), never written.
+      expect(toS3.summary).toMatchObject({ files: 3, converted: 3, failed: 0, hidden: 1 });
+      expect([...objects.keys()].filter((k) => k.startsWith('odd/ready/')).sort()).toEqual(['odd/ready//double.jpg', 'odd/ready/good.jpg', 'odd/ready/sub//x.jpg']);
+      expect(objects.get('odd/ready//double.jpg')?.metadata).toMatchObject({ width: '900', height: '1200' });
+
+      const out = join(work, 'odd-out');
+      const toFolder = await prepare(['s3://odd/masters', out], s3.env);
+      expect(toFolder.code, toFolder.stderr).toBe(1);
+      expect(toFolder.summary).toMatchObject({ files: 3, converted: 1, failed: 2, hidden: 1 });
+      expect(toFolder.summary?.errors.map((e) => e.file).sort()).toEqual(['/double.jpg', 'sub//x.jpg']);
+      expect(toFolder.summary?.errors[0]?.reason).toMatch(/^not a file name in a folder: /);
+      expect(await readdir(out)).toEqual(['good.jpg']);
+
+      const climbing = await prepare(['s3://odd/masters', 's3://odd/ready', '--key-template', '../%s.tif'], s3.env);
+      expect(climbing.code).toBe(2);
+      expect(climbing.stderr.trim().split('\n')).toEqual(['iiif-edge: --rename or --key-template makes good.jpg into ../good.tif, which is not a name inside DEST']);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it('names the S3 problem in one line: no permission, no region, no bucket', async () => {
+    const from = join(work, 'to-s3-errors');
+    await put(from, 'a.png', await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).png().toBuffer());
+    const forbidden = await memoryS3(new Map(), (req) => (req.method === 'HEAD' ? 403 : undefined));
+    try {
+      const run = await prepare([from, 's3://tiles/x'], forbidden.env);
+      expect(run.code).toBe(1);
+      expect(run.summary?.errors).toHaveLength(1);
+      expect(run.summary?.errors[0]?.reason).toMatch(/^failed: access denied \(403\) to s3:\/\/tiles\/x\/a\.png: /);
+    } finally {
+      await forbidden.close();
+    }
+    // No region anywhere the SDK looks: a usage error naming the settings, before any work.
+    const noRegion = { IIIF_S3_REGION: '', AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_PROFILE: '', AWS_CONFIG_FILE: join(work, 'no-aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-aws-credentials') };
+    const region = await runCli(['prepare', 's3://bucket', join(work, 'no-region-out')], noRegion);
+    expect(region.code).toBe(2);
+    expect(region.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^iiif-edge: .*IIIF_S3_REGION.*AWS_REGION/)]);
+    for (const spec of ['s3://', 's3:///images']) {
+      const bucketless = await runCli(['prepare', spec, join(work, 'no-bucket-out')]);
+      expect(bucketless.code, spec).toBe(2);
+      expect(bucketless.stderr.trim().split('\n'), spec).toEqual([`iiif-edge: the S3 location ${spec} needs a bucket: s3://bucket/prefix`]);
     }
   });
 });
