@@ -89,24 +89,15 @@ export function tinyTiff(o: TiffOptions = {}): Buffer {
   return out;
 }
 
+type IfdEntry = [tag: number, type: number, count: number, value: number];
+
 /**
- * A valid little-endian 16×16 8-bit strip TIFF with `samples` samples per pixel, the ones past the
- * colour ones marked as unspecified extra samples, and the given PhotometricInterpretation:
- * multispectral scans, ICCLab and other layouts libvips reads but cannot turn into sRGB.
+ * `length` bytes holding a little-endian TIFF header and one IFD at offset 8 with `entries`.
+ * `pointer(tag)` is the 32 bits to write for an entry whose values are not one inline SHORT or
+ * LONG (an offset, or two SHORTs packed); the caller writes those values.
  */
-export function layoutTiff(samples: number, photometric: number, colour: number): Buffer {
-  const extra = Math.max(0, samples - colour);
-  const entries: Array<[tag: number, type: number, count: number, value: number]> = [
-    [256, 3, 1, 16], [257, 3, 1, 16], [258, 3, samples, 0], [259, 3, 1, 1], [262, 3, 1, photometric],
-    [273, 4, 1, 0], [277, 3, 1, samples], [278, 3, 1, 16], [279, 4, 1, 16 * 16 * samples],
-    ...(extra > 0 ? [[338, 3, extra, 0] as [number, number, number, number]] : []),
-  ];
-  const ifdSize = 2 + entries.length * 12 + 4;
-  const arraysAt = 8 + ifdSize;
-  const bitsAt = arraysAt;
-  const extraAt = bitsAt + 2 * samples;
-  const dataAt = extraAt + 2 * extra;
-  const out = Buffer.alloc(dataAt + 16 * 16 * samples, 0x80);
+function littleTiff(entries: IfdEntry[], length: number, pointer: (tag: number) => number | undefined, fill = 0): Buffer {
+  const out = Buffer.alloc(length, fill);
   out.write('II', 0, 'latin1');
   out.writeUInt16LE(42, 2);
   out.writeUInt32LE(8, 4);
@@ -116,15 +107,41 @@ export function layoutTiff(samples: number, photometric: number, colour: number)
     out.writeUInt16LE(tag, at);
     out.writeUInt16LE(type, at + 2);
     out.writeUInt32LE(count, at + 4);
-    const inline = count * 2 <= 4 || type === 4;
-    const v = tag === 273 ? dataAt : tag === 258 && !inline ? bitsAt : tag === 338 && !inline ? extraAt : value;
-    if (tag === 258 && inline) for (let s = 0; s < count; s++) out.writeUInt16LE(8, at + 8 + 2 * s);
-    else if (type === 3 && inline) out.writeUInt16LE(v, at + 8);
-    else out.writeUInt32LE(v, at + 8);
+    const p = pointer(tag);
+    if (p !== undefined) out.writeUInt32LE(p, at + 8);
+    else if (type === 3) out.writeUInt16LE(value, at + 8);
+    else out.writeUInt32LE(value, at + 8);
   });
-  out.writeUInt32LE(0, 8 + ifdSize - 4);
+  out.writeUInt32LE(0, 10 + entries.length * 12);
+  return out;
+}
+
+const ifdBytes = (entries: IfdEntry[]) => 2 + entries.length * 12 + 4;
+
+/**
+ * A valid little-endian 16×16 8-bit strip TIFF with `samples` samples per pixel, the ones past the
+ * colour ones marked as unspecified extra samples, and the given PhotometricInterpretation:
+ * multispectral scans, ICCLab and other layouts libvips reads but cannot turn into sRGB.
+ */
+export function layoutTiff(samples: number, photometric: number, colour: number): Buffer {
+  const extra = Math.max(0, samples - colour);
+  const entries: IfdEntry[] = [
+    [256, 3, 1, 16], [257, 3, 1, 16], [258, 3, samples, 8], [259, 3, 1, 1], [262, 3, 1, photometric],
+    [273, 4, 1, 0], [277, 3, 1, samples], [278, 3, 1, 16], [279, 4, 1, 16 * 16 * samples],
+    ...(extra > 0 ? [[338, 3, extra, 0] as IfdEntry] : []),
+  ];
+  const bitsAt = 8 + ifdBytes(entries);
+  const extraAt = bitsAt + 2 * samples;
+  const dataAt = extraAt + 2 * extra;
+  // Up to two SHORTs sit in the entry itself (8, 8 packed; zeros); more are stored after the IFD.
+  const out = littleTiff(entries, dataAt + 16 * 16 * samples, (tag) => {
+    if (tag === 273) return dataAt;
+    if (tag === 258) return samples > 2 ? bitsAt : samples === 2 ? 0x0008_0008 : undefined;
+    if (tag === 338) return extra > 2 ? extraAt : extra === 2 ? 0 : undefined;
+    return undefined;
+  }, 0x80);
   for (let s = 0; s < samples; s++) out.writeUInt16LE(8, bitsAt + 2 * s);
-  for (let s = 0; s < extra; s++) out.writeUInt16LE(0, extraAt + 2 * s);
+  out.fill(0, extraAt, dataAt);
   return out;
 }
 
@@ -134,29 +151,16 @@ export function layoutTiff(samples: number, photometric: number, colour: number)
  */
 export function planarTiledTiff(rgb: [number, number, number] = [200, 100, 50]): Buffer {
   const tiles = 12;
-  const entries: Array<[tag: number, type: number, count: number, value: number]> = [
+  const entries: IfdEntry[] = [
     [256, 3, 1, 32], [257, 3, 1, 32], [258, 3, 3, 0], [259, 3, 1, 1], [262, 3, 1, 2], [277, 3, 1, 3],
     [284, 3, 1, 2], [322, 3, 1, 16], [323, 3, 1, 16], [324, 4, tiles, 0], [325, 4, tiles, 0],
   ];
-  const ifdSize = 2 + entries.length * 12 + 4;
-  const bitsAt = 8 + ifdSize;
+  const bitsAt = 8 + ifdBytes(entries);
   const offsetsAt = bitsAt + 6;
   const countsAt = offsetsAt + tiles * 4;
   const dataAt = countsAt + tiles * 4;
-  const out = Buffer.alloc(dataAt + tiles * 256);
-  out.write('II', 0, 'latin1');
-  out.writeUInt16LE(42, 2);
-  out.writeUInt32LE(8, 4);
-  out.writeUInt16LE(entries.length, 8);
-  entries.forEach(([tag, type, count, value], i) => {
-    const at = 10 + i * 12;
-    out.writeUInt16LE(tag, at);
-    out.writeUInt16LE(type, at + 2);
-    out.writeUInt32LE(count, at + 4);
-    const pointer = tag === 258 ? bitsAt : tag === 324 ? offsetsAt : tag === 325 ? countsAt : undefined;
-    if (pointer !== undefined) out.writeUInt32LE(pointer, at + 8);
-    else out.writeUInt16LE(value, at + 8);
-  });
+  const pointers: Record<number, number> = { 258: bitsAt, 324: offsetsAt, 325: countsAt };
+  const out = littleTiff(entries, dataAt + tiles * 256, (tag) => pointers[tag]);
   for (let i = 0; i < 3; i++) out.writeUInt16LE(8, bitsAt + i * 2);
   for (let t = 0; t < tiles; t++) {
     out.writeUInt32LE(dataAt + t * 256, offsetsAt + t * 4);
