@@ -4,7 +4,7 @@ import type { ErrorCode } from './errors.ts';
  * Which path answered a request: a stored tile as is (passthrough), a render from stored tiles
  * (tiles) or from the decoded image (render), info.json, a conditional hit, or an error code.
  */
-export type ServedBy = 'passthrough' | 'tiles' | 'render' | 'cache' | 'info' | 'head' | '304' | 'redirect' | 'cancelled' | 'other' | ErrorCode;
+export type ServedBy = 'passthrough' | 'tiles' | 'render' | 'cache' | 'shared' | 'info' | 'head' | '304' | 'redirect' | 'cancelled' | 'other' | ErrorCode;
 
 /** Low-cardinality route names for counters: never the identifier. */
 export type RouteName = 'image' | 'info' | 'base' | 'health' | 'other';

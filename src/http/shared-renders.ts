@@ -23,10 +23,9 @@ export function createSharedRenders() {
       if (!entry) {
         const stop = new AbortController();
         const started: InFlight = { output: render(stop.signal), waiters: 0, stop };
-        started.output.then(
-          () => inFlight.delete(key),
-          () => inFlight.delete(key),
-        );
+        // A newer render of the same key may have taken the place of a stopped one.
+        const done = () => inFlight.get(key) === started && inFlight.delete(key);
+        started.output.then(done, done);
         inFlight.set(key, started);
         entry = started;
       }
@@ -36,7 +35,11 @@ export function createSharedRenders() {
       const leave = () => {
         if (gone) return;
         gone = true;
-        if (--shared.waiters === 0 && signal?.aborted) shared.stop.abort();
+        if (--shared.waiters === 0 && signal?.aborted) {
+          // Stopped work is no one's to join: a request arriving now renders afresh.
+          if (inFlight.get(key) === shared) inFlight.delete(key);
+          shared.stop.abort();
+        }
       };
       signal?.addEventListener('abort', leave, { once: true });
       try {

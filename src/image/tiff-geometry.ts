@@ -47,17 +47,25 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
 /** Colour samples of each photometric interpretation libvips turns into sRGB (TIFF 6.0; 8 is CIELab). */
 const COLOUR_SAMPLES: Record<number, number> = { 0: 1, 1: 1, 2: 3, 3: 1, 5: 4, 6: 3, 8: 3 };
 
+/** sharp refuses images of more bands than this, in every output ("exceeds channel limit"). */
+const MAX_SAMPLES = 5;
+
 /**
- * Why libvips cannot render this image, or undefined: other interpretations (ICCLab, LogL, LogLuv,
- * unknown ones) have no route to sRGB, and more samples than colour and one alpha (multispectral
- * scans) exceed what its colour operations take. Each was a 500 from the renderer.
+ * Why libvips cannot render this image in any output, or undefined: other interpretations (ICCLab,
+ * LogL, LogLuv, unknown ones) have no route to sRGB, fewer samples than the colour model needs
+ * have none to read, and over five (multispectral scans) are past sharp's limit. Each was a 500 or
+ * a 422 from the renderer after a 200 info.json. Up to five samples with extra ones render (PNG,
+ * WebP); a JPEG of them, which libvips cannot flatten, is a 422 from the renderer.
  */
 function unrenderableLayout(image: { photometric?: number; samplesPerPixel: number }): string | undefined {
   const photometric = image.photometric ?? 1;
   const colour = COLOUR_SAMPLES[photometric];
   if (colour === undefined) return `TIFF images with photometric interpretation ${photometric} cannot be rendered here`;
-  if (image.samplesPerPixel > colour + 1) {
-    return `TIFF images with ${image.samplesPerPixel} samples per pixel (${colour} colour and more than one extra) cannot be rendered here`;
+  if (image.samplesPerPixel < colour) {
+    return `TIFF images with ${image.samplesPerPixel} samples per pixel for ${colour} colour samples cannot be rendered here`;
+  }
+  if (image.samplesPerPixel > MAX_SAMPLES) {
+    return `TIFF images with ${image.samplesPerPixel} samples per pixel (more than ${MAX_SAMPLES}) cannot be rendered here`;
   }
   return undefined;
 }

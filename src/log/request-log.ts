@@ -70,7 +70,7 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
     // A client that hung up gets no answer: its request is not a server fault, and no bytes went
     // out. The signal is only looked at for a 5xx and for renders (which take milliseconds anyway),
     // since building it costs on every request.
-    const rendered = record.servedBy === 'render' || record.servedBy === 'tiles';
+    const rendered = record.servedBy === 'render' || record.servedBy === 'tiles' || record.servedBy === 'shared';
     if ((status >= 500 || rendered) && c.req.raw.signal.aborted) {
       record.servedBy = 'cancelled';
       record.bytes = 0;

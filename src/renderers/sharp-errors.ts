@@ -10,7 +10,7 @@ const BAD_SETTING = /^Expected\b/;
  * request was checked against the size the file declared, so the file holds more than it said.
  */
 const BAD_SOURCE =
-  /exceeds pixel limit|Input (?:buffer|file) (?:contains unsupported|is missing|has corrupt)|unsupported image format|^Vips(?:Jpeg|Png|Tiff)|^vips(?:png|jpeg|tiff)|^(?:jpeg|png|tiff|webp|gif|heif|jp2k?)load|libpng|libspng|TIFF|premature end|corrupt|truncated|not a known|bad (?:header|marker|seek)|exceeds channel limit|no known route from/i;
+  /exceeds pixel limit|Input (?:buffer|file) (?:contains unsupported|is missing|has corrupt)|unsupported image format|^Vips(?:Jpeg|Png|Tiff)|^vips(?:png|jpeg|tiff)|^(?:jpeg|png|tiff|webp|gif|heif|jp2k?)load|libpng|libspng|TIFF|premature end|corrupt|truncated|not a known|bad (?:header|marker|seek)|exceeds channel limit|no known route from|vector must have \d+ or \d+ elements/i;
 
 export function classifySharpError(e: unknown): SharpFailure {
   const message = e instanceof Error ? e.message : String(e);

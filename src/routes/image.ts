@@ -83,12 +83,13 @@ export async function imageResponse(
   const { output, joined } = await app.sharedRenders.run(cacheKey, c.req.raw.signal, (signal) => renderer.render({ ...input, signal }, plan));
   const { body, readMs, via, queueMs = 0 } = output;
   setMetric(c, 'path', via ?? 'render');
-  served(c, via ?? 'render', body.byteLength);
   if (joined) {
     // Another request's render answered this one too: its time is that request's.
     setMetric(c, 'shared', performance.now() - started, 'waiting for the same render');
+    served(c, 'shared', body.byteLength);
     return c.body(body, 200);
   }
+  served(c, via ?? 'render', body.byteLength);
   const renderMs = performance.now() - started - readMs - queueMs;
   if (queueMs >= 0.05) setMetric(c, 'queue', queueMs, 'waiting for a render slot');
   setMetric(c, 'read', readMs, 'source read');

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { noMetrics } from '../../src/metrics.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import type { Renderer } from '../../src/renderers/renderer.ts';
@@ -29,6 +30,7 @@ const READ_DELAY_MS = 400;
 /** One render slot; reads of heavy.png take READ_DELAY_MS, like a slow store. Counts renders. */
 function build() {
   const counts = { renders: 0 };
+  const servedBy: string[] = [];
   const inner = fsSource({ root });
   const source: ImageSource = {
     kind: inner.kind,
@@ -46,8 +48,9 @@ function build() {
       return sharpOne.render(input, plan);
     },
   };
-  const app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0' }), source, renderer });
-  return Object.assign(app, { counts });
+  const metrics = { ...noMetrics, request: (r: { servedBy: string }) => void servedBy.push(r.servedBy) };
+  const app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_RESPONSE_CACHE_BYTES: '0' }), source, renderer, metrics });
+  return Object.assign(app, { counts, servedBy });
 }
 
 const HEAVY = '/iiif/3/heavy.png/full/max/0/default.webp';
@@ -91,8 +94,25 @@ describe('a render whose client left', () => {
     expect(await sharp(bodies[0]).metadata()).toMatchObject({ width: 600, height: 500 });
     expect(bodies.every((b) => b.equals(bodies[0]!))).toBe(true);
     expect(answers.filter((r) => /shared;dur=/.test(r.headers.get('server-timing') ?? ''))).toHaveLength(3);
+    // Logged and counted as shared answers, not as three more renders.
+    expect(app.servedBy.filter((s) => s === 'shared')).toHaveLength(3);
     // Done, it is not shared with a later request.
     expect((await app.request(url)).status).toBe(200);
+    expect(app.counts.renders).toBe(2);
+  }, 60_000);
+
+  it('once every request for it has left, a new identical request renders afresh instead of joining the stopped render', async () => {
+    const app = build();
+    const url = '/iiif/3/heavy.png/full/700,/0/default.png';
+    const gone = new AbortController();
+    const left = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
+    await new Promise((ok) => setTimeout(ok, 50));
+    gone.abort();
+    // Arrives while the stopped render is still reading its source.
+    const late = await app.request(url);
+    await left;
+    expect(late.status, await late.clone().text().catch(() => '')).toBe(200);
+    expect(await sharp(Buffer.from(await late.arrayBuffer())).metadata()).toMatchObject({ width: 700 });
     expect(app.counts.renders).toBe(2);
   }, 60_000);
 });

@@ -163,12 +163,13 @@ describe('unusual but valid encodings render correctly', () => {
   it('TIFF layouts libvips cannot turn into sRGB are a 422 at info.json, GET and HEAD, not a 500; usual ones render', async () => {
     const files: Array<[name: string, bytes: Buffer, status: number]> = [
       ['spp9.tif', layoutTiff(9, 2, 3), 422],
-      ['rgb-2-extra.tif', layoutTiff(5, 2, 3), 422],
       ['icclab.tif', layoutTiff(3, 9, 3), 422],
       ['unknown-photometric.tif', layoutTiff(1, 99, 1), 422],
+      ['rgb-one-sample.tif', layoutTiff(1, 2, 3), 422],
       ['rgba.tif', layoutTiff(4, 2, 3), 200],
       ['grey-alpha.tif', layoutTiff(2, 1, 1), 200],
       ['cmyk.tif', layoutTiff(4, 5, 4), 200],
+      ['cmyk-alpha.tif', layoutTiff(5, 5, 4), 200],
     ];
     for (const [name, bytes, status] of files) {
       await writeFile(join(root, name), bytes);
@@ -179,6 +180,14 @@ describe('unusual but valid encodings render correctly', () => {
       }
       const head = await fetch(`${server.url}/iiif/3/${name}/full/max/0/default.jpg`, { method: 'HEAD' });
       expect(head.status, `HEAD ${name}`).toBe(status);
+    }
+    // Extra samples within sharp's five render as PNG; a JPEG, which needs them flattened, is a 422, not a 500.
+    for (const [name, bytes] of [['rgb-2-extra.tif', layoutTiff(5, 2, 3)], ['grey-2-extra.tif', layoutTiff(3, 1, 1)]] as const) {
+      await writeFile(join(root, name), bytes);
+      expect((await get(`/iiif/3/${name}/info.json`)).status, name).toBe(200);
+      expect((await get(`/iiif/3/${name}/full/8,/0/default.png`)).status, name).toBe(200);
+      const jpg = await get(`/iiif/3/${name}/full/max/0/default.jpg`);
+      expect([jpg.status, jpg.json?.error], name).toEqual([422, 'unsupported_source']);
     }
   });
 
