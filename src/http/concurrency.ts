@@ -13,7 +13,8 @@ export interface RenderSlotOptions {
   onChange?: (running: number, queued: number) => void;
 }
 
-const busy = (message: string) => httpError(503, 'busy', message, { 'Retry-After': '1' });
+/** 503 with Retry-After: the server is busy, or the request left before its work was done. */
+export const busy = (message: string) => httpError(503, 'busy', message, { 'Retry-After': '1' });
 
 /** A counting semaphore with a bounded, first-come queue whose waiters leave on timeout or abort. */
 export function createRenderSlots(options: RenderSlotOptions) {

@@ -1,4 +1,4 @@
-import { httpError } from '../errors.ts';
+import { busy } from '../http/concurrency.ts';
 import type { IiifVersion, RenderPlan } from '../iiif/types.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import type { ImageSource, SourceObject } from '../sources/source.ts';
@@ -44,5 +44,5 @@ export interface Renderer {
  * pipeline, once started, runs to its end or the request deadline.
  */
 export function stopIfGone(input: Pick<RenderInput, 'signal'>): void {
-  if (input.signal?.aborted) throw httpError(503, 'busy', 'the request was cancelled', { 'Retry-After': '1' });
+  if (input.signal?.aborted) throw busy('the request was cancelled');
 }

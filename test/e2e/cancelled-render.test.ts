@@ -55,6 +55,14 @@ function build() {
 
 const HEAVY = '/iiif/3/heavy.png/full/max/0/default.webp';
 
+/** Asks for `url` and leaves 50 ms later, while its source is still read: `left` once gone, `done` when its request ends. */
+function askThenLeave(app: ReturnType<typeof build>, url: string) {
+  const gone = new AbortController();
+  const done = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
+  const left = new Promise<void>((ok) => setTimeout(() => ok(gone.abort()), 50));
+  return { left, done };
+}
+
 describe('a render whose client left', () => {
   it('gives its slot to the next request once its source is read, instead of encoding', async () => {
     const app = build();
@@ -65,15 +73,13 @@ describe('a render whose client left', () => {
     expect(heavyMs).toBeGreaterThan(READ_DELAY_MS * 2);
 
     // Its client leaves while the source is read; the next request waits for the slot.
-    const gone = new AbortController();
-    const left = Promise.resolve(app.request(HEAVY, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
-    await new Promise((ok) => setTimeout(ok, 50));
-    gone.abort();
+    const leaving = askThenLeave(app, HEAVY);
+    await leaving.left;
     started = performance.now();
     const next = await app.request('/iiif/3/small.png/full/32,/0/default.png');
     const nextMs = performance.now() - started;
     expect(next.status).toBe(200);
-    await left;
+    await leaving.done;
     // The slot came free after the read, not after the encode.
     expect(nextMs, `heavy render ${Math.round(heavyMs)} ms, next request ${Math.round(nextMs)} ms`).toBeLessThan(READ_DELAY_MS + (heavyMs - READ_DELAY_MS) / 2);
   }, 60_000);
@@ -81,13 +87,11 @@ describe('a render whose client left', () => {
   it('is shared by identical requests, and one of them leaving does not stop it for the others', async () => {
     const app = build();
     const url = '/iiif/3/heavy.png/full/600,/0/default.png';
-    const gone = new AbortController();
-    const first = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
+    const first = askThenLeave(app, url);
     const others = [0, 1, 2].map(() => Promise.resolve(app.request(url)));
-    await new Promise((ok) => setTimeout(ok, 50));
-    gone.abort();
+    await first.left;
     const answers = await Promise.all(others);
-    await first;
+    await first.done;
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(app.counts.renders).toBe(1);
     const bodies = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())));
@@ -104,13 +108,11 @@ describe('a render whose client left', () => {
   it('once every request for it has left, a new identical request renders afresh instead of joining the stopped render', async () => {
     const app = build();
     const url = '/iiif/3/heavy.png/full/700,/0/default.png';
-    const gone = new AbortController();
-    const left = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
-    await new Promise((ok) => setTimeout(ok, 50));
-    gone.abort();
+    const leaving = askThenLeave(app, url);
+    await leaving.left;
     // Arrives while the stopped render is still reading its source.
     const late = await app.request(url);
-    await left;
+    await leaving.done;
     expect(late.status, await late.clone().text().catch(() => '')).toBe(200);
     expect(await sharp(Buffer.from(await late.arrayBuffer())).metadata()).toMatchObject({ width: 700 });
     expect(app.counts.renders).toBe(2);
