@@ -7,13 +7,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, realpath, rename, rm, stat, utimes } from 'node:fs/promises';
+import { access, readdir, realpath, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../src/config.ts';
 import { createS3Client } from '../../src/sources/s3-client.ts';
+import { makeDir } from '../../src/sources/make-dir.ts';
 import { UsageError } from './args.ts';
 
 export interface StoredFile {
@@ -136,10 +137,10 @@ function folder(root: string): Location {
     stat: statOf,
     localCopy: async (name) => path(name),
     async staging(name) {
-      await mkdir(dirname(path(name)), { recursive: true });
+      await makeDir(dirname(path(name)));
       // One hidden folder per run: removed whole, even a file libvips opens after the removal
       // began cannot appear (its folder is gone). Never listed as an image: names starting with '.'.
-      await mkdir(partials, { recursive: true });
+      await makeDir(partials);
       // A .tif name: libvips picks the writer by the file's ending (`a.jp2` would ask for JPEG 2000).
       return join(partials, `${randomName()}.tif`);
     },
@@ -159,7 +160,7 @@ function folder(root: string): Location {
     nameProblem: (name) => (name.split('/').includes('') ? `not a file name in a folder: ${name} has an empty part (a "//" or a leading "/")` : undefined),
     async writable() {
       try {
-        await mkdir(base, { recursive: true });
+        await makeDir(base);
         await access(base, constants.W_OK);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../../src/config.ts';
+import { makeDir } from '../../src/sources/make-dir.ts';
 import type { CachedResponse, ResponseStore } from '../../src/http/response-cache.ts';
 
 const VIA: ReadonlyArray<CachedResponse['via']> = ['tiles', 'render'];
@@ -20,7 +21,7 @@ const UTF8 = new TextEncoder();
  */
 export async function diskResponseStore(dir: string, maxBytes: number, warn: (line: string) => void): Promise<ResponseStore> {
   const root = join(dir, 'iiif-edge-responses');
-  await mkdir(root, { recursive: true }).catch((e: unknown) => {
+  await makeDir(root).catch((e: unknown) => {
     throw new ConfigError(`invalid configuration: IIIF_RESPONSE_CACHE_DIR: cannot create ${root} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   });
   const files = new LRUCache<string, number>({

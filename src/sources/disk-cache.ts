@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { makeDir } from './make-dir.ts';
 import type { ImageSource, SourceObject } from './source.ts';
 
 export interface DiskCacheOptions {
@@ -10,6 +11,8 @@ export interface DiskCacheOptions {
   maxBytes: number;
   /** Told whether each lookup found the object on disk (the cache hit ratio metric). */
   onLookup?: (hit: boolean) => void;
+  /** One line when the folder cannot be used; renders then read whole objects into memory. */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -21,7 +24,16 @@ export interface DiskCacheOptions {
 export function withDiskCache(source: ImageSource, options: DiskCacheOptions): ImageSource {
   const dir = join(options.dir, 'iiif-edge-source-cache');
   // Files left by an earlier process are not in the index, so start empty.
-  const ready = rm(dir, { recursive: true, force: true }).then(() => mkdir(dir, { recursive: true }));
+  // A folder that cannot be made is no reason to fail renders: they read into memory instead.
+  const ready = rm(dir, { recursive: true, force: true })
+    .then(() => makeDir(dir))
+    .then(
+      () => true,
+      (e: unknown) => {
+        options.warn?.(`source cache: cannot use ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); whole objects are read into memory`);
+        return false;
+      },
+    );
   const files = new LRUCache<string, number>({
     maxSize: options.maxBytes,
     sizeCalculation: (size) => Math.max(1, size),
@@ -50,7 +62,7 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
     async localFile(identifier, object) {
       // Objects that would crowd out everything else are read into memory instead.
       if (object.size > options.maxBytes / 2) return undefined;
-      await ready;
+      if (!(await ready)) return undefined;
       const path = fileFor(identifier, object);
       const hit = files.get(path) !== undefined;
       options.onLookup?.(hit);

@@ -29,6 +29,7 @@ export function sourceFromConfig(config: Config, log: (line: string) => void, me
             dir: config.IIIF_CACHE_DIR,
             maxBytes: config.IIIF_CACHE_MAX_BYTES,
             onLookup: (hit) => metrics?.cacheLookup('disk', hit),
+            warn: log,
           })
         : s3;
     }
