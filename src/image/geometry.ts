@@ -27,6 +27,15 @@ export interface SourceGeometry extends ImageGeometry {
   tileTables?: Map<number, Promise<TileTables | undefined>>;
   /** JPEG 2000 headers: where the codestream and its tile-parts are, for the JP2 renderer. */
   jp2?: Jp2Structure;
+  /** A TIFF's extra samples that are no alpha, which every output leaves out (tiff-geometry.ts). */
+  extraBands?: ExtraBands;
+}
+
+export interface ExtraBands {
+  /** Extra samples stored after the colour ones. */
+  count: number;
+  /** The first of them is alpha (TIFF 6.0 puts alpha first) and stays; `true` when associated (premultiplied). */
+  alpha?: { premultiplied: boolean };
 }
 
 const HEAD_BYTES = 64 * 1024;

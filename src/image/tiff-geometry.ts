@@ -1,5 +1,5 @@
 import { oriented } from './exif-orientation.ts';
-import type { SourceGeometry } from './geometry.ts';
+import type { ExtraBands, SourceGeometry } from './geometry.ts';
 import { httpError } from '../errors.ts';
 import { type RangeRead, isTiff, pyramidLevels, readTiffStructure, undecodableCompression } from '../tiff/index.ts';
 
@@ -26,8 +26,10 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
   const levels = pyramidLevels(structure);
   const base = levels[0];
   if (!base) return undefined;
+  const extra = extraBands(base);
+  const bands = extra ? { extraBands: extra } : {};
   // Rotated TIFFs are rare: rendered whole-level by libvips, turned upright, with no stored tiles to offer.
-  if (base.orientation !== 1) return oriented<SourceGeometry>({ width: base.width, height: base.height, format: 'tiff' }, base.orientation);
+  if (base.orientation !== 1) return oriented<SourceGeometry>({ width: base.width, height: base.height, format: 'tiff', ...bands }, base.orientation);
   const access = levels.map((level) => {
     const page = structure.images.findIndex((img) => img.ifdOffset === level.ifdOffset);
     if (page >= 0) return { page };
@@ -41,7 +43,24 @@ export async function probeTiffGeometry(head: Uint8Array, read: RangeRead, size:
     ...(base.tiled ? { tile: { width: base.tileWidth, height: base.tileHeight } } : {}),
     levelAccess: access,
     tiffLevels: levels,
+    ...bands,
   };
+}
+
+/**
+ * Extra samples to leave out of the output (TIFF 6.0: ExtraSamples 0 is unspecified data, 1 and 2
+ * associated and unassociated alpha, and alpha comes first). libvips takes the band after the
+ * colour ones as alpha whatever its kind, so an unspecified one (an infrared or mask channel) made
+ * the image transparent, and it could not flatten more than one extra band for JPEG (a 422).
+ * Undefined when libvips' own reading is right: no extra samples, or one that is alpha.
+ */
+export function extraBands(image: { photometric?: number; samplesPerPixel: number; extraSamples?: number[] }): ExtraBands | undefined {
+  const colour = COLOUR_SAMPLES[image.photometric ?? 1] ?? image.samplesPerPixel;
+  const count = Math.max(0, image.samplesPerPixel - colour);
+  const kind = image.extraSamples?.[0] ?? 0;
+  const alpha = kind === 1 || kind === 2;
+  if (count === 0 || (count === 1 && alpha)) return undefined;
+  return alpha ? { count, alpha: { premultiplied: kind === 1 } } : { count };
 }
 
 /** Colour samples of each photometric interpretation libvips turns into sRGB (TIFF 6.0; 8 is CIELab). */
@@ -54,8 +73,8 @@ const MAX_SAMPLES = 5;
  * Why libvips cannot render this image in any output, or undefined: other interpretations (ICCLab,
  * LogL, LogLuv, unknown ones) have no route to sRGB, fewer samples than the colour model needs
  * have none to read, and over five (multispectral scans) are past sharp's limit. Each was a 500 or
- * a 422 from the renderer after a 200 info.json. Up to five samples with extra ones render (PNG,
- * WebP); a JPEG of them, which libvips cannot flatten, is a 422 from the renderer.
+ * a 422 from the renderer after a 200 info.json. Up to five samples with extra ones render, in
+ * every output (see extraBands).
  */
 function unrenderableLayout(image: { photometric?: number; samplesPerPixel: number }): string | undefined {
   const photometric = image.photometric ?? 1;

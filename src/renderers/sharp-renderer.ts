@@ -8,6 +8,7 @@ import type { SourceGeometry } from '../image/geometry.ts';
 import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
 import { type RenderInput, type Renderer, stopIfGone } from './renderer.ts';
 import { type DecodeBudget, type StripShape, assertDecodeBytes, checkWholeDecode, tiledDecodeBytes } from './sharp-budget.ts';
+import { withoutExtraBands } from './sharp-bands.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, type Jp2Limits, openJp2, planJp2Decode } from './sharp-jp2.ts';
@@ -81,9 +82,11 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       const sharp = await loadSharp();
       const started = performance.now();
       try {
-        const source = input.geometry.jp2
+        const opened = input.geometry.jp2
           ? await openJp2(sharp, input, plan, jp2Limits)
           : await open(sharp, input, plan, options.maxInputPixels, budget);
+        const extra = input.geometry.extraBands;
+        const source = extra && !opened.fromTiles ? { ...opened, ...(await withoutExtraBands(sharp, opened, extra)), shrinkOnLoad: false } : opened;
         const readMs = performance.now() - started;
         stopIfGone(input);
         let image = 'turn' in source && source.turn

@@ -181,14 +181,38 @@ describe('unusual but valid encodings render correctly', () => {
       const head = await fetch(`${server.url}/iiif/3/${name}/full/max/0/default.jpg`, { method: 'HEAD' });
       expect(head.status, `HEAD ${name}`).toBe(status);
     }
-    // Extra samples within sharp's five render as PNG; a JPEG, which needs them flattened, is a 422, not a 500.
-    for (const [name, bytes] of [['rgb-2-extra.tif', layoutTiff(5, 2, 3)], ['grey-2-extra.tif', layoutTiff(3, 1, 1)]] as const) {
-      await writeFile(join(root, name), bytes);
-      expect((await get(`/iiif/3/${name}/info.json`)).status, name).toBe(200);
-      expect((await get(`/iiif/3/${name}/full/8,/0/default.png`)).status, name).toBe(200);
-      const jpg = await get(`/iiif/3/${name}/full/max/0/default.jpg`);
-      expect([jpg.status, jpg.json?.error], name).toEqual([422, 'unsupported_source']);
-    }
+  });
+
+  // TIFF 6.0: an unspecified extra sample (ExtraSamples 0) is no alpha; alpha, when there is one, is
+  // the first extra sample. libvips took the fourth band as alpha whatever its kind, and could not
+  // flatten more than one extra (a JPEG was a 422 while HEAD said 200).
+  it.each([
+    // name, samples, photometric, colour samples, extra kinds, sample values, expected RGBA of the PNG (no alpha: 3 values)
+    ['rgb-2-extra.tif', 5, 2, 3, [0, 0], [200, 100, 50, 0, 9], [200, 100, 50]],
+    ['grey-2-extra.tif', 3, 1, 1, [0, 0], [90, 0, 7], [90, 90, 90]],
+    ['rgb-1-unspecified.tif', 4, 2, 3, [0], [200, 100, 50, 0], [200, 100, 50]],
+    ['rgb-alpha-extra.tif', 5, 2, 3, [2, 0], [200, 100, 50, 128, 9], [200, 100, 50, 128]],
+  ] as const)('%s: extra samples that are no alpha are dropped, in every output', async (name, samples, photometric, colour, kinds, values, rgba) => {
+    await writeFile(join(root, name), layoutTiff(samples, photometric, colour, [...kinds], [...values]));
+    expect((await get(`/iiif/3/${name}/info.json`)).status).toBe(200);
+    const png = await get(`/iiif/3/${name}/full/8,/0/default.png`);
+    expect(png.status).toBe(200);
+    const p = await sharp(png.body).raw().toBuffer({ resolveWithObject: true });
+    expect(p.info.width).toBe(8);
+    // Resizing premultiplies by alpha and back: a unit of rounding.
+    expect(p.info.channels).toBe(rgba.length);
+    expect(near([...p.data.subarray(0, p.info.channels)], rgba, 1), `${name} PNG ${[...p.data.subarray(0, p.info.channels)]}`).toBe(true);
+    // JPEG has no alpha: a transparent half is flattened on white.
+    const white = rgba.length === 4 ? (rgba[3] ?? 255) / 255 : 1;
+    const expected = rgba.slice(0, 3).map((v) => Math.round(v * white + 255 * (1 - white)));
+    const jpg = await get(`/iiif/3/${name}/full/max/0/default.jpg`);
+    expect(jpg.status).toBe(200);
+    const j = await sharp(jpg.body).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    expect([j.info.width, j.info.height]).toEqual([16, 16]);
+    for (let c = 0; c < 3; c++) expect(Math.abs((j.data[c] ?? 0) - (expected[c] ?? 0)), `${name} band ${c}`).toBeLessThanOrEqual(3);
+    const head = await fetch(`${server.url}/iiif/3/${name}/full/max/0/default.jpg`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    for (const tail of ['full/8,/0/bitonal.jpg', 'full/8,/45/default.webp', 'full/8,/0/gray.pdf']) expect((await get(`/iiif/3/${name}/${tail}`)).status, tail).toBe(200);
   });
 
   it('a truncated JPEG rendered 8 at a time is a 422 every time, never a 500 (libvips loses error words under concurrency)', async () => {

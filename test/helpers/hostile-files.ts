@@ -120,10 +120,12 @@ const ifdBytes = (entries: IfdEntry[]) => 2 + entries.length * 12 + 4;
 
 /**
  * A valid little-endian 16×16 8-bit strip TIFF with `samples` samples per pixel, the ones past the
- * colour ones marked as unspecified extra samples, and the given PhotometricInterpretation:
- * multispectral scans, ICCLab and other layouts libvips reads but cannot turn into sRGB.
+ * colour ones extra samples of the given kinds (ExtraSamples: 0 unspecified, 1 associated and
+ * 2 unassociated alpha; all unspecified by default), and the given PhotometricInterpretation:
+ * multispectral scans, ICCLab and other layouts libvips reads but cannot turn into sRGB. Every
+ * pixel holds `values` (128 in every sample by default).
  */
-export function layoutTiff(samples: number, photometric: number, colour: number): Buffer {
+export function layoutTiff(samples: number, photometric: number, colour: number, kinds: number[] = [], values: number[] = []): Buffer {
   const extra = Math.max(0, samples - colour);
   const entries: IfdEntry[] = [
     [256, 3, 1, 16], [257, 3, 1, 16], [258, 3, samples, 8], [259, 3, 1, 1], [262, 3, 1, photometric],
@@ -137,11 +139,13 @@ export function layoutTiff(samples: number, photometric: number, colour: number)
   const out = littleTiff(entries, dataAt + 16 * 16 * samples, (tag) => {
     if (tag === 273) return dataAt;
     if (tag === 258) return samples > 2 ? bitsAt : samples === 2 ? 0x0008_0008 : undefined;
-    if (tag === 338) return extra > 2 ? extraAt : extra === 2 ? 0 : undefined;
+    if (tag === 338) return extra > 2 ? extraAt : extra === 2 ? (kinds[0] ?? 0) | ((kinds[1] ?? 0) << 16) : undefined;
     return undefined;
   }, 0x80);
   for (let s = 0; s < samples; s++) out.writeUInt16LE(8, bitsAt + 2 * s);
-  out.fill(0, extraAt, dataAt);
+  for (let e = 0; e < extra; e++) out.writeUInt16LE(kinds[e] ?? 0, extraAt + 2 * e);
+  if (extra === 1) out.writeUInt16LE(kinds[0] ?? 0, 10 + (entries.length - 1) * 12 + 8);
+  if (values.length) for (let i = 0; i < 16 * 16; i++) for (let s = 0; s < samples; s++) out[dataAt + i * samples + s] = values[s] ?? 0x80;
   return out;
 }
 
