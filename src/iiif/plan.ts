@@ -91,9 +91,10 @@ export function resolveSize(spec: SizeSpec, region: Rect, limits: Limits): Dimen
  * that level's pixels may be short of the output by up to one pixel, which absorbs the rounding
  * in level sizes (stored rounded down, viewers round up: 187 vs 188) without reading a level
  * twice as big. Never more than a quarter short: a 1- or 2-pixel output is the level's own pixels,
- * not those of a level half or a quarter its size.
+ * not those of a level half or a quarter its size. `short`: the pixels the level may lack (0 for
+ * a renderer, planForRender).
  */
-export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensions): { level: number; levelRegion: Rect } {
+export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensions, short = 1): { level: number; levelRegion: Rect } {
   const levels = geometry.levels ?? [];
   for (let i = levels.length - 1; i > 0; i--) {
     const level = levels[i] as Dimensions;
@@ -101,7 +102,7 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     const sy = level.height / geometry.height;
     const w = region.w * sx;
     const h = region.h * sy;
-    if (w >= size.width - 1 - 1e-9 && h >= size.height - 1 - 1e-9 && w >= 0.75 * size.width && h >= 0.75 * size.height) {
+    if (w >= size.width - short - 1e-9 && h >= size.height - short - 1e-9 && w >= 0.75 * size.width && h >= 0.75 * size.height) {
       if (geometry.reducedGrid) return { level: i, levelRegion: onReducedGrid(region, level, 2 ** i, geometry.reducedGrid) };
       const x = Math.floor(region.x * sx + 1e-9);
       const y = Math.floor(region.y * sy + 1e-9);
@@ -111,6 +112,18 @@ export function selectLevel(geometry: ImageGeometry, region: Rect, size: Dimensi
     }
   }
   return { level: 0, levelRegion: { ...region } };
+}
+
+/**
+ * The plan for a renderer: a level a rounding pixel short of the output (which the tile
+ * pass-through answers by copying the stored edge) is swapped for the next larger one, since a
+ * resize up by one pixel moves every pixel by up to one (mean error 29 of 255 against 1.6 from
+ * the larger level, on a smooth test image).
+ */
+export function planForRender(plan: RenderPlan, geometry: ImageGeometry): RenderPlan {
+  const r = plan.levelRegion;
+  if (plan.level === 0 || (r.w >= plan.width && r.h >= plan.height)) return plan;
+  return { ...plan, ...selectLevel(geometry, plan.region, { width: plan.width, height: plan.height }, 0) };
 }
 
 /**

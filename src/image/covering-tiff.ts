@@ -7,6 +7,19 @@ import { tileLocator } from './tile-passthrough.ts';
 /** Tiles read at once for one request. */
 const PARALLEL_READS = 8;
 
+/**
+ * Throws the tiles path's 422 when a tile covering `region` is stored with no bytes (a sparse
+ * tile, as GDAL writes them): libvips fails on one without words, which was a 500. Reads the
+ * level's tile tables, kept with the geometry.
+ */
+export async function assertCoveringTilesStored(input: RenderInput, level: TiffLevel, region: Rect): Promise<void> {
+  const grid = coveringGrid(level, region);
+  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
+  for (let row = grid.row0; row < grid.row0 + grid.rows; row++) {
+    for (let col = grid.col0; col < grid.col0 + grid.cols; col++) await locate(level, col, row);
+  }
+}
+
 export interface CoveringTiff {
   /** A TIFF of just the covering tiles. */
   bytes: Uint8Array;

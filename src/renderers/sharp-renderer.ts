@@ -1,7 +1,7 @@
 import type { JpegOptions, Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import { httpError, isHttpError } from '../errors.ts';
-import { readCoveringTiff } from '../image/covering-tiff.ts';
+import { assertCoveringTilesStored, readCoveringTiff } from '../image/covering-tiff.ts';
 import { DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_JPEG_SCANS } from '../iiif/limits.ts';
 import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
@@ -183,6 +183,7 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
     const level = { width: subset.width, height: subset.height };
     return { image: sharp(subset.bytes, loadOptions), region: subset.region, level, shrinkOnLoad: false };
   }
+  if (tiff?.tiled && !checkOnly) await assertCoveringTilesStored(input, tiff, plan.levelRegion);
   // A remote object's local copy is made by downloading it: a check goes no further than its size.
   const file = checkOnly && !input.source.local ? undefined : await input.source.localFile?.(input.identifier, input.object, input.signal);
   // Without a local copy the whole object is held in memory: never more than a decode may use.

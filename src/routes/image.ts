@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { setMetric } from 'hono/timing';
 import { httpError } from '../errors.ts';
 import { FORMAT_MEDIA_TYPES, PROFILE_URI } from '../iiif/constants.ts';
-import { planImage } from '../iiif/plan.ts';
+import { planForRender, planImage } from '../iiif/plan.ts';
 import type { ImageRequest, IiifVersion, RenderPlan } from '../iiif/types.ts';
 import { makeEtag } from '../http/etag.ts';
 import { conditionalResponse } from './conditional.ts';
@@ -40,9 +40,13 @@ export async function imageResponse(
   const { canonicalPath } = head;
   const tile = alignedTile(plan, geometry);
   const input = { identifier, object, source, geometry, version, canonicalPath, etag: head.etag, signal: c.req.raw.signal, deadline };
+  // What a renderer makes, when the stored tile does not answer: it may read a larger level.
+  const renderPlan = planForRender(plan, geometry);
+  const checkRenderPlan = () => renderPlan !== plan && checkInputPixels(renderPlan, geometry, config.IIIF_MAX_INPUT_PIXELS);
   // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too.
   if (!tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))) {
-    await app.renderer.check(input, plan);
+    checkRenderPlan();
+    await app.renderer.check(input, renderPlan);
   }
   for (const [name, value] of head.headers) c.header(name, value);
   const bodiless = conditionalResponse(c, head.etag, object.lastModified);
@@ -65,6 +69,7 @@ export async function imageResponse(
       'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
     );
   }
+  checkRenderPlan();
   // The response ETag covers the source version, render revision and quality; the path, the rest.
   const cacheKey = `${head.etag} ${canonicalPath}`;
   const cached = await app.responses?.get(cacheKey);
@@ -80,7 +85,7 @@ export async function imageResponse(
   }
   const started = performance.now();
   const { renderer } = app;
-  const { output, joined } = await app.sharedRenders.run(cacheKey, c.req.raw.signal, (signal) => renderer.render({ ...input, signal }, plan));
+  const { output, joined } = await app.sharedRenders.run(cacheKey, c.req.raw.signal, (signal) => renderer.render({ ...input, signal }, renderPlan));
   const { body, readMs, via, queueMs = 0 } = output;
   setMetric(c, 'path', via ?? 'render');
   if (joined) {

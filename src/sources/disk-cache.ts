@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { makeDir } from './make-dir.ts';
+import { makeDir } from './fs-make-dir.ts';
 import type { ImageSource, SourceObject } from './source.ts';
 
 export interface DiskCacheOptions {

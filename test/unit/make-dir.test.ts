@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDir } from '../../src/sources/make-dir.ts';
+import { makeDir } from '../../src/sources/fs-make-dir.ts';
 import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
