@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../src/config.ts';
 import { createS3Client } from '../../src/sources/s3-client.ts';
-import { makeDir } from '../../src/sources/make-dir.ts';
+import { makeDir } from '../../src/sources/fs-make-dir.ts';
 import { UsageError } from './args.ts';
 
 export interface StoredFile {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../../src/config.ts';
-import { makeDir } from '../../src/sources/make-dir.ts';
+import { makeDir } from '../../src/sources/fs-make-dir.ts';
 import type { CachedResponse, ResponseStore } from '../../src/http/response-cache.ts';
 
 const VIA: ReadonlyArray<CachedResponse['via']> = ['tiles', 'render'];
