@@ -7,6 +7,7 @@ import {
   type TileLocation,
   TiffError,
   extendJpeg,
+  frameIs,
   isPassThroughJpeg,
   readTileLocation,
   readTileTables,
@@ -109,6 +110,9 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
+  // Sent or cut as stored only when the tile is what the grid says: a browser would show any other
+  // size, and not decode 12-bit or arithmetic coding at all.
+  if (!frameIs(jpeg, level.tileWidth, level.tileHeight)) return undefined;
   if (!cropped) return jpeg;
   const out = reshaped(jpeg, tile, extend);
   if (key && out) store.cache.set(key, out);

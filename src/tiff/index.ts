@@ -7,7 +7,7 @@ export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts'
 export { type TileLocation, readTileLocation } from './tile-location.ts';
 export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
-export { jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
+export { frameIs, jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';
 export { extendJpeg } from './jpeg-extend.ts';
 export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';

@@ -1,6 +1,6 @@
 import { TiffError } from './errors.ts';
 import { cropJpeg } from './jpeg-crop.ts';
-import { type JpegSegment, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
+import { type JpegSegment, SOS, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
 
 /** Baseline, extended sequential and progressive Huffman frames. */
 const SUPPORTED_SOF = new Set([0xc0, 0xc1, 0xc2]);
@@ -16,6 +16,30 @@ function findSof(jpeg: Uint8Array): JpegSegment {
     return seg;
   }
   throw new TiffError('JPEG has no frame header.');
+}
+
+/**
+ * Whether a stored tile is the `width`×`height` 8-bit Huffman JPEG (baseline, extended or
+ * progressive) with sampling factors 1–4 that the level's grid says: what browsers decode and the
+ * crop expects. A tile of another size, precision or coding is left to the renderer.
+ */
+export function frameIs(jpeg: Uint8Array, width: number, height: number): boolean {
+  let start: number;
+  try {
+    start = findSof(jpeg).start;
+  } catch (e) {
+    if (e instanceof TiffError) return false;
+    throw e;
+  }
+  const at = (i: number): number => jpeg[start + i] ?? 0;
+  const components = at(9);
+  if (at(4) !== 8 || ((at(5) << 8) | at(6)) !== height || ((at(7) << 8) | at(8)) !== width) return false;
+  if (components < 1 || components > 4 || ((at(1) << 8) | at(2)) < 8 + 3 * components) return false;
+  for (let i = 0; i < components; i++) {
+    const hv = at(11 + 3 * i);
+    if (hv >> 4 < 1 || hv >> 4 > 4 || (hv & 15) < 1 || (hv & 15) > 4) return false;
+  }
+  return true;
 }
 
 /** Declared frame size (SOF0/SOF1/SOF2) of a complete JPEG. */
@@ -39,12 +63,31 @@ export function rewriteJpegFrameSize(jpeg: Uint8Array, width: number, height: nu
   if (width > current.width || height > current.height) throw new TiffError('JPEG size can only shrink.');
   const mcuWidth = 8 * maxHorizontalSampling(jpeg, start);
   if (Math.ceil(width / mcuWidth) !== Math.ceil(current.width / mcuWidth)) return cropJpeg(jpeg, width, height);
+  assertOneFullScan(jpeg);
   const out = new Uint8Array(jpeg); // a copy even when given a Buffer
   out[start + 5] = height >> 8;
   out[start + 6] = height & 0xff;
   out[start + 7] = width >> 8;
   out[start + 8] = width & 0xff;
   return out;
+}
+
+/**
+ * A new frame size keeps the entropy data's meaning only in a sequential JPEG whose first scan
+ * holds every component: a scan of one component of several (progressive JPEGs, and sequential
+ * ones coded a component at a time) counts its blocks from that component's own width, so a
+ * narrower frame shears it (a review measured a mean error of 15–33 with 200s served).
+ */
+function assertOneFullScan(jpeg: Uint8Array): void {
+  let components = 0;
+  for (const seg of jpegSegments(jpeg, 2)) {
+    if (isSof(seg.marker)) {
+      if (seg.marker !== 0xc0 && seg.marker !== 0xc1) throw new TiffError('Unsupported JPEG frame type.');
+      components = jpeg[seg.start + 9] ?? 0;
+    }
+    if (seg.marker === SOS && (jpeg[seg.start + 4] ?? 0) === components) return;
+  }
+  throw new TiffError('Unsupported JPEG scan layout.');
 }
 
 function maxHorizontalSampling(jpeg: Uint8Array, sofStart: number): number {

@@ -127,64 +127,113 @@ describe('regions of one or two pixels at full size', () => {
   });
 });
 
+/** A W×256 TIFF (photometric grey or YCbCr) whose 256² JPEG tiles, in one row, are `tiles` as given. */
+function jpegTiledTiff(W: number, tiles: Uint8Array[], channels: 1 | 3): Uint8Array {
+  const n = tiles.length;
+  const ifdAt = 8;
+  const entries = [
+    [256, 3, 1, W], [257, 3, 1, 256], [258, 3, channels, 8], [259, 3, 1, 7], [262, 3, 1, channels === 1 ? 1 : 6], [277, 3, 1, channels],
+    [322, 3, 1, 256], [323, 3, 1, 256], [324, 4, n, 0], [325, 4, n, 0],
+  ];
+  const arraysAt = ifdAt + 2 + entries.length * 12 + 4;
+  const bitsAt = arraysAt + 8 * n;
+  let at = bitsAt + 8;
+  const offsets = tiles.map((t) => (at += t.length) - t.length);
+  entries[8]![3] = n === 1 ? offsets[0]! : arraysAt;
+  entries[9]![3] = n === 1 ? tiles[0]!.length : arraysAt + 4 * n;
+  if (channels === 3) entries[2]![3] = bitsAt;
+  const tiff = new Uint8Array(at);
+  const view = new DataView(tiff.buffer);
+  tiff.set([0x49, 0x49, 42, 0]);
+  view.setUint32(4, ifdAt, true);
+  view.setUint16(ifdAt, entries.length, true);
+  entries.forEach(([tag, type, count, value], i) => {
+    const p = ifdAt + 2 + i * 12;
+    view.setUint16(p, tag!, true);
+    view.setUint16(p + 2, type!, true);
+    view.setUint32(p + 4, count!, true);
+    if (type === 3 && count === 1) view.setUint16(p + 8, value!, true);
+    else view.setUint32(p + 8, value!, true);
+  });
+  for (let c = 0; c < 3; c++) view.setUint16(bitsAt + 2 * c, 8, true);
+  offsets.forEach((o, i) => view.setUint32(arraysAt + i * 4, o, true));
+  tiles.forEach((t, i) => view.setUint32(arraysAt + 4 * n + i * 4, t.length, true));
+  tiles.forEach((t, i) => tiff.set(t, offsets[i]!));
+  return tiff;
+}
+
+describe('stored JPEG tiles that are not what the tile grid says', () => {
+  // One 256² tile of a 256×256 image, stored as something else. Sent as stored, a browser would
+  // show another size or nothing; the renderer decodes what it can and refuses the rest.
+  const grey = (size: number) => sharp({ create: { width: size, height: size, channels: 3, background: { r: 90, g: 90, b: 90 } } }).jpeg({ quality: 90 }).toBuffer();
+  const patchSof = (jpeg: Buffer, edit: (copy: Buffer, sof: number) => void) => {
+    const copy = Buffer.from(jpeg);
+    edit(copy, copy.indexOf(Buffer.from([0xff, 0xc0])));
+    return copy;
+  };
+  it.each([
+    ['a 512² JPEG', () => grey(512)],
+    ['a 128² JPEG', () => grey(128)],
+    ['12-bit samples', async () => patchSof(await grey(256), (b, at) => void (b[at + 4] = 12))],
+    ['arithmetic coding', async () => patchSof(await grey(256), (b, at) => void (b[at + 1] = 0xc9))],
+  ] as const)('%s is never sent as stored', async (label, make) => {
+    const tile = await make();
+    const name = `frame-${label.replace(/\W+/g, '-')}.tif`;
+    await writeFile(join(root, name), jpegTiledTiff(256, [tile], 3));
+    const app = appWith();
+    for (const url of ['0,0,256,256/256,256', '0,0,200,200/200,200', 'full/max']) {
+      const res = await app.request(`/iiif/3/${name}/${url}/0/default.jpg`);
+      expect(pathOf(res), `${label} ${url}`).not.toBe('passthrough');
+      if (res.status === 200) {
+        const { info } = await decoded(res);
+        expect(info.width, `${label} ${url}`).toBe(url.startsWith('0,0,200') ? 200 : 256);
+      } else {
+        expect(res.status, `${label} ${url}`).toBe(422);
+      }
+    }
+  });
+});
+
 describe('edge tiles stored with a JPEG coding the lossless crop does not take', () => {
-  // A grey 300×256 image in two 256² tiles, each a complete progressive JPEG (other writers than
-  // libvips make those, or use restart markers): the second tile holds 44 columns and padding.
-  const W = 300;
-  const progressiveTiff = async (): Promise<{ tiff: Uint8Array; grey: Buffer }> => {
+  // A W×256 image in two 256² tiles, each a complete progressive JPEG (other writers than libvips
+  // make those, or use restart markers): the second tile holds W − 256 columns and padding. Grey,
+  // or YCbCr 4:2:0 (each sample of a pixel the same grey, so the reference stays one channel).
+  const progressiveTiff = async (W: number, channels: 1 | 3): Promise<{ tiff: Uint8Array; grey: Buffer }> => {
     const grey = Buffer.alloc(W * 256);
     for (let y = 0; y < 256; y++) for (let x = 0; x < W; x++) grey[y * W + x] = (x * 7 + y * 3) % 200 + 20;
     const tiles = await Promise.all(
       [0, 256].map(async (left) => {
-        const cell = Buffer.alloc(256 * 256);
-        for (let y = 0; y < 256; y++) grey.copy(cell, y * 256, y * W + left, y * W + Math.min(W, left + 256));
-        return sharp(cell, { raw: { width: 256, height: 256, channels: 1 } }).jpeg({ quality: 95, progressive: true }).toBuffer();
+        const cell = Buffer.alloc(256 * 256 * channels);
+        for (let y = 0; y < 256; y++) for (let x = left; x < Math.min(W, left + 256); x++) cell.fill(grey[y * W + x]!, ((y * 256) + x - left) * channels, ((y * 256) + x - left + 1) * channels);
+        return sharp(cell, { raw: { width: 256, height: 256, channels } }).jpeg({ quality: 95, progressive: true, chromaSubsampling: '4:2:0' }).toBuffer();
       }),
     );
-    const ifdAt = 8;
-    const entries = [
-      [256, 3, 1, W], [257, 3, 1, 256], [258, 3, 1, 8], [259, 3, 1, 7], [262, 3, 1, 1], [277, 3, 1, 1],
-      [322, 3, 1, 256], [323, 3, 1, 256], [324, 4, 2, 0], [325, 4, 2, 0],
-    ];
-    const arraysAt = ifdAt + 2 + entries.length * 12 + 4;
-    const dataAt = arraysAt + 16;
-    const offsets = [dataAt, dataAt + tiles[0]!.length];
-    entries[8]![3] = arraysAt;
-    entries[9]![3] = arraysAt + 8;
-    const tiff = new Uint8Array(dataAt + tiles[0]!.length + tiles[1]!.length);
-    const view = new DataView(tiff.buffer);
-    tiff.set([0x49, 0x49, 42, 0]);
-    view.setUint32(4, ifdAt, true);
-    view.setUint16(ifdAt, entries.length, true);
-    entries.forEach(([tag, type, count, value], i) => {
-      const p = ifdAt + 2 + i * 12;
-      view.setUint16(p, tag!, true);
-      view.setUint16(p + 2, type!, true);
-      view.setUint32(p + 4, count!, true);
-      if (type === 3) view.setUint16(p + 8, value!, true);
-      else view.setUint32(p + 8, value!, true);
-    });
-    offsets.forEach((o, i) => view.setUint32(arraysAt + i * 4, o, true));
-    tiles.forEach((t, i) => view.setUint32(arraysAt + 8 + i * 4, t.length, true));
-    tiles.forEach((t, i) => tiff.set(t, offsets[i]!));
-    return { tiff, grey };
+    return { tiff: jpegTiledTiff(W, tiles, channels), grey };
   };
 
-  it('are decoded by the renderer instead of refused', async () => {
-    const { tiff, grey } = await progressiveTiff();
-    await writeFile(join(root, 'progressive.tif'), tiff);
+  it.each([
+    // 44 columns: whole MCU columns go, which the crop re-packs, but not in a progressive JPEG.
+    ['grey, 44 columns', 300, 1, 44],
+    // 248 columns of 4:2:0: the same 16 MCU columns, but the luma of a progressive JPEG's own
+    // scans counts 31 blocks a row, not 32: a new frame width sheared it (served with a 200).
+    ['4:2:0, 248 columns', 504, 3, 248],
+    ['4:2:0, 250 columns', 506, 3, 250],
+  ] as const)('are decoded by the renderer instead of refused or sheared (%s)', async (_, W, channels, edge) => {
+    const { tiff, grey } = await progressiveTiff(W, channels);
+    const name = `progressive-${W}-${channels}.tif`;
+    await writeFile(join(root, name), tiff);
     const app = appWith();
-    const aligned = await app.request('/iiif/3/progressive.tif/0,0,256,256/256,256/0/default.jpg');
+    const aligned = await app.request(`/iiif/3/${name}/0,0,256,256/256,256/0/default.jpg`);
     expect(aligned.status).toBe(200);
     expect(pathOf(aligned)).toBe('passthrough');
-    for (const url of ['256,0,44,256/44,256', '256,0,44,256/44,']) {
-      const res = await app.request(`/iiif/3/progressive.tif/${url}/0/default.jpg`);
+    for (const url of [`256,0,${edge},256/${edge},256`, `256,0,${edge},256/${edge},`]) {
+      const res = await app.request(`/iiif/3/${name}/${url}/0/default.jpg`);
       expect(res.status, url).toBe(200);
       const { data, info } = await decoded(res);
-      expect([info.width, info.height], url).toEqual([44, 256]);
+      expect([info.width, info.height], url).toEqual([edge, 256]);
       let diff = 0;
-      for (let y = 0; y < 256; y++) for (let x = 0; x < 44; x++) diff += Math.abs(data[(y * 44 + x) * 3]! - grey[y * W + 256 + x]!);
-      expect(diff / (44 * 256), url).toBeLessThan(3);
+      for (let y = 0; y < 256; y++) for (let x = 0; x < edge; x++) diff += Math.abs(data[(y * edge + x) * 3]! - grey[y * W + 256 + x]!);
+      expect(diff / (edge * 256), url).toBeLessThan(3);
     }
   });
 });
