@@ -23,7 +23,7 @@ function flatScaleFactors(g: ImageGeometry, tile: Dimensions): number[] {
 
 /**
  * info.json `tiles`. A tiled pyramid advertises its native tile size and the factors its levels
- * really have (round(full / level), which need not be powers of two); anything else is cut on the
+ * really have (round(full / level) along the longer side, which need not be powers of two); anything else is cut on the
  * fly into `defaultTileSize` tiles at power-of-two factors.
  */
 export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number, limits: Limits = {}): TileInfo[] {
@@ -34,10 +34,14 @@ export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number, li
     tile = { width: Math.ceil(tile.width / 2), height: Math.ceil(tile.height / 2) };
   }
   const scaleFactors = isPyramid(geometry)
-    ? [...new Set(geometry.levels.map((l) => Math.round(geometry.width / l.width)))].sort((a, b) => a - b)
+    ? [...new Set(geometry.levels.map((l) => levelFactor(geometry, l)))].sort((a, b) => a - b)
     : flatScaleFactors(geometry, tile);
   return [{ width: tile.width, height: tile.height, scaleFactors }];
 }
+
+/** A level's scale factor, read along the image's longer side, where rounding a level's size moves it least. */
+const levelFactor = (g: Dimensions, l: Dimensions): number =>
+  Math.round(g.width >= g.height ? g.width / l.width : g.height / l.height);
 
 /** Repeated halving (rounding up), from the full size down to the first size that fits a tile. */
 function halvings(g: ImageGeometry, tileSize: number): Dimensions[] {

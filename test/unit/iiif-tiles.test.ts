@@ -51,6 +51,20 @@ describe('deriveTiles', () => {
     expect(deriveTiles(pyramid, 512)).toEqual([{ width: 256, height: 256, scaleFactors: [1, 2, 4, 8, 16] }]);
   });
 
+  it('reads each level factor along the longer side, where rounding moves it least', () => {
+    // Levels written by halving with rounding down: 2000×10000 at 1/64 is 31×156, and 2000/31 is
+    // 64.5 (65), 10000/156 is 64.1; a tall thin 201×5001 at 1/16 and 1/32 is 12×312 and 6×156.
+    const halved = (width: number, height: number, n: number) => ({
+      width,
+      height,
+      tile: { width: 256, height: 256 },
+      levels: Array.from({ length: n }, (_, i) => ({ width: Math.floor(width / 2 ** i), height: Math.floor(height / 2 ** i) })),
+    });
+    expect(deriveTiles(halved(2000, 10000, 7), 512)[0]?.scaleFactors).toEqual([1, 2, 4, 8, 16, 32, 64]);
+    expect(deriveTiles(halved(10000, 2000, 7), 512)[0]?.scaleFactors).toEqual([1, 2, 4, 8, 16, 32, 64]);
+    expect(deriveTiles(halved(201, 5001, 6), 512)[0]?.scaleFactors).toEqual([1, 2, 4, 8, 16, 32]);
+  });
+
   it('does not assume powers of two', () => {
     const g = {
       width: 9000,
