@@ -23,7 +23,8 @@ function flatScaleFactors(g: ImageGeometry, tile: Dimensions): number[] {
 
 /**
  * info.json `tiles`. A tiled pyramid advertises its native tile size and the factors its levels
- * really have (round(full / level) along the longer side, which need not be powers of two); anything else is cut on the
+ * really have (round(full / level) along the longer side, which need not be powers of two; 2^i
+ * for a JPEG 2000 reduction, whatever its rounded size); anything else is cut on the
  * fly into `defaultTileSize` tiles at power-of-two factors.
  */
 export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number, limits: Limits = {}): TileInfo[] {
@@ -34,7 +35,7 @@ export function deriveTiles(geometry: ImageGeometry, defaultTileSize: number, li
     tile = { width: Math.ceil(tile.width / 2), height: Math.ceil(tile.height / 2) };
   }
   const scaleFactors = isPyramid(geometry)
-    ? [...new Set(geometry.levels.map((l) => levelFactor(geometry, l)))].sort((a, b) => a - b)
+    ? [...new Set(geometry.levels.map((l, i) => (geometry.reducedGrid ? 2 ** i : levelFactor(geometry, l))))].sort((a, b) => a - b)
     : flatScaleFactors(geometry, tile);
   return [{ width: tile.width, height: tile.height, scaleFactors }];
 }

@@ -40,9 +40,8 @@ function componentsAligned(siz: Siz, r: number): boolean {
 
 /**
  * Full size, one level per reduction and the codestream's tile size. Levels stop where
- * the rounded full/level ratio is no longer 2^r, so info.json's scaleFactors (derived
- * from the levels) are the true reduction factors, or where subsampled components would be
- * misplaced (componentsAligned).
+ * subsampled components would be misplaced (componentsAligned); info.json's scale factor of
+ * level r is 2^r (`reducedGrid`), however its size rounds.
  */
 export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   const full = reducedSize(s.siz, 0);
@@ -52,8 +51,7 @@ export function jp2Geometry(s: Jp2Structure): Jp2Geometry {
   const reductions = s.codestream.colour?.palette ? 0 : s.levels;
   for (let r = 1; r <= reductions; r++) {
     const level = reducedSize(s.siz, r);
-    if (Math.round(full.width / level.width) !== 2 ** r || Math.round(full.height / level.height) !== 2 ** r) break;
-    if (!componentsAligned(s.siz, r)) break;
+    if (level.width < 1 || level.height < 1 || !componentsAligned(s.siz, r)) break;
     levels.push(level);
   }
   const { siz } = s;

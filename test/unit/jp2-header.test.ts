@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Jp2Error, type RangeRead, decodedChannels, jp2Geometry, readJp2Structure } from '../../src/jp2/index.ts';
+import { planImage } from '../../src/iiif/plan.ts';
+import { parseImageRequest } from '../../src/iiif/request.ts';
 import { codeBlocksToDecode } from '../../src/jp2/code-blocks.ts';
 import { deriveSizes, deriveTiles } from '../../src/iiif/tiles.ts';
 import {
@@ -147,6 +149,15 @@ describe('JPEG 2000 header: valid files', () => {
     expect(() => codeBlocksToDecode(bad, s, [1])).toThrow(/tile-part length/);
   });
 
+  it('offers every reduction, with 2^r as its scale factor however its size rounds', async () => {
+    // 1000×700 at 1/32 is 32×22: 1000/32 rounds to 31, which once dropped this level.
+    const g = { ...jp2Geometry(await parse(codestream({ width: 1000, height: 700, levels: 5 }))), reducedGrid: { x0: 0, y0: 0 } };
+    expect(g.levels.at(-1)).toEqual({ width: 32, height: 22 });
+    expect(deriveTiles(g, 256)[0]?.scaleFactors).toEqual([1, 2, 4, 8, 16, 32]);
+    const plan = planImage(parseImageRequest(3, { region: 'full', size: '32,22', rotation: '0', quality: 'default', format: 'jpg' }), g, {});
+    expect([plan.level, plan.levelRegion]).toEqual([5, { x: 0, y: 0, w: 32, h: 22 }]);
+  });
+
   it('image offsets: reduced sizes are ceil(x1 / 2^r) - ceil(x0 / 2^r)', async () => {
     const s = await parse(codestream({ width: 101, height: 50, x0: 3, y0: 1, levels: 1 }));
     expect(jp2Geometry(s).levels).toEqual([
@@ -175,11 +186,11 @@ describe('JPEG 2000 header: valid files', () => {
     expect(await levels(0, 0, [[1, 1], [2, 2], [3, 3]])).toBe(0);
   });
 
-  it('levels stop where the rounded ratio is no longer 2^r, so scaleFactors are true', async () => {
+  it('scale factors are the true reductions even where sizes round far from them', async () => {
     const g = jp2Geometry(await parse(codestream({ width: 100, height: 100, levels: 5 })));
-    // 100 → 50, 25, 13, 7 (100/7 rounds to 14, not 16).
-    expect(g.levels.map((l) => l.width)).toEqual([100, 50, 25, 13]);
-    expect(deriveTiles(g, 512)[0]?.scaleFactors).toEqual([1, 2, 4, 8]);
+    // 100 → 50, 25, 13, 7, 4 (100/7 rounds to 14, not 16; 100/4 is 25, not 32).
+    expect(g.levels.map((l) => l.width)).toEqual([100, 50, 25, 13, 7, 4]);
+    expect(deriveTiles(g, 512)[0]?.scaleFactors).toEqual([1, 2, 4, 8, 16, 32]);
   });
 
   it('a big header is read in one range request', async () => {
