@@ -51,18 +51,21 @@ export function jpegFrameSize(jpeg: Uint8Array): { width: number; height: number
 
 /**
  * Copy of `jpeg` declaring a smaller size, for a padded stored edge tile.
- * Patching the SOF is enough for any height and for a width cut inside the
- * last MCU column (decoders drop the rest). A cut that removes whole MCU
- * columns changes how the entropy data splits into rows, so then the kept
- * MCUs are re-packed losslessly (cropJpeg).
+ * Patching the SOF is enough for a cut inside the last MCU column and row
+ * (decoders drop the rest of it). A cut that removes whole MCU columns changes
+ * how the entropy data splits into rows, and one that removes whole MCU rows
+ * would leave their data behind the last MCU ("extraneous bytes", which strict
+ * decoders refuse), so then the kept MCUs are re-packed losslessly (cropJpeg).
  */
 export function rewriteJpegFrameSize(jpeg: Uint8Array, width: number, height: number): Uint8Array {
   const { start } = findSof(jpeg);
   const current = jpegFrameSize(jpeg);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new TiffError('Invalid JPEG size.');
   if (width > current.width || height > current.height) throw new TiffError('JPEG size can only shrink.');
-  const mcuWidth = 8 * maxHorizontalSampling(jpeg, start);
-  if (Math.ceil(width / mcuWidth) !== Math.ceil(current.width / mcuWidth)) return cropJpeg(jpeg, width, height);
+  const [mcuWidth, mcuHeight] = mcuSize(jpeg, start);
+  if (Math.ceil(width / mcuWidth) !== Math.ceil(current.width / mcuWidth) || Math.ceil(height / mcuHeight) !== Math.ceil(current.height / mcuHeight)) {
+    return cropJpeg(jpeg, width, height);
+  }
   assertOneFullScan(jpeg);
   const out = new Uint8Array(jpeg); // a copy even when given a Buffer
   out[start + 5] = height >> 8;
@@ -90,11 +93,15 @@ function assertOneFullScan(jpeg: Uint8Array): void {
   throw new TiffError('Unsupported JPEG scan layout.');
 }
 
-function maxHorizontalSampling(jpeg: Uint8Array, sofStart: number): number {
+/** MCU width and height in pixels. */
+function mcuSize(jpeg: Uint8Array, sofStart: number): [number, number] {
   const components = jpeg[sofStart + 9] ?? 0;
   // A single-component scan is non-interleaved: its MCU is one 8x8 block.
-  if (components === 1) return 1;
-  let max = 1;
-  for (let i = 0; i < components; i++) max = Math.max(max, (jpeg[sofStart + 11 + i * 3] ?? 0x11) >> 4);
-  return max;
+  if (components === 1) return [8, 8];
+  let [h, v] = [1, 1];
+  for (let i = 0; i < components; i++) {
+    const hv = jpeg[sofStart + 11 + i * 3] ?? 0x11;
+    [h, v] = [Math.max(h, hv >> 4), Math.max(v, hv & 15)];
+  }
+  return [8 * h, 8 * v];
 }

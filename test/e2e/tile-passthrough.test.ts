@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { bitsAfterLastMcu } from '../helpers/jpeg-scan-end.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -231,6 +232,20 @@ describe('edge-tile cache', () => {
       const again = await app.request(`/iiif/3/${name}/${path}`);
       expect(new Uint8Array(await again.arrayBuffer()), path).toEqual(jpeg);
       expect(counts.reads - before, path).toBe(0);
+    }
+  });
+
+  it.each(['rgb.tif', 'ycbcr.tif'])('%s: every edge tile is a JPEG that decoders read without a warning', async (name) => {
+    // A bottom tile cut by its frame height alone kept the cut rows' entropy data: "extraneous
+    // bytes before marker 0xd9", which libjpeg warns of and strict decoders refuse.
+    const { app } = build(root);
+    for (const { path } of await expectedEdgeTiles(name)) {
+      const res = await app.request(`/iiif/3/${name}/${path}`);
+      const [w, h] = path.split('/')[1]!.split(',').map(Number);
+      const jpeg = new Uint8Array(await res.arrayBuffer());
+      const { info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height], path).toEqual([w, h]);
+      expect(bitsAfterLastMcu(jpeg), path).toBeLessThan(8);
     }
   });
 
