@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
@@ -10,40 +10,100 @@ import type { CachedResponse, ResponseStore } from '../../src/http/response-cach
 const VIA: ReadonlyArray<CachedResponse['via']> = ['tiles', 'render'];
 /** Files indexed at start: a folder with more (not ours, or a bound since lowered) is not walked further. */
 const MAX_INDEXED = 200_000;
+/**
+ * File system calls in flight while indexing: enough to keep libuv's threads busy, few enough
+ * that a request's file reads, queued behind them in the same pool, wait for no more than that.
+ */
+const INDEX_PARALLEL = 16;
+/** A use is written to the file's mtime at most this often: the order a restart finds is that fine. */
+const STAMP_EVERY_MS = 60_000;
 const UTF8 = new TextEncoder();
+
+/** One file: its size, and its mtime as last found or set (ms), to throttle setting it. */
+interface Entry {
+  size: number;
+  stamped: number;
+}
+
+export interface DiskResponseStore extends ResponseStore {
+  /**
+   * Settles, never rejecting, with how many files an earlier process left were indexed; until
+   * then those are misses. Writes meanwhile are kept and counted.
+   */
+  indexed: Promise<number>;
+}
+
+export interface DiskStoreOptions {
+  /** How indexing stats a file (tests hold indexing with it). */
+  statFile?: (path: string) => Promise<{ size: number; mtimeMs: number; isFile(): boolean }>;
+}
 
 /**
  * Rendered responses as files under `dir`/iiif-edge-responses, below the memory cache: larger,
- * and kept across restarts (at start the files there are indexed, most recent kept, up to the
- * bound). One file per response, named by a hash of its key and starting with the key itself, so
- * a collision or a foreign file is a miss. At most `maxBytes` of files, least recently used out
- * first, one response at most an eighth of it; written to a temporary name, then renamed.
+ * and kept across restarts (the files there are indexed in the background after it returns,
+ * most recent kept, up to the bound). One file per response, named by a hash of its key and
+ * starting with the key itself, so a collision or a foreign file is a miss. At most `maxBytes` of
+ * files, least recently used out first (a hit in memory counts, see `touch`; across restarts by
+ * mtime), one response at most an eighth of it; written to a temporary name, then renamed.
+ * Rejects only when the folder cannot be made, a configuration error.
  */
-export async function diskResponseStore(dir: string, maxBytes: number, warn: (line: string) => void): Promise<ResponseStore> {
+export async function diskResponseStore(
+  dir: string,
+  maxBytes: number,
+  warn: (line: string) => void,
+  options: DiskStoreOptions = {},
+): Promise<DiskResponseStore> {
   const root = join(dir, 'iiif-edge-responses');
   await makeDir(root).catch((e: unknown) => {
     throw new ConfigError(`invalid configuration: IIIF_RESPONSE_CACHE_DIR: cannot create ${root} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   });
-  const files = new LRUCache<string, number>({
+  const files = new LRUCache<string, Entry>({
     maxSize: maxBytes,
     maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
-    sizeCalculation: (size) => Math.max(1, size),
+    sizeCalculation: (entry) => Math.max(1, entry.size),
     // A rewrite of the same name ('set') keeps its file.
-    dispose: (_size, name, reason) => void (reason !== 'set' && rm(join(root, name), { force: true })),
+    dispose: (_entry, name, reason) => void (reason !== 'set' && rm(join(root, name), { force: true })),
   });
-  await indexExisting(root, files);
   const writing = new Set<string>();
+  // In this store's temporary file names, so that indexing leaves them alone (an earlier process's go).
+  const session = randomBytes(4).toString('hex');
   let warned = false;
+  // One line, once: a full or read-only disk would otherwise log every render.
+  const warnOnce = (line: string) => {
+    if (!warned) warn(line);
+    warned = true;
+  };
   const nameOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 40);
+  // Fire and forget: a file removed meanwhile or a refused utimes costs only order after a restart.
+  const stamp = (name: string, entry: Entry) => {
+    const now = Date.now();
+    if (now - entry.stamped < STAMP_EVERY_MS) return;
+    entry.stamped = now;
+    utimes(join(root, name), now / 1000, now / 1000).catch(() => undefined);
+  };
+  const indexed = indexExisting(root, files, (name) => writing.has(name), session, options.statFile ?? stat).catch((e: unknown) => {
+    // The folder removed under us: the writes will say so.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnOnce(`response cache: cannot index ${root}: ${e instanceof Error ? e.message : String(e)}`);
+    return 0;
+  });
 
   return {
+    indexed,
     async get(key) {
       const name = nameOf(key);
-      if (files.get(name) === undefined) return undefined;
+      const entry = files.get(name);
+      if (entry === undefined) return undefined;
       const bytes = await readFile(join(root, name)).catch(() => undefined);
       const parsed = bytes && parse(bytes, key);
       if (!parsed) files.delete(name);
+      else stamp(name, entry);
       return parsed;
+    },
+    touch(key) {
+      // get() makes it the most recent; the hash is about 1 µs, no I/O unless the stamp is due.
+      const name = nameOf(key);
+      const entry = files.get(name);
+      if (entry) stamp(name, entry);
     },
     set(key, response) {
       const name = nameOf(key);
@@ -51,15 +111,14 @@ export async function diskResponseStore(dir: string, maxBytes: number, warn: (li
       const size = header.length + response.body.byteLength;
       if (files.has(name) || writing.has(name) || size > maxBytes / 8) return;
       writing.add(name);
-      const part = join(root, `${name}.${randomBytes(4).toString('hex')}.part`);
+      // One write per name at a time (`writing`), so the name and session make it unique.
+      const part = join(root, `${name}.${session}.part`);
       writeFile(part, [header, response.body])
         .then(() => rename(part, join(root, name)))
-        .then(() => void files.set(name, size))
+        .then(() => void files.set(name, { size, stamped: Date.now() }))
         .catch((e: unknown) => {
           void rm(part, { force: true });
-          // One line, once: a full or read-only disk would otherwise log every render.
-          if (!warned) warn(`response cache: cannot write to ${root}: ${e instanceof Error ? e.message : String(e)}`);
-          warned = true;
+          warnOnce(`response cache: cannot write to ${root}: ${e instanceof Error ? e.message : String(e)}`);
         })
         .finally(() => writing.delete(name));
     },
@@ -93,22 +152,58 @@ function parse(bytes: Uint8Array, key: string): CachedResponse | undefined {
   return { via, body: new Uint8Array(body) };
 }
 
-/** Files an earlier process left, oldest first, so the LRU drops those first; partial writes go. */
-async function indexExisting(root: string, files: LRUCache<string, number>): Promise<void> {
+/**
+ * Files an earlier process left, in `files` below the ones written since start (those are more
+ * recent), newest by mtime kept up to the bound, so nothing written is evicted to make room for
+ * them. Stats run INDEX_PARALLEL at a time; those left out, and earlier partial writes, go.
+ */
+async function indexExisting(
+  root: string,
+  files: LRUCache<string, Entry>,
+  isWriting: (name: string) => boolean,
+  session: string,
+  statFile: NonNullable<DiskStoreOptions['statFile']>,
+): Promise<number> {
   const found: Array<{ name: string; size: number; mtime: number }> = [];
-  for (const name of (await readdir(root)).slice(0, MAX_INDEXED)) {
-    const path = join(root, name);
-    if (!/^[0-9a-f]{40}$/.test(name)) {
-      if (name.endsWith('.part')) await rm(path, { force: true });
+  const names = (await readdir(root)).slice(0, MAX_INDEXED);
+  await inParallel(names, async (name) => {
+    if (/^[0-9a-f]{40}$/.test(name)) {
+      const s = await statFile(join(root, name)).catch(() => undefined);
+      if (s?.isFile()) found.push({ name, size: Math.max(1, s.size), mtime: s.mtimeMs });
+    } else if (name.endsWith('.part') && !name.endsWith(`.${session}.part`)) {
+      await rm(join(root, name), { force: true });
+    }
+  });
+  // From here to the last set() nothing awaits, so no write can come between.
+  found.sort((a, b) => b.mtime - a.mtime);
+  let room = files.maxSize - files.calculatedSize;
+  const kept: typeof found = [];
+  const left: string[] = [];
+  for (const f of found) {
+    // Written again since start: counted already, and more recent.
+    if (files.has(f.name)) continue;
+    // Over the bound for one response (the bound was lowered), or older than what fits.
+    if (f.size > files.maxEntrySize || f.size > room) {
+      left.push(f.name);
+      if (f.size <= files.maxEntrySize) room = 0;
       continue;
     }
-    const s = await stat(path).catch(() => undefined);
-    if (s?.isFile()) found.push({ name, size: s.size, mtime: s.mtimeMs });
+    kept.push(f);
+    room -= f.size;
   }
-  found.sort((a, b) => a.mtime - b.mtime);
-  for (const f of found) {
-    // Over the bound for one response (the bound was lowered): not indexed, so removed.
-    if (f.size > (files.maxEntrySize ?? Infinity)) await rm(join(root, f.name), { force: true });
-    else files.set(f.name, f.size);
-  }
+  const fresh = [...files.rkeys()];
+  for (const f of kept.reverse()) files.set(f.name, { size: f.size, stamped: f.mtime }); // oldest first
+  for (const name of fresh) files.get(name); // back above the older files, in their order
+  // Not one being written or written since: that file is the new response.
+  await inParallel(left, (name) => (files.has(name) || isWriting(name) ? Promise.resolve() : rm(join(root, name), { force: true })));
+  return kept.length;
+}
+
+/** `each` over `items`, at most INDEX_PARALLEL at a time. */
+async function inParallel<T>(items: readonly T[], each: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await each(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(INDEX_PARALLEL, items.length) }, worker));
 }

@@ -73,6 +73,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const prom = promModule?.promMetrics();
   const source = sourceFromConfig(config, (line) => log.logger.warn(line), prom?.metrics);
   const dir = config.IIIF_RESPONSE_CACHE_DIR;
+  // Waits only for the folder (a bad one stops the start); its files are indexed in the background.
   const responseStore = dir ? await diskResponseStore(dir, config.IIIF_RESPONSE_CACHE_DISK_BYTES, (line) => log.logger.warn(line)) : undefined;
   const renderer = sharpRendererFromConfig(config);
   const { app, direct } = createIiif({ config, source, renderer, logger: log.logger, metrics: prom?.metrics, ...(responseStore && { responseStore }) });

@@ -19,6 +19,12 @@ export interface ResponseCacheStats {
 export interface ResponseStore {
   get(key: string): Promise<CachedResponse | undefined>;
   set(key: string, response: CachedResponse): void;
+  /**
+   * The memory tier answered `key`: a use the store's own least-recently-used order must count,
+   * or the most requested responses would be the first it drops. Called on every memory hit, so
+   * no waiting and no I/O of its own that is not throttled.
+   */
+  touch?(key: string): void;
 }
 
 export interface ResponseCache {
@@ -53,6 +59,7 @@ export function createResponseCache(maxBytes: number, store?: ResponseStore): Re
       const found = entries?.get(key);
       if (found) {
         stats.hits++;
+        store?.touch?.(key);
         return { ...found, from: 'memory' };
       }
       const stored = await store?.get(key);

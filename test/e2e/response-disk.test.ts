@@ -8,6 +8,7 @@ import { diskResponseStore } from '../../adapters/node/response-disk.ts';
 import { startServer } from '../../adapters/node/server.ts';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { type CachedResponse, createResponseCache } from '../../src/http/response-cache.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 
@@ -27,10 +28,14 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-/** The app as the Node adapter builds it, with memory caching off so that every hit is the disk's. */
-async function build(dir: string, diskBytes = 64 * 1024 * 1024, warnings: string[] = []) {
-  const config = loadConfig({ IIIF_ROOT: images, IIIF_RESPONSE_CACHE_BYTES: '0' });
+/**
+ * The app as the Node adapter builds it, with memory caching off unless asked so that every hit
+ * is the disk's, once the files already there are indexed (a restarted process some time later).
+ */
+async function build(dir: string, diskBytes = 64 * 1024 * 1024, warnings: string[] = [], memoryBytes = 0) {
+  const config = loadConfig({ IIIF_ROOT: images, IIIF_RESPONSE_CACHE_BYTES: String(memoryBytes) });
   const responseStore = await diskResponseStore(dir, diskBytes, (line) => void warnings.push(line));
+  await responseStore.indexed;
   return createApp({ config, source: fsSource({ root: images }), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }), responseStore });
 }
 
@@ -43,6 +48,40 @@ async function filesOf(dir: string) {
   const sizes = await Promise.all(names.map(async (n) => (await stat(join(folder, n))).size));
   return { names, bytes: sizes.reduce((a, b) => a + b, 0) };
 }
+
+/** Waits for what background I/O makes true; fails with its name rather than the test's timeout. */
+async function until(what: string, ok: () => Promise<boolean>) {
+  for (const start = Date.now(); !(await ok()); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - start > 10_000) throw new Error(`timed out waiting until ${what}`);
+  }
+}
+
+/** Each response file by its key, with its first body byte, from its header (key length, key, 9 bytes). */
+async function onDisk(dir: string): Promise<Map<string, { path: string; first: number | undefined }>> {
+  const folder = join(dir, 'iiif-edge-responses');
+  const found = new Map<string, { path: string; first: number | undefined }>();
+  for (const name of await readdir(folder)) {
+    const path = join(folder, name);
+    const bytes = name.endsWith('.part') ? undefined : await readFile(path).catch(() => undefined);
+    if (!bytes || bytes.length < 4) continue;
+    const length = bytes.readUInt32BE(0);
+    found.set(bytes.subarray(4, 4 + length).toString(), { path, first: bytes[13 + length] });
+  }
+  return found;
+}
+
+/** Sets the files' times so that `keys` were last used in that order, hours ago. */
+async function agedInOrder(dir: string, keys: string[]) {
+  const folder = join(dir, 'iiif-edge-responses');
+  for (const name of await readdir(folder)) {
+    const bytes = await readFile(join(folder, name));
+    const at = keys.indexOf(bytes.subarray(4, 4 + bytes.readUInt32BE(0)).toString());
+    const when = new Date(Date.now() - (keys.length + 1 - at) * 3_600_000);
+    await utimes(join(folder, name), when, when);
+  }
+}
+
+const response = (fill: number, length = 1000): CachedResponse => ({ body: new Uint8Array(length).fill(fill), via: 'render' });
 
 describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
   it('answers a repeated render from disk, the same bytes, also after a restart', async () => {
@@ -91,8 +130,7 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     expect(timing(await app.request('/iiif/3/noise.png/full/88,/0/default.png'), 'cache')).toBe('hit-store');
     expect(timing(await app.request('/iiif/3/noise.png/full/40,/0/default.png'), 'cache')).toBe('miss');
     // A restart with a lower bound trims what an earlier process left.
-    await diskResponseStore(dir, bound / 4, () => undefined);
-    await settle();
+    await (await diskResponseStore(dir, bound / 4, () => undefined)).indexed;
     expect((await filesOf(dir)).bytes).toBeLessThanOrEqual(bound / 4);
   });
 
@@ -145,5 +183,94 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     await settle();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^response cache: cannot write to .*ENOENT/);
+  });
+
+  it('keeps on disk a response served from memory: a memory hit is a use of the disk entry too', async () => {
+    // The reviewer's case, scaled down: a small disk bound under a large memory cache, one URL
+    // asked for again between renders that fill the disk about twice over.
+    const dir = join(root, 'memory-hits');
+    const bound = 128 * 1024;
+    const app = await build(dir, bound, [], 32 * 1024 * 1024);
+    const hot = '/iiif/3/noise.png/full/60,/0/default.png';
+    expect(timing(await app.request(hot), 'cache')).toBe('miss');
+    for (let i = 0; i < 24; i++) {
+      // 60×60 noise: an 11 KB PNG each, 260 KB in all.
+      expect(timing(await app.request(`/iiif/3/noise.png/${i * 10},0,60,60/max/0/default.png`), 'cache')).toBe('miss');
+      expect(timing(await app.request(hot), 'cache')).toBe('hit');
+    }
+    await settle();
+    // A restart: memory empty, the disk has it, while the first of the others made room.
+    const restarted = await build(dir, bound);
+    expect(timing(await restarted.request(hot), 'cache')).toBe('hit-store');
+    expect(timing(await restarted.request('/iiif/3/noise.png/0,0,60,60/max/0/default.png'), 'cache')).toBe('miss');
+  });
+
+  it("records a use in the file's time, so that the order survives a restart", async () => {
+    const dir = join(root, 'touch-restart');
+    const keys = Array.from({ length: 12 }, (_, i) => `k-${String(i).padStart(2, '0')}`);
+    const first = await diskResponseStore(dir, 1 << 20, () => undefined);
+    for (const k of keys) first.set(k, response(1, 100));
+    await until('12 files are written', async () => (await onDisk(dir)).size === 12);
+    await agedInOrder(dir, keys);
+    const second = await diskResponseStore(dir, 1 << 20, () => undefined);
+    await second.indexed;
+    const memory = createResponseCache(1 << 20, second)!;
+    memory.set('k-00', response(1, 100)); // already on disk: not written again
+    expect((await memory.get('k-00'))?.from).toBe('memory');
+    const used = (await onDisk(dir)).get('k-00')!.path;
+    await until("k-00's file time is its use", async () => (await stat(used)).mtimeMs > Date.now() - 60_000);
+    // Room for 8 files (header and key 17 bytes, body 100): k-00 (used) and the 7 newest stay.
+    const third = await diskResponseStore(dir, 8 * 117, () => undefined);
+    await third.indexed;
+    expect([...(await onDisk(dir)).keys()].sort()).toEqual(['k-00', ...keys.slice(5)]);
+  });
+
+  it('is ready before the files already there are indexed; they are hits once they are', async () => {
+    const dir = join(root, 'background-index');
+    const first = await diskResponseStore(dir, 64 << 20, () => undefined);
+    first.set('planted', response(3, 500));
+    await until('the file is written', async () => (await onDisk(dir)).size === 1);
+    // An earlier process's many files: only their names and sizes matter to the index.
+    const folder = join(dir, 'iiif-edge-responses');
+    for (let i = 0; i < 2000; i += 250) {
+      await Promise.all(Array.from({ length: 250 }, (_, j) => writeFile(join(folder, (i + j).toString(16).padStart(40, '0')), 'x')));
+    }
+    const store = await diskResponseStore(dir, 64 << 20, () => undefined);
+    // No I/O has completed since it returned: indexing cannot have finished.
+    expect(await store.get('planted'), 'a hit: the store was returned only after indexing').toBeUndefined();
+    expect(await store.indexed).toBe(2001);
+    expect((await store.get('planted'))?.body).toEqual(response(3, 500).body);
+  });
+
+  it('keeps, within the bound and counted once, the responses written while indexing', async () => {
+    const dir = join(root, 'write-while-indexing');
+    const old = Array.from({ length: 16 }, (_, i) => `old-${String(i).padStart(2, '0')}`);
+    const size = 13 + 6 + 1000;
+    const bound = 16 * size;
+    const first = await diskResponseStore(dir, bound, () => undefined);
+    for (const k of old) first.set(k, response(1));
+    await until('16 files are written', async () => (await onDisk(dir)).size === 16);
+    await agedInOrder(dir, old);
+    // Indexing held at its first stat until released.
+    let release = () => undefined as void;
+    const held = new Promise<void>((ok) => (release = ok));
+    const second = await diskResponseStore(dir, bound, () => undefined, { statFile: (path) => held.then(() => stat(path)) });
+    const fresh = ['new-00', 'new-01', 'new-02', 'new-03'];
+    for (const k of fresh) second.set(k, response(2));
+    second.set('old-15', response(2)); // not yet indexed: written again, over its old file
+    await until('the writes are done', async () => {
+      const found = await onDisk(dir);
+      return [...fresh, 'old-15'].every((k) => found.get(k)?.first === 2);
+    });
+    release();
+    // Room for 11 of the old files beside the 5 written: the 11 newest, old-15 not twice.
+    expect(await second.indexed).toBe(11);
+    expect((await filesOf(dir)).bytes).toBe(bound);
+    // One more write drops exactly the least recently used: old-04.
+    second.set('new-04', response(2));
+    await until('new-04 is written', async () => (await onDisk(dir)).has('new-04'));
+    await until('old-04 is removed', async () => !(await onDisk(dir)).has('old-04'));
+    expect([...(await onDisk(dir)).keys()].sort()).toEqual([...fresh, 'new-04', ...old.slice(5)].sort());
+    expect((await filesOf(dir)).bytes).toBe(bound);
   });
 });

@@ -38,3 +38,22 @@ describe('response cache memory', () => {
     expect((await cache.get('a'))?.body.buffer.byteLength).toBe(10);
   });
 });
+
+describe('response cache over a store', () => {
+  it('tells the store of a memory hit, so its least-recently-used order follows use (touch)', async () => {
+    const touched: string[] = [];
+    const body = new Uint8Array(10);
+    const cache = createResponseCache(1024 * 1024, {
+      get: async (key) => (key === 'on disk' ? { body, via: 'render' } : undefined),
+      set: () => undefined,
+      touch: (key) => void touched.push(key),
+    })!;
+    cache.set('rendered', { body, via: 'render' });
+    expect((await cache.get('rendered'))?.from).toBe('memory');
+    expect((await cache.get('rendered'))?.from).toBe('memory');
+    // A store hit or a miss is the store's own lookup: no touch.
+    expect((await cache.get('on disk'))?.from).toBe('store');
+    expect(await cache.get('nowhere')).toBeUndefined();
+    expect(touched).toEqual(['rendered', 'rendered']);
+  });
+});
