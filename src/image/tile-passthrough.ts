@@ -8,6 +8,7 @@ import {
   TiffError,
   extendJpeg,
   frameIs,
+  lastLineJpeg,
   isPassThroughJpeg,
   readTileLocation,
   readTileTables,
@@ -48,6 +49,13 @@ export interface AlignedTile {
   /** The cell's pixels of the level: one fewer than the size where a rounding pixel is added. */
   cellWidth: number;
   cellHeight: number;
+  /**
+   * The one-pixel column (row) just past a level that fills its tiles exactly, which viewers that
+   * round level sizes up ask for: `col` (`row`) is then the last stored tile, whose last column
+   * (row) answers it.
+   */
+  pastX?: boolean;
+  pastY?: boolean;
 }
 
 /**
@@ -60,26 +68,54 @@ export interface AlignedTile {
  * Everything else goes to the renderer.
  */
 export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): AlignedTile | undefined {
-  const level = geometry.tiffLevels?.[plan.level];
-  if (!level || !isPassThroughJpeg(level)) return undefined;
   if (plan.format !== 'jpg' || plan.rotation !== 0 || plan.mirror) return undefined;
   if (plan.quality !== 'default' && plan.quality !== 'color') return undefined;
+  const tile = tileAt(plan, geometry, plan.level);
+  if (tile || (plan.width !== 1 && plan.height !== 1)) return tile;
+  // A line one pixel past a level: the planner picks a larger level for so thin a region, but the
+  // viewer means the level whose tiles the other axis matches.
+  for (let i = 0; i < (geometry.tiffLevels?.length ?? 0); i++) {
+    const past = i === plan.level ? undefined : tileAt(plan, geometry, i);
+    if (past?.pastX || past?.pastY) return past;
+  }
+  return undefined;
+}
+
+function tileAt(plan: RenderPlan, geometry: SourceGeometry, index: number): AlignedTile | undefined {
+  const level = geometry.tiffLevels?.[index];
+  if (!level || !isPassThroughJpeg(level)) return undefined;
   const x = cellAlong(plan.region.x, plan.region.w, level.width / geometry.width, level.tileWidth, level.width, plan.width);
   const y = cellAlong(plan.region.y, plan.region.h, level.height / geometry.height, level.tileHeight, level.height, plan.height);
   if (x === undefined || y === undefined) return undefined;
-  return { level, col: x.index, row: y.index, width: plan.width, height: plan.height, cellWidth: x.cell, cellHeight: y.cell };
+  // Past the edge along one axis, the other is kept from the tile's start, never extended.
+  if ((x.past && plan.height > y.cell) || (y.past && plan.width > x.cell)) return undefined;
+  return {
+    level,
+    col: x.index,
+    row: y.index,
+    width: plan.width,
+    height: plan.height,
+    cellWidth: x.cell,
+    cellHeight: y.cell,
+    ...(x.past && { pastX: true }),
+    ...(y.past && { pastY: true }),
+  };
 }
 
 /**
  * The tile index along one axis whose cell the region covers within rounding, with `size` 0 or
  * 1 px short of it, or 1 px over it where the stored tile has padding there (a level's last one).
  */
-function cellAlong(start: number, length: number, scale: number, tile: number, levelSize: number, size: number): { index: number; cell: number } | undefined {
+function cellAlong(start: number, length: number, scale: number, tile: number, levelSize: number, size: number): { index: number; cell: number; past?: true } | undefined {
   const from = start * scale;
   const to = (start + length) * scale;
   const index = Math.round(from / tile);
   const cellStart = index * tile;
   const cellEnd = Math.min(levelSize, cellStart + tile);
+  // Less than a level pixel just past a level of whole tiles, one pixel out: its last stored one.
+  if (cellStart === levelSize && levelSize % tile === 0 && index > 0 && size === 1 && Math.abs(from - cellStart) < 1 && to - from < 1) {
+    return { index: index - 1, cell: tile, past: true };
+  }
   if (cellStart >= levelSize || Math.abs(from - cellStart) >= 1 || Math.abs(to - cellEnd) >= 1) return undefined;
   const cell = cellEnd - cellStart;
   return size >= cell - 1 && size <= Math.min(tile, cell + 1) ? { index, cell } : undefined;
@@ -101,9 +137,12 @@ export interface CroppedTileStore {
 export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array | undefined> {
   const { level } = tile;
   // A rounding pixel can make the size a whole stored tile, padding included: that is extended too.
-  const extend = tile.width > tile.cellWidth || tile.height > tile.cellHeight;
+  const past = tile.pastX === true || tile.pastY === true;
+  const extend = !past && (tile.width > tile.cellWidth || tile.height > tile.cellHeight);
   const cropped = extend || tile.width !== level.tileWidth || tile.height !== level.tileHeight;
-  const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, tile.col, tile.row, tile.width, tile.height);
+  // A cell past the edge is keyed by its own index, which no stored tile has.
+  const [kc, kr] = [tile.col + (tile.pastX ? 1 : 0), tile.row + (tile.pastY ? 1 : 0)];
+  const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, kc, kr, tile.width, tile.height);
   const kept = key ? store.cache.get(key) : undefined;
   if (kept) return kept;
   const location = await locate(level, tile.col, tile.row);
@@ -122,6 +161,7 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
 /** Cropped or extended without decoding; undefined for a coding the rewrite does not handle (the renderer decodes it). */
 function reshaped(jpeg: Uint8Array, tile: AlignedTile, extend: boolean): Uint8Array | undefined {
   try {
+    if (tile.pastX || tile.pastY) return lastLineJpeg(jpeg, tile.width, tile.height, tile.pastX === true, tile.pastY === true);
     return extend ? extendJpeg(jpeg, tile.width, tile.height, tile.cellWidth, tile.cellHeight) : rewriteJpegFrameSize(jpeg, tile.width, tile.height);
   } catch (e) {
     if (e instanceof TiffError && e.message.startsWith('Unsupported JPEG')) return undefined;

@@ -9,6 +9,6 @@ export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } fr
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { frameIs, jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';
-export { extendJpeg } from './jpeg-extend.ts';
+export { extendJpeg, lastLineJpeg } from './jpeg-extend.ts';
 export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';
 export { type TileGrid, buildTileSubset, canSubsetTiles, coveringGrid } from './tile-subset.ts';

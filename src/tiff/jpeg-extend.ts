@@ -135,6 +135,66 @@ export function extendJpeg(
   return assemble(jpeg, f, encodeScan(planes, keepX, keepY, jpeg.length), width, height);
 }
 
+/**
+ * A baseline JPEG one pixel wide (`pastX`) or high (`pastY`), or both, showing the last column
+ * or row of `jpeg`, a full stored tile: what a viewer that rounds level sizes up asks one pixel
+ * past a level that fills its tiles exactly. The last MCU column (row) is mirrored in the DCT
+ * domain, which is exact (blocks swap, odd frequencies along that axis change sign), so the
+ * frame's one pixel is the stored last one. Along the other axis the tile is kept from its
+ * start, `width` or `height` long. The scan is coded again with the standard tables.
+ */
+export function lastLineJpeg(jpeg: Uint8Array, width: number, height: number, pastX: boolean, pastY: boolean): Uint8Array {
+  const f = readFrame(jpeg);
+  for (const n of [width, height]) if (!Number.isInteger(n) || n < 1) throw new TiffError('Invalid JPEG size.');
+  if ((pastX && width !== 1) || (pastY && height !== 1) || width > f.width || height > f.height) throw new TiffError('Invalid JPEG size.');
+  const interleaved = f.components.length > 1;
+  let hMax = 1;
+  let vMax = 1;
+  for (const c of f.components) {
+    hMax = Math.max(hMax, c.h);
+    vMax = Math.max(vMax, c.v);
+  }
+  const mcuW = interleaved ? 8 * hMax : 8;
+  const mcuH = interleaved ? 8 * vMax : 8;
+  const mcusX = Math.ceil(f.width / mcuW);
+  const mcusY = Math.ceil(f.height / mcuH);
+  // The mirrored MCU's first pixel is the frame's last only when the frame fills its MCUs.
+  if ((pastX && f.width % mcuW !== 0) || (pastY && f.height % mcuH !== 0)) throw new TiffError('Unsupported JPEG size.');
+  const keepX = pastX ? 1 : Math.ceil(width / mcuW);
+  const keepY = pastY ? 1 : Math.ceil(height / mcuH);
+  const planes = f.components.map((component): Plane => {
+    const bw = interleaved ? component.h : 1;
+    const bh = interleaved ? component.v : 1;
+    return { component, steps: new Uint16Array(64), bw, bh, blocksX: keepX * bw, blocksY: keepY * bh, coef: new Int16Array(keepX * bw * keepY * bh * 64), validX: 0, validY: 0, wantX: 0, wantY: 0 };
+  });
+  const r = new BitReader(jpeg, f.dataStart);
+  const pred = [0, 0, 0, 0];
+  const scratch = new Int16Array(64);
+  for (let my = 0; my < (pastY ? mcusY : keepY); my++) {
+    const oy = pastY ? (my === mcusY - 1 ? 0 : -1) : my;
+    for (let mx = 0; mx < mcusX; mx++) {
+      const ox = pastX ? (mx === mcusX - 1 ? 0 : -1) : mx < keepX ? mx : -1;
+      for (const p of planes) {
+        for (let by = 0; by < p.bh; by++) {
+          for (let bx = 0; bx < p.bw; bx++) {
+            if (ox < 0 || oy < 0) decodeBlock(r, p.component, pred, scratch, 0);
+            else decodeBlock(r, p.component, pred, p.coef, blockAt(p, ox * p.bw + (pastX ? p.bw - 1 - bx : bx), oy * p.bh + (pastY ? p.bh - 1 - by : by)));
+          }
+        }
+      }
+    }
+  }
+  for (const p of planes) {
+    for (let at = 0; at < p.coef.length; at += 64) {
+      for (let k = 1; k < 64; k++) {
+        const i = ZIGZAG[k] ?? 0;
+        if ((pastX && (i & 1) === 1) !== (pastY && ((i >> 3) & 1) === 1)) p.coef[at + k] = -(p.coef[at + k] ?? 0);
+      }
+    }
+  }
+  return assemble(jpeg, f, encodeScan(planes, keepX, keepY, 1024), width, height);
+}
+
 /** DQT tables by id, 8- or 16-bit steps, in zig-zag order. */
 function quantTables(jpeg: Uint8Array, header: JpegSegment[]): Map<number, Uint16Array> {
   const tables = new Map<number, Uint16Array>();

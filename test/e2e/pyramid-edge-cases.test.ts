@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -304,5 +304,62 @@ describe('a tile stored with no bytes (a sparse tile, as GDAL writes them)', () 
   it('regions of the level away from that tile still render', async () => {
     const res = await app.request('/iiif/3/sparse.tif/1000,1000,1000,500/500,/0/default.jpg');
     expect(res.status).toBe(200);
+  });
+});
+
+describe('one pixel past a level that fills its tiles exactly', () => {
+  // 1025 px halve to 512 (two 256-px tiles) and 256 (one): a viewer rounding level sizes up sees
+  // 513 and 257 and asks for a further column or row one pixel wide, which no stored cell holds.
+  let app: ReturnType<typeof appWith>;
+  const smooth = (width: number, height: number) => {
+    const raw = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) raw.set([(x * 3 + y) % 251, (x + y * 5) % 253, (x * 7 + y * 2) % 241], (y * width + x) * 3);
+    return sharp(raw, { raw: { width, height, channels: 3 } });
+  };
+  const sizes: Record<string, [number, number]> = { 'wide.tif': [1025, 512], 'tall.tif': [512, 1025], 'both.tif': [1025, 1025] };
+  beforeAll(async () => {
+    for (const [name, [w, h]] of Object.entries(sizes)) {
+      for (const [suffix, quality] of [['', 95], ['-420', 80]] as const) {
+        await writeFile(join(root, `past-${suffix}${name}`), await smooth(w, h).tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg', quality }).toBuffer());
+      }
+    }
+    app = appWith();
+  });
+
+  it.each([
+    // file, request, the level (page) and its column/row answering it
+    ['wide.tif', '1024,0,1,512/1,256', 1, 'x'],
+    ['wide.tif', '1024,0,1,512/1,128', 2, 'x'],
+    ['tall.tif', '0,1024,512,1/256,1', 1, 'y'],
+    ['tall.tif', '0,1024,512,1/128,1', 2, 'y'],
+    ['both.tif', '1024,0,1,512/1,256', 1, 'x'],
+  ] as const)('%s %s is the stored level\'s last line, without the renderer', async (name, url, page, axis) => {
+    for (const prefix of ['past-', 'past--420']) {
+      const file = `${prefix}${name}`;
+      const res = await app.request(`/iiif/3/${file}/${url}/0/default.jpg`);
+      expect(res.status, file).toBe(200);
+      expect(pathOf(res), file).toBe('passthrough');
+      const { data, info } = await decoded(res);
+      const [w, h] = url.split('/')[1]!.split(',').map(Number) as [number, number];
+      expect([info.width, info.height], file).toEqual([w, h]);
+      // The level as stored, its last column and/or row, the other axis from the request's start.
+      const stored = sharp(await readFile(join(root, file)), { page });
+      const meta = await stored.metadata();
+      const [rx, ry] = url.split('/')[0]!.split(',').map(Number) as [number, number];
+      const left = axis.includes('x') ? meta.width! - 1 : Math.round((rx * meta.width!) / sizes[name]![0]);
+      const top = axis.includes('y') ? meta.height! - 1 : Math.round((ry * meta.height!) / sizes[name]![1]);
+      const want = await stored.extract({ left, top, width: w, height: h }).raw().toBuffer();
+      const mad = (got: Uint8Array) => got.reduce((sum, v, i) => sum + Math.abs(v - (want[i] ?? 0)), 0) / want.length;
+      if (prefix === 'past-') {
+        // Q95 tiles are RGB at full chroma: the same coefficients, mirrored, give the same pixels.
+        expect(mad(data), file).toBeLessThan(1.5);
+      } else {
+        // A 4:2:0 JPEG one pixel wide is decoded without smoothing its chroma (libjpeg does that
+        // from three samples on), however it was made: no worse than those pixels coded so.
+        const coded = await sharp(want, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+        expect(mad(data), file).toBeLessThan(mad(await sharp(coded).raw().toBuffer()) + 2.5);
+      }
+    }
   });
 });
