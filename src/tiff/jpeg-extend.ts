@@ -87,15 +87,7 @@ export function extendJpeg(
   const f = readFrame(jpeg);
   for (const n of [width, height, validWidth, validHeight]) if (!Number.isInteger(n) || n < 1) throw new TiffError('Invalid JPEG size.');
   if (width > f.width || height > f.height || validWidth > f.width || validHeight > f.height) throw new TiffError('JPEG size exceeds the frame.');
-  const interleaved = f.components.length > 1;
-  let hMax = 1;
-  let vMax = 1;
-  for (const c of f.components) {
-    hMax = Math.max(hMax, c.h);
-    vMax = Math.max(vMax, c.v);
-  }
-  const mcuW = interleaved ? 8 * hMax : 8;
-  const mcuH = interleaved ? 8 * vMax : 8;
+  const { interleaved, hMax, vMax, mcuW, mcuH } = mcuOf(f);
   const keepX = Math.ceil(width / mcuW);
   const keepY = Math.ceil(height / mcuH);
   const steps = quantTables(jpeg, f.header);
@@ -147,15 +139,7 @@ export function lastLineJpeg(jpeg: Uint8Array, width: number, height: number, pa
   const f = readFrame(jpeg);
   for (const n of [width, height]) if (!Number.isInteger(n) || n < 1) throw new TiffError('Invalid JPEG size.');
   if ((pastX && width !== 1) || (pastY && height !== 1) || width > f.width || height > f.height) throw new TiffError('Invalid JPEG size.');
-  const interleaved = f.components.length > 1;
-  let hMax = 1;
-  let vMax = 1;
-  for (const c of f.components) {
-    hMax = Math.max(hMax, c.h);
-    vMax = Math.max(vMax, c.v);
-  }
-  const mcuW = interleaved ? 8 * hMax : 8;
-  const mcuH = interleaved ? 8 * vMax : 8;
+  const { interleaved, mcuW, mcuH } = mcuOf(f);
   const mcusX = Math.ceil(f.width / mcuW);
   const mcusY = Math.ceil(f.height / mcuH);
   // The mirrored MCU's first pixel is the frame's last only when the frame fills its MCUs.
@@ -193,6 +177,18 @@ export function lastLineJpeg(jpeg: Uint8Array, width: number, height: number, pa
     }
   }
   return assemble(jpeg, f, encodeScan(planes, keepX, keepY, 1024), width, height);
+}
+
+/** The largest sampling factors and the MCU's size in pixels (one block when not interleaved). */
+function mcuOf(f: Frame): { interleaved: boolean; hMax: number; vMax: number; mcuW: number; mcuH: number } {
+  const interleaved = f.components.length > 1;
+  let hMax = 1;
+  let vMax = 1;
+  for (const c of f.components) {
+    hMax = Math.max(hMax, c.h);
+    vMax = Math.max(vMax, c.v);
+  }
+  return { interleaved, hMax, vMax, mcuW: interleaved ? 8 * hMax : 8, mcuH: interleaved ? 8 * vMax : 8 };
 }
 
 /** DQT tables by id, 8- or 16-bit steps, in zig-zag order. */
