@@ -1,7 +1,7 @@
 import { httpError } from '../errors.ts';
 import type { Rect } from '../iiif/types.ts';
 import type { RenderInput } from '../renderers/renderer.ts';
-import { type TiffLevel, TiffError, buildTileSubset, coveringGrid } from '../tiff/index.ts';
+import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, tileFromTables } from '../tiff/index.ts';
 import { tileLocator } from './tile-passthrough.ts';
 
 /** Tiles read at once for one request. */
@@ -9,14 +9,18 @@ const PARALLEL_READS = 8;
 
 /**
  * Throws the tiles path's 422 when a tile covering `region` is stored with no bytes (a sparse
- * tile, as GDAL writes them): libvips fails on one without words, which was a 500. Reads the
- * level's tile tables, kept with the geometry.
+ * tile, as GDAL writes them): libvips fails on one without words, which was a 500. Looks them up
+ * in the level's tile tables, read once and kept with the geometry; a level with too many tiles
+ * to keep its tables is not checked, since each tile would then be a read of its own.
  */
 export async function assertCoveringTilesStored(input: RenderInput, level: TiffLevel, region: Rect): Promise<void> {
   const grid = coveringGrid(level, region);
   const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
+  await locate(level, grid.col0, grid.row0);
+  const tables = await input.geometry.tileTables?.get(level.level);
+  if (!tables) return;
   for (let row = grid.row0; row < grid.row0 + grid.rows; row++) {
-    for (let col = grid.col0; col < grid.col0 + grid.cols; col++) await locate(level, col, row);
+    for (let col = grid.col0; col < grid.col0 + grid.cols; col++) tileFromTables(tables, level, col, row);
   }
 }
 

@@ -34,8 +34,8 @@ export interface SourceGeometry extends ImageGeometry {
 export interface ExtraBands {
   /** Extra samples stored after the colour ones. */
   count: number;
-  /** The first of them is alpha (TIFF 6.0 puts alpha first) and stays; `true` when associated (premultiplied). */
-  alpha?: { premultiplied: boolean };
+  /** The first of them is alpha (TIFF 6.0 puts alpha first) and stays. */
+  alpha?: boolean;
 }
 
 const HEAD_BYTES = 64 * 1024;

@@ -60,7 +60,7 @@ export function extraBands(image: { photometric?: number; samplesPerPixel: numbe
   const kind = image.extraSamples?.[0] ?? 0;
   const alpha = kind === 1 || kind === 2;
   if (count === 0 || (count === 1 && alpha)) return undefined;
-  return alpha ? { count, alpha: { premultiplied: kind === 1 } } : { count };
+  return alpha ? { count, alpha } : { count };
 }
 
 /** Colour samples of each photometric interpretation libvips turns into sRGB (TIFF 6.0; 8 is CIELab). */

@@ -9,7 +9,7 @@ import type { SourceGeometry } from '../image/geometry.ts';
 import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
 import { type RenderInput, type Renderer, stopIfGone } from './renderer.ts';
 import { type DecodeBudget, type StripShape, assertDecodeBytes, checkWholeDecode, tiledDecodeBytes } from './sharp-budget.ts';
-import { withoutExtraBands } from './sharp-bands.ts';
+import { extraBandsBytes, withoutExtraBands } from './sharp-bands.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, type Jp2Limits, openJp2, planJp2Decode } from './sharp-jp2.ts';
@@ -197,6 +197,7 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
   }
   const tiff = geometry.tiffLevels?.[plan.level];
   if (tiff?.tiled) assertDecodeBytes(tiledDecodeBytes(tiff, plan.levelRegion), budget);
+  if (geometry.extraBands) assertDecodeBytes(extraBandsBytes(plan.levelRegion, geometry.extraBands), budget);
   // libvips reads a tiled level tile by tile: the route bounded the covering tiles, so only a
   // level larger than the probe found is refused here.
   const limitInputPixels = tiff?.tiled ? Math.max(maxInputPixels, tiff.width * tiff.height) : maxInputPixels;

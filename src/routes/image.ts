@@ -17,7 +17,7 @@ import type { TiffLevel } from '../tiff/index.ts';
 const CONDITIONAL = ['if-none-match', 'if-modified-since'];
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
-const RENDER_REVISION = 'r5';
+const RENDER_REVISION = 'r6';
 
 export async function imageResponse(
   c: Context,
@@ -40,12 +40,12 @@ export async function imageResponse(
   const { canonicalPath } = head;
   const tile = alignedTile(plan, geometry);
   const input = { identifier, object, source, geometry, version, canonicalPath, etag: head.etag, signal: c.req.raw.signal, deadline };
-  // What a renderer makes, when the stored tile does not answer: it may read a larger level.
-  const renderPlan = planForRender(plan, geometry);
-  const checkRenderPlan = () => renderPlan !== plan && checkInputPixels(renderPlan, geometry, config.IIIF_MAX_INPUT_PIXELS);
+  // What a renderer makes, when the stored tile does not answer: a larger level than a rounding
+  // pixel short, unless that one is over IIIF_MAX_INPUT_PIXELS (then it is enlarged, as before).
+  const larger = planForRender(plan, geometry);
+  const renderPlan = larger === plan || withinInputPixels(larger, geometry, config.IIIF_MAX_INPUT_PIXELS) ? larger : plan;
   // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too.
   if (!tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))) {
-    checkRenderPlan();
     await app.renderer.check(input, renderPlan);
   }
   for (const [name, value] of head.headers) c.header(name, value);
@@ -69,7 +69,6 @@ export async function imageResponse(
       'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
     );
   }
-  checkRenderPlan();
   // The response ETag covers the source version, render revision and quality; the path, the rest.
   const cacheKey = `${head.etag} ${canonicalPath}`;
   const cached = await app.responses?.get(cacheKey);
@@ -143,6 +142,15 @@ export function readStoredTile(
  * cover the region of a tiled TIFF level (libvips reads no others; a passed-through tile decodes
  * none), else the whole level. JPEG 2000 is checked by its renderer, by the code-stream tiles it decodes.
  */
+const withinInputPixels = (plan: RenderPlan, geometry: SourceGeometry, max: number): boolean => {
+  try {
+    checkInputPixels(plan, geometry, max);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 export function checkInputPixels(plan: RenderPlan, geometry: SourceGeometry, max: number): void {
   if (geometry.jp2) return;
   const level = geometry.levels?.[plan.level] ?? geometry;

@@ -192,6 +192,8 @@ describe('unusual but valid encodings render correctly', () => {
     ['grey-2-extra.tif', 3, 1, 1, [0, 0], [90, 0, 7], [90, 90, 90]],
     ['rgb-1-unspecified.tif', 4, 2, 3, [0], [200, 100, 50, 0], [200, 100, 50]],
     ['rgb-alpha-extra.tif', 5, 2, 3, [2, 0], [200, 100, 50, 128, 9], [200, 100, 50, 128]],
+    // Associated alpha: the stored colour is premultiplied (100, 50, 25 at alpha 128 is 200, 100, 50).
+    ['rgb-assoc-extra.tif', 5, 2, 3, [1, 0], [100, 50, 25, 128, 9], [199, 100, 50, 128]],
   ] as const)('%s: extra samples that are no alpha are dropped, in every output', async (name, samples, photometric, colour, kinds, values, rgba) => {
     await writeFile(join(root, name), layoutTiff(samples, photometric, colour, [...kinds], [...values]));
     expect((await get(`/iiif/3/${name}/info.json`)).status).toBe(200);
@@ -199,9 +201,9 @@ describe('unusual but valid encodings render correctly', () => {
     expect(png.status).toBe(200);
     const p = await sharp(png.body).raw().toBuffer({ resolveWithObject: true });
     expect(p.info.width).toBe(8);
-    // Resizing premultiplies by alpha and back: a unit of rounding.
+    // Resizing premultiplies by alpha and back in 8 bits: up to 3 units of rounding at alpha 128.
     expect(p.info.channels).toBe(rgba.length);
-    expect(near([...p.data.subarray(0, p.info.channels)], rgba, 1), `${name} PNG ${[...p.data.subarray(0, p.info.channels)]}`).toBe(true);
+    expect(near([...p.data.subarray(0, p.info.channels)], rgba, 3), `${name} PNG ${[...p.data.subarray(0, p.info.channels)]}`).toBe(true);
     // JPEG has no alpha: a transparent half is flattened on white.
     const white = rgba.length === 4 ? (rgba[3] ?? 255) / 255 : 1;
     const expected = rgba.slice(0, 3).map((v) => Math.round(v * white + 255 * (1 - white)));
@@ -213,6 +215,36 @@ describe('unusual but valid encodings render correctly', () => {
     const head = await fetch(`${server.url}/iiif/3/${name}/full/max/0/default.jpg`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     for (const tail of ['full/8,/0/bitonal.jpg', 'full/8,/45/default.webp', 'full/8,/0/gray.pdf']) expect((await get(`/iiif/3/${name}/${tail}`)).status, tail).toBe(200);
+  });
+
+  it('leaving extra samples out holds the region once, within IIIF_MAX_DECODE_BYTES', async () => {
+    // sharp cannot drop bands while it streams, so the region is copied out whole: 1024×1024 RGB
+    // with an extra sample is 4 MiB, and 3 more for the copy, over a 4 MiB budget (a review saw
+    // 820 MB for 10000²); a quarter of it fits.
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-extra-'));
+    const big = sharp({ create: { width: 1024, height: 1024, channels: 3, background: { r: 200, g: 100, b: 50 } } });
+    const raw = await big.raw().toBuffer();
+    // A 4-band TIFF from sharp, its ExtraSamples (tag 338) changed to unspecified.
+    const four = Buffer.alloc(1024 * 1024 * 4, 0);
+    for (let i = 0; i < 1024 * 1024; i++) raw.copy(four, i * 4, i * 3, i * 3 + 3);
+    const tif = await sharp(four, { raw: { width: 1024, height: 1024, channels: 4 } }).tiff({ compression: 'lzw' }).toBuffer();
+    const at = tif.indexOf(Buffer.from([0x52, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00]));
+    expect(at).toBeGreaterThan(0);
+    tif.writeUInt16LE(0, at + 8);
+    await writeFile(join(dir, 'unspecified.tif'), tif);
+    const small = await startServer({ IIIF_ROOT: dir, PORT: '0', IIIF_LOG_LEVEL: 'silent', IIIF_MAX_DECODE_BYTES: String(4 * 1024 * 1024) });
+    try {
+      const whole = await fetch(`${small.url}/iiif/3/unspecified.tif/full/256,/0/default.jpg`);
+      expect(whole.status).toBe(400);
+      expect(((await whole.json()) as { message: string }).message).toMatch(/IIIF_MAX_DECODE_BYTES/);
+      const part = await fetch(`${small.url}/iiif/3/unspecified.tif/0,0,512,512/256,/0/default.jpg`);
+      expect(part.status).toBe(200);
+      const { data } = await sharp(Buffer.from(await part.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
+      expect(near([...data.subarray(0, 3)], [200, 100, 50], 3)).toBe(true);
+    } finally {
+      await small.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a truncated JPEG rendered 8 at a time is a 422 every time, never a 500 (libvips loses error words under concurrency)', async () => {

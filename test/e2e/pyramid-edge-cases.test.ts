@@ -259,6 +259,15 @@ describe('a size a rounding pixel over a level, rendered rather than passed thro
     app = appWith({ IIIF_RESPONSE_CACHE_BYTES: '0' });
   });
 
+  it('is still enlarged from the smaller level when the larger one is over IIIF_MAX_INPUT_PIXELS', async () => {
+    // 375×281 is 105,375 pixels, 187×140 is 26,180: a request that was answered must stay answered.
+    const bounded = appWith({ IIIF_RESPONSE_CACHE_BYTES: '0', IIIF_MAX_INPUT_PIXELS: '50000' });
+    for (const method of ['GET', 'HEAD']) {
+      const res = await bounded.request('/iiif/3/smooth.tif/full/188,141/0/default.png', { method });
+      expect(res.status, method).toBe(200);
+    }
+  });
+
   it.each(['full/188,141/0/default.png', 'full/188,141/0/gray.jpg', 'full/188,/0/default.webp', '0,0,1500,1125/188,141/90/default.png'])(
     '%s is made from the next larger level, not enlarged from the smaller one',
     async (url) => {
