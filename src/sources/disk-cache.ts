@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { makeDir } from './fs-make-dir.ts';
@@ -39,7 +39,13 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
     sizeCalculation: (size) => Math.max(1, size),
     dispose: (_size, path) => void rm(path, { force: true }),
   });
-  const pending = new Map<string, Promise<string>>();
+  const pending = new Map<string, Promise<string | undefined>>();
+  let warned = false;
+  // One line, once: a full disk would otherwise log every render.
+  const warnOnce = (line: string) => {
+    if (!warned) options.warn?.(line);
+    warned = true;
+  };
 
   const fileFor = (identifier: string, object: SourceObject) =>
     join(dir, createHash('sha256').update(`${identifier}\u0000${object.etag}`).digest('hex').slice(0, 40));
@@ -48,11 +54,20 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
    * Shared by every request that waits for the same object, so no one client's hang-up may
    * cancel it: it runs under the source's own deadline only, and reads only that version.
    */
-  async function download(identifier: string, object: SourceObject, path: string): Promise<string> {
+  async function download(identifier: string, object: SourceObject, path: string): Promise<string | undefined> {
     const bytes = await source.read(identifier, undefined, undefined, object.etag);
     const part = `${path}.part`;
-    await writeFile(part, bytes);
-    await rename(part, path);
+    try {
+      // Made again if removed while running.
+      await makeDir(dir);
+      await writeFile(part, bytes);
+      await rename(part, path);
+    } catch (e) {
+      // A full disk or a folder gone is no reason to fail the render: it reads into memory.
+      await rm(part, { force: true }).catch(() => undefined);
+      warnOnce(`source cache: cannot write to ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); whole objects are read into memory meanwhile`);
+      return undefined;
+    }
     files.set(path, bytes.length);
     return path;
   }
@@ -64,9 +79,11 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
       if (object.size > options.maxBytes / 2) return undefined;
       if (!(await ready)) return undefined;
       const path = fileFor(identifier, object);
-      const hit = files.get(path) !== undefined;
+      // A file removed under us (the folder cleaned) is a miss, not a damaged source.
+      const hit = files.get(path) !== undefined && (await stat(path).then((s) => s.isFile(), () => false));
       options.onLookup?.(hit);
       if (hit) return path;
+      files.delete(path);
       let job = pending.get(path);
       if (!job) {
         job = download(identifier, object, path).finally(() => pending.delete(path));

@@ -1,8 +1,8 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** Deeper than any real path; bounds the walk up. */
-const MAX_DEPTH = 256;
+/** Bounds the walk up: a path has fewer parts than PATH_MAX (4096) has bytes. */
+const MAX_DEPTH = 4096;
 
 /**
  * `mkdir -p`, one level at a time. Node's own recursive mkdir never settles where the kernel
@@ -21,9 +21,9 @@ export async function makeDir(path: string, depth = 0): Promise<void> {
     const parent = dirname(path);
     if (code !== 'ENOENT' || parent === path || depth >= MAX_DEPTH) throw e;
     await makeDir(parent, depth + 1);
-    await mkdir(path).catch((again: unknown) => {
-      // Made meanwhile by another process or request.
-      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    await mkdir(path).catch(async (again: unknown) => {
+      // Made meanwhile by another process or request: a folder, not a file.
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST' || !(await stat(path)).isDirectory()) throw again;
     });
   }
 }

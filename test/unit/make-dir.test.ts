@@ -33,6 +33,10 @@ describe('creating cache and output folders', () => {
     await expect(settles(makeDir(join(dir, 'a-file')))).rejects.toMatchObject({ code: 'EEXIST' });
     await expect(settles(makeDir(join(dir, 'a-file/sub')))).rejects.toMatchObject({ code: 'ENOTDIR' });
     await expect(settles(makeDir('/proc/iiif-edge-none/cache'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // As deep as mkdir -p goes (a review's 300 levels were refused).
+    const deep = join(dir, ...Array.from({ length: 300 }, () => 'd'));
+    await makeDir(deep);
+    expect((await stat(deep)).isDirectory()).toBe(true);
   });
 
   it('IIIF_RESPONSE_CACHE_DIR under /proc is a configuration error at start, not a hang', async () => {
@@ -52,5 +56,26 @@ describe('creating cache and output folders', () => {
     expect(await settles(cached.localFile!('a.bin', object))).toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^source cache: cannot use .*iiif-edge-source-cache \((ENOENT|ENOTDIR)\); whole objects are read into memory$/);
+  });
+
+  it('IIIF_CACHE_DIR removed or filled while running: renders read into memory or download again, never fail', async () => {
+    const warnings: string[] = [];
+    const base = join(dir, 'running');
+    const cached = withDiskCache(remote(), { dir: base, maxBytes: 1 << 20, warn: (line) => warnings.push(line) });
+    const object = await cached.stat('a.bin');
+    const first = await cached.localFile!('a.bin', object);
+    expect(first).toBeDefined();
+    // The folder cleaned away: the cached file is gone, so it is downloaded again.
+    await rm(join(base, 'iiif-edge-source-cache'), { recursive: true, force: true });
+    const again = await settles(cached.localFile!('a.bin', object));
+    expect(again).toBe(first);
+    expect((await stat(again!)).size).toBe(1000);
+    // A file where the folder was (as a full disk, nothing can be written): into memory, one warning.
+    await rm(join(base, 'iiif-edge-source-cache'), { recursive: true, force: true });
+    await writeFile(join(base, 'iiif-edge-source-cache'), 'x');
+    expect(await settles(cached.localFile!('a.bin', object))).toBeUndefined();
+    expect(await settles(cached.localFile!('a.bin', object))).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^source cache: cannot write to .*iiif-edge-source-cache \(EEXIST\); whole objects are read into memory meanwhile$/);
   });
 });
