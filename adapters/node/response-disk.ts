@@ -8,8 +8,12 @@ import { makeDir } from '../../src/sources/fs-make-dir.ts';
 import type { CachedResponse, ResponseStore } from '../../src/http/response-cache.ts';
 
 const VIA: ReadonlyArray<CachedResponse['via']> = ['tiles', 'render'];
-/** Files indexed at start: a folder with more (not ours, or a bound since lowered) is not walked further. */
-const MAX_INDEXED = 200_000;
+/**
+ * Files kept, whatever their bytes: the index holds about 300 bytes of memory for each (30 MB at
+ * this count). Past it the least recently used go, as past the byte bound; at start, files of ours
+ * past it are removed, so none is left on disk uncounted.
+ */
+const MAX_FILES = 100_000;
 /**
  * File system calls in flight while indexing: enough to keep libuv's threads busy, few enough
  * that a request's file reads, queued behind them in the same pool, wait for no more than that.
@@ -36,6 +40,8 @@ export interface DiskResponseStore extends ResponseStore {
 export interface DiskStoreOptions {
   /** How indexing stats a file (tests hold indexing with it). */
   statFile?: (path: string) => Promise<{ size: number; mtimeMs: number; isFile(): boolean }>;
+  /** MAX_FILES (tests lower it). */
+  maxFiles?: number;
 }
 
 /**
@@ -57,7 +63,9 @@ export async function diskResponseStore(
   await makeDir(root).catch((e: unknown) => {
     throw new ConfigError(`invalid configuration: IIIF_RESPONSE_CACHE_DIR: cannot create ${root} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   });
+  const maxFiles = options.maxFiles ?? MAX_FILES;
   const files = new LRUCache<string, Entry>({
+    max: maxFiles,
     maxSize: maxBytes,
     maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
     sizeCalculation: (entry) => Math.max(1, entry.size),
@@ -81,7 +89,7 @@ export async function diskResponseStore(
     entry.stamped = now;
     utimes(join(root, name), now / 1000, now / 1000).catch(() => undefined);
   };
-  const indexed = indexExisting(root, files, (name) => writing.has(name), session, options.statFile ?? stat).catch((e: unknown) => {
+  const indexed = indexExisting(root, files, (name) => writing.has(name), session, options.statFile ?? stat, maxFiles).catch((e: unknown) => {
     // The folder removed under us: the writes will say so.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnOnce(`response cache: cannot index ${root}: ${e instanceof Error ? e.message : String(e)}`);
     return 0;
@@ -119,6 +127,8 @@ export async function diskResponseStore(
         .catch((e: unknown) => {
           void rm(part, { force: true });
           warnOnce(`response cache: cannot write to ${root}: ${e instanceof Error ? e.message : String(e)}`);
+          // The folder removed while running: made again for the next write.
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') void makeDir(root).catch(() => undefined);
         })
         .finally(() => writing.delete(name));
     },
@@ -163,15 +173,21 @@ async function indexExisting(
   isWriting: (name: string) => boolean,
   session: string,
   statFile: NonNullable<DiskStoreOptions['statFile']>,
+  maxFiles: number,
 ): Promise<number> {
   const found: Array<{ name: string; size: number; mtime: number }> = [];
-  const names = (await readdir(root)).slice(0, MAX_INDEXED);
+  const ours = (name: string) => /^[0-9a-f]{40}$/.test(name);
+  const names = await readdir(root);
+  let counted = 0;
+  // Removing is best effort: an entry that cannot go (a folder, a read-only disk) stays, unindexed.
+  const remove = (name: string) => rm(join(root, name), { force: true }).catch(() => undefined);
   await inParallel(names, async (name) => {
-    if (/^[0-9a-f]{40}$/.test(name)) {
+    if (ours(name)) {
+      if (counted++ >= maxFiles) return void (await remove(name));
       const s = await statFile(join(root, name)).catch(() => undefined);
       if (s?.isFile()) found.push({ name, size: Math.max(1, s.size), mtime: s.mtimeMs });
     } else if (name.endsWith('.part') && !name.endsWith(`.${session}.part`)) {
-      await rm(join(root, name), { force: true });
+      await remove(name);
     }
   });
   // From here to the last set() nothing awaits, so no write can come between.
@@ -183,7 +199,7 @@ async function indexExisting(
     // Written again since start: counted already, and more recent.
     if (files.has(f.name)) continue;
     // Over the bound for one response (the bound was lowered), or older than what fits.
-    if (f.size > files.maxEntrySize || f.size > room) {
+    if (f.size > files.maxEntrySize || f.size > room || kept.length + files.size >= maxFiles) {
       left.push(f.name);
       if (f.size <= files.maxEntrySize) room = 0;
       continue;
@@ -195,7 +211,7 @@ async function indexExisting(
   for (const f of kept.reverse()) files.set(f.name, { size: f.size, stamped: f.mtime }); // oldest first
   for (const name of fresh) files.get(name); // back above the older files, in their order
   // Not one being written or written since: that file is the new response.
-  await inParallel(left, (name) => (files.has(name) || isWriting(name) ? Promise.resolve() : rm(join(root, name), { force: true })));
+  await inParallel(left, (name) => (files.has(name) || isWriting(name) ? Promise.resolve() : remove(name)));
   return kept.length;
 }
 

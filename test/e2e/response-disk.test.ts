@@ -273,4 +273,37 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     expect([...(await onDisk(dir)).keys()].sort()).toEqual([...fresh, 'new-04', ...old.slice(5)].sort());
     expect((await filesOf(dir)).bytes).toBe(bound);
   });
+
+  it('keeps at most its file count (the index costs memory per file), removing files of ours past it', async () => {
+    const dir = join(root, 'many-files');
+    const folder = join(dir, 'iiif-edge-responses');
+    await mkdir(folder, { recursive: true });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => writeFile(join(folder, i.toString(16).padStart(40, '0')), 'x')));
+    const store = await diskResponseStore(dir, 64 << 20, () => undefined, { maxFiles: 10 });
+    expect(await store.indexed).toBe(10);
+    expect((await readdir(folder)).length).toBe(10);
+    store.set('new', response(1, 100));
+    await until('the new file is written and an old one removed', async () => {
+      const names = await readdir(folder);
+      return names.length === 10 && (await store.get('new')) !== undefined;
+    });
+  });
+
+  it('indexes the rest when a leftover cannot be removed, and makes the folder again when it is removed while running', async () => {
+    const dir = join(root, 'stubborn');
+    const first = await diskResponseStore(dir, 64 << 20, () => undefined);
+    first.set('a', response(2, 100));
+    await until('a is written', async () => (await onDisk(dir)).size === 1);
+    // A folder named like a partial write: rm without recursion cannot remove it.
+    await mkdir(join(dir, 'iiif-edge-responses', 'leftover.part', 'inside'), { recursive: true });
+    const warnings: string[] = [];
+    const store = await diskResponseStore(dir, 64 << 20, (line) => void warnings.push(line));
+    expect(await store.indexed).toBe(1);
+    expect((await store.get('a'))?.body).toEqual(response(2, 100).body);
+    await rm(join(dir, 'iiif-edge-responses'), { recursive: true, force: true });
+    store.set('b', response(3, 100));
+    await until('the failed write is reported', async () => warnings.length === 1);
+    store.set('c', response(4, 100));
+    await until('the next write lands in the folder made again', async () => (await store.get('c')) !== undefined);
+  });
 });
