@@ -98,7 +98,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   // request that needs one before that loads it.
   connections.whenQuiet(QUIET_MS, () => {
     hono.preload();
-    void preloadSharp({ offThread: true });
+    void preloadSharp();
   });
   const { port } = server.address() as AddressInfo;
   const metrics =

@@ -1,4 +1,3 @@
-import { Worker } from 'node:worker_threads';
 import type { JpegOptions, Sharp, SharpOptions } from 'sharp';
 import type { Config } from '../config.ts';
 import { httpError, isHttpError } from '../errors.ts';
@@ -30,36 +29,12 @@ const loadSharp = (): Promise<SharpFactory> =>
 /**
  * Starts loading sharp ahead of the first render (100–250 ms of native loading): the Node adapter
  * calls it once the server is quiet, the Lambda adapter after a streamed response (and awaits it).
- * A failure shows on the first render. `offThread` (Node): a worker thread loads sharp first and
- * ends, so that the main thread's own load, which blocks its event loop, finds libvips mapped and
- * its modules read: 170 → 90 ms here, what a request arriving meanwhile waits. Not for Lambda,
- * where the two loads in turn take longer in all.
+ * A failure shows on the first render.
  */
-export const preloadSharp = async (options: { offThread?: boolean } = {}): Promise<void> => {
-  if (options.offThread && !loading) await loadInWorker();
-  await loadSharp().then(
-    () => undefined,
-    () => undefined,
-  );
-};
-
-/** Settles when a worker has loaded sharp and ended, or could not (the main thread's load then says why). */
-function loadInWorker(): Promise<void> {
-  return new Promise((done) => {
-    try {
-      // Resolved here: a worker evaluating code resolves from the working folder, not this module.
-      const worker = new Worker('import(require("node:worker_threads").workerData).then(() => process.exit(0), () => process.exit(1))', {
-        eval: true,
-        workerData: import.meta.resolve('sharp'),
-      });
-      worker.unref();
-      worker.once('exit', () => done());
-      worker.once('error', () => done());
-    } catch {
-      done();
-    }
-  });
-}
+export const preloadSharp = (): Promise<void> => loadSharp().then(
+  () => undefined,
+  () => undefined,
+);
 
 export interface SharpRendererOptions {
   jpegQuality: number;
