@@ -70,7 +70,7 @@ export async function diskResponseStore(
     maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
     sizeCalculation: (entry) => Math.max(1, entry.size),
     // A rewrite of the same name ('set') keeps its file.
-    dispose: (_entry, name, reason) => void (reason !== 'set' && rm(join(root, name), { force: true })),
+    dispose: (_entry, name, reason) => void (reason !== 'set' && rm(join(root, name), { force: true }).catch(() => undefined)),
   });
   const writing = new Set<string>();
   // In this store's temporary file names, so that indexing leaves them alone (an earlier process's go).
@@ -125,7 +125,7 @@ export async function diskResponseStore(
         .then(() => rename(part, join(root, name)))
         .then(() => void files.set(name, { size, stamped: Date.now() }))
         .catch((e: unknown) => {
-          void rm(part, { force: true });
+          void rm(part, { force: true }).catch(() => undefined);
           warnOnce(`response cache: cannot write to ${root}: ${e instanceof Error ? e.message : String(e)}`);
           // The folder removed while running: made again for the next write.
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') void makeDir(root).catch(() => undefined);

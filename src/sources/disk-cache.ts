@@ -37,7 +37,8 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
   const files = new LRUCache<string, number>({
     maxSize: options.maxBytes,
     sizeCalculation: (size) => Math.max(1, size),
-    dispose: (_size, path) => void rm(path, { force: true }),
+    // Best effort: a folder gone or turned into a file must not become an unhandled rejection.
+    dispose: (_size, path) => void rm(path, { force: true }).catch(() => undefined),
   });
   const pending = new Map<string, Promise<string | undefined>>();
   let warned = false;
