@@ -1,9 +1,36 @@
 import { createHash } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { makeDir } from './fs-make-dir.ts';
-import type { ImageSource, SourceObject } from './source.ts';
+import { type ImageSource, SourceChangedError, type SourceObject } from './source.ts';
+
+/**
+ * A download holds one chunk in memory, not the object: read whole, a 108 MB PNG had raised RSS
+ * by 250 MB (the SDK's copies included), beyond IIIF_MAX_DECODE_BYTES, and downloads add up.
+ */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** A failure of the cache's own disk, which renders survive by reading into memory. */
+class DiskFailure {
+  readonly cause: unknown;
+  constructor(cause: unknown) {
+    this.cause = cause;
+  }
+}
+
+const onDisk = <T>(work: Promise<T>): Promise<T> =>
+  work.catch((e: unknown) => {
+    throw new DiskFailure(e);
+  });
+
+/** Writes all of `bytes` at `position` (a write may take less than it is given). */
+async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
 
 export interface DiskCacheOptions {
   /** Parent folder; the cache owns a subfolder of it and empties that at start. */
@@ -56,20 +83,33 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
    * cancel it: it runs under the source's own deadline only, and reads only that version.
    */
   async function download(identifier: string, object: SourceObject, path: string): Promise<string | undefined> {
-    const bytes = await source.read(identifier, undefined, undefined, object.etag);
     const part = `${path}.part`;
+    let file: FileHandle | undefined;
     try {
       // Made again if removed while running.
-      await makeDir(dir);
-      await writeFile(part, bytes);
-      await rename(part, path);
+      await onDisk(makeDir(dir));
+      file = await onDisk(open(part, 'w'));
+      for (let offset = 0; offset < object.size; ) {
+        const length = Math.min(CHUNK_BYTES, object.size - offset);
+        const bytes = await source.read(identifier, { offset, length }, undefined, object.etag);
+        // Shorter than its size said: not the version stat described.
+        if (bytes.length === 0) throw new SourceChangedError();
+        await onDisk(writeAll(file, bytes, offset));
+        offset += bytes.length;
+      }
+      await onDisk(file.close());
+      file = undefined;
+      await onDisk(rename(part, path));
     } catch (e) {
-      // A full disk or a folder gone is no reason to fail the render: it reads into memory.
+      await file?.close().catch(() => undefined);
       await rm(part, { force: true }).catch(() => undefined);
-      warnOnce(`source cache: cannot write to ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); whole objects are read into memory meanwhile`);
+      if (!(e instanceof DiskFailure)) throw e;
+      // A full disk or a folder gone is no reason to fail the render: it reads into memory.
+      const code = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? String(e.cause);
+      warnOnce(`source cache: cannot write to ${dir} (${code}); whole objects are read into memory meanwhile`);
       return undefined;
     }
-    files.set(path, bytes.length);
+    files.set(path, object.size);
     return path;
   }
 
@@ -80,8 +120,8 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
       if (object.size > options.maxBytes / 2) return undefined;
       if (!(await ready)) return undefined;
       const path = fileFor(identifier, object);
-      // A file removed under us (the folder cleaned) is a miss, not a damaged source.
-      const hit = files.get(path) !== undefined && (await stat(path).then((s) => s.isFile(), () => false));
+      // A file removed under us (the folder cleaned) or cut short is a miss, not a damaged source.
+      const hit = files.get(path) !== undefined && (await stat(path).then((s) => s.isFile() && s.size === object.size, () => false));
       options.onLookup?.(hit);
       if (hit) return path;
       files.delete(path);

@@ -40,7 +40,8 @@ function countingSource(inner: ImageSource) {
       const bytes = await inner.read(id, range, signal);
       counts.reads++;
       counts.bytes += bytes.length;
-      if (!range) counts.whole++;
+      // Whole: in one read, or in the disk cache's pieces (one, for objects under 8 MiB).
+      if (!range || (range.offset === 0 && bytes.length === (await inner.stat(id)).size)) counts.whole++;
       return bytes;
     },
   };

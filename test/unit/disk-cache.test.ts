@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,20 +13,29 @@ beforeAll(async () => {
   await writeFile(join(dir, 'b.bin'), Buffer.alloc(1000, 2));
   await writeFile(join(dir, 'c.bin'), Buffer.alloc(1000, 3));
   await writeFile(join(dir, 'big.bin'), Buffer.alloc(5000, 4));
+  await writeFile(join(dir, 'large.bin'), LARGE);
 });
+
+// 20 MiB of varied bytes: a download in pieces must put each in its place.
+const LARGE = Buffer.from(Array.from({ length: 20 * 1024 * 1024 }, (_, i) => (i * 7 + (i >> 13)) & 255));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function remote(): { source: ImageSource; whole: string[] } {
+/** A remote store over the folder; `whole` lists each download (a read from byte 0), `largest` the longest read. */
+function remote(): { source: ImageSource; whole: string[]; largest: () => number } {
   const { stat, read } = fsSource({ root: dir });
   const whole: string[] = [];
+  let largest = 0;
   return {
     whole,
+    largest: () => largest,
     source: {
       kind: 'remote',
       stat,
-      read(id, range, signal) {
-        if (!range) whole.push(id);
-        return read(id, range, signal);
+      async read(id, range, signal) {
+        if (!range || range.offset === 0) whole.push(id);
+        const bytes = await read(id, range, signal);
+        largest = Math.max(largest, bytes.length);
+        return bytes;
       },
     },
   };
@@ -59,5 +68,26 @@ describe('disk cache of whole source objects', () => {
     await use('b.bin');
     expect(await use('big.bin')).toBeUndefined();
     expect(whole).toEqual(['a.bin', 'b.bin', 'c.bin', 'b.bin']);
+  });
+
+  it('downloads in pieces of at most 8 MiB, so a download never holds the whole object in memory', async () => {
+    const { source, whole, largest } = remote();
+    const cached = withDiskCache(source, { dir: join(dir, 'cache3'), maxBytes: 64 * 1024 * 1024 });
+    const path = await cached.localFile?.('large.bin', await cached.stat('large.bin'));
+    expect(path).toBeDefined();
+    expect(Buffer.compare(await readFile(path!), LARGE)).toBe(0);
+    expect(whole).toEqual(['large.bin']);
+    expect(largest()).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('downloads again a cached copy cut short on disk, rather than serving it', async () => {
+    const { source, whole } = remote();
+    const cached = withDiskCache(source, { dir: join(dir, 'cache4'), maxBytes: 10_000 });
+    const object = await cached.stat('a.bin');
+    const path = await cached.localFile?.('a.bin', object);
+    await truncate(path!, 300);
+    expect(await cached.localFile?.('a.bin', object)).toBe(path);
+    expect((await readFile(path!)).length).toBe(1000);
+    expect(whole).toEqual(['a.bin', 'a.bin']);
   });
 });
