@@ -1,10 +1,12 @@
 import type { Hono } from 'hono';
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import { createApp } from '../../src/app.ts';
+import { createIiif } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import type { Logger } from '../../src/log/logger.ts';
+import type { DirectAnswers } from '../../src/routes/direct.ts';
+import { bufferedResult, directAnswer } from './direct-event.ts';
 import { type APIGatewayProxyEventV2, refusals, refuseEvent, unreadable } from './event-guard.ts';
 import { lambdaLogger, lambdaMetrics } from './log.ts';
 import { guardBufferedPayload } from './payload-guard.ts';
@@ -12,6 +14,8 @@ import { streamHandler } from './stream-handler.ts';
 
 export interface LambdaApp {
   app: Hono;
+  /** Undefined for a remote source (src/routes/direct.ts). */
+  direct: DirectAnswers | undefined;
   config: Config;
   logger: Logger;
 }
@@ -19,14 +23,14 @@ export interface LambdaApp {
 export function createLambdaApp(env: Env): LambdaApp {
   const config = loadConfig(env);
   const logger = lambdaLogger(config);
-  const app = createApp({
+  const { app, direct } = createIiif({
     config,
     source: sourceFromConfig(config, (line) => logger.warn(line)),
     renderer: sharpRendererFromConfig(config),
     logger,
     metrics: lambdaMetrics(),
   });
-  return { app, config, logger };
+  return { app, direct, config, logger };
 }
 
 /**
@@ -35,7 +39,7 @@ export function createLambdaApp(env: Env): LambdaApp {
  * `awslambda` global, present on Lambda and polyfilled by lambda-local.
  */
 export function createHandlers(env: Env) {
-  const { app, config, logger } = createLambdaApp(env);
+  const { app, direct, config, logger } = createLambdaApp(env);
   const log = (line: string) => logger.warn(line);
   const refuse = refusals(config);
   const buffered = handle(app);
@@ -46,6 +50,8 @@ export function createHandlers(env: Env) {
       const v2 = event as APIGatewayProxyEventV2;
       // What the streaming mode refuses as unreadable, so is this: hono's adapter would answer plain text.
       if (unreadable(v2)) return refuse(event, 400, 'bad_request', 'the request could not be read');
+      const answer = await directAnswer(direct, v2);
+      if (answer) return guardBufferedPayload(bufferedResult(answer), config);
       // hono's adapter takes the host from domainName alone: without it, from the Host header, as the streaming mode.
       const host = v2.requestContext.domainName ?? v2.headers?.host;
       const named = v2.requestContext.domainName || !host ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: host } };
@@ -55,6 +61,6 @@ export function createHandlers(env: Env) {
     // has its answer, so neither the first info.json nor a stored tile waits for it. Loading it at
     // init instead would delay every cold start's first response; the buffered handler cannot
     // answer before it returns, so there sharp loads on the first render.
-    streamHandler: streamHandler(app, log, refuse, preloadSharp),
+    streamHandler: streamHandler(app, direct, log, refuse, preloadSharp),
   };
 }

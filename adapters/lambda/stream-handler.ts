@@ -1,8 +1,10 @@
 import type { Hono } from 'hono';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import type { DirectAnswers } from '../../src/routes/direct.ts';
+import { directAnswer, headerRecord } from './direct-event.ts';
 import { type APIGatewayProxyEventV2, readable, type refusals, refuseEvent } from './event-guard.ts';
 
 interface StreamMetadata {
@@ -27,9 +29,18 @@ declare const awslambda: {
  * buffered handler, and only payload 2.0 events reach the app. `afterResponse` runs once the
  * response has ended, before the invocation does.
  */
-export function streamHandler(app: Hono, log: (line: string) => void, refuse: ReturnType<typeof refusals>, afterResponse?: () => Promise<void>): StreamifiedHandler {
+export function streamHandler(app: Hono, direct: DirectAnswers | undefined, log: (line: string) => void, refuse: ReturnType<typeof refusals>, afterResponse?: () => Promise<void>): StreamifiedHandler {
   return awslambda.streamifyResponse(async (event, stream) => {
-    const refused = refuseEvent(event, log, refuse) ?? readable(event as APIGatewayProxyEventV2, refuse);
+    const early = refuseEvent(event, log, refuse);
+    const answer = early ? undefined : await directAnswer(direct, event as APIGatewayProxyEventV2);
+    if (answer) {
+      const out = awslambda.HttpResponseStream.from(stream, { statusCode: answer.status, headers: headerRecord(answer), cookies: [] });
+      out.end(answer.body);
+      await finished(out);
+      await afterResponse?.();
+      return;
+    }
+    const refused = early ?? readable(event as APIGatewayProxyEventV2, refuse);
     const res = refused instanceof Request ? await app.fetch(refused) : new Response(refused.body, { status: refused.statusCode, headers: refused.headers });
     const headers: Record<string, string> = {};
     const cookies: string[] = [];

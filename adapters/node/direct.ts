@@ -1,11 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { DirectAnswer, DirectAnswers } from '../../src/routes/direct.ts';
-
-// The URLs @hono/node-server takes as they come (its src/url.ts): for any other, it normalises
-// or refuses them, and so answers itself.
-const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
-const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/;
-const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
+import { type DirectAnswer, type DirectAnswers, plainTarget } from '../../src/routes/direct.ts';
 
 /** The core's direct answers (src/routes/direct.ts) first; Hono's listener for everything else. */
 export function withDirectAnswers(direct: DirectAnswers | undefined, hono: RequestListener): RequestListener {
@@ -13,7 +7,7 @@ export function withDirectAnswers(direct: DirectAnswers | undefined, hono: Reque
   return (req, res) => {
     const { host } = req.headers;
     const path = req.url ?? '';
-    if (!host || !PLAIN_HOST.test(host) || !PLAIN_PATH.test(path) || DOT_SEGMENT.test(path)) return hono(req, res);
+    if (!host || !plainTarget(host, path)) return hono(req, res);
     const answer = direct({ method: req.method ?? '', url: `http://${host}${path}`, header: (name) => headerOf(req, name) });
     if (!answer) return hono(req, res);
     answer.then(

@@ -35,6 +35,15 @@ export interface DirectAnswer {
 /** Undefined, at once or once looked into, when Hono must answer the request. */
 export type DirectAnswers = (request: DirectRequest) => Promise<DirectAnswer | undefined> | undefined;
 
+// URLs that @hono/node-server (its src/url.ts) and a Request (WHATWG URL parsing, as Hono's Lambda
+// adapter builds one) take as they come: any other is normalised or refused there, so Hono answers it.
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+const PLAIN_PATH = /^\/[!#$&-;=?-[\]_a-z~]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
+
+/** Whether an adapter may hand this host and path (query included) to the direct answers. */
+export const plainTarget = (host: string, path: string): boolean => PLAIN_HOST.test(host) && PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path);
+
 type Target = Extract<IiifPath, { kind: 'info' | 'image' }>;
 
 const UTF8 = new TextEncoder();

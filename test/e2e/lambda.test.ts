@@ -1,9 +1,9 @@
 // First: lambda-local's `awslambda` streaming polyfill must exist before the AWS SDK claims that global.
 import { bufferedFetcher, FUNCTION_DOMAIN, s3rverLambdaEnv, streamingFetcher } from '../helpers/lambda-events.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
 import { IIIF_CASES } from '../cases/iiif-cases.ts';
@@ -16,6 +16,8 @@ let admin: S3Client;
 let handlers: ReturnType<typeof createHandlers>;
 let cached: ReturnType<typeof createHandlers>;
 let cacheDir: string;
+let folder: string;
+let local: ReturnType<typeof createHandlers>;
 
 beforeAll(async () => {
   useS3rverCredentials();
@@ -25,12 +27,20 @@ beforeAll(async () => {
   handlers = createHandlers(s3rverLambdaEnv(s3.endpoint));
   cacheDir = await mkdtemp(join(tmpdir(), 'iiif-edge-lambda-cache-'));
   cached = createHandlers(s3rverLambdaEnv(s3.endpoint, 'images', { IIIF_CACHE_DIR: cacheDir }));
+  // A local folder (fs source): info.json and stored tiles are answered without Hono (adapters/lambda/direct-event.ts).
+  folder = await mkdtemp(join(tmpdir(), 'iiif-edge-lambda-fs-'));
+  for (const [name, bytes] of Object.entries(await makeFixtures())) {
+    await mkdir(dirname(join(folder, name)), { recursive: true });
+    await writeFile(join(folder, name), bytes);
+  }
+  local = createHandlers({ IIIF_SOURCE: 'fs', IIIF_ROOT: folder, IIIF_LOG_LEVEL: 'silent' });
 });
 
 afterAll(async () => {
   admin?.destroy();
   await s3?.close();
   if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  if (folder) await rm(folder, { recursive: true, force: true });
 });
 
 const buffered: Fetcher = (path, init) => bufferedFetcher(handlers.handler)(path, init);
@@ -42,6 +52,11 @@ describe('Lambda adapter, buffered (index.handler): shared IIIF cases over S3', 
 
 describe('Lambda adapter, response streaming (index.streamHandler): shared IIIF cases over S3', () => {
   runCases(streamed, IIIF_CASES);
+});
+
+describe('Lambda adapter with a local folder (fs source), buffered and streaming: shared IIIF cases', () => {
+  runCases((path, init) => bufferedFetcher(local.handler)(path, init), IIIF_CASES);
+  runCases((path, init) => streamingFetcher(local.streamHandler)(path, init), IIIF_CASES);
 });
 
 describe('Lambda adapter, buffered with a /tmp object cache (IIIF_CACHE_DIR): shared IIIF cases', () => {
