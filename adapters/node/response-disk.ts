@@ -19,6 +19,11 @@ const MAX_FILES = 100_000;
  * that a request's file reads, queued behind them in the same pool, wait for no more than that.
  */
 const INDEX_PARALLEL = 16;
+/**
+ * Files are counted as the disk holds them, in whole blocks (4 KiB on common Linux filesystems and
+ * tmpfs): counted by their bytes, 1,500 thumbnails took 6 MB of disk under a 1 MiB bound.
+ */
+const blocks = (bytes: number): number => Math.max(1, Math.ceil(bytes / 4096)) * 4096;
 /** A use is written to the file's mtime at most this often: the order a restart finds is that fine. */
 const STAMP_EVERY_MS = 60_000;
 const UTF8 = new TextEncoder();
@@ -68,7 +73,7 @@ export async function diskResponseStore(
     max: maxFiles,
     maxSize: maxBytes,
     maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
-    sizeCalculation: (entry) => Math.max(1, entry.size),
+    sizeCalculation: (entry) => entry.size,
     // A rewrite of the same name ('set') keeps its file.
     dispose: (_entry, name, reason) => void (reason !== 'set' && rm(join(root, name), { force: true }).catch(() => undefined)),
   });
@@ -116,7 +121,7 @@ export async function diskResponseStore(
     set(key, response) {
       const name = nameOf(key);
       const header = encodeHeader(key, response.via, response.body);
-      const size = header.length + response.body.byteLength;
+      const size = blocks(header.length + response.body.byteLength);
       if (files.has(name) || writing.has(name) || size > maxBytes / 8) return;
       writing.add(name);
       // One write per name at a time (`writing`), so the name and session make it unique.
@@ -185,7 +190,7 @@ async function indexExisting(
     if (ours(name)) {
       if (counted++ >= maxFiles) return void (await remove(name));
       const s = await statFile(join(root, name)).catch(() => undefined);
-      if (s?.isFile()) found.push({ name, size: Math.max(1, s.size), mtime: s.mtimeMs });
+      if (s?.isFile()) found.push({ name, size: blocks(s.size), mtime: s.mtimeMs });
     } else if (name.endsWith('.part') && !name.endsWith(`.${session}.part`)) {
       await remove(name);
     }

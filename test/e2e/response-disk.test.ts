@@ -134,6 +134,21 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     expect((await filesOf(dir)).bytes).toBeLessThanOrEqual(bound / 4);
   });
 
+  it('counts each file in whole 4 KiB blocks, so that many small responses stay within the bound on disk too', async () => {
+    const dir = join(root, 'blocks');
+    const bound = 64 * 1024;
+    const store = await diskResponseStore(dir, bound, () => undefined);
+    await store.indexed;
+    for (let i = 0; i < 40; i++) store.set(`small-${i}`, response(i, 100));
+    await settle();
+    const folder = join(dir, 'iiif-edge-responses');
+    const names = await readdir(folder);
+    const allocated = (await Promise.all(names.map(async (n) => (await stat(join(folder, n))).blocks * 512))).reduce((a, b) => a + b, 0);
+    // 40 files of about 150 bytes take 40 blocks: only 16 fit.
+    expect(names.length).toBeLessThanOrEqual(bound / 4096);
+    expect(allocated).toBeLessThanOrEqual(bound);
+  });
+
   it('ignores a file whose content is not the response asked for', async () => {
     const dir = join(root, 'foreign');
     const app = await build(dir);
@@ -219,8 +234,8 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     expect((await memory.get('k-00'))?.from).toBe('memory');
     const used = (await onDisk(dir)).get('k-00')!.path;
     await until("k-00's file time is its use", async () => (await stat(used)).mtimeMs > Date.now() - 60_000);
-    // Room for 8 files (header and key 17 bytes, body 100): k-00 (used) and the 7 newest stay.
-    const third = await diskResponseStore(dir, 8 * 117, () => undefined);
+    // Room for 8 files (117 bytes each, counted as a 4 KiB block): k-00 (used) and the 7 newest stay.
+    const third = await diskResponseStore(dir, 8 * 4096, () => undefined);
     await third.indexed;
     expect([...(await onDisk(dir)).keys()].sort()).toEqual(['k-00', ...keys.slice(5)]);
   });
@@ -245,8 +260,9 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
   it('keeps, within the bound and counted once, the responses written while indexing', async () => {
     const dir = join(root, 'write-while-indexing');
     const old = Array.from({ length: 16 }, (_, i) => `old-${String(i).padStart(2, '0')}`);
+    // Each file (1,019 bytes) counts as one 4 KiB block.
     const size = 13 + 6 + 1000;
-    const bound = 16 * size;
+    const bound = 16 * 4096;
     const first = await diskResponseStore(dir, bound, () => undefined);
     for (const k of old) first.set(k, response(1));
     await until('16 files are written', async () => (await onDisk(dir)).size === 16);
@@ -265,13 +281,13 @@ describe('rendered responses on disk (IIIF_RESPONSE_CACHE_DIR, Node)', () => {
     release();
     // Room for 11 of the old files beside the 5 written: the 11 newest, old-15 not twice.
     expect(await second.indexed).toBe(11);
-    expect((await filesOf(dir)).bytes).toBe(bound);
+    expect((await filesOf(dir)).bytes).toBe(16 * size);
     // One more write drops exactly the least recently used: old-04.
     second.set('new-04', response(2));
     await until('new-04 is written', async () => (await onDisk(dir)).has('new-04'));
     await until('old-04 is removed', async () => !(await onDisk(dir)).has('old-04'));
     expect([...(await onDisk(dir)).keys()].sort()).toEqual([...fresh, 'new-04', ...old.slice(5)].sort());
-    expect((await filesOf(dir)).bytes).toBe(bound);
+    expect((await filesOf(dir)).bytes).toBe(16 * size);
   });
 
   it('keeps at most its file count (the index costs memory per file), removing files of ours past it', async () => {
