@@ -109,7 +109,9 @@ export function fsSource(options: FsSourceOptions): ImageSource {
       const s = await stat(path).catch(fail);
       if (!s.isFile()) throw notFound();
       handles.check(path, fileIdentity(s));
-      const object = { etag: etagOf(s), size: s.size, lastModified: s.mtime };
+      // The later of the two, as the ETag holds both: a file replaced with its mtime kept (cp -p, rsync -t)
+      // must not look unmodified to a client that revalidates with If-Modified-Since alone.
+      const object = { etag: etagOf(s), size: s.size, lastModified: s.ctimeMs > s.mtimeMs ? s.ctime : s.mtime };
       stats?.set(path, object);
       return object;
     },

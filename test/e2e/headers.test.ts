@@ -1,6 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Env } from '../../src/config.ts';
@@ -79,6 +80,24 @@ describe('HTTP headers', () => {
     expect(await status({ 'if-match': `W/${etag}` })).toBe(412);
     expect(await status({ 'if-unmodified-since': earlier })).toBe(412);
     expect(await status({ 'if-unmodified-since': modified })).toBe(200);
+  });
+
+  it('dates a file replaced with its old mtime kept (cp -p, rsync -t) by the replacement, so If-Modified-Since alone sees it', async () => {
+    const file = join(root, 'replaced.png');
+    const fixtures = await makeFixtures();
+    await writeFile(file, fixtures['grid.png'] ?? Buffer.alloc(0));
+    const old = new Date('2020-01-01T00:00:00Z');
+    await utimes(file, old, old);
+    const first = await createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root, statTtlMs: 0 }) }).request('/iiif/3/replaced.png/info.json');
+    const modified = first.headers.get('last-modified') ?? '';
+    // Last-Modified has whole seconds: the replacement must come in a later one.
+    await new Promise((ok) => setTimeout(ok, 1100));
+    await writeFile(file, await sharp({ create: { width: 10, height: 10, channels: 3, background: 'blue' } }).png().toBuffer());
+    await utimes(file, old, old);
+    const app = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root, statTtlMs: 0 }) });
+    const again = await app.request('/iiif/3/replaced.png/info.json', { headers: { 'if-modified-since': modified } });
+    expect(again.status).toBe(200);
+    expect(Date.parse(again.headers.get('last-modified') ?? '')).toBeGreaterThan(Date.parse(modified));
   });
 
   it('refuses methods that would change something with 405 and Allow (RFC 9110 §15.5.6)', async () => {
