@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { Metadata, Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
-import { createScanCounter, countJpegScans } from '../image/jpeg-scans.ts';
+import { type Sampling, coefficientBytes, createScanCounter, readJpegScans } from '../image/jpeg-scans.ts';
 
 /** What a render may cost before any pixel is decoded. */
 export interface DecodeBudget {
@@ -36,14 +36,18 @@ export interface StripShape {
  * Bytes the decoder must hold at once, from the header. Measured with libvips 8.18 on a
  * 12000×9000 RGB image: baseline JPEG, non-interlaced PNG and striped TIFF are decoded as a
  * stream (a 256² region or a thumbnail adds 20–50 MiB), so only a strip counts; a progressive
- * JPEG keeps every DCT coefficient (2 bytes a sample: +350 MiB), an interlaced PNG, WebP,
- * GIF and HEIF/AVIF the whole image.
+ * JPEG keeps every DCT coefficient (2 bytes a sample at each component's sampling, `sampling`
+ * from its frame header: +350 MiB for 4:4:4), an interlaced PNG, WebP, GIF and HEIF/AVIF the whole image.
  */
-export function decodeBytes(meta: Pick<Metadata, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'isProgressive'>, strip?: StripShape): number {
+export function decodeBytes(
+  meta: Pick<Metadata, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'isProgressive'>,
+  strip?: StripShape,
+  sampling?: Sampling[],
+): number {
   const whole = meta.width * meta.height * meta.channels * (BYTES_PER_SAMPLE[meta.depth] ?? 8);
   switch (meta.format) {
     case 'jpeg':
-      return meta.isProgressive ? meta.width * meta.height * meta.channels * 2 : 0;
+      return meta.isProgressive ? coefficientBytes(meta.width, meta.height, meta.channels, sampling) : 0;
     case 'png':
       return meta.isProgressive ? whole : 0;
     case 'tiff':
@@ -88,9 +92,10 @@ export function assertDecodeBytes(bytes: number, budget: DecodeBudget): void {
  */
 export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, budget: DecodeBudget, strip?: StripShape): Promise<Metadata> {
   const meta = await image.metadata();
-  assertDecodeBytes(decodeBytes(meta, strip), budget);
-  if (meta.format === 'jpeg' && meta.isProgressive) {
-    const scans = typeof data === 'string' ? await countFileScans(data, budget.maxJpegScans) : countJpegScans(data, budget.maxJpegScans);
+  if (meta.format !== 'jpeg' || !meta.isProgressive) assertDecodeBytes(decodeBytes(meta, strip), budget);
+  else {
+    const { scans, sampling } = typeof data === 'string' ? await countFileScans(data, budget.maxJpegScans) : readJpegScans(data, budget.maxJpegScans);
+    assertDecodeBytes(decodeBytes(meta, strip, sampling), budget);
     if (scans > budget.maxJpegScans) {
       throw httpError(
         400,
@@ -102,15 +107,15 @@ export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, 
   return meta;
 }
 
-/** Counts a file's scans in 64 KiB reads, stopping past the cap. */
-async function countFileScans(path: string, cap: number): Promise<number> {
+/** Counts a file's scans in 64 KiB reads, stopping past the cap; and its frame's sampling. */
+async function countFileScans(path: string, cap: number): Promise<{ scans: number; sampling: Sampling[] | undefined }> {
   const file = await open(path, 'r');
   try {
     const counter = createScanCounter();
     const buffer = new Uint8Array(64 * 1024);
     for (;;) {
       const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0 || counter.push(buffer.subarray(0, bytesRead)) > cap) return counter.scans;
+      if (bytesRead === 0 || counter.push(buffer.subarray(0, bytesRead)) > cap) return { scans: counter.scans, sampling: counter.sampling };
     }
   } finally {
     await file.close();

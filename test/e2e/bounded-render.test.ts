@@ -36,7 +36,12 @@ beforeAll(async () => {
     'small.png': await sharp({ create: { width: 300, height: 200, channels: 4, background: '#ff000080' } }).png().toBuffer(),
     'small-adam7.png': await sharp({ create: { width: 300, height: 200, channels: 4, background: '#ff000080' } }).png({ progressive: true }).toBuffer(),
     'small.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } }).jpeg().toBuffer(),
-    'small-progressive.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } }).jpeg({ progressive: true }).toBuffer(),
+    'small-progressive.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } })
+      .jpeg({ progressive: true, chromaSubsampling: '4:4:4' })
+      .toBuffer(),
+    'small-progressive-420.jpg': await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366cc' } })
+      .jpeg({ progressive: true, chromaSubsampling: '4:2:0' })
+      .toBuffer(),
     'noise.png': await sharp({
       create: { width: 1000, height: 1000, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
     })
@@ -170,6 +175,19 @@ describe('11.1 memory bombs of untiled formats are refused from their header', (
     const progressive = await get(tight, '/iiif/3/small-progressive.jpg/full/max/0/default.png');
     expect([progressive.status, progressive.json?.error]).toEqual([400, 'over_limit']);
     expect(progressive.json?.message).toMatch(/360000 bytes/);
+  });
+
+  it('charges a progressive 4:2:0 JPEG its chroma at a quarter size: 300 × 200 × 2 + 2 × 150 × 100 × 2 bytes', async () => {
+    const url = '/iiif/3/small-progressive-420.jpg/full/max/0/default.png';
+    const refused = await get(await serve({ IIIF_MAX_DECODE_BYTES: '179999' }), url);
+    expect([refused.status, refused.json?.error]).toEqual([400, 'over_limit']);
+    expect(refused.json?.message).toMatch(/180000 bytes/);
+    const enough = await serve({ IIIF_MAX_DECODE_BYTES: '180000' });
+    const ok = await get(enough, url);
+    expect(ok.status).toBe(200);
+    const { info } = await sharp(ok.body).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([300, 200]);
+    expect((await fetch(`${enough.url}${url}`, { method: 'HEAD' })).status).toBe(200);
   });
 });
 

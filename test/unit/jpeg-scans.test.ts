@@ -1,7 +1,7 @@
 /** 11.2: counting a JPEG's scans from its markers, whatever the chunking, without decoding. */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { countJpegScans, createScanCounter } from '../../src/image/jpeg-scans.ts';
+import { coefficientBytes, countJpegScans, createScanCounter, readJpegScans } from '../../src/image/jpeg-scans.ts';
 import { progressiveJpegBomb } from '../helpers/bombs.ts';
 
 const noise = () =>
@@ -32,5 +32,22 @@ describe('11.2 JPEG scan counting', () => {
     const capped = countJpegScans(bomb, 10);
     expect(capped).toBeGreaterThan(10);
     expect(capped).toBeLessThan(896);
+  });
+});
+
+describe('progressive JPEG coefficients', () => {
+  it('reads the frame sampling and counts each component at its own size', async () => {
+    for (const [sub, expected] of [
+      ['4:4:4', [{ h: 1, v: 1 }, { h: 1, v: 1 }, { h: 1, v: 1 }]],
+      ['4:2:0', [{ h: 2, v: 2 }, { h: 1, v: 1 }, { h: 1, v: 1 }]],
+    ] as const) {
+      const jpeg = await noise().jpeg({ progressive: true, chromaSubsampling: sub }).toBuffer();
+      const { sampling } = readJpegScans(jpeg);
+      expect(sampling, sub).toEqual(expected);
+    }
+    expect(coefficientBytes(6000, 4000, 3, [{ h: 2, v: 2 }, { h: 1, v: 1 }, { h: 1, v: 1 }])).toBe(6000 * 4000 * 2 + 2 * 3000 * 2000 * 2);
+    expect(coefficientBytes(6000, 4000, 3, undefined)).toBe(6000 * 4000 * 3 * 2);
+    // Odd sizes round each subsampled plane up.
+    expect(coefficientBytes(301, 201, 3, [{ h: 2, v: 2 }, { h: 1, v: 1 }, { h: 1, v: 1 }])).toBe(301 * 201 * 2 + 2 * 151 * 101 * 2);
   });
 });
