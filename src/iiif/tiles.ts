@@ -62,5 +62,6 @@ function halvings(g: ImageGeometry, tileSize: number): Dimensions[] {
  */
 export function deriveSizes(geometry: ImageGeometry, limits: Limits, tileSize = DEFAULT_TILE_SIZE): Dimensions[] {
   const all = isPyramid(geometry) ? geometry.levels.map((l) => ({ width: l.width, height: l.height })) : halvings(geometry, tileSize);
-  return all.filter((s) => exceededLimit(s, limits) === undefined).sort((a, b) => a.width - b.width);
+  // By both sides: all the sizes of an image 1 px wide have the same width.
+  return all.filter((s) => exceededLimit(s, limits) === undefined).sort((a, b) => a.width - b.width || a.height - b.height);
 }

@@ -124,6 +124,16 @@ describe('deriveSizes', () => {
     ]);
   });
 
+  it('lists a tall image ascending too, whose sizes all have the same width', () => {
+    const tall = { width: 1, height: 5000, levels: [5000, 2500, 1250].map((height) => ({ width: 1, height })) };
+    expect(deriveSizes(tall, {})).toEqual([
+      { width: 1, height: 1250 },
+      { width: 1, height: 2500 },
+      { width: 1, height: 5000 },
+    ]);
+    expect(deriveSizes({ width: 1, height: 5000 }, {}).map((s) => s.height)).toEqual([313, 625, 1250, 2500, 5000]);
+  });
+
   it('lists only sizes within the limits', () => {
     // maxWidth 2000 also caps the height (inferred maxHeight).
     expect(deriveSizes(flat, { maxWidth: 2000 }).at(-1)).toEqual({ width: 1500, height: 1000 });
