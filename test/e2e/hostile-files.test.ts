@@ -258,6 +258,18 @@ describe('unusual but valid encodings render correctly', () => {
     expect(statuses.filter((s) => s !== 422)).toEqual([]);
   });
 
+  it('a truncated interlaced PNG is a 422, not a 500: libvips fails on it with no words at all, every time', async () => {
+    const png = await sharp({ create: { width: 600, height: 400, channels: 3, background: 'red', noise: { type: 'gaussian', mean: 128, sigma: 50 } } })
+      .png({ progressive: true })
+      .toBuffer();
+    await writeFile(join(root, 'cut-adam7.png'), png.subarray(0, Math.floor(png.length * 0.6)));
+    for (const tail of ['full/max', 'full/!200,200']) {
+      const res = await get(`/iiif/3/cut-adam7.png/${tail}/0/default.jpg`);
+      expect(res.status, tail).toBe(422);
+      expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'unsupported_source' });
+    }
+  });
+
   // CMYK has no exact sRGB round trip: the reference is libvips' own colour-managed decode of the file.
   it.each([
     ['cmyk.jpg', true],
