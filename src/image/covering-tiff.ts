@@ -1,11 +1,13 @@
 import { httpError } from '../errors.ts';
 import type { Rect } from '../iiif/types.ts';
 import type { RenderInput } from '../renderers/renderer.ts';
-import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, tileFromTables } from '../tiff/index.ts';
+import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, readIccProfile, tileFromTables } from '../tiff/index.ts';
 import { tileLocator } from './tile-passthrough.ts';
 
 /** Tiles read at once for one request. */
 const PARALLEL_READS = 8;
+/** A profile larger than this (LUT profiles reach a few MB) is refused as damage rather than read. */
+const MAX_SUBSET_ICC_BYTES = 4 * 1024 * 1024;
 
 /**
  * Throws the tiles path's 422 when a tile covering `region` is stored with no bytes (a sparse
@@ -69,7 +71,8 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
       }),
     );
   }
-  const { bytes, width, height } = buildTileSubset(level, grid, tiles);
+  const profile = await readIccProfile((offset, length) => input.source.read(input.identifier, { offset, length }, input.signal), level, MAX_SUBSET_ICC_BYTES);
+  const { bytes, width, height } = buildTileSubset(level, grid, tiles, profile);
   const x = region.x - grid.col0 * level.tileWidth;
   const y = region.y - grid.row0 * level.tileHeight;
   return { bytes, width, height, region: { x, y, w: region.w, h: region.h } };

@@ -25,6 +25,8 @@ export interface SourceGeometry extends ImageGeometry {
    * cache, so it shares the geometry's key (identifier and ETag) and eviction.
    */
   tileTables?: Map<number, Promise<TileTables | undefined>>;
+  /** Each level's ICC profile once read (at most 64 KiB each), kept like the tile tables. */
+  iccProfiles?: Map<number, Promise<Uint8Array | undefined>>;
   /** JPEG 2000 headers: where the codestream and its tile-parts are, for the JP2 renderer. */
   jp2?: Jp2Structure;
   /** A TIFF's extra samples that are no alpha, which every output leaves out (tiff-geometry.ts). */

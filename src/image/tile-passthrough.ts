@@ -10,12 +10,14 @@ import {
   frameIs,
   lastLineJpeg,
   isPassThroughJpeg,
+  readIccProfile,
   readTileLocation,
   readTileTables,
   rewriteJpegFrameSize,
   spliceJpegTile,
   spliceOptionsFor,
   tileFromTables,
+  withIccProfile,
 } from '../tiff/index.ts';
 
 export type TileLocator = (level: TiffLevel, col: number, row: number) => Promise<TileLocation>;
@@ -36,6 +38,23 @@ export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLoca
     }
     const loaded = await tables;
     return loaded ? tileFromTables(loaded, level, col, row) : readTileLocation(read, level, col, row);
+  };
+}
+
+export type ProfileReader = (level: TiffLevel) => Promise<Uint8Array | undefined>;
+
+/** Each level's ICC profile, read on first use and kept with the geometry, like the tile tables. */
+export function iccProfileReader(read: RangeRead, geometry: SourceGeometry): ProfileReader {
+  return (level) => {
+    if (!level.iccProfile) return Promise.resolve(undefined);
+    const cache = (geometry.iccProfiles ??= new Map());
+    let profile = cache.get(level.level);
+    if (!profile) {
+      profile = readIccProfile(read, level);
+      cache.set(level.level, profile);
+      profile.catch(() => cache.delete(level.level));
+    }
+    return profile;
   };
 }
 
@@ -134,7 +153,13 @@ export interface CroppedTileStore {
  * rounding) comes from `store` when it has it. Undefined when such a tile cannot be rewritten
  * (a progressive or restart-interval JPEG): the renderer makes it then.
  */
-export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile: AlignedTile, store?: CroppedTileStore): Promise<Uint8Array | undefined> {
+export async function readAlignedTile(
+  read: RangeRead,
+  locate: TileLocator,
+  tile: AlignedTile,
+  store?: CroppedTileStore,
+  profileOf?: ProfileReader,
+): Promise<Uint8Array | undefined> {
   const { level } = tile;
   // A rounding pixel can make the size a whole stored tile, padding included: that is extended too.
   const past = tile.pastX === true || tile.pastY === true;
@@ -145,15 +170,17 @@ export async function readAlignedTile(read: RangeRead, locate: TileLocator, tile
   const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, kc, kr, tile.width, tile.height);
   const kept = key ? store.cache.get(key) : undefined;
   if (kept) return kept;
-  const location = await locate(level, tile.col, tile.row);
+  const [location, profile] = await Promise.all([locate(level, tile.col, tile.row), profileOf?.(level)]);
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));
   // Sent or cut as stored only when the tile is what the grid says: a browser would show any other
   // size, and not decode 12-bit or arithmetic coding at all.
   if (!frameIs(jpeg, level.tileWidth, level.tileHeight)) return undefined;
-  if (!cropped) return jpeg;
-  const out = reshaped(jpeg, tile, extend);
+  // The level's colour profile goes with it: without it a browser shows the stored values as sRGB.
+  if (!cropped) return withIccProfile(jpeg, profile);
+  const reshapedTile = reshaped(jpeg, tile, extend);
+  const out = reshapedTile && withIccProfile(reshapedTile, profile);
   if (key && out) store.cache.set(key, out);
   return out;
 }

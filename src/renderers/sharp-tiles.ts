@@ -1,8 +1,8 @@
 import type { Sharp } from 'sharp';
 import type { RenderPlan } from '../iiif/types.ts';
 import type { RenderInput } from './renderer.ts';
-import { type TiffLevel, TiffError, isPassThroughJpeg, spliceJpegTile, spliceOptionsFor } from '../tiff/index.ts';
-import { tileLocator } from '../image/tile-passthrough.ts';
+import { type TiffLevel, TiffError, isPassThroughJpeg, spliceJpegTile, spliceOptionsFor, withIccProfile } from '../tiff/index.ts';
+import { iccProfileReader, tileLocator } from '../image/tile-passthrough.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 
@@ -48,7 +48,10 @@ export async function composeTiles(sharp: SharpFactory, input: RenderInput, plan
   const read = (offset: number, length: number) =>
     input.source.read(input.identifier, { offset, length }, input.signal);
   // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
-  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
+  const shared = (offset: number, length: number) => input.source.read(input.identifier, { offset, length });
+  const locate = tileLocator(shared, input.geometry);
+  // Each tile carries the level's colour profile, so that its decode converts it to sRGB as libvips does the file's.
+  const profile = await iccProfileReader(shared, input.geometry)(level);
   const cells: Array<{ col: number; row: number }> = [];
   for (let row = r0; row <= r1; row++) for (let col = c0; col <= c1; col++) cells.push({ col, row });
 
@@ -60,7 +63,7 @@ export async function composeTiles(sharp: SharpFactory, input: RenderInput, plan
   const canvas = Buffer.alloc(width * height * channels);
   const place = async ({ col, row }: { col: number; row: number }) => {
     const loc = await locate(level, col, row);
-    const jpeg = spliceJpegTile(level.jpegTables, await read(loc.offset, loc.length), spliceOptionsFor(level));
+    const jpeg = withIccProfile(spliceJpegTile(level.jpegTables, await read(loc.offset, loc.length), spliceOptionsFor(level)), profile);
     // sharp's raw output is sRGB unless told: a one-sample (greyscale) pyramid stays one channel.
     const { data, info } = await sharp(jpeg).toColourspace(channels === 1 ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) throw new TiffError('Unexpected channel count in a TIFF tile.');

@@ -10,14 +10,14 @@ import { hitRate } from '../http/response-cache.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
-import { type AlignedTile, alignedTile, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
+import { type AlignedTile, alignedTile, iccProfileReader, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
 import type { TiffLevel } from '../tiff/index.ts';
 
 const CONDITIONAL = ['if-none-match', 'if-modified-since'];
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
-const RENDER_REVISION = 'r6';
+const RENDER_REVISION = 'r7';
 
 export async function imageResponse(
   c: Context,
@@ -134,7 +134,7 @@ export function readStoredTile(
   // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
   const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
   const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: sourceEtag };
-  return readAlignedTile(read, tileLocator(shared, geometry), tile, store);
+  return readAlignedTile(read, tileLocator(shared, geometry), tile, store, iccProfileReader(shared, geometry));
 }
 
 /**

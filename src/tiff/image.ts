@@ -84,5 +84,7 @@ export async function imageFromIfd(ctx: IfdContext, ifd: Ifd): Promise<TiffImage
   const subsampling = ifd.entries.get(Tag.YCbCrSubsampling);
   if (subsampling) image.ycbcrSubsampling = await readUints(ctx, subsampling, 2);
   if (tablesEntry) image.jpegTables = await readBytes(ctx, tablesEntry, MAX_JPEG_TABLES);
+  const icc = ifd.entries.get(Tag.InterColorProfile);
+  if (icc && icc.valueSize === 1 && icc.count > 0) image.iccProfile = { offset: icc.valueOffset, length: icc.count };
   return image;
 }

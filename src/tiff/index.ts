@@ -9,6 +9,7 @@ export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } fr
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { frameIs, jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';
+export { MAX_TILE_ICC_BYTES, readIccProfile, withIccProfile } from './jpeg-icc.ts';
 export { extendJpeg, lastLineJpeg } from './jpeg-extend.ts';
 export type { TiffArray, TiffImage, TiffLevel, TiffStructure } from './types.ts';
 export { type TileGrid, buildTileSubset, canSubsetTiles, coveringGrid } from './tile-subset.ts';

@@ -1,3 +1,4 @@
+import { MAX_TILE_ICC_BYTES } from './jpeg-icc.ts';
 import { Compression, Photometric, SubfileType } from './tags.ts';
 import type { TiffImage, TiffLevel, TiffStructure } from './types.ts';
 
@@ -51,6 +52,7 @@ export function pyramidLevels(structure: TiffStructure): TiffLevel[] {
 export function isPassThroughJpeg(level: TiffImage): boolean {
   if (level.compression !== Compression.Jpeg || !level.tiled) return false;
   if (level.planarConfiguration !== 1 || level.orientation !== 1) return false;
+  if ((level.iccProfile?.length ?? 0) > MAX_TILE_ICC_BYTES) return false;
   if (!level.bitsPerSample.every((b) => b === 8)) return false;
   if (level.samplesPerPixel === 1) return level.photometric === Photometric.MinIsBlack;
   if (level.samplesPerPixel === 3) return level.photometric === Photometric.YCbCr || level.photometric === Photometric.Rgb;

@@ -23,6 +23,7 @@ export const Tag = {
   SampleFormat: 339,
   JPEGTables: 347,
   YCbCrSubsampling: 530,
+  InterColorProfile: 34675,
 } as const;
 
 export const Compression = { Jpeg: 7 } as const;

@@ -55,7 +55,7 @@ const FIELD_SIZE = { 3: 2, 4: 4, 7: 1 } as const;
  * reads the region from a few tiles instead of the whole file. Its size is the grid's,
  * clipped at the level's edges.
  */
-export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Array[]): { bytes: Uint8Array; width: number; height: number } {
+export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Array[], iccProfile?: Uint8Array): { bytes: Uint8Array; width: number; height: number } {
   if (tiles.length !== grid.cols * grid.rows) throw new TiffError('TIFF tile subset is incomplete.');
   const width = Math.min(level.width, (grid.col0 + grid.cols) * level.tileWidth) - grid.col0 * level.tileWidth;
   const height = Math.min(level.height, (grid.row0 + grid.rows) * level.tileHeight) - grid.row0 * level.tileHeight;
@@ -84,6 +84,8 @@ export function buildTileSubset(level: TiffLevel, grid: TileGrid, tiles: Uint8Ar
   if (level.sampleFormat?.length) fields.push({ tag: Tag.SampleFormat, type: 3, values: perSample(level.sampleFormat) });
   if (level.jpegTables?.length) fields.push({ tag: Tag.JPEGTables, type: 7, values: level.jpegTables });
   if (level.ycbcrSubsampling?.length) fields.push({ tag: Tag.YCbCrSubsampling, type: 3, values: level.ycbcrSubsampling });
+  // So that the decoder converts the colours as from the file itself.
+  if (iccProfile?.length) fields.push({ tag: Tag.InterColorProfile, type: 7, values: iccProfile });
   fields.sort((a, b) => a.tag - b.tag);
 
   const ifdSize = 2 + fields.length * 12 + 4;

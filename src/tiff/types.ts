@@ -36,6 +36,8 @@ export interface TiffImage {
   ycbcrSubsampling?: number[];
   /** Tag 347: abbreviated JPEG stream holding the shared DQT/DHT tables. */
   jpegTables?: Uint8Array;
+  /** Tag 34675: where the ICC profile lies in the file (read when a stored tile needs it). */
+  iccProfile?: { offset: number; length: number };
   /** TileOffsets/TileByteCounts, or StripOffsets/StripByteCounts. */
   offsets: TiffArray;
   byteCounts: TiffArray;
