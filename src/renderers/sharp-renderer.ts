@@ -179,8 +179,10 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
   // level larger than the probe found is refused here.
   const limitInputPixels = tiff?.tiled ? Math.max(maxInputPixels, tiff.width * tiff.height) : maxInputPixels;
   const loadOptions: SharpOptions = { limitInputPixels, failOn: 'error' };
-  // From a remote store, any other tiled level is read by its covering tiles too, a striped one by its strips.
-  if (tiff && !input.source.local && canSubsetTiles(tiff)) {
+  // From a remote store, any other tiled level is read by its covering tiles too, a striped one by
+  // its strips; so is a local compressed striped level for a band of it, since libvips decodes every
+  // strip above the region (a 256² tile at the foot of a 16000² LZW file took 2.2 s against 0.2 s at its top).
+  if (tiff && canSubsetTiles(tiff) && (!input.source.local || stripBand(tiff, plan.levelRegion, budget.maxDecodeBytes))) {
     if (checkOnly) return undefined;
     const subset = await readCoveringTiff(input, tiff, plan.levelRegion, budget.maxDecodeBytes);
     const level = { width: subset.width, height: subset.height };
@@ -311,6 +313,18 @@ async function rotate(sharp: SharpFactory, image: Sharp, plan: RenderPlan, deadl
     next = next.rotate(plan.rotation, { background: transparent ? TRANSPARENT : WHITE });
   }
   return next;
+}
+
+/**
+ * A region of a compressed striped level below its first strip, whose covering strips decode to at
+ * most a quarter of the budget: read from a local file by those strips alone. Others (a view from
+ * the top, a whole image) stream through libvips, which holds one strip at a time.
+ */
+function stripBand(level: TiffLevel, region: Rect, maxDecodeBytes: number): boolean {
+  if (level.tiled || level.compression === 1 || region.y < level.tileHeight) return false;
+  const strips = Math.floor((region.y + region.h - 1) / level.tileHeight) - Math.floor(region.y / level.tileHeight) + 1;
+  const bytesPerSample = Math.ceil(Math.max(8, ...level.bitsPerSample) / 8);
+  return strips * level.tileHeight * level.width * level.samplesPerPixel * bytesPerSample <= maxDecodeBytes / 4;
 }
 
 const stripShape = (level: TiffLevel): StripShape => ({
