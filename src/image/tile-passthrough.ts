@@ -170,7 +170,8 @@ export async function readAlignedTile(
   const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, kc, kr, tile.width, tile.height);
   const kept = key ? store.cache.get(key) : undefined;
   if (kept) return kept;
-  const [location, profile] = await Promise.all([locate(level, tile.col, tile.row), profileOf?.(level)]);
+  const location = await locate(level, tile.col, tile.row);
+  const profile = level.iccProfile && (await profileOf?.(level));
   const bytes = await read(location.offset, location.length);
   if (bytes.length !== location.length) throw new TiffError('Unexpected end of TIFF file.');
   const jpeg = spliceJpegTile(level.jpegTables, bytes, spliceOptionsFor(level));

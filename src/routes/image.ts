@@ -134,7 +134,8 @@ export function readStoredTile(
   // The level's tile table is shared by concurrent requests: no one client's hang-up may cancel it.
   const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
   const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: sourceEtag };
-  return readAlignedTile(read, tileLocator(shared, geometry), tile, store, iccProfileReader(shared, geometry));
+  const profileOf = tile.level.iccProfile ? iccProfileReader(shared, geometry) : undefined;
+  return readAlignedTile(read, tileLocator(shared, geometry), tile, store, profileOf);
 }
 
 /**
