@@ -46,7 +46,9 @@ export function createScanCounter() {
             if (b === 0xff) state = 'code';
             break;
           case 'code':
-            if (b !== 0xff) startMarker(b);
+            // FF 00 between segments is junk that libjpeg skips, not a marker with a length.
+            if (b === 0x00) state = 'marker';
+            else if (b !== 0xff) startMarker(b);
             break;
           case 'len1':
             length = b << 8;

@@ -95,7 +95,9 @@ export async function checkWholeDecode(image: Sharp, data: Uint8Array | string, 
   if (meta.format !== 'jpeg' || !meta.isProgressive) assertDecodeBytes(decodeBytes(meta, strip), budget);
   else {
     const { scans, sampling } = typeof data === 'string' ? await countFileScans(data, budget.maxJpegScans) : readJpegScans(data, budget.maxJpegScans);
-    assertDecodeBytes(decodeBytes(meta, strip, sampling), budget);
+    // Only a frame libjpeg agrees with lowers the charge: as many components, and subsampled as libvips reports.
+    const trusted = sampling?.length === meta.channels && meta.chromaSubsampling !== '4:4:4' ? sampling : undefined;
+    assertDecodeBytes(decodeBytes(meta, strip, trusted), budget);
     if (scans > budget.maxJpegScans) {
       throw httpError(
         400,

@@ -189,6 +189,19 @@ describe('11.1 memory bombs of untiled formats are refused from their header', (
     expect([info.width, info.height]).toEqual([300, 200]);
     expect((await fetch(`${enough.url}${url}`, { method: 'HEAD' })).status).toBe(200);
   });
+
+  it('charges a 4:4:4 file in full whatever frame header a crafted file hides where libjpeg does not look', async () => {
+    const [w, h] = [5000, 4000];
+    const real = await sharp({ create: { width: w, height: h, channels: 3, background: '#3366cc' } }).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer();
+    // FF 00 (junk libjpeg skips), then an APP1 holding a fake SOF2 with two subsampled components:
+    // taken for the frame, it made the charge 20 MB, and the decode took 148 MB (found by review).
+    const fakeSof = Buffer.from([0xff, 0xc2, 0x00, 0x0e, 0x08, h >> 8, h & 255, w >> 8, w & 255, 0x02, 0x01, 0x41, 0x00, 0x02, 0x14, 0x00]);
+    const crafted = Buffer.concat([real.subarray(0, 2), Buffer.from([0xff, 0x00, 0x00, 0x04, 0xff, 0xe1, 0x00, 2 + fakeSof.length]), fakeSof, real.subarray(2)]);
+    await writeFile(join(root, 'crafted.jpg'), crafted);
+    const refused = await get(await serve({ IIIF_MAX_DECODE_BYTES: String(32 * 1024 * 1024) }), '/iiif/3/crafted.jpg/full/!500,500/0/default.jpg');
+    expect([refused.status, refused.json?.error]).toEqual([400, 'over_limit']);
+    expect(refused.json?.message).toMatch(/120000000 bytes/);
+  });
 });
 
 describe('tiled TIFF levels: the covering tiles libvips decodes whole are charged', () => {

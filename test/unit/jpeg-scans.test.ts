@@ -51,3 +51,17 @@ describe('progressive JPEG coefficients', () => {
     expect(coefficientBytes(301, 201, 3, [{ h: 2, v: 2 }, { h: 1, v: 1 }, { h: 1, v: 1 }])).toBe(301 * 201 * 2 + 2 * 151 * 101 * 2);
   });
 });
+
+describe('junk between segments (FF 00), which libjpeg skips', () => {
+  it('is not taken for a marker: a frame hidden in the APP1 it would skip into is not read, and scans are all counted', async () => {
+    const real = await noise().jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer();
+    // A fake SOF2 (two components, sampled 4×1 and 1×4) inside an APP1 that follows FF 00 00 04.
+    const fakeSof = Buffer.from([0xff, 0xc2, 0x00, 0x0e, 0x08, 0x00, 0xf0, 0x01, 0x40, 0x02, 0x01, 0x41, 0x00, 0x02, 0x14, 0x00]);
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0x00, 2 + fakeSof.length]), fakeSof]);
+    const crafted = Buffer.concat([real.subarray(0, 2), Buffer.from([0xff, 0x00, 0x00, 0x04]), app1, real.subarray(2)]);
+    expect((await sharp(crafted).metadata()).chromaSubsampling).toBe('4:4:4');
+    const read = readJpegScans(crafted);
+    expect(read.sampling).toEqual([{ h: 1, v: 1 }, { h: 1, v: 1 }, { h: 1, v: 1 }]);
+    expect(read.scans).toBe(countJpegScans(real));
+  });
+});
