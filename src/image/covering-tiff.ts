@@ -6,8 +6,8 @@ import { tileLocator } from './tile-passthrough.ts';
 
 /** Tiles read at once for one request. */
 const PARALLEL_READS = 8;
-/** A profile larger than this (LUT profiles reach a few MB) is refused as damage rather than read. */
-const MAX_SUBSET_ICC_BYTES = 4 * 1024 * 1024;
+/** A larger profile (LUT profiles reach a few MB) is left out of the subset: its colours are then as stored. */
+export const MAX_SUBSET_ICC_BYTES = 4 * 1024 * 1024;
 
 /**
  * Throws the tiles path's 422 when a tile covering `region` is stored with no bytes (a sparse
@@ -71,7 +71,8 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
       }),
     );
   }
-  const profile = await readIccProfile((offset, length) => input.source.read(input.identifier, { offset, length }, input.signal), level, MAX_SUBSET_ICC_BYTES);
+  const fits = (level.iccProfile?.length ?? 0) <= MAX_SUBSET_ICC_BYTES;
+  const profile = fits ? await readIccProfile((offset, length) => input.source.read(input.identifier, { offset, length }, input.signal), level, MAX_SUBSET_ICC_BYTES) : undefined;
   const { bytes, width, height } = buildTileSubset(level, grid, tiles, profile);
   const x = region.x - grid.col0 * level.tileWidth;
   const y = region.y - grid.row0 * level.tileHeight;

@@ -38,6 +38,8 @@ export function pyramidLevels(structure: TiffStructure): TiffLevel[] {
   }
   return chosen.map((img, level) => ({
     ...img,
+    // A reduced level without a profile of its own shows the image's colours: GDAL writes one to the main image only.
+    ...(img.iccProfile || !base.iccProfile ? {} : { iccProfile: base.iccProfile }),
     level,
     littleEndian: structure.littleEndian,
     fileSize: structure.size,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -7,7 +7,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
-import { isPassThroughJpeg, withIccProfile } from '../../src/tiff/index.ts';
+import { isPassThroughJpeg, readTiffStructure, withIccProfile } from '../../src/tiff/index.ts';
 import type { TiffImage } from '../../src/tiff/index.ts';
 
 /**
@@ -67,6 +67,35 @@ describe('ICC-tagged pyramids: the same colours on every path', () => {
     });
   }
 
+  it('gives reduced levels without a profile of their own the main image\'s (GDAL writes it to the main image only)', async () => {
+    const bytes = await readFileBytes('p3.tif');
+    await patchIcc(bytes, (entry, image) => image > 0 && bytes.writeUInt16LE(34674, entry));
+    await writeFile(join(root, 'p3-main-only.tif'), bytes);
+    const app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_RESPONSE_CACHE_BYTES: '0' }), source: fsSource({ root }) });
+    // A level-1 tile (scale factor 2) and a level-2 one, sent as stored.
+    for (const url of ['0,0,512,512/256,/0/default.jpg', '0,0,1000,700/250,/0/default.jpg']) {
+      const res = await app.request(`/iiif/3/p3-main-only.tif/${url}`);
+      expect(res.headers.get('server-timing'), url).toContain('path;desc="passthrough"');
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(Buffer.compare((await sharp(body).metadata()).icc!, profile), url).toBe(0);
+    }
+  });
+
+  it('leaves a profile over 4 MiB out of a remote region rather than fail it', async () => {
+    const bytes = await readFileBytes('p3-deflate.tif');
+    const big = 5 * 1024 * 1024;
+    // Every level's profile becomes 5 MiB of zeros at the end of the file.
+    await patchIcc(bytes, (entry) => {
+      bytes.writeUInt32LE(big, entry + 4);
+      bytes.writeUInt32LE(bytes.length, entry + 8);
+    });
+    await writeFile(join(root, 'p3-huge.tif'), Buffer.concat([bytes, Buffer.alloc(big)]));
+    const files = fsSource({ root });
+    const app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_RESPONSE_CACHE_BYTES: '0' }), source: { ...files, local: false, localFile: undefined }, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e9 }) });
+    const res = await app.request('/iiif/3/p3-huge.tif/100,100,300,300/150,/0/default.png');
+    expect(res.status).toBe(200);
+  });
+
   it('sends a level with a profile over 64 KiB to the renderer rather than repeat it in every tile', () => {
     const level = { compression: 7, tiled: true, planarConfiguration: 1, orientation: 1, bitsPerSample: [8, 8, 8], samplesPerPixel: 3, photometric: 6 } as TiffImage;
     expect(isPassThroughJpeg({ ...level, iccProfile: { offset: 8, length: 3144 } })).toBe(true);
@@ -102,4 +131,19 @@ function stripIcc(jpeg: Buffer): Buffer {
   }
   parts.push(jpeg.subarray(at));
   return Buffer.concat(parts);
+}
+
+const readFileBytes = async (name: string) => Buffer.from(await readFile(join(root, name)));
+
+/** Calls `edit` with the byte offset of each ICC entry (tag 34675) of every directory of a little-endian classic TIFF. */
+async function patchIcc(bytes: Buffer, edit: (entry: number, image: number) => unknown): Promise<void> {
+  const structure = await readTiffStructure(async (offset, length) => bytes.subarray(offset, offset + length), bytes.length);
+  const images = structure.images.flatMap((i) => [i, ...i.subImages]);
+  images.forEach((image, n) => {
+    const count = bytes.readUInt16LE(image.ifdOffset);
+    for (let i = 0; i < count; i++) {
+      const entry = image.ifdOffset + 2 + i * 12;
+      if (bytes.readUInt16LE(entry) === 34675) edit(entry, n);
+    }
+  });
 }

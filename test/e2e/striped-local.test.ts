@@ -56,12 +56,15 @@ describe('a local compressed striped TIFF', () => {
     expect(reads.bytes - before.bytes).toBeLessThan(size / 4);
   });
 
-  it('streams a whole-image view through libvips, reading no strips itself', async () => {
+  it('streams a whole-image view and a tall region through libvips, reading no strips itself', async () => {
     const { app, reads } = counted();
     await app.request('/iiif/3/lzw.tif/info.json');
     const before = { ...reads };
-    const res = await app.request('/iiif/3/lzw.tif/full/!200,200/0/default.png');
-    expect(res.status).toBe(200);
-    expect(reads.bytes - before.bytes).toBe(0);
+    // Read strip by strip, a band taller than what lies above it was slower than libvips (found by review).
+    for (const region of ['full/!200,200', '0,600,1200,2400/!300,300']) {
+      const res = await app.request(`/iiif/3/lzw.tif/${region}/0/default.png`);
+      expect(res.status, region).toBe(200);
+      expect(reads.bytes - before.bytes, region).toBe(0);
+    }
   });
 });
