@@ -3,6 +3,17 @@ import { type DirectAnswer, type DirectAnswers, plainTarget } from '../../src/ro
 import { type APIGatewayProxyEventV2, unreadable } from './event-guard.ts';
 
 const NON_ASCII = /[^\x00-\x7F]/;
+/** What a Headers object strips from both ends of a value (CR and LF are refused before this). */
+const EDGE_SPACE = /^[ \t]+|[ \t]+$/g;
+
+/** A host a Request's URL parser keeps as it is (it rewrites `127.1`, refuses `foo.1`): else Hono answers. */
+function keptByUrl(host: string): boolean {
+  try {
+    return new URL(`https://${host}/`).host === host;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The core's direct answer to a payload 2.0 event (info.json and stored tiles of a local source),
@@ -13,15 +24,19 @@ const NON_ASCII = /[^\x00-\x7F]/;
  */
 export function directAnswer(direct: DirectAnswers | undefined, event: APIGatewayProxyEventV2): Promise<DirectAnswer | undefined> | undefined {
   if (!direct || event.rawQueryString || unreadable(event)) return undefined;
-  const headers = event.headers ?? {};
-  const host = event.requestContext.domainName ?? headers.host;
-  if (!host || !plainTarget(host, event.rawPath)) return undefined;
+  // By lower-case name, as a Headers object finds them; a later duplicate wins, as its set() does.
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value) headers.set(name.toLowerCase(), value);
+  // As hono's adapter takes it: domainName, else the `host` key as it is spelled.
+  const host = event.requestContext.domainName ?? event.headers?.host;
+  if (!host || !plainTarget(host, event.rawPath) || !keptByUrl(host)) return undefined;
   return direct({
     method: event.requestContext.http.method,
     url: `https://${host}${event.rawPath}`,
     header: (name) => {
-      const value = headers[name] || undefined;
-      return value && NON_ASCII.test(value) ? encodeURIComponent(value) : value;
+      const value = headers.get(name);
+      if (value === undefined) return undefined;
+      return (NON_ASCII.test(value) ? encodeURIComponent(value) : value).replace(EDGE_SPACE, '');
     },
   });
 }
