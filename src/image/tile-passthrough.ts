@@ -23,20 +23,26 @@ import {
 export type TileLocator = (level: TiffLevel, col: number, row: number) => Promise<TileLocation>;
 
 /**
+ * What is read once per level and kept with the geometry (in the geometry cache, so under its key
+ * and eviction). A failed read (an aborted request, a storage fault) is retried by the next request.
+ */
+function perLevel<T>(cache: Map<number, Promise<T>>, level: number, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(level);
+  if (!value) {
+    value = load();
+    cache.set(level, value);
+    value.catch(() => cache.delete(level));
+  }
+  return value;
+}
+
+/**
  * Finds stored tiles through each level's offset tables, read whole on first use and
  * kept with the geometry, so a viewer's later tiles cost one range read each.
  */
 export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLocator {
   return async (level, col, row) => {
-    const cache = (geometry.tileTables ??= new Map());
-    let tables = cache.get(level.level);
-    if (!tables) {
-      tables = readTileTables(read, level);
-      cache.set(level.level, tables);
-      // A failed read (an aborted request, a storage fault) is retried by the next request.
-      tables.catch(() => cache.delete(level.level));
-    }
-    const loaded = await tables;
+    const loaded = await perLevel((geometry.tileTables ??= new Map()), level.level, () => readTileTables(read, level));
     return loaded ? tileFromTables(loaded, level, col, row) : readTileLocation(read, level, col, row);
   };
 }
@@ -45,17 +51,8 @@ export type ProfileReader = (level: TiffLevel) => Promise<Uint8Array | undefined
 
 /** Each level's ICC profile, read on first use and kept with the geometry, like the tile tables. */
 export function iccProfileReader(read: RangeRead, geometry: SourceGeometry): ProfileReader {
-  return (level) => {
-    if (!level.iccProfile) return Promise.resolve(undefined);
-    const cache = (geometry.iccProfiles ??= new Map());
-    let profile = cache.get(level.level);
-    if (!profile) {
-      profile = readIccProfile(read, level);
-      cache.set(level.level, profile);
-      profile.catch(() => cache.delete(level.level));
-    }
-    return profile;
-  };
+  return (level) =>
+    level.iccProfile ? perLevel((geometry.iccProfiles ??= new Map()), level.level, () => readIccProfile(read, level)) : Promise.resolve(undefined);
 }
 
 export interface AlignedTile {
