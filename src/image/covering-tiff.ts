@@ -1,8 +1,8 @@
 import { httpError } from '../errors.ts';
 import type { Rect } from '../iiif/types.ts';
 import type { RenderInput } from '../renderers/renderer.ts';
-import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, readIccProfile, tileFromTables } from '../tiff/index.ts';
-import { tileLocator } from './tile-passthrough.ts';
+import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, tileFromTables } from '../tiff/index.ts';
+import { iccProfileReader, tileLocator } from './tile-passthrough.ts';
 
 /** Tiles read at once for one request. */
 const PARALLEL_READS = 8;
@@ -52,7 +52,8 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
   }
   const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);
   // The level's tile tables are read once for every request: no one client's hang-up may cancel them.
-  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
+  const shared = (offset: number, length: number) => input.source.read(input.identifier, { offset, length });
+  const locate = tileLocator(shared, input.geometry);
   const cells: Array<[number, number]> = [];
   for (let row = 0; row < grid.rows; row++) for (let col = 0; col < grid.cols; col++) cells.push([grid.col0 + col, grid.row0 + row]);
   const locations = [];
@@ -71,8 +72,9 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
       }),
     );
   }
+  // Kept with the geometry like the tile tables, so a region costs no read for it after the first.
   const fits = (level.iccProfile?.length ?? 0) <= MAX_SUBSET_ICC_BYTES;
-  const profile = fits ? await readIccProfile((offset, length) => input.source.read(input.identifier, { offset, length }, input.signal), level, MAX_SUBSET_ICC_BYTES) : undefined;
+  const profile = fits ? await iccProfileReader(shared, input.geometry)(level, MAX_SUBSET_ICC_BYTES) : undefined;
   const { bytes, width, height } = buildTileSubset(level, grid, tiles, profile);
   const x = region.x - grid.col0 * level.tileWidth;
   const y = region.y - grid.row0 * level.tileHeight;

@@ -25,7 +25,7 @@ export interface SourceGeometry extends ImageGeometry {
    * cache, so it shares the geometry's key (identifier and ETag) and eviction.
    */
   tileTables?: Map<number, Promise<TileTables | undefined>>;
-  /** Each level's ICC profile once read (at most 64 KiB each), kept like the tile tables. */
+  /** ICC profiles once read (at most 64 KiB each), by file offset, kept like the tile tables. */
   iccProfiles?: Map<number, Promise<Uint8Array | undefined>>;
   /** JPEG 2000 headers: where the codestream and its tile-parts are, for the JP2 renderer. */
   jp2?: Jp2Structure;

@@ -10,6 +10,7 @@ import {
   frameIs,
   lastLineJpeg,
   isPassThroughJpeg,
+  MAX_TILE_ICC_BYTES,
   readIccProfile,
   readTileLocation,
   readTileTables,
@@ -47,12 +48,21 @@ export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLoca
   };
 }
 
-export type ProfileReader = (level: TiffLevel) => Promise<Uint8Array | undefined>;
+/** A level's ICC profile; `maxBytes` past MAX_TILE_ICC_BYTES for a remote region's subset TIFF. */
+export type ProfileReader = (level: TiffLevel, maxBytes?: number) => Promise<Uint8Array | undefined>;
 
-/** Each level's ICC profile, read on first use and kept with the geometry, like the tile tables. */
+/**
+ * ICC profiles, read on first use and kept with the geometry like the tile tables, by file offset:
+ * levels that share the main image's profile read it once. One over MAX_TILE_ICC_BYTES is read
+ * for each use instead of held.
+ */
 export function iccProfileReader(read: RangeRead, geometry: SourceGeometry): ProfileReader {
-  return (level) =>
-    level.iccProfile ? perLevel((geometry.iccProfiles ??= new Map()), level.level, () => readIccProfile(read, level)) : Promise.resolve(undefined);
+  return (level, maxBytes = MAX_TILE_ICC_BYTES) => {
+    const at = level.iccProfile;
+    if (!at) return Promise.resolve(undefined);
+    if (at.length > MAX_TILE_ICC_BYTES) return readIccProfile(read, level, maxBytes);
+    return perLevel((geometry.iccProfiles ??= new Map()), at.offset, () => readIccProfile(read, level));
+  };
 }
 
 export interface AlignedTile {
