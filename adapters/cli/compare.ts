@@ -79,6 +79,9 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     });
   }
   process.stdout.write(summaryTable(results, o.threshold, o.localThreshold));
+  if (oldNot2xx > 0 && oldNot2xx < results.length) {
+    note(`${oldNot2xx} of ${results.length} URLs got no 2xx from the old server: only their statuses were compared`);
+  }
   if (oldNot2xx === results.length) {
     note(`nothing was compared: the old server answered none of the ${results.length} URLs with 2xx (exit ${NOTHING_COMPARED})`);
     return NOTHING_COMPARED;

@@ -43,8 +43,20 @@ function requestTarget(line: string, stemColumn: number): string {
   const logged = REQUEST_LINE.exec(line)?.[1];
   if (logged !== undefined) return logged;
   const columns = line.split('\t');
-  if (columns.length > stemColumn + 1) return columns[stemColumn] ?? '';
+  if (columns.length > stemColumn + 1) return cloudfrontField(columns[stemColumn] ?? '');
   return line.trim();
+}
+
+/**
+ * CloudFront encodes `%`, spaces and some other characters again in its log fields (a request for
+ * `a%2Fb` is logged as `a%252Fb`): decoded once, the field is the path as the viewer sent it.
+ */
+function cloudfrontField(field: string): string {
+  try {
+    return decodeURIComponent(field);
+  } catch {
+    return field;
+  }
 }
 
 /** The part after the base path, when it is a valid IIIF request for the core's parser. */

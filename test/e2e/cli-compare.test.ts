@@ -237,6 +237,20 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     expect(report.results.every((r) => r.meanAbsDiff === undefined || r.meanAbsDiff === 0)).toBe(true);
   });
 
+  it('decodes the CloudFront log field once, as CloudFront encoded it, and says how many URLs got no 2xx', async () => {
+    const log = join(work, 'cloudfront.log');
+    const line = (stem: string) => `2026-12-04\t10:00:04\tIAD89-C3\t4000\t10.0.0.5\tGET\td1.cloudfront.net\t${stem}\t200\t-`;
+    // A viewer asked for `%5E200,` and `photo%2Epng`: CloudFront logs `%` as `%25` (its standard log format).
+    const lines = ['#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer)'];
+    lines.push(line('/iiif/3/photo%252Epng/full/%255E200,/0/default.jpg'), line('/iiif/3/missing.png/info.json'));
+    await writeFile(log, lines.join('\n'));
+    const { code, stderr, report } = await compare(['--old', oldBase, '--new', oldBase, '--urls', log]);
+    expect(code).toBe(0);
+    const decoded = report.results.find((r) => r.path === 'photo%2Epng/full/%5E200,/0/default.jpg');
+    expect([decoded?.old.status, decoded?.old.width]).toEqual([200, 200]);
+    expect(stderr).toContain('1 of 2 URLs got no 2xx from the old server');
+  });
+
   it('keeps the status of a server whose body stalls after it, with the timeout as the error', async () => {
     // Answers 200 and its headers, then never finishes the body.
     const stalled = createServer((_req, res) => {
