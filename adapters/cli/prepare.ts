@@ -41,13 +41,15 @@ export async function runPrepare(sourceSpec: string, destSpec: string, o: Prepar
   const source = openLocation(sourceSpec);
   const dest = openLocation(destSpec);
   // Inside SOURCE, outputs would replace inputs of the same name, or be listed as inputs on the
-  // next run: by name, and through links (DEST a link to SOURCE).
+  // next run; around it, SOURCE's sub/a.jpg would be written over its own a.jpg: by name, and
+  // through links (DEST a link to SOURCE).
   const within = (outer: string, inner: string) => inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+  const nested = (a: string, b: string) => within(a, b) || within(b, a);
   const [sourceReal, destReal] = await Promise.all([source.identity(), dest.identity()]);
-  if (within(source.label, dest.label) || within(sourceReal, destReal)) {
+  if (nested(source.label, dest.label) || nested(sourceReal, destReal)) {
     source.close();
     dest.close();
-    throw new UsageError('DEST must not be SOURCE or inside it');
+    throw new UsageError('DEST must not be SOURCE, inside it or around it');
   }
   const scratch = await mkdtemp(join(tmpdir(), 'iiif-edge-prepare-'));
   const started = Date.now();

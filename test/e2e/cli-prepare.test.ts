@@ -309,6 +309,9 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
       ['prepare', src, join(work, 'x'), '--key-template', 'plain.tif'],
       ['prepare', src, src],
       ['prepare', src, join(src, 'prepared')],
+      // DEST enclosing SOURCE: SOURCE's sub/x.jpg would be written over its own x.jpg.
+      ['prepare', src, work],
+      ['prepare', join(work, 'src-link'), work],
       ['prepare', join(work, 'no-such-folder'), join(work, 'x')],
       // DEST is a file.
       ['prepare', src, join(work, 'a-file')],
