@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { access, readdir, realpath, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../../src/config.ts';
@@ -26,8 +26,10 @@ export interface StoredFile {
   metadata?: Record<string, string>;
   /** A link leading out of the folder: the server does not serve it, so it is only counted. */
   outside?: true;
-  /** Why this name was not listed in full (a bound reached): a failed input in the summary. */
+  /** Why this name was not listed in full (a bound reached, a folder unreadable): a failed input in the summary. */
   refused?: string;
+  /** A link to nothing: the server answers 404 for it; a failed input when its name is an image's. */
+  dangling?: true;
 }
 
 /** A folder or an S3 prefix, seen the way prepare needs it. */
@@ -91,24 +93,33 @@ function folder(root: string): Location {
    * other link is, so two links to one folder give both names, as the server does.
    */
   async function* walk(dir: string, prefix: string, inside: string, chain: Set<string>, budget: { links: number }): AsyncGenerator<StoredFile> {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
+    // Folder by folder, not readdir's recursive mode, which fails whole on one unreadable subfolder.
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (!entries) {
       if (prefix === '') throw new UsageError(`cannot read the folder ${root}`);
-      return [];
-    });
+      yield { name: prefix, size: 0, modified: new Date(0), refused: 'cannot read this folder' };
+      return;
+    }
     const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}${sep}`);
     for (const entry of entries) {
+      const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+      if (entry.isDirectory()) {
+        yield* walk(join(dir, entry.name), name, inside, chain, budget);
+        continue;
+      }
       if (!entry.isFile() && !entry.isSymbolicLink()) continue;
-      const below = relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/');
-      const name = prefix === '' ? below : `${prefix}/${below}`;
       if (entry.isSymbolicLink()) {
         const target = await realpath(path(name)).catch(() => undefined);
-        if (target === undefined) continue;
+        if (target === undefined) {
+          yield { name, size: 0, modified: new Date(0), dangling: true };
+          continue;
+        }
         if (!within(inside, target)) {
           yield { name, size: 0, modified: new Date(0), outside: true };
           continue;
         }
         if ((await stat(target).catch(() => undefined))?.isDirectory()) {
-          const enclosing = await realpath(entry.parentPath).catch(() => target);
+          const enclosing = await realpath(dir).catch(() => target);
           if (chain.has(target) || within(target, enclosing)) continue;
           // Links to links can still multiply the names: a bound on the folders walked, reported past it.
           if (budget.links >= MAX_LINKED_FOLDERS) {

@@ -143,6 +143,7 @@ async function planJobs(source: Location, dest: Location, o: PrepareOptions) {
     else if (input.refused !== undefined) refused.push({ file: input.name, reason: input.refused });
     else if (!IMAGE_NAME.test(input.name)) ignored++;
     else if (input.name.split('/').some((part) => part.startsWith('.'))) hidden++;
+    else if (input.dangling) refused.push({ file: input.name, reason: 'a link to a missing file' });
     else {
       const output = outputName(input.name, o.rename, o.keyTemplate);
       // Only the user's --rename or --key-template can add a `..` or `.` (inputs with one are hidden) or

@@ -3,7 +3,7 @@ import { execFile as execFileChild } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -108,8 +108,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function prepare(args: string[], env: Record<string, string> = {}) {
-  const run = await runCli(['prepare', ...args], env);
+async function prepare(args: string[], env: Record<string, string> = {}, user?: { uid: number; gid: number }) {
+  const run = await runCli(['prepare', ...args], env, user);
   let summary: Summary | undefined;
   try {
     summary = JSON.parse(run.stdout) as Summary;
@@ -328,6 +328,28 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     expect((await readFile(join(src, 'photo.jpg'))).equals(before)).toBe(true);
     expect(await stat(join(work, 'x')).catch(() => undefined)).toBeUndefined();
     await rm(join(work, 'src-link'));
+  });
+
+  it('lists an unreadable subfolder and a link to nothing as failed inputs, and converts the rest', async () => {
+    const from = join(work, 'unreadable');
+    await put(from, 'ok.jpg', await orientedPhoto());
+    await put(from, 'closed/x.jpg', await orientedPhoto());
+    await symlink('missing.jpg', join(from, 'gone.jpg'));
+    const out = join(work, 'unreadable-out');
+    await mkdir(out);
+    // Root reads any folder: the run is then made as `nobody`, with the folders it needs opened to it.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) for (const dir of [work, from, out]) await chmod(dir, 0o777);
+    await chmod(join(from, 'closed'), 0);
+    const run = await prepare([from, out], {}, asRoot ? { uid: 65534, gid: 65534 } : undefined);
+    await chmod(join(from, 'closed'), 0o755);
+    if (asRoot) await chmod(work, 0o700);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.summary).toMatchObject({ converted: 1, failed: 2 });
+    expect(run.summary?.errors.sort((a, b) => a.file.localeCompare(b.file))).toEqual([
+      { file: 'closed', reason: 'cannot read this folder' },
+      { file: 'gone.jpg', reason: 'a link to a missing file' },
+    ]);
   });
 
   it('converts folders reached through links inside SOURCE, and counts hidden names and links leading out', async () => {

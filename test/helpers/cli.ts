@@ -9,10 +9,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the `iiif-edge` bin as a user would (a child process, stdout and stderr not a terminal). */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** Runs the `iiif-edge` bin as a user would (a child process, stdout and stderr not a terminal), as `user` when given. */
+export function runCli(args: string[], env: Record<string, string> = {}, user?: { uid: number; gid: number }): Promise<CliRun> {
   return new Promise((ok) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024, ...user }, (error, stdout, stderr) => {
       ok({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
