@@ -46,6 +46,9 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   if (paths.length === 0) throw new UsageError(`${listFile} holds no IIIF request under ${basePath}`);
   if (ignored > 0) note(`${ignored} lines of ${listFile} hold no IIIF request under ${basePath}, ignored`);
   const results: UrlResult[] = [];
+  // Exits, rather than dies, on Ctrl-C: the progress bar then gives the terminal its cursor back.
+  const interrupted = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const progress = startProgress('compare', paths.length);
   await forEachLimited(
     paths,
@@ -59,6 +62,7 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     pace,
   );
   progress.stop();
+  process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   results.sort((x, y) => x.path.localeCompare(y.path));
   const differing = results.filter((r) => r.differences.length > 0).length;
   const oldNot2xx = results.filter((r) => !oldAnswered(r)).length;

@@ -32,6 +32,14 @@ export function startProgress(label: string, total: number, stream: NodeJS.Write
       Presets.shades_classic,
     );
     const bar: SingleBar = bars.create(total, 0, { mb: '0.0', rate: '0.0' });
+    // The bar hides the cursor and buffers log lines until its next redraw: both are put right at
+    // the end, and on an exit mid-run (Ctrl-C), else the shell is left without a cursor.
+    const stop = () => {
+      process.off('exit', stop);
+      bars.update();
+      bars.stop();
+    };
+    process.once('exit', stop);
     return {
       tick(n) {
         done++;
@@ -39,7 +47,7 @@ export function startProgress(label: string, total: number, stream: NodeJS.Write
         bar.increment(1, { mb: mb(bytes), rate: rate().toFixed(1) });
       },
       log: (line) => bars.log(`${line}\n`),
-      stop: () => bars.stop(),
+      stop,
     };
   }
   const line = () => {
