@@ -13,8 +13,33 @@ const program = serverCommand()
 addPrepareCommand(program);
 addCompareCommand(program);
 
+/** Edits (insert, delete, replace, swap two neighbours) between two short words. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 try {
-  await program.parseAsync(process.argv);
+  // The server takes flags only: a first word that is no command is a mistyped one. Commander
+  // suggests commands only for a program without an action of its own, which ours has (serving).
+  const argv = process.argv.slice(0, 2);
+  const [first, ...rest] = process.argv.slice(2);
+  // `help` and `help prepare`, as other CLIs take them.
+  if (first === 'help') argv.push(...rest.slice(0, 1), '--help');
+  else argv.push(...process.argv.slice(2));
+  const names = program.commands.map((c) => c.name());
+  if (first !== undefined && first !== 'help' && !first.startsWith('-') && !names.includes(first)) {
+    const near = names.find((name) => distance(first, name) <= 2);
+    throw new UsageError(`unknown command '${first}'${near ? ` (did you mean ${near}?)` : ''}; commands: ${names.join(', ')}`);
+  }
+  await program.parseAsync(argv);
 } catch (e) {
   // Help and version end in a CommanderError with exit code 0; usage errors were already printed.
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);

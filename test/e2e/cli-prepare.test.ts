@@ -324,6 +324,11 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     const help = await runCli(['prepare', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--dry-run');
+    // A mistyped command is named as one; `help` and `help prepare` are --help.
+    const typo = await runCli(['preapre', src, join(work, 'x')]);
+    expect([typo.code, typo.stderr]).toEqual([2, "iiif-edge: unknown command 'preapre' (did you mean prepare?); commands: prepare, compare\n"]);
+    expect(await runCli(['help', 'prepare'])).toEqual(help);
+    expect(await runCli(['help'])).toEqual(await runCli(['--help']));
     // Nothing was written: the inputs are as they were, and a missing SOURCE made no DEST.
     expect((await readFile(join(src, 'photo.jpg'))).equals(before)).toBe(true);
     expect(await stat(join(work, 'x')).catch(() => undefined)).toBeUndefined();
