@@ -1,4 +1,5 @@
 import type { RenderOutput } from '../renderers/renderer.ts';
+import { busy } from './concurrency.ts';
 
 interface InFlight {
   output: Promise<RenderOutput>;
@@ -18,6 +19,8 @@ export function createSharedRenders() {
   return {
     /** `render` is called with a signal that aborts once every caller with this key has left; `joined` when another caller started it. */
     async run(key: string, signal: AbortSignal | undefined, render: (signal: AbortSignal) => Promise<RenderOutput>): Promise<{ output: RenderOutput; joined: boolean }> {
+      // A client gone before this point would never fire 'abort': its render would run for nobody.
+      if (signal?.aborted) throw busy('the request was cancelled');
       let entry = inFlight.get(key);
       const joined = entry !== undefined;
       if (!entry) {
