@@ -98,11 +98,12 @@ export function alignedTile(plan: RenderPlan, geometry: SourceGeometry): Aligned
   if (plan.quality !== 'default' && plan.quality !== 'color') return undefined;
   const tile = tileAt(plan, geometry, plan.level);
   if (tile || (plan.width !== 1 && plan.height !== 1)) return tile;
-  // A line one pixel past a level: the planner picks a larger level for so thin a region, but the
-  // viewer means the level whose tiles the other axis matches.
+  // A line one pixel wide, past a level or its last stored column or row (GDAL halves level sizes
+  // rounding up: 4097 px give a 257-px level): the planner picks a larger level for so thin a
+  // region, but the viewer means the level whose tiles the other axis matches.
   for (let i = 0; i < (geometry.tiffLevels?.length ?? 0); i++) {
-    const past = i === plan.level ? undefined : tileAt(plan, geometry, i);
-    if (past?.pastX || past?.pastY) return past;
+    const line = i === plan.level ? undefined : tileAt(plan, geometry, i);
+    if (line) return line;
   }
   return undefined;
 }

@@ -9,6 +9,7 @@ import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { readTiffStructure } from '../../src/tiff/index.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { PYRAMID, gridColour, gridPyramid, gridRaw } from '../fixtures/images.ts';
+import { chainPages } from '../helpers/tiff-fixtures.ts';
 
 // Cases a black-box review found on pyramids: each request's answer against the source's own pixels.
 
@@ -370,5 +371,47 @@ describe('one pixel past a level that fills its tiles exactly', () => {
         expect(mad(data), file).toBeLessThan(mad(await sharp(coded).raw().toBuffer()) + 2.5);
       }
     }
+  });
+});
+
+describe('a level whose last column or row is one pixel (GDAL halves level sizes rounding up)', () => {
+  // 4097×3073 halves to 2049, 1025, 513, 257 and 129 columns: each level's last tile holds one.
+  const full: [number, number] = [4097, 3073];
+  const levels: Array<[number, number]> = [full];
+  while (levels.at(-1)![0] > 256) levels.push(levels.at(-1)!.map((n) => Math.ceil(n / 2)) as [number, number]);
+  let app: ReturnType<typeof appWith>;
+  beforeAll(async () => {
+    const source = sharp(gridRaw(...full), { raw: { width: full[0], height: full[1], channels: 3 } });
+    const pages = [];
+    for (const [w, h] of levels) {
+      const level = sharp(await source.clone().resize(w, h, { fit: 'fill' }).raw().toBuffer(), { raw: { width: w, height: h, channels: 3 } });
+      pages.push(await level.tiff({ tile: true, tileWidth: 256, tileHeight: 256, compression: 'jpeg', quality: 90 }).toBuffer());
+    }
+    await writeFile(join(root, 'gdal.tif'), chainPages(pages));
+    app = appWith();
+  });
+
+  it.each([
+    // OpenSeadragon's requests for those one-pixel lines: the level (page) and the line answering it
+    ['4096,0,1,3073/1,193', 4, 'x'],
+    ['4096,2048,1,1025/1,129', 3, 'x'],
+    ['0,3072,1024,1/256,1', 2, 'y'],
+    ['4096,0,1,1024/1,256', 2, 'x'],
+  ] as const)('%s is the stored level\'s line, without the renderer', async (url, page, axis) => {
+    const res = await app.request(`/iiif/3/gdal.tif/${url}/0/default.jpg`);
+    expect(res.status).toBe(200);
+    expect(pathOf(res)).toBe('passthrough');
+    const { data, info } = await decoded(res);
+    const [w, h] = url.split('/')[1]!.split(',').map(Number) as [number, number];
+    expect([info.width, info.height]).toEqual([w, h]);
+    const [lw, lh] = levels[page]!;
+    const [rx, ry] = url.split('/')[0]!.split(',').map(Number) as [number, number];
+    // The other axis from the start of the tile the region starts in, within rounding.
+    const cell = (start: number, level: number, whole: number) => Math.round((start * level) / whole / 256) * 256;
+    const left = axis === 'x' ? lw - 1 : cell(rx, lw, full[0]);
+    const top = axis === 'y' ? lh - 1 : cell(ry, lh, full[1]);
+    const want = await sharp(await readFile(join(root, 'gdal.tif')), { page }).extract({ left, top, width: w, height: h }).raw().toBuffer();
+    const mad = data.reduce((sum, v, i) => sum + Math.abs(v - (want[i] ?? 0)), 0) / want.length;
+    expect(mad).toBeLessThan(2);
   });
 });

@@ -160,3 +160,42 @@ export function tinyImage(tablesAt: number, overrides: Partial<Record<number, Pa
   ];
   return base.map((e) => ({ ...e, ...overrides[e.tag] }));
 }
+
+const TYPE_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 };
+
+/**
+ * Chains single-image little-endian classic TIFFs into one page pyramid, each file's offsets
+ * moved by where it lands: levels of any size (GDAL halves rounding up, libvips rounding down).
+ */
+export function chainPages(files: Uint8Array[]): Uint8Array {
+  const starts: number[] = [];
+  let size = 0;
+  for (const f of files) {
+    starts.push(size);
+    size += f.length + (f.length % 2);
+  }
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  const ifdOf = (i: number) => new DataView(files[i]!.buffer, files[i]!.byteOffset).getUint32(4, true) + starts[i]!;
+  files.forEach((f, i) => {
+    const base = starts[i]!;
+    out.set(f, base);
+    const at = ifdOf(i);
+    const n = v.getUint16(at, true);
+    for (let e = 0; e < n; e++) {
+      const p = at + 2 + e * 12;
+      const [tag, type, count] = [v.getUint16(p, true), v.getUint16(p + 2, true), v.getUint32(p + 4, true)];
+      const inline = (TYPE_BYTES[type] ?? 1) * count <= 4;
+      if (!inline) v.setUint32(p + 8, v.getUint32(p + 8, true) + base, true);
+      // Strip and tile offsets point into the file: each moves too.
+      if (tag === 273 || tag === 324) {
+        if (inline) v.setUint32(p + 8, v.getUint32(p + 8, true) + base, true);
+        else for (let k = 0, a = v.getUint32(p + 8, true); k < count; k++) v.setUint32(a + k * 4, v.getUint32(a + k * 4, true) + base, true);
+      }
+      if (tag === 330 || tag === 34665) throw new Error('chainPages takes files without sub-IFDs');
+    }
+    v.setUint32(at + 2 + n * 12, i + 1 < files.length ? ifdOf(i + 1) : 0, true);
+  });
+  v.setUint32(4, ifdOf(0), true);
+  return out;
+}
