@@ -96,6 +96,28 @@ describe('hostile files: every answer is an image or a clean error, and the serv
   });
 });
 
+describe('a GIF whose first frame is not its logical screen', () => {
+  it.each([
+    ['frame-dot.gif', 1, 400, 300],
+    ['frame-small.gif', 10, 40, 30],
+    ['frame-large.gif', 10, 5, 4],
+  ])('%s (a %ipx frame on a %ix%i screen): info.json gives the screen; pixels are that size or a 422, never a 500', async (name, frame, w, h) => {
+    const gif = await sharp({ create: { width: frame, height: frame, channels: 3, background: '#336699' } }).gif().toBuffer();
+    // The logical screen's width and height, little-endian, after the 6-byte signature.
+    gif.writeUInt16LE(w, 6);
+    gif.writeUInt16LE(h, 8);
+    await writeFile(join(root, name), gif);
+    expect(JSON.parse((await get(`/iiif/3/${name}/info.json`)).body.toString())).toMatchObject({ width: w, height: h });
+    for (const [tail, size] of [['full/max/0/default.png', [w, h]], ['0,0,4,4/max/0/default.png', [4, 4]]] as const) {
+      const a = await get(`/iiif/3/${name}/${tail}`);
+      if (a.status === 200) {
+        const meta = await sharp(a.body).metadata();
+        expect([meta.width, meta.height], tail).toEqual(size);
+      } else expect([a.status, a.json?.error], tail).toEqual([422, 'unsupported_source']);
+    }
+  });
+});
+
 async function pixels(body: Buffer) {
   const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
   const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x + 1) * info.channels));
