@@ -215,6 +215,10 @@ const EnvSchema = v.object({
   // Node: a connection with no progress either way for this long is closed (a client that stops
   // reading frees its answer); absent, the larger of 60 s and IIIF_REQUEST_TIMEOUT_MS + 10 s.
   IIIF_IDLE_TIMEOUT_MS: v.optional(v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number of milliseconds'), v.transform(Number), v.minValue(1000), v.maxValue(MAX_TIMER_MS))),
+  // Node: a client must send its request headers within this long (slow-header clients hold sockets).
+  IIIF_HEADERS_TIMEOUT_MS: ms(10_000, 100),
+  // Node: connections held at once, beyond which new ones are closed at once; 0 for no cap.
+  IIIF_MAX_CONNECTIONS: int(0, 0),
   IIIF_SECURITY_HEADERS: bool(false),
   IIIF_S3_BUCKET: optionalText,
   IIIF_S3_PREFIX: v.optional(v.string(), ''),

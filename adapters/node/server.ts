@@ -86,7 +86,13 @@ export async function startServer(env: Env): Promise<RunningServer> {
     (e) => log.logger.error('could not load the HTTP adapter', { err: e }),
     (record, cause) => logRequest(log.logger, prom?.metrics ?? noMetrics, record, cause),
   );
-  const server = createServer(withDirectAnswers(direct, hono.listener));
+  // Slow headers are cut after IIIF_HEADERS_TIMEOUT_MS, checked every second (Node's default is
+  // 60 s, checked every 30 s: a client trickling header bytes held a socket for 80 s).
+  const server = createServer(
+    { headersTimeout: config.IIIF_HEADERS_TIMEOUT_MS, requestTimeout: config.IIIF_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
+    withDirectAnswers(direct, hono.listener),
+  );
+  if (config.IIIF_MAX_CONNECTIONS > 0) server.maxConnections = config.IIIF_MAX_CONNECTIONS;
   // Sockets with no progress either way for this long are closed: a client that stops reading
   // would otherwise hold its whole answer in memory for as long as it keeps the connection.
   server.setTimeout(config.IIIF_IDLE_TIMEOUT_MS ?? Math.max(60_000, config.IIIF_REQUEST_TIMEOUT_MS + 10_000));

@@ -4,7 +4,7 @@
  */
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../adapters/node/server.ts';
@@ -137,6 +137,55 @@ describe('request timeout', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.json()).toMatchObject({ status: 503, error: 'busy' });
+  });
+});
+
+describe('connections (Node)', () => {
+  const open = async (url: string) => {
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((ok) => socket.once('connect', ok));
+    const closed = new Promise<number>((ok) => socket.once('close', () => ok(performance.now())));
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    return { socket, closed, received: () => received };
+  };
+
+  it('cuts a client that trickles its headers after IIIF_HEADERS_TIMEOUT_MS, with 408', async () => {
+    const server = await startServer({ PORT: '0', HOST: '127.0.0.1', IIIF_HEADERS_TIMEOUT_MS: '500' });
+    try {
+      const slow = await open(server.url);
+      const started = performance.now();
+      slow.socket.write('GET /iiif/3/colour-grid.png/info.json HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      const trickle = setInterval(() => slow.socket.writable && slow.socket.write('X-A: b\r\n'), 100);
+      const at = await Promise.race([slow.closed, new Promise<number>((ok) => setTimeout(() => ok(Infinity), 5_000))]);
+      clearInterval(trickle);
+      expect(at - started).toBeLessThan(2_500);
+      expect(slow.received()).toMatch(/^HTTP\/1\.1 408/);
+      // Others are served meanwhile and after.
+      expect((await fetch(`${server.url}/iiif/3/colour-grid.png/info.json`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes connections past IIIF_MAX_CONNECTIONS at once, and serves again when one leaves', async () => {
+    const server = await startServer({ PORT: '0', HOST: '127.0.0.1', IIIF_MAX_CONNECTIONS: '2' });
+    try {
+      const held = [await open(server.url), await open(server.url)];
+      const third = await open(server.url);
+      const at = await Promise.race([third.closed, new Promise<number>((ok) => setTimeout(() => ok(Infinity), 2_000))]);
+      expect(at).toBeLessThan(Infinity);
+      held[0]!.socket.destroy();
+      await held[0]!.closed;
+      await new Promise((ok) => setTimeout(ok, 50));
+      const res = await fetch(`${server.url}/iiif/3/colour-grid.png/info.json`, { headers: { connection: 'close' } });
+      expect(res.status).toBe(200);
+      held[1]!.socket.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });
 

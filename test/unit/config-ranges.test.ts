@@ -35,6 +35,8 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_SOURCE_TIMEOUT_MS', '3000000000'],
   ['IIIF_QUEUE_TIMEOUT_MS', '3000000000'],
   ['IIIF_SHUTDOWN_GRACE_MS', '3000000000'],
+  ['IIIF_HEADERS_TIMEOUT_MS', '50'],
+  ['IIIF_MAX_CONNECTIONS', '-1'],
   ['IIIF_RENDER_TIMEOUT_MS', '0'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'example.org'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'https://example.org/path'],
