@@ -42,8 +42,8 @@ export function utf8Length(s: string): number {
 const round = (ms: number | undefined) => (ms === undefined ? undefined : roundMs(ms));
 
 /**
- * One log line per request, and the request counters: `error` for a 5xx (`info` when the client
- * had already gone), `warn` for a 4xx
+ * One log line per request, and the request counters: `error` for a 5xx (`info`, as 499, when the
+ * client had already gone; `warn` for a 503 `busy`), `warn` for a 4xx
  * with a cause or about a stored image that cannot be read, else `info`.
  * Reads only the response status and, when the route did not say, its Content-Length:
  * touching the body would make @hono/node-server stream it.
@@ -81,8 +81,13 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler 
 
 /** Counts a finished request and writes its one log line, at the level its outcome calls for. */
 export function logRequest(logger: Logger, metrics: Metrics, record: RequestRecord, failure?: unknown): void {
+  // No answer reached the client: counted as 499 (nginx's "client closed request"), so that 5xx
+  // alerts do not fire when viewers cancel.
+  if (record.servedBy === 'cancelled') record.status = 499;
   metrics.request(record);
   if (record.servedBy === 'cancelled') logger.info('request', { ...record });
+  // A full queue or a request past its deadline is load, not a fault: no stack to show.
+  else if (record.servedBy === 'busy') logger.warn('request', { ...record });
   else if (record.status >= 500) logger.error('request', { ...record, err: failure });
   else if (failure !== undefined) logger.warn('request', { ...record, err: failure });
   else logger.info('request', { ...record });

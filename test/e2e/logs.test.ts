@@ -135,7 +135,7 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     setTimeout(() => client.abort(), 50);
     await Promise.resolve(pending).catch(() => undefined);
     await new Promise((ok) => setTimeout(ok, 20));
-    expect(lines.at(-1)).toMatchObject({ level: 'info', servedBy: 'cancelled', path: '/iiif/3/grid.jpg/full/100,/0/default.png' });
+    expect(lines.at(-1)).toMatchObject({ level: 'info', status: 499, servedBy: 'cancelled', path: '/iiif/3/grid.jpg/full/100,/0/default.png' });
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
@@ -154,7 +154,27 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     await Promise.resolve(pending).catch(() => undefined);
     await new Promise((ok) => setTimeout(ok, 300));
     const line = lines.find((l) => l.path === '/iiif/3/grid.jpg/full/90,/0/default.png');
-    expect(line).toMatchObject({ level: 'info', servedBy: 'cancelled', bytes: 0 });
+    expect(line).toMatchObject({ level: 'info', status: 499, servedBy: 'cancelled', bytes: 0 });
+  });
+
+  it('logs a 503 of a full render queue at warn, without a stack: it is load, not a fault', async () => {
+    const lines: Line[] = [];
+    const logger = jsonLinesLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Line) });
+    let release: () => void = () => undefined;
+    const renderer: Renderer = {
+      render: () => new Promise((ok) => (release = () => ok({ body: new Uint8Array([1]), readMs: 0 }))),
+    };
+    const config = loadConfig({ IIIF_ROOT: root, IIIF_MAX_CONCURRENT_RENDERS: '1', IIIF_MAX_QUEUED_RENDERS: '0' });
+    const app = createApp({ config, source: fsSource({ root }), renderer, logger });
+    const first = app.request('http://localhost/iiif/3/grid.jpg/full/100,/0/default.png');
+    await new Promise((ok) => setTimeout(ok, 50));
+    const second = await app.request('http://localhost/iiif/3/grid.jpg/full/99,/0/default.png');
+    expect(second.status).toBe(503);
+    release();
+    await first;
+    const line = lines.find((l) => l.path === '/iiif/3/grid.jpg/full/99,/0/default.png');
+    expect(line).toMatchObject({ level: 'warn', status: 503, servedBy: 'busy' });
+    expect(line?.err).toBeUndefined();
   });
 
   it('classifies a sharp refusal of a setting (JPEG quality 150) as a bad setting, logged with sharp’s words', async () => {
