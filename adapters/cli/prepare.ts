@@ -11,7 +11,7 @@ import { createMemoryBudget, type MemoryBudget } from './memory-budget.ts';
 import { forEachLimited } from './pool.ts';
 import { startProgress } from './progress.ts';
 import { outputName, type Rename } from './rename.ts';
-import { isWholePyramid } from './tiff-input.ts';
+import { isWholePyramid, tileQuantisation } from './tiff-input.ts';
 
 export interface PrepareOptions extends PyramidOptions {
   concurrency: number;
@@ -178,8 +178,28 @@ async function upToDate(job: Job, dest: Location, scratch: string, o: PrepareOpt
   const recorded = Date.parse(found.metadata?.sourcemodified ?? '');
   if ((Number.isNaN(recorded) ? found.modified.getTime() : recorded) < job.input.modified.getTime()) return false;
   // On S3 the metadata we write also says which tile size the output has.
-  if (found.metadata) return found.metadata.width !== undefined && found.metadata.tilewidth === String(o.tileSize);
-  return isWholePyramid(await dest.localCopy(job.output, scratch), o.tileSize);
+  if (found.metadata) {
+    // Outputs of versions that did not record their quality are taken as they are.
+    const quality = found.metadata.quality;
+    return found.metadata.width !== undefined && found.metadata.tilewidth === String(o.tileSize) && (quality === undefined || quality === String(o.quality));
+  }
+  return isWholePyramid(await dest.localCopy(job.output, scratch), o.tileSize, await quantisationFor(o.quality, scratch));
+}
+
+const quantisations = new Map<number, Promise<string | undefined>>();
+
+/** The tables libvips writes for `quality`, read from a tiny tiled TIFF written as outputs are. */
+function quantisationFor(quality: number, scratch: string): Promise<string | undefined> {
+  let tables = quantisations.get(quality);
+  if (!tables) {
+    const file = join(scratch, `quality-${quality}.tif`);
+    tables = sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+      .tiff({ tile: true, tileWidth: 16, tileHeight: 16, compression: 'jpeg', quality })
+      .toFile(file)
+      .then(() => tileQuantisation(file));
+    quantisations.set(quality, tables);
+  }
+  return tables;
 }
 
 async function runJob(job: Job, source: Location, dest: Location, scratch: string, o: PrepareOptions, budget: MemoryBudget) {
@@ -199,6 +219,7 @@ async function runJob(job: Job, source: Location, dest: Location, scratch: strin
       height: String(pyramid.height),
       tilewidth: String(o.tileSize),
       tileheight: String(o.tileSize),
+      quality: String(o.quality),
       pages: String(pyramid.pages),
       sourcemodified: job.input.modified.toISOString(),
     });

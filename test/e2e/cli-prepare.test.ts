@@ -225,6 +225,10 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     await writeFile(join(out, 'photo.jpg'), whole.subarray(0, Math.floor(whole.length * 0.75)));
     expect((await prepare([src, out, '--max-input-pixels', '1200000'])).summary).toMatchObject({ converted: 1, skipped: 3 });
     expect((await prepare([src, out, '--max-input-pixels', '1200000', '--tile-size', '512'])).summary).toMatchObject({ converted: 4, skipped: 0 });
+    // Outputs of another quality are redone, then kept.
+    const q40 = ['--max-input-pixels', '1200000', '--tile-size', '512', '--quality', '40'];
+    expect((await prepare([src, out, ...q40])).summary).toMatchObject({ converted: 4, skipped: 0 });
+    expect((await prepare([src, out, ...q40])).summary).toMatchObject({ converted: 0, skipped: 4 });
   });
 
   it('--dry-run writes nothing; --rename and --key-template change names; clashing names are reported', async () => {
@@ -471,6 +475,7 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
       height: '1200',
       tilewidth: '256',
       tileheight: '256',
+      quality: '80',
       pages: '4',
       levels: expect.stringMatching(/^900x1200,450x600,225x300,11[23]x150$/),
       sourcemodified: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
@@ -485,6 +490,9 @@ describe('iiif-edge prepare, S3 to S3 (s3rver)', { timeout: CLI_TIMEOUT_MS }, ()
     expect(retiled.summary).toMatchObject({ converted: 2, skipped: 0 });
     const back = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
     expect(back.summary).toMatchObject({ converted: 2, skipped: 0 });
+    const requality = await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif', '--quality', '60'], env);
+    expect(requality.summary).toMatchObject({ converted: 2, skipped: 0 });
+    await prepare(['s3://scans/masters', 's3://tiles/ready', '--rename', '.jpg:.tif', '--rename', '.png:.tif'], env);
 
     const server = await startServer({ PORT: '0', IIIF_S3_BUCKET: 'tiles', IIIF_S3_PREFIX: 'ready/', IIIF_S3_KEY_TEMPLATE: '%s.tif', ...env });
     try {
