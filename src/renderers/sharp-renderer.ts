@@ -178,7 +178,9 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
   // libvips reads a tiled level tile by tile: the route bounded the covering tiles, so only a
   // level larger than the probe found is refused here.
   const limitInputPixels = tiff?.tiled ? Math.max(maxInputPixels, tiff.width * tiff.height) : maxInputPixels;
-  const loadOptions: SharpOptions = { limitInputPixels, failOn: 'error' };
+  // libvips renders a tile libtiff cannot decode (a corrupt deflate tile) black unless told to
+  // fail on warnings; for tiled levels that is all it changes (libtiff's warnings fail strips only).
+  const loadOptions: SharpOptions = { limitInputPixels, failOn: tiff?.tiled ? 'warning' : 'error' };
   // From a remote store, any other tiled level is read by its covering tiles too, a striped one by
   // its strips; so is a local compressed striped level for a band of it, since libvips decodes every
   // strip above the region (a 256² tile at the foot of a 16000² LZW file took 2.2 s against 0.2 s at its top).

@@ -317,6 +317,33 @@ describe('a tile stored with no bytes (a sparse tile, as GDAL writes them)', () 
   });
 });
 
+describe('a tile libtiff cannot decode (a corrupt deflate tile)', () => {
+  let app: ReturnType<typeof appWith>;
+  beforeAll(async () => {
+    const tif = await sharp(gridRaw(1024, 768), { raw: { width: 1024, height: 768, channels: 3 } })
+      .tiff({ tile: true, tileWidth: 256, tileHeight: 256, compression: 'deflate' })
+      .toBuffer();
+    const read = async (offset: number, length: number) => tif.subarray(offset, offset + length);
+    const { offsets } = (await readTiffStructure(read, tif.length)).images[0]!;
+    // Tile 5 (column 1, row 1): its deflate stream overwritten past the first bytes.
+    expect(offsets.type).toBe(4);
+    const at = tif.readUInt32LE(offsets.offset + 5 * 4);
+    tif.fill(0xa5, at + 8, at + 400);
+    await writeFile(join(root, 'corrupt-deflate.tif'), tif);
+    app = appWith({ IIIF_RESPONSE_CACHE_BYTES: '0' });
+  });
+
+  it('is a 422 for a region that needs it, not a 200 with the tile black', async () => {
+    for (const url of ['256,256,256,256/256,/0/default.png', '200,200,400,300/200,/0/default.jpg', 'full/max/0/default.png']) {
+      const res = await app.request(`/iiif/3/corrupt-deflate.tif/${url}`);
+      expect(res.status, url).toBe(422);
+      expect(await res.json()).toMatchObject({ error: 'unsupported_source' });
+    }
+    const away = await app.request('/iiif/3/corrupt-deflate.tif/768,512,256,256/256,/0/default.png');
+    expect(away.status).toBe(200);
+  });
+});
+
 describe('one pixel past a level that fills its tiles exactly', () => {
   // 1025 px halve to 512 (two 256-px tiles) and 256 (one): a viewer rounding level sizes up sees
   // 513 and 257 and asks for a further column or row one pixel wide, which no stored cell holds.
