@@ -17,6 +17,7 @@ export function trackConnections(server: Server) {
   const idle = (res: ServerResponse | undefined) => !res || res.writableFinished || res.destroyed;
   /** Connections and requests seen so far: any change means the server was not quiet. */
   let arrivals = 0;
+  let draining = false;
   server.on('connection', (socket: Socket) => {
     arrivals++;
     latest.set(socket, undefined);
@@ -25,6 +26,7 @@ export function trackConnections(server: Server) {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     arrivals++;
     latest.set(req.socket, res);
+    if (draining) res.shouldKeepAlive = false;
   });
 
   return {
@@ -45,6 +47,10 @@ export function trackConnections(server: Server) {
     },
     /** Stops accepting; ends idle connections as they become idle, and drops the rest after `graceMs`. */
     drain(graceMs: number): Promise<void> {
+      // Answers from now on say `Connection: close`, so that no client sends a request on a
+      // connection about to be ended (it was reset); those still being made say it too.
+      draining = true;
+      for (const res of latest.values()) if (res && !res.headersSent) res.shouldKeepAlive = false;
       return new Promise<void>((ok) => {
         const endIdle = () => {
           // end(), not destroy(): bytes already handed to the kernel still reach the client.

@@ -77,6 +77,24 @@ describe('11.8 graceful shutdown', () => {
     expect(() => loadConfig({ IIIF_REQUEST_TIMEOUT_MS: '30000', IIIF_IDLE_TIMEOUT_MS: '20000' })).toThrow(/IIIF_IDLE_TIMEOUT_MS.*IIIF_REQUEST_TIMEOUT_MS/);
   });
 
+  it('an answer still being made when shutdown begins says Connection: close, so its client sends nothing more on it', async () => {
+    const server = await startServer({ IIIF_ROOT: root, PORT: '0' });
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    // A keep-alive request for a render that takes a while (a 2048² PNG).
+    socket.write('GET /iiif/3/noise.png/full/max/0/default.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await sleep(30);
+    const closed = server.close(20_000);
+    await new Promise<void>((ok) => socket.once('close', () => ok()));
+    await closed;
+    const head = received.slice(0, received.indexOf('\r\n\r\n')).toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 200/);
+    expect(head).toContain('connection: close');
+  }, 30_000);
+
   it('an idle keep-alive connection does not hold shutdown up', async () => {
     const server = await startServer({ IIIF_ROOT: root, PORT: '0' });
     const res = await fetch(`${server.url}/iiif/3/noise.png/info.json`);
