@@ -39,6 +39,10 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   const basePath = new URL(o.oldBase).pathname.replace(/\/+$/, '');
   // One pace for the info.json reads and the replay: --rate bounds what the old server gets throughout.
   const pace = startPacer(o.rate > 0 ? 1000 / o.rate : 0);
+  // Exits, rather than dies, on Ctrl-C: the progress bars (info.json reads, replay) then give the
+  // terminal its cursor back.
+  const interrupted = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const { paths, ignored, notes } =
     o.urls !== undefined
       ? { ...pathsFromLines(text, basePath), notes: [] }
@@ -46,9 +50,6 @@ export async function runCompare(o: CompareOptions): Promise<number> {
   if (paths.length === 0) throw new UsageError(`${listFile} holds no IIIF request under ${basePath}`);
   if (ignored > 0) note(`${ignored} lines of ${listFile} hold no IIIF request under ${basePath}, ignored`);
   const results: UrlResult[] = [];
-  // Exits, rather than dies, on Ctrl-C: the progress bar then gives the terminal its cursor back.
-  const interrupted = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
-  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const progress = startProgress('compare', paths.length);
   await forEachLimited(
     paths,

@@ -73,12 +73,17 @@ describe('the CLI on a terminal', () => {
     const server = createServer(() => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/iiif/3`;
-    const list = join(work, 'urls.txt');
-    await writeFile(list, ['a.jpg/info.json', 'b.jpg/info.json'].join('\n'));
+    const urls = join(work, 'urls.txt');
+    await writeFile(urls, ['a.jpg/info.json', 'b.jpg/info.json'].join('\n'));
+    const ids = join(work, 'ids.txt');
+    await writeFile(ids, 'a.jpg\nb.jpg\n');
     try {
-      const { code, typescript } = await onTerminal(['compare', '--old', base, '--new', base, '--urls', list], true);
-      expect(code).toBe(130);
-      expect(typescript.lastIndexOf(SHOW_CURSOR)).toBeGreaterThan(typescript.lastIndexOf(HIDE_CURSOR));
+      // Replaying a URL list, and reading the info.json of a list of identifiers.
+      for (const list of [['--urls', urls], ['--ids', ids]]) {
+        const { code, typescript } = await onTerminal(['compare', '--old', base, '--new', base, ...list], true);
+        expect(code, list[0]).toBe(130);
+        expect(typescript.lastIndexOf(SHOW_CURSOR), list[0]).toBeGreaterThan(typescript.lastIndexOf(HIDE_CURSOR));
+      }
     } finally {
       server.closeAllConnections();
       server.close();
