@@ -3,6 +3,7 @@ import { deriveTiles } from '../../src/iiif/tiles.ts';
 
 /** cs-uri-stem's column in a CloudFront standard log when no #Fields line says otherwise. */
 const CLOUDFRONT_STEM = 7;
+const CLOUDFRONT_DATE = /^\d{4}-\d\d-\d\d\t/;
 const REQUEST_LINE = /"(?:GET|HEAD) (\S+) HTTP\/[\d.]+"/;
 
 export interface PathList {
@@ -20,7 +21,8 @@ export interface PathList {
 export function pathsFromLines(text: string, basePath: string): PathList {
   const seen = new Set<string>();
   let ignored = 0;
-  let stemColumn = CLOUDFRONT_STEM;
+  // Without a #Fields line, CloudFront's default column, on lines that start with its date field.
+  let stemColumn: number | undefined;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '') continue;
@@ -29,7 +31,7 @@ export function pathsFromLines(text: string, basePath: string): PathList {
       if (fields?.includes('cs-uri-stem')) stemColumn = fields.indexOf('cs-uri-stem');
       continue;
     }
-    const tail = iiifTail(requestTarget(raw, stemColumn), basePath);
+    const tail = iiifTail(requestTarget(raw, stemColumn ?? (CLOUDFRONT_DATE.test(line) ? CLOUDFRONT_STEM : undefined)), basePath);
     if (tail === undefined || seen.has(tail)) {
       if (tail === undefined) ignored++;
       continue;
@@ -39,11 +41,11 @@ export function pathsFromLines(text: string, basePath: string): PathList {
   return { paths: [...seen], ignored };
 }
 
-function requestTarget(line: string, stemColumn: number): string {
+function requestTarget(line: string, stemColumn: number | undefined): string {
   const logged = REQUEST_LINE.exec(line)?.[1];
   if (logged !== undefined) return logged;
   const columns = line.split('\t');
-  if (columns.length > stemColumn + 1) return cloudfrontField(columns[stemColumn] ?? '');
+  if (stemColumn !== undefined && columns.length > stemColumn) return cloudfrontField(columns[stemColumn] ?? '');
   return line.trim();
 }
 

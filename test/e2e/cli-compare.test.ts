@@ -249,6 +249,11 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
     const decoded = report.results.find((r) => r.path === 'photo%2Epng/full/%5E200,/0/default.jpg');
     expect([decoded?.old.status, decoded?.old.width]).toEqual([200, 200]);
     expect(stderr).toContain('1 of 2 URLs got no 2xx from the old server');
+    // Fields of one's choosing (standard logging v2) may end with cs-uri-stem.
+    const last = join(work, 'cloudfront-last.log');
+    await writeFile(last, ['#Fields: date time cs-uri-stem', '2026-12-04\t10:00:04\t/iiif/3/photo%252Epng/info.json'].join('\n'));
+    const fields = await compare(['--old', oldBase, '--new', oldBase, '--urls', last]);
+    expect(fields.report.results.map((r) => [r.path, r.old.status])).toEqual([['photo%2Epng/info.json', 200]]);
   });
 
   it('keeps the status of a server whose body stalls after it, with the timeout as the error', async () => {
