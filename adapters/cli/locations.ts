@@ -28,7 +28,7 @@ export interface StoredFile {
   outside?: true;
   /** Why this name was not listed in full (a bound reached, a folder unreadable): a failed input in the summary. */
   refused?: string;
-  /** A link to nothing: the server answers 404 for it; a failed input when its name is an image's. */
+  /** A link to nothing (a missing file, or a folder as an unmounted share): a failed input. */
   dangling?: true;
 }
 
@@ -73,6 +73,8 @@ const PARTIAL_NAME = /^\.iiif-edge-partial-(?:(.+)-)?(\d+)$/;
 /** Folders reached through links inside SOURCE, at most: a bound on the walk whatever the links. */
 const MAX_LINKED_FOLDERS = 10_000;
 
+const unreadable = (name: string, e: NodeJS.ErrnoException): StoredFile => ({ name, size: 0, modified: new Date(0), refused: `cannot read it (${e.code ?? e.message})` });
+
 function folder(root: string): Location {
   const base = resolve(root);
   const partials = join(base, `${PARTIALS}${hostname()}-${process.pid}`);
@@ -109,9 +111,10 @@ function folder(root: string): Location {
       }
       if (!entry.isFile() && !entry.isSymbolicLink()) continue;
       if (entry.isSymbolicLink()) {
-        const target = await realpath(path(name)).catch(() => undefined);
-        if (target === undefined) {
-          yield { name, size: 0, modified: new Date(0), dangling: true };
+        const target = await realpath(path(name)).catch((e: NodeJS.ErrnoException) => e);
+        if (target instanceof Error) {
+          // A link into a folder that cannot be entered is no link to nothing.
+          yield target.code === 'ENOENT' ? { name, size: 0, modified: new Date(0), dangling: true } : unreadable(name, target);
           continue;
         }
         if (!within(inside, target)) {
@@ -131,7 +134,11 @@ function folder(root: string): Location {
           continue;
         }
       }
-      const found = await statOf(name);
+      // A folder that can be listed but not entered (mode 644) gives names it cannot stat.
+      const found = await stat(path(name)).then(
+        (st) => (st.isFile() ? { name, size: st.size, modified: st.mtime } : undefined),
+        (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : unreadable(name, e)),
+      );
       if (found) yield found;
     }
   }

@@ -35,9 +35,10 @@ try {
   if (first === 'help') argv.push(...rest.slice(0, 1), '--help');
   else argv.push(...process.argv.slice(2));
   const names = program.commands.map((c) => c.name());
-  if (first !== undefined && first !== 'help' && !first.startsWith('-') && !names.includes(first)) {
-    const near = names.find((name) => distance(first, name) <= 2);
-    throw new UsageError(`unknown command '${first}'${near ? ` (did you mean ${near}?)` : ''}; commands: ${names.join(', ')}`);
+  const word = first === 'help' ? rest[0] : first;
+  if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
+    const near = names.find((name) => distance(word, name) <= 2);
+    throw new UsageError(`unknown command '${word}'${near ? ` (did you mean ${near}?)` : ''}; commands: ${names.join(', ')}`);
   }
   await program.parseAsync(argv);
 } catch (e) {

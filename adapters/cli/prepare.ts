@@ -139,11 +139,15 @@ async function planJobs(source: Location, dest: Location, o: PrepareOptions) {
   // Inputs DEST cannot hold under their name (an S3 key `a//b.jpg` in a folder): failed, the rest goes on.
   const refused: Array<{ file: string; reason: string }> = [];
   for await (const input of source.list()) {
+    const hiddenName = input.name.split('/').some((part) => part.startsWith('.'));
     if (input.outside) linksOutside++;
+    // An unreadable hidden folder (macOS's .Spotlight-V100) is skipped as its readable kin are.
+    else if (hiddenName && (input.refused !== undefined || input.dangling)) hidden++;
     else if (input.refused !== undefined) refused.push({ file: input.name, reason: input.refused });
+    // A link to a missing folder (an unmounted share) may hide a whole subtree: never just ignored.
+    else if (input.dangling) refused.push({ file: input.name, reason: 'a link to nothing (a missing file or folder)' });
     else if (!IMAGE_NAME.test(input.name)) ignored++;
-    else if (input.name.split('/').some((part) => part.startsWith('.'))) hidden++;
-    else if (input.dangling) refused.push({ file: input.name, reason: 'a link to a missing file' });
+    else if (hiddenName) hidden++;
     else {
       const output = outputName(input.name, o.rename, o.keyTemplate);
       // Only the user's --rename or --key-template can add a `..` or `.` (inputs with one are hidden) or

@@ -333,31 +333,40 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     expect([typo.code, typo.stderr]).toEqual([2, "iiif-edge: unknown command 'preapre' (did you mean prepare?); commands: prepare, compare\n"]);
     expect(await runCli(['help', 'prepare'])).toEqual(help);
     expect(await runCli(['help'])).toEqual(await runCli(['--help']));
+    expect(await runCli(['help', 'preapre'])).toEqual(typo);
     // Nothing was written: the inputs are as they were, and a missing SOURCE made no DEST.
     expect((await readFile(join(src, 'photo.jpg'))).equals(before)).toBe(true);
     expect(await stat(join(work, 'x')).catch(() => undefined)).toBeUndefined();
     await rm(join(work, 'src-link'));
   });
 
-  it('lists an unreadable subfolder and a link to nothing as failed inputs, and converts the rest', async () => {
+  it('lists unreadable folders and files and links to nothing as failed inputs, and converts the rest', async () => {
     const from = join(work, 'unreadable');
     await put(from, 'ok.jpg', await orientedPhoto());
     await put(from, 'closed/x.jpg', await orientedPhoto());
+    // Listed but not entered (`chmod -R 644`): its names cannot be read.
+    await put(from, 'listed/y.jpg', await orientedPhoto());
+    await put(from, '.hidden-closed/z.jpg', await orientedPhoto());
     await symlink('missing.jpg', join(from, 'gone.jpg'));
+    // A link to a folder that is not there (an unmounted share).
+    await symlink('missing-share', join(from, 'share'));
     const out = join(work, 'unreadable-out');
     await mkdir(out);
     // Root reads any folder: the run is then made as `nobody`, with the folders it needs opened to it.
     const asRoot = process.getuid?.() === 0;
     if (asRoot) for (const dir of [work, from, out]) await chmod(dir, 0o777);
-    await chmod(join(from, 'closed'), 0);
+    const modes: Array<[string, number]> = [['closed', 0], ['.hidden-closed', 0], ['listed', 0o644]];
+    for (const [dir, mode] of modes) await chmod(join(from, dir), mode);
     const run = await prepare([from, out], {}, asRoot ? { uid: 65534, gid: 65534 } : undefined);
-    await chmod(join(from, 'closed'), 0o755);
+    for (const [dir] of modes) await chmod(join(from, dir), 0o755);
     if (asRoot) await chmod(work, 0o700);
     expect(run.code, run.stderr).toBe(1);
-    expect(run.summary).toMatchObject({ converted: 1, failed: 2 });
+    expect(run.summary).toMatchObject({ converted: 1, failed: 4, hidden: 1 });
     expect(run.summary?.errors.sort((a, b) => a.file.localeCompare(b.file))).toEqual([
       { file: 'closed', reason: 'cannot read this folder' },
-      { file: 'gone.jpg', reason: 'a link to a missing file' },
+      { file: 'gone.jpg', reason: 'a link to nothing (a missing file or folder)' },
+      { file: 'listed/y.jpg', reason: 'cannot read it (EACCES)' },
+      { file: 'share', reason: 'a link to nothing (a missing file or folder)' },
     ]);
   });
 
