@@ -207,7 +207,7 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
   const image = sharp(data, loadOptions);
   // Tiled TIFF levels are decoded tile by tile, striped ones strip by strip.
   const meta = tiff?.tiled ? undefined : await checkWholeDecode(image, data, budget, tiff && stripShape(tiff));
-  if (meta && !geometry.levels && geometry.format !== undefined) assertFrameSize(geometry, meta);
+  if (meta && geometry.format === 'gif') assertFrameSize(geometry, meta);
   const turn = orientationToApply(geometry, meta?.orientation);
   if (checkOnly) return undefined;
   const level = geometry.levels?.[plan.level] ?? geometry;
@@ -226,12 +226,12 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
 /**
  * The frame libvips decodes must be the image info.json describes: a GIF whose first frame is not
  * its logical screen (a 1×1 frame on 4000×3000) was cut out of bounds (500) or served at the
- * frame's size.
+ * frame's size. Only GIF: sizes recorded by a store are upright while libvips reads the stored
+ * frame, and image-size reads HEIF's rotation and clean aperture otherwise than libvips.
  */
 function assertFrameSize(geometry: SourceGeometry, meta: { width: number; height: number }): void {
-  const [w, h] = (geometry.orientation ?? 1) >= 5 ? [geometry.height, geometry.width] : [geometry.width, geometry.height];
-  if (meta.width !== w || meta.height !== h) {
-    throw httpError(422, 'unsupported_source', `the source image decodes to ${meta.width}x${meta.height} pixels, not the ${w}x${h} its header gives`);
+  if (meta.width !== geometry.width || meta.height !== geometry.height) {
+    throw httpError(422, 'unsupported_source', `the source image decodes to ${meta.width}x${meta.height} pixels, not the ${geometry.width}x${geometry.height} its header gives`);
   }
 }
 

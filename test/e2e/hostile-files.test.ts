@@ -118,6 +118,16 @@ describe('a GIF whose first frame is not its logical screen', () => {
   });
 });
 
+describe('an AVIF turned by its irot box', () => {
+  it('renders (a check of the decoded size against the header must not refuse it)', async () => {
+    const avif = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#2060a0' } }).avif().withMetadata({ orientation: 6 }).toBuffer();
+    await writeFile(join(root, 'turned.avif'), avif);
+    for (const tail of ['full/max/0/default.png', '0,0,10,10/max/0/default.png']) {
+      expect((await get(`/iiif/3/turned.avif/${tail}`)).status, tail).toBe(200);
+    }
+  });
+});
+
 async function pixels(body: Buffer) {
   const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
   const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x + 1) * info.channels));

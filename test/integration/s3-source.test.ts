@@ -101,6 +101,20 @@ describe('S3 source against s3rver', () => {
     Array.from(data.subarray(0, 3)).forEach((c, i) => expect(Math.abs(c - (want[i] ?? -99))).toBeLessThanOrEqual(4));
   });
 
+  it('renders a turned photo whose upright size the object metadata records (serverless-iiif keys)', async () => {
+    // Stored 30×20 with EXIF orientation 6: upright 20×30, as the metadata says.
+    const photo = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#c04020' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    await putObject(admin, BUCKET, `${PREFIX}turned.jpg`, photo, { width: '20', height: '30' });
+    const { get } = appOver();
+    expect(await (await get('/iiif/3/turned.jpg/info.json')).json()).toMatchObject({ width: 20, height: 30 });
+    for (const [path, size] of [['full/max/0/default.png', [20, 30]], ['0,0,10,10/max/0/default.png', [10, 10]]] as const) {
+      const res = await get(`/iiif/3/turned.jpg/${path}`);
+      expect(res.status, path).toBe(200);
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      expect([meta.width, meta.height], path).toEqual(size);
+    }
+  });
+
   it('maps %2F to a key with a slash', async () => {
     const { get } = appOver();
     const info = await get('/iiif/3/nested%2Fgrid.png/info.json');
