@@ -441,4 +441,24 @@ describe('a level whose last column or row is one pixel (GDAL halves level sizes
     const mad = data.reduce((sum, v, i) => sum + Math.abs(v - (want[i] ?? 0)), 0) / want.length;
     expect(mad).toBeLessThan(2);
   });
+
+  it('a single full-resolution pixel near those lines is that pixel, not a reduced level\'s', async () => {
+    // A one-pixel checkerboard: every reduced level is mid-grey where full resolution is black or white.
+    const board = Buffer.alloc(full[0] * full[1] * 3);
+    for (let i = 0; i < full[0] * full[1]; i++) board.fill(((i % full[0]) + Math.floor(i / full[0])) % 2 ? 255 : 0, i * 3, i * 3 + 3);
+    const pages = [];
+    for (const [w, h] of levels) {
+      const level = await sharp(board, { raw: { width: full[0], height: full[1], channels: 3 } }).resize(w, h, { fit: 'fill' }).raw().toBuffer();
+      pages.push(await sharp(level, { raw: { width: w, height: h, channels: 3 } }).tiff({ tile: true, tileWidth: 256, tileHeight: 256, compression: 'jpeg', quality: 95 }).toBuffer());
+    }
+    await writeFile(join(root, 'gdal-board.tif'), chainPages(pages));
+    const source = await sharp(await readFile(join(root, 'gdal-board.tif')), { page: 0 }).raw().toBuffer();
+    for (const [x, y] of [[4096, 3069], [4093, 3072], [4095, 3071], [4096, 3072], [2048, 0]] as const) {
+      // As JPEG, the format a stored tile could answer; a reduced level's grey is ~128 away.
+      const res = await app.request(`/iiif/3/gdal-board.tif/${x},${y},1,1/1,1/0/default.jpg`);
+      const { data } = await decoded(res);
+      const want = source.subarray((y * full[0] + x) * 3, (y * full[0] + x) * 3 + 3);
+      expect(Math.max(...[0, 1, 2].map((i) => Math.abs((data[i] ?? 0) - (want[i] ?? 0)))), `${x},${y}`).toBeLessThanOrEqual(24);
+    }
+  });
 });
