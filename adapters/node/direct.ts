@@ -10,20 +10,13 @@ export function withDirectAnswers(direct: DirectAnswers | undefined, hono: Reque
     if (!host || !plainTarget(host, path)) return hono(req, res);
     const answer = direct({ method: req.method ?? '', url: `http://${host}${path}`, header: (name) => headerOf(req, name) });
     if (!answer) return hono(req, res);
-    // Hono ties its Request's signal to the response's 'close' when it takes the request: a client
-    // that left while the direct answer looked is told again, else a render would run for nobody.
-    const handOff = () => {
-      const left = res.destroyed;
-      hono(req, res);
-      if (left) res.emit('close');
-    };
     answer.then(
-      (a) => (a ? write(res, a) : handOff()),
-      () => handOff(),
+      (a) => (a ? write(res, a) : hono(req, res)),
+      () => hono(req, res),
     ).catch(() => {
       // A header Node refuses to write: Hono answers instead, or the connection is cut; never an unhandled rejection.
       if (res.headersSent) res.destroy();
-      else handOff();
+      else hono(req, res);
     });
   };
 }

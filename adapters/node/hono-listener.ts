@@ -47,10 +47,15 @@ export function lazyHonoListener(app: Hono, config: Config, onError: (e: unknown
     (loading ??= import('@hono/node-server').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch, { hostname: config.HOST, errorHandler: unreadable }))));
   const hand = (listener: RequestListener, req: IncomingMessage, res: ServerResponse) => {
     current = { req, started: performance.now() };
+    // Hono ties its Request's signal to the response's 'close' as it takes the request: a client
+    // that left before (while the direct answer looked, or this listener loaded) is told again,
+    // else a render would run for nobody.
+    const left = res.destroyed;
     try {
       return listener(req, res);
     } finally {
       current = undefined;
+      if (left) res.emit('close');
     }
   };
   return {

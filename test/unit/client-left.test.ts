@@ -1,8 +1,10 @@
-import { getRequestListener } from '@hono/node-server';
+import { Hono } from 'hono';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withDirectAnswers } from '../../adapters/node/direct.ts';
+import { lazyHonoListener } from '../../adapters/node/hono-listener.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createSharedRenders } from '../../src/http/shared-renders.ts';
 
 const servers: Server[] = [];
@@ -25,22 +27,30 @@ describe('a client that left before its render began', () => {
     expect(rendered).toBe(0);
   });
 
-  it('is seen by Hono when it left while the direct answer was looking', async () => {
+  it.each([
+    ['loaded', true],
+    ['still loading', false],
+  ])('is seen by Hono when it left while the direct answer was looking (Hono\'s listener %s)', async (_, preload) => {
     let looked: () => void = () => undefined;
     const lookedAt = new Promise<void>((ok) => (looked = ok));
     let signal: AbortSignal | undefined;
-    const hono = getRequestListener(async (request) => {
-      signal = request.signal;
+    const app = new Hono().get('*', async (c) => {
+      signal = c.req.raw.signal;
       // A render would wait here for a slot: the client's leaving must reach it.
       await new Promise<void>((ok) => {
-        request.signal.addEventListener('abort', () => ok());
+        c.req.raw.signal.addEventListener('abort', () => ok());
         setTimeout(ok, 1000);
       });
-      return new Response('late');
+      return c.text('late');
     });
+    const lazy = lazyHonoListener(app, loadConfig({}), () => undefined, () => undefined);
+    if (preload) {
+      lazy.preload();
+      await new Promise((ok) => setTimeout(ok, 300));
+    }
     // Answers nothing itself, and only after the client has gone.
     const direct = () => lookedAt.then(() => undefined);
-    const server = createServer(withDirectAnswers(direct, hono));
+    const server = createServer(withDirectAnswers(direct, lazy.listener));
     servers.push(server);
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
