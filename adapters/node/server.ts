@@ -11,6 +11,7 @@ import { noMetrics } from '../../src/metrics.ts';
 import { preloadSharp, sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { sourceFromConfig } from '../../src/sources/from-config.ts';
 import { nodeLog } from './log.ts';
+import { answerClientErrors } from './client-error.ts';
 import { withDirectAnswers } from './direct.ts';
 import { lazyHonoListener } from './hono-listener.ts';
 import { trackConnections } from './drain.ts';
@@ -93,6 +94,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     withDirectAnswers(direct, hono.listener),
   );
   if (config.IIIF_MAX_CONNECTIONS > 0) server.maxConnections = config.IIIF_MAX_CONNECTIONS;
+  answerClientErrors(server, config);
   // Sockets with no progress either way for this long are closed: a client that stops reading
   // would otherwise hold its whole answer in memory for as long as it keeps the connection.
   server.setTimeout(config.IIIF_IDLE_TIMEOUT_MS ?? Math.max(60_000, config.IIIF_REQUEST_TIMEOUT_MS + 10_000));

@@ -163,6 +163,10 @@ describe('connections (Node)', () => {
       clearInterval(trickle);
       expect(at - started).toBeLessThan(2_500);
       expect(slow.received()).toMatch(/^HTTP\/1\.1 408/);
+      // As every error: one line of JSON, with CORS so that a viewer can read it.
+      const [head, body] = slow.received().split('\r\n\r\n');
+      expect(head?.toLowerCase()).toContain('access-control-allow-origin: *');
+      expect(JSON.parse(body ?? '')).toMatchObject({ status: 408, error: 'bad_request' });
       // Others are served meanwhile and after.
       expect((await fetch(`${server.url}/iiif/3/colour-grid.png/info.json`)).status).toBe(200);
     } finally {
