@@ -13,7 +13,11 @@ const program = serverCommand()
 addPrepareCommand(program);
 addCompareCommand(program);
 
-/** Edits (insert, delete, replace, swap two neighbours) between two short words. */
+/**
+ * Edits (insert, delete, replace, swap two neighbours) between two short words. Written here, not
+ * taken from a library: commander's own suggestion (lib/suggestSimilar.js) is not exported, and
+ * runs only for a program without an action of its own; a dependency for ten lines is not worth it.
+ */
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
