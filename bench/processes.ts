@@ -6,6 +6,8 @@ export interface Child {
   name: string;
   url: string;
   pid: number;
+  /** Every process that serves (IIPImage: its FastCGI processes and lighttpd); `[pid]` if absent. */
+  pids?: number[];
   /** The whole JSON line the child printed (url plus anything it reports about itself). */
   hello: Record<string, unknown>;
   /** Resolves once the process has exited. */

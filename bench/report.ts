@@ -16,6 +16,9 @@ export interface Row {
   /** The ceiling answering the workload's sampled response sizes in turn. */
   ceilingSameSizes?: LoadResult;
   meanBytes?: number;
+  /** IIPImage without its cache, and with its default 10 MB one (bench/iipimage.ts); rss sums its processes. */
+  iipImage?: LoadResult & { rss: number };
+  iipImageCached?: LoadResult & { rss: number };
   /** Verification failures and error counts, shown under the table. */
   problems: string[];
 }
@@ -34,7 +37,13 @@ export interface SessionReport {
   reference: { fresh: SessionResult; warm: SessionResult };
   /** Ours, warm, on the Q75 4:2:0 pyramid. */
   q75: SessionResult;
+  /** Medians over `runs` fresh IIPImage servers, without and with its cache. */
+  iipImage?: { fresh: SessionResult; warm: SessionResult; runs: number };
+  iipImageCached?: { fresh: SessionResult; warm: SessionResult; runs: number };
 }
+
+/** Issue 17: a fresh-server session at most this fraction of IIPImage's (without its cache). */
+const SESSION_VS_IIPIMAGE = 0.5;
 
 /** Issue 15: spawn → first info.json of either bundle. */
 const COLD_START_TARGET_MS = 150;
@@ -100,6 +109,22 @@ export function render(rows: Row[], context: Context): string {
       );
     }
   }
+  const against = rows.filter((r) => r.iipImage || r.iipImageCached);
+  if (against.length > 0) {
+    out.push(
+      '',
+      'Against IIPImage in the same run (its processes and lighttpd on the same machine; RSS is the sum of its processes\' peaks):',
+      '',
+      '| workload | ours req/s | IIPImage, no cache, req/s | p50 / p99 ms | ours ÷ IIPImage | IIPImage, 10 MB cache, req/s | p50 / p99 ms | ours ÷ IIPImage cached | IIPImage peak RSS (no cache / cache) |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    for (const r of against) {
+      const t = r.workload.targets;
+      out.push(
+        `| ${r.workload.title} | ${rate(r.ours)} | ${rate(r.iipImage)} | ${lat(r.iipImage)} | ${ratio(r.ours, r.iipImage, t.vsIipImage)} | ${rate(r.iipImageCached)} | ${lat(r.iipImageCached)} | ${ratio(r.ours, r.iipImageCached, t.vsIipImageCached)} | ${mb(r.iipImage?.rss)} / ${mb(r.iipImageCached?.rss)} |`,
+      );
+    }
+  }
   // Issue 16: edge tiles against aligned ones, on a first visit (every request crops) and cached.
   const rps = (id: string) => rows.find((r) => r.workload.id === id)?.ours?.rps;
   const aligned = rps('aligned');
@@ -124,6 +149,13 @@ export function render(rows: Row[], context: Context): string {
       `| reference | ${cells(reference.fresh)} | ${cells(reference.warm)} | ${megabytes(reference.warm)} |`,
       `| iiif-edge, Q75 4:2:0 pyramid | — | ${cells(q75)} | ${megabytes(q75)} |`,
     );
+    const { iipImage, iipImageCached } = context.session;
+    if (iipImage) out.push(`| IIPImage, no cache (median of ${iipImage.runs}) | ${cells(iipImage.fresh)} | ${cells(iipImage.warm)} | ${megabytes(iipImage.warm)} |`);
+    if (iipImageCached) out.push(`| IIPImage, 10 MB cache (median of ${iipImageCached.runs}) | ${cells(iipImageCached.fresh)} | ${cells(iipImageCached.warm)} | ${megabytes(iipImageCached.warm)} |`);
+    if (iipImage) {
+      const q = ours.fresh.ms / iipImage.fresh.ms;
+      out.push('', `Fresh-process session, ours ÷ IIPImage without cache: ${q.toFixed(2)} (≤${SESSION_VS_IIPIMAGE} ${q <= SESSION_VS_IIPIMAGE ? '✔' : '✘'}); warm: ${(ours.warm.ms / iipImage.warm.ms).toFixed(2)}.`);
+    }
   }
   if (context.coldStart) {
     const { nodeMs, lambdaMs, floorMs, runs } = context.coldStart;

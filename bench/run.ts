@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { buildNodeBundle } from '../adapters/node/build.ts';
 import { bodySizes, mean } from './ceiling.ts';
 import { coldStart } from './cold-start.ts';
+import { iipImageInstalled, startIipImage } from './iipimage.ts';
 import { type SessionResult, replaySession, sessionPaths } from './session.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
 import { load } from './load.ts';
@@ -28,6 +29,12 @@ import { type Workload, workloads } from './workloads.ts';
  *                     aligned-q75, edge-all, edge-first) and/or cold-start, session
  * BENCH_OUT=path      where to write the table (default: bench/results/latest.md for a full run)
  * REF_DIMENSIONS=stream  reference without object metadata (a second full read per request)
+ * BENCH_IIPIMAGE=0    leave IIPImage out even where it is installed
+ * BENCH_IIPIMAGE_PROCESSES=n  iipsrv FastCGI processes (default: one per CPU)
+ *
+ * IIPImage 1.1 (Debian's iipimage-server behind lighttpd, bench/iipimage.ts) is measured on the
+ * TIFF and JP2 workloads it can serve, without its cache and with its default 10 MB one, when
+ * both packages are installed; the report says when they were not.
  */
 const ROOT = new URL('..', import.meta.url).pathname;
 const PREFIX = '/iiif/3/';
@@ -39,6 +46,14 @@ function positiveInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number, not ${JSON.stringify(raw)}`);
   return n;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f', '${Version}', name], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown version';
+  }
 }
 
 function gitDescription(): string {
@@ -68,10 +83,12 @@ async function verify(w: Workload, server: Child): Promise<string | undefined> {
 }
 
 async function measure(w: Workload, server: Child, connections: number, seconds: number) {
-  const peak = await watchPeakRss(server.pid);
+  const pids = server.pids ?? [server.pid];
+  const peaks = await Promise.all(pids.map(watchPeakRss));
   const result = await load({ base: server.url, paths: w.paths.map((p) => PREFIX + p), connections, seconds });
-  const rss = await peak();
-  await waitIdle(server.pid);
+  // Several processes: the sum of their peaks, an upper bound of their peak together.
+  const rss = (await Promise.all(peaks.map((peak) => peak()))).reduce((a, b) => a + b, 0);
+  await Promise.all(pids.map((pid) => waitIdle(pid)));
   log(`  ${server.name.padEnd(9)} ${result.rps.toFixed(1)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, peak RSS ${(rss / 2 ** 20).toFixed(0)} MB${result.failed ? `, ${result.failed} failed` : ''}`);
   return { result, rss };
 }
@@ -96,17 +113,22 @@ async function main(): Promise<number> {
   await buildNodeBundle(join(ROOT, 'bench/our-server.ts'), ourBundle);
   const ceilingBundle = join(ROOT, 'dist/bench/ceiling.mjs');
   await buildNodeBundle(join(ROOT, 'bench/ceiling.ts'), ceilingBundle);
+  const iip = process.env.BENCH_IIPIMAGE !== '0' && (await iipImageInstalled()) ? { processes: positiveInt('BENCH_IIPIMAGE_PROCESSES', cpus().length) } : undefined;
   const started = await Promise.allSettled([
     startChild('iiif-edge', [ourBundle, fx.dir], { cwd: ROOT }),
     startChild('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], { cwd: join(ROOT, 'bench/reference') }),
     startChild('ceiling', [ceilingBundle], { cwd: ROOT }),
+    ...(iip
+      ? [startIipImage('iipimage', fx.dir, { cacheMb: 0, processes: iip.processes }), startIipImage('iip+cache', fx.dir, { cacheMb: 10, processes: iip.processes })]
+      : []),
   ]);
-  const [ours, reference, ceiling] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
-  if (!ours || !reference || !ceiling) {
-    await Promise.all([ours?.stop(), reference?.stop(), ceiling?.stop()]);
+  const [ours, reference, ceiling, iipNone, iipCached] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  const everyone = [ours, reference, ceiling, iipNone, iipCached];
+  if (!ours || !reference || !ceiling || (iip && (!iipNone || !iipCached))) {
+    await Promise.all(everyone.map((c) => c?.stop()));
     throw started.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []))[0];
   }
-  log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})`);
+  log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})${iipNone ? `, IIPImage at ${iipNone.url} and ${iipCached?.url}` : ', IIPImage not installed'}`);
 
   const rows: Row[] = [];
   let session: SessionReport | undefined;
@@ -146,6 +168,18 @@ async function main(): Promise<number> {
           row.loop = await loop(w.sharpJob, connections, seconds);
           log(`  sharp loop ${row.loop.rps.toFixed(1)} /s, p50 ${row.loop.p50.toFixed(1)} ms, p99 ${row.loop.p99.toFixed(1)} ms`);
         }
+        if (w.iipImage && iipNone && iipCached) {
+          for (const [server, key] of [[iipNone, 'iipImage'], [iipCached, 'iipImageCached']] as const) {
+            const broken = await verify(w, server);
+            if (broken) {
+              row.problems.push(`not measured: ${broken}`);
+              continue;
+            }
+            const m = await measure(w, server, connections, seconds);
+            row[key] = { ...m.result, rss: m.rss };
+            if (m.result.failed) row.problems.push(`${server.name}: ${m.result.failed} of ${m.result.ok + m.result.failed} requests failed`);
+          }
+        }
         for (const [name, r] of [['iiif-edge', row.ours], ['reference', row.reference]] as const) {
           if (r?.failed) row.problems.push(`${name}: ${r.failed} of ${r.ok + r.failed} requests failed (non-2xx, errors or timeouts)`);
         }
@@ -153,9 +187,9 @@ async function main(): Promise<number> {
         if (server !== ours) await server.stop();
       }
     }
-    if (measureSession) session = await sessions(fx, ourBundle, ours.url, connections);
+    if (measureSession) session = await sessions(fx, ourBundle, ours.url, connections, iip);
   } finally {
-    await Promise.all([ours.stop(), reference.stop(), ceiling.stop()]);
+    await Promise.all(everyone.map((c) => c?.stop()));
   }
   // After the load runs, with the servers gone: each bundle in fresh processes, alternately.
   const cold = measureColdStart ? await coldStart(10) : undefined;
@@ -176,6 +210,9 @@ async function main(): Promise<number> {
       `autocannon, ${connections} connections, ${seconds} s per workload after a ${connections * 2}-request warm-up; load generator, both servers and the sharp loop share the same machine`,
       `fixtures (${scale}): ${fx.tiff.levels[0]!.width}×${fx.tiff.levels[0]!.height} JPEG-compressed 256² tiled pyramidal TIFF (${await fileMb(fx.tiff.path)}, ${fx.tiff.levels.length} levels), ${fx.jpeg.width}×${fx.jpeg.height} baseline JPEG (${await fileMb(fx.jpeg.path)}), ${fx.png.width}×${fx.png.height} PNG (${await fileMb(fx.png.path)}), ${fx.jp2.width}×${fx.jp2.height} lossy JP2 in ${fx.jp2.tile}² tiles (RPCL, a tile-part per resolution, TLM), ${fx.jp2.levels} levels (${await fileMb(fx.jp2.path)})`,
       'req/s counts 2xx responses only; the sharp loop is in-process from the local file, no HTTP, libvips operation cache off',
+      iip
+        ? `IIPImage: iipsrv ${packageVersion('iipimage-server')} (Debian), ${iip.processes} FastCGI processes behind lighttpd ${packageVersion('lighttpd')}, its default JPEG quality (75) for what it encodes, each process without cache or with its default 10 MB cache`
+        : 'IIPImage: not measured (not installed: `apt-get install iipimage-server lighttpd`, or BENCH_IIPIMAGE=0)',
     ],
     ...(cold ? { coldStart: cold } : {}),
     ...(session ? { session } : {}),
@@ -198,12 +235,13 @@ const SESSION_RUNS = 5;
  * The captured viewer session on a fresh process of each server (its first session) and again on
  * the same process (warm), then on the Q75 4:2:0 pyramid (warm, ours) for the bytes it costs.
  * Ours runs on SESSION_RUNS fresh processes and reports the median of each; the reference, about
- * 100 times slower, on one.
+ * 100 times slower, on one; IIPImage, when installed, on SESSION_RUNS fresh servers without its
+ * cache and as many with it.
  */
-async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connections: number): Promise<SessionReport> {
+async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connections: number, iip: { processes: number } | undefined): Promise<SessionReport> {
   const paths = (await sessionPaths(fx.tiff.name)).map((p) => PREFIX + p);
-  const twice = async (name: string, args: string[], cwd: string) => {
-    const child = await startChild(name, args, { cwd });
+  const fromFresh = async (name: string, start: () => Promise<Child>) => {
+    const child = await start();
     try {
       const fresh = await replaySession(child.url, paths, connections);
       const warm = await replaySession(child.url, paths, connections);
@@ -213,6 +251,7 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connec
       await child.stop();
     }
   };
+  const twice = (name: string, args: string[], cwd: string) => fromFresh(name, () => startChild(name, args, { cwd }));
   const median = (results: SessionResult[]): SessionResult => [...results].sort((a, b) => a.ms - b.ms)[results.length >> 1] as SessionResult;
   log(`\nviewer session (${paths.length} requests, ${connections} at once)`);
   // The load generator's own first fetches (undici loading, compiling) must not count against a
@@ -220,10 +259,21 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connec
   await replaySession(oursUrl, paths, connections);
   const runs: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
   for (let i = 0; i < SESSION_RUNS; i++) runs.push(await twice('iiif-edge', [ourBundle, fx.dir], ROOT));
-  const ours = { fresh: median(runs.map((r) => r.fresh)), warm: median(runs.map((r) => r.warm)), runs: SESSION_RUNS };
+  const medians = (runs: Array<{ fresh: SessionResult; warm: SessionResult }>) => ({
+    fresh: median(runs.map((r) => r.fresh)),
+    warm: median(runs.map((r) => r.warm)),
+    runs: runs.length,
+  });
+  const ours = medians(runs);
   const reference = await twice('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], join(ROOT, 'bench/reference'));
   const q75 = await replaySession(oursUrl, (await sessionPaths(fx.tiffQ75.name)).map((p) => PREFIX + p), connections);
-  return { requests: paths.length, ours, reference, q75 };
+  if (!iip) return { requests: paths.length, ours, reference, q75 };
+  const iipRuns = async (name: string, cacheMb: number) => {
+    const all: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
+    for (let i = 0; i < SESSION_RUNS; i++) all.push(await fromFresh(name, () => startIipImage(name, fx.dir, { cacheMb, processes: iip.processes })));
+    return medians(all);
+  };
+  return { requests: paths.length, ours, reference, q75, iipImage: await iipRuns('iipimage', 0), iipImageCached: await iipRuns('iip+cache', 10) };
 }
 
 main().then(

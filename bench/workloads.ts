@@ -14,10 +14,14 @@ export interface Expect {
   slack: number;
 }
 
-/** Minimum ratios from issue 7 (ours ÷ reference server, ours ÷ in-process sharp loop). */
+/** Minimum ratios from the issues (ours ÷ reference server, ÷ in-process sharp loop, ÷ IIPImage). */
 export interface Targets {
   vsReference?: number;
   vsSharp?: number;
+  /** Ours ÷ IIPImage without its cache. */
+  vsIipImage?: number;
+  /** Ours ÷ IIPImage with its default 10 MB cache. */
+  vsIipImageCached?: number;
 }
 
 export interface Workload {
@@ -38,6 +42,8 @@ export interface Workload {
    * stands for it, reading the whole object per request as it would.
    */
   noReferenceServer?: true;
+  /** IIPImage can serve it (TIFF and JP2, not plain JPEG or PNG): measured against it too. */
+  iipImage?: true;
 }
 
 const QUALITY = 85;
@@ -149,6 +155,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/info.json`),
       expect: { kind: 'info', width: full.width, height: full.height, slack: 0 },
       targets: { vsReference: 1 },
+      iipImage: true,
     },
     {
       id: 'aligned',
@@ -157,6 +164,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: alignedOrder.map((t) => tilePath(tiff.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
       targets: { vsReference: 100, vsSharp: 5 },
+      iipImage: true,
       sharpJob: (i) => {
         const t = at(alignedOrder, i);
         return encodeTile(0, t.x, t.y, t.w, t.h, T);
@@ -169,6 +177,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: midOrder.map((t) => tilePath(tiff.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
       targets: { vsReference: 100, vsSharp: 5 },
+      iipImage: true,
       sharpJob: (i) => {
         const t = at(midOrder, i);
         const left = t.x / f;
@@ -183,7 +192,8 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: edgeOrder.map((t) => tilePath(tiff.name, t, t.w)),
       // The first path is checked; its size is its own region's.
       expect: { kind: 'image', width: edgeOrder[0]!.w, height: edgeOrder[0]!.h, slack: 0 },
-      targets: {},
+      targets: { vsIipImage: 1, vsIipImageCached: 1 },
+      iipImage: true,
       sharpJob: (i) => {
         const t = at(edgeOrder, i);
         return encodeTile(0, t.x, t.y, t.w, t.h, t.w);
@@ -196,6 +206,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: alignedOrder.map((t) => tilePath(fx.tiffQ75.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
       targets: { vsReference: 100 },
+      iipImage: true,
     },
     {
       id: 'edge-all',
@@ -204,7 +215,8 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: shuffled(allEdges),
       // Sizes differ per tile: only a 200 and an image are checked.
       expect: { kind: 'image', width: 0, height: 0, slack: Number.MAX_SAFE_INTEGER },
-      targets: {},
+      targets: { vsIipImage: 1, vsIipImageCached: 1 },
+      iipImage: true,
     },
     {
       id: 'edge-first',
@@ -222,6 +234,7 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       paths: regionOrder.map((t) => tilePath(tiff.name, t, t.w)),
       expect: { kind: 'image', width: RW, height: RH, slack: 0 },
       targets: { vsSharp: 2 },
+      iipImage: true,
       sharpJob: (i) => {
         const t = at(regionOrder, i);
         return encodeTile(0, t.x, t.y, t.w, t.h, t.w);
@@ -232,7 +245,8 @@ function tiffWorkloads(fx: Fixtures): Workload[] {
       title: 'thumbnail !200,200 of the tiled TIFF',
       paths: [tiff.name, ...aliases.tiff].map((id) => `${id}/full/!200,200/0/default.jpg`),
       expect: { kind: 'image', ...thumbTiff, slack: 1 },
-      targets: { vsReference: 20 },
+      targets: { vsReference: 20, vsIipImage: 1 },
+      iipImage: true,
       sharpJob: () =>
         sharp(tiff.path, { page: thumbPage.page })
           .resize(200, 200, { fit: 'inside' })
@@ -293,6 +307,7 @@ function jp2Workloads(fx: Fixtures): Workload[] {
       paths: ids.map((id) => `${id}/info.json`),
       expect: { kind: 'info', width: jp2.width, height: jp2.height, slack: 0 },
       targets: {},
+      iipImage: true,
       noReferenceServer: true,
       sharpJob: async () => {
         const bytes = await readFile(jp2.path);
@@ -305,6 +320,7 @@ function jp2Workloads(fx: Fixtures): Workload[] {
       paths: alignedOrder.map((t) => tilePath(jp2.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
       targets: { vsSharp: 20 },
+      iipImage: true,
       noReferenceServer: true,
       sharpJob: (i) => whole(0, areaOf(at(alignedOrder, i)), T),
     },
@@ -314,6 +330,7 @@ function jp2Workloads(fx: Fixtures): Workload[] {
       paths: midOrder.map((t) => tilePath(jp2.name, t, T)),
       expect: { kind: 'image', width: T, height: T, slack: 0 },
       targets: {},
+      iipImage: true,
       noReferenceServer: true,
       sharpJob: (i) => whole(Math.log2(f), areaOf(at(midOrder, i)), T),
     },
@@ -323,6 +340,7 @@ function jp2Workloads(fx: Fixtures): Workload[] {
       paths: ids.map((id) => `${id}/full/!200,200/0/default.jpg`),
       expect: { kind: 'image', ...thumb, slack: 1 },
       targets: { vsSharp: 10 },
+      iipImage: true,
       noReferenceServer: true,
       sharpJob: () => whole(thumbReduce, undefined, thumb.width),
     },
