@@ -232,6 +232,7 @@ const EnvSchema = v.object({
   IIIF_R2_BINDING: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a binding name such as IMAGES')), 'IMAGES'),
   IIIF_RENDER_ORIGIN: url,
   IIIF_RENDER_TIMEOUT_MS: ms(30_000),
+  IIIF_FORWARD_MAX_BYTES: int(16 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
   IIIF_LOG_LEVEL: v.optional(v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`), 'info'),
   // Unset: pretty on a terminal, JSON otherwise.
   IIIF_LOG_FORMAT: v.optional(v.picklist(['json', 'pretty'], 'expected json or pretty')),

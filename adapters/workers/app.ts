@@ -41,6 +41,7 @@ export function buildWorkerApp(env: WorkerEnv): Hono {
     ? forwardRenderer({
         origin: config.IIIF_RENDER_ORIGIN,
         timeoutMs: config.IIIF_RENDER_TIMEOUT_MS,
+        maxBytes: config.IIIF_FORWARD_MAX_BYTES,
         cacheControl: config.IIIF_CACHE_CONTROL_IMAGE,
         cache: defaultCache(),
         log: (line, cause) => logger.warn(line, { err: cause }),

@@ -111,6 +111,6 @@ function toHttpError(e: unknown): unknown {
   if (isHttpError(e)) return e;
   const message = messageOf(e);
   if (INVALID_KEY.test(message)) return notFound();
-  if (BUSY.test(message)) return httpError(503, 'upstream_unavailable', 'storage is busy, try again', { 'Retry-After': '1' });
-  return httpError(502, 'upstream_error', 'storage failed to read the image');
+  if (BUSY.test(message)) return httpError(503, 'upstream_unavailable', 'storage is busy, try again', { 'Retry-After': '1' }, e);
+  return httpError(502, 'upstream_error', 'storage failed to read the image', {}, e);
 }

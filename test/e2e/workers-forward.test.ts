@@ -54,14 +54,26 @@ describe('forwarding renderer: canonical URLs and the Cache API', () => {
     expect(origin.requests.at(-1)).toBe('/iiif/2/nested%2Fgrid.png/full/full/0/default.jpg');
   });
 
-  it('answers HEAD and If-None-Match without reaching the origin', async () => {
+  it('answers HEAD and If-None-Match of a cached render without reaching the origin', async () => {
     const path = '/iiif/3/grid.jpg/full/120,/0/default.png';
+    expect((await worker.fetch(path)).status).toBe(200);
     const before = origin.requests.length;
     const head = await worker.fetch(path, { method: 'HEAD' });
     expect(head.status).toBe(200);
     const cond = await worker.fetch(path, { headers: { 'if-none-match': head.headers.get('etag') ?? '' } });
     expect(cond.status).toBe(304);
     expect(origin.requests.length).toBe(before);
+  });
+
+  it('answers HEAD of a render not cached yet with the status a GET gets, asking the origin for a HEAD', async () => {
+    const path = '/iiif/3/grid.jpg/full/121,/0/default.png';
+    const before = origin.requests.length;
+    expect((await worker.fetch(path, { method: 'HEAD' })).status).toBe(200);
+    expect(origin.requests.length).toBe(before + 1);
+    origin.mode = { status: 400, body: '{"status":400,"error":"over_limit","message":"the image would decode to too many bytes"}' };
+    const refused = '/iiif/3/grid.jpg/full/122,/0/default.png';
+    expect((await worker.fetch(refused, { method: 'HEAD' })).status).toBe(400);
+    expect((await worker.fetch(refused)).status).toBe(400);
   });
 
   it('renders again when the R2 object is replaced, though the canonical URL is the same', async () => {
@@ -97,6 +109,60 @@ describe('forwarding renderer: origin failures', () => {
       origin.mode = 'pass';
       expect((await worker.fetch(path)).status).toBe(200);
     });
+  });
+
+  it('passes on an origin refusal of the request or the source (400, 422) with its reason', async () => {
+    const refusals = [
+      { status: 422, error: 'unsupported_source', message: 'the source image could not be decoded' },
+      { status: 400, error: 'over_limit', message: 'the image would decode to too many bytes' },
+    ];
+    for (const [i, refusal] of refusals.entries()) {
+      origin.mode = { status: refusal.status, body: JSON.stringify(refusal) };
+      const res = await worker.fetch(`/iiif/3/grid.png/full/${131 + i},/0/default.jpg`);
+      expect(res.status).toBe(refusal.status);
+      expect(await res.json()).toEqual(refusal);
+    }
+    // Not one of our refusals (a proxy's page): the status, with a reason of our own.
+    origin.mode = { status: 422, body: '<html>nope</html>' };
+    const other = await worker.fetch('/iiif/3/grid.png/full/133,/0/default.jpg');
+    expect(other.status).toBe(422);
+    expect(await other.json()).toEqual({ status: 422, error: 'unsupported_source', message: 'the render origin refused this image request' });
+  });
+
+  it('refuses an origin answer larger than IIIF_FORWARD_MAX_BYTES, with or without a Content-Length', async () => {
+    const capped = await startWorker({ IIIF_RENDER_ORIGIN: origin.url, IIIF_FORWARD_MAX_BYTES: '65536' }, fixtures);
+    try {
+      for (const [i, chunked] of [false, true].entries()) {
+        origin.mode = { image: 1024 * 1024, chunked };
+        const res = await capped.fetch(`/iiif/3/grid.png/full/${141 + i},/0/default.jpg`);
+        expect(res.status).toBe(502);
+        expect((await res.json()) as unknown).toMatchObject({ error: 'upstream_error', message: expect.stringContaining('IIIF_FORWARD_MAX_BYTES (65536 bytes)') });
+      }
+      origin.mode = { image: 65536 };
+      expect((await capped.fetch('/iiif/3/grid.png/full/143,/0/default.jpg')).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('keeps the render deadline while the answer streams', async () => {
+    origin.mode = 'trickle';
+    const started = Date.now();
+    const res = await worker.fetch('/iiif/3/grid.png/full/151,/0/default.jpg');
+    expect(res.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('answers 504 for a hung origin when the render and request timeouts are equal (the defaults are)', async () => {
+    const equal = await startWorker({ IIIF_RENDER_ORIGIN: origin.url, IIIF_RENDER_TIMEOUT_MS: '1000', IIIF_REQUEST_TIMEOUT_MS: '1000' }, fixtures);
+    try {
+      origin.mode = 'hang';
+      const res = await equal.fetch('/iiif/3/grid.png/full/161,/0/default.jpg');
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: string }).error).toBe('upstream_timeout');
+    } finally {
+      await equal.close();
+    }
   });
 
   it('maps an unreachable origin to 502', async () => {

@@ -5,8 +5,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startServer } from '../../adapters/node/server.ts';
 
-/** How the wrapper in front of the Node adapter answers, to exercise the Worker's error mapping. */
-export type OriginMode = 'pass' | 'hang' | 'html' | { status: number };
+/**
+ * How the wrapper in front of the Node adapter answers, to exercise the Worker's error mapping:
+ * `status` with `body` (JSON, `{}` by default); `image` a JPEG-typed answer of `bytes` bytes, with a
+ * Content-Length unless `chunked`; `trickle` a JPEG-typed answer sending one byte every 100 ms.
+ */
+export type OriginMode =
+  | 'pass'
+  | 'hang'
+  | 'html'
+  | 'trickle'
+  | { status: number; body?: string }
+  | { image: number; chunked?: boolean };
 
 export interface RenderOrigin {
   /** The wrapper; `direct` is the Node adapter itself, for measurements. */
@@ -40,7 +50,17 @@ export async function startRenderOrigin(objects: Record<string, Uint8Array>): Pr
     const { mode } = origin;
     if (mode === 'hang') return;
     if (mode === 'html') return send(res, 200, 'text/html', '<p>login</p>');
-    if (typeof mode === 'object') return send(res, mode.status, 'application/json', '{}');
+    if (mode === 'trickle') {
+      res.writeHead(200, { 'content-type': 'image/jpeg' });
+      const timer = setInterval(() => res.write(new Uint8Array(1)), 100);
+      res.once('close', () => clearInterval(timer));
+      return;
+    }
+    if (typeof mode === 'object' && 'image' in mode) {
+      res.writeHead(200, { 'content-type': 'image/jpeg', ...(mode.chunked ? {} : { 'content-length': mode.image }) });
+      return res.end(new Uint8Array(mode.image));
+    }
+    if (typeof mode === 'object') return send(res, mode.status, 'application/json', mode.body ?? '{}');
     fetch(`${node.url}${path}`, { headers: { accept: req.headers.accept ?? '*/*' } })
       .then(async (r) => send(res, r.status, r.headers.get('content-type') ?? '', new Uint8Array(await r.arrayBuffer())))
       .catch(() => send(res, 500, 'text/plain', 'proxy failed'));

@@ -38,6 +38,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_HEADERS_TIMEOUT_MS', '50'],
   ['IIIF_MAX_CONNECTIONS', '-1'],
   ['IIIF_RENDER_TIMEOUT_MS', '0'],
+  ['IIIF_FORWARD_MAX_BYTES', '65535'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'example.org'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'https://example.org/path'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'https://a.example.org, ftp://b.example.org'],

@@ -29,7 +29,7 @@ function memoryCache() {
 
 describe('forwarded renders in the Cache API', () => {
   it('are used again only for the same answer ETag: a settings change (same URL, same source) renders again', async () => {
-    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', cache: memoryCache() });
+    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() });
     const input = (etag: string) =>
       ({ identifier: 'a.jpg', object: { etag: 'source-1', size: 1 }, canonicalPath: '/iiif/3/a.jpg/full/max/0/default.jpg', version: 3, etag }) as unknown as RenderInput;
     const plan = { format: 'jpg' } as RenderPlan;
