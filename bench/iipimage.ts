@@ -53,6 +53,7 @@ function lighttpdConfig(dir: string, port: number, backends: number[]): string {
   ].join('\n');
 }
 
+/** Until lighttpd answers from an iipsrv process: a 5xx is lighttpd's own (no backend yet). */
 async function untilAnswering(url: string, processes: ChildProcess[]): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -62,13 +63,24 @@ async function untilAnswering(url: string, processes: ChildProcess[]): Promise<v
       (r) => r.status,
       () => 0,
     );
-    if (status !== 0) return;
+    if (status !== 0 && status < 500) return;
     if (Date.now() > deadline) throw new Error(`IIPImage did not answer ${url} within 10 s`);
     await new Promise((ok) => setTimeout(ok, 100));
   }
 }
 
+/** A free port can be taken before iipsrv binds it (it exits): a start is tried three times. */
 export async function startIipImage(name: string, root: string, options: IipImageOptions): Promise<Child> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(name, root, options);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
+}
+
+async function startOnce(name: string, root: string, options: IipImageOptions): Promise<Child> {
   const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-bench-iipimage-'));
   const children: ChildProcess[] = [];
   const stop = async () => {
@@ -87,9 +99,12 @@ export async function startIipImage(name: string, root: string, options: IipImag
   try {
     const backends = await Promise.all(Array.from({ length: options.processes }, freePort));
     const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      // The caller's environment (MALLOC_* settings apply to both servers), then IIPImage's own.
+      ...process.env,
       FILESYSTEM_PREFIX: root.endsWith('/') ? root : `${root}/`,
       MAX_IMAGE_CACHE_SIZE: String(options.cacheMb),
+      // Debian's build asks memcached on localhost for whole answers before any work: a closed port keeps "no cache" true.
+      MEMCACHED_SERVERS: '127.0.0.1:1',
       CORS: '*',
       VERBOSITY: '0',
     };

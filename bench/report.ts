@@ -85,7 +85,9 @@ export function render(rows: Row[], context: Context): string {
     oursPeak = Math.max(oursPeak, r.oursRss ?? 0);
     refPeak = Math.max(refPeak, r.referenceRss ?? 0);
     const q = r.oursRss && r.referenceRss ? (r.oursRss / r.referenceRss).toFixed(2) : '—';
-    out.push(`| ${r.workload.title} | ${mb(r.oursRss)} | ${mb(r.referenceRss)} | ${q} |`);
+    const cap = r.workload.targets.maxRssMb;
+    const ours = cap && r.oursRss ? `${mb(r.oursRss)} (≤${cap} MB ${r.oursRss <= cap * 2 ** 20 ? '✔' : '✘'})` : mb(r.oursRss);
+    out.push(`| ${r.workload.title} | ${ours} | ${mb(r.referenceRss)} | ${q} |`);
   }
   if (oursPeak && refPeak) {
     const q = oursPeak / refPeak;
@@ -101,11 +103,14 @@ export function render(rows: Row[], context: Context): string {
       '| workload | mean response | ceiling req/s (mean size) | ceiling req/s (same sizes) | ours req/s | ours ÷ ceiling (mean size) | ours ÷ ceiling (same sizes) |',
       '|---|--:|--:|--:|--:|--:|--:|',
     );
-    const share = (ours: LoadResult | undefined, ceiling: LoadResult | undefined) =>
-      ours && ceiling?.rps ? `${((100 * ours.rps) / ceiling.rps).toFixed(0)}%` : '—';
+    const share = (ours: LoadResult | undefined, ceiling: LoadResult | undefined, target?: number) => {
+      if (!ours || !ceiling?.rps) return '—';
+      const q = ours.rps / ceiling.rps;
+      return `${(100 * q).toFixed(0)}%${target === undefined ? '' : ` (≥${100 * target}% ${q >= target ? '✔' : '✘'})`}`;
+    };
     for (const r of capped) {
       out.push(
-        `| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ceilingSameSizes)} | ${rate(r.ours)} | ${share(r.ours, r.ceiling)} | ${share(r.ours, r.ceilingSameSizes)} |`,
+        `| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ceilingSameSizes)} | ${rate(r.ours)} | ${share(r.ours, r.ceiling, r.workload.targets.vsCeiling)} | ${share(r.ours, r.ceilingSameSizes)} |`,
       );
     }
   }

@@ -48,6 +48,12 @@ function positiveInt(name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * A size as IIPImage's viewers ask for it: it speaks Image API 2.1 (its info.json is a 2.1 document
+ * even under /iiif/3/), where tiles are `w,`; `w,h` sends iipsrv 1.1 to its slower CVT handler.
+ */
+const v2Size = (path: string) => path.replace(/\/(\d+),\d+(\/0\/default\.jpg)$/, '/$1,$2');
+
 function packageVersion(name: string): string {
   try {
     return execFileSync('dpkg-query', ['-W', '-f', '${Version}', name], { encoding: 'utf8' }).trim();
@@ -113,7 +119,8 @@ async function main(): Promise<number> {
   await buildNodeBundle(join(ROOT, 'bench/our-server.ts'), ourBundle);
   const ceilingBundle = join(ROOT, 'dist/bench/ceiling.mjs');
   await buildNodeBundle(join(ROOT, 'bench/ceiling.ts'), ceilingBundle);
-  const iip = process.env.BENCH_IIPIMAGE !== '0' && (await iipImageInstalled()) ? { processes: positiveInt('BENCH_IIPIMAGE_PROCESSES', cpus().length) } : undefined;
+  const iipWanted = !['0', 'false', 'off', 'no'].includes(process.env.BENCH_IIPIMAGE ?? '');
+  const iip = iipWanted && (await iipImageInstalled()) ? { processes: positiveInt('BENCH_IIPIMAGE_PROCESSES', cpus().length) } : undefined;
   const started = await Promise.allSettled([
     startChild('iiif-edge', [ourBundle, fx.dir], { cwd: ROOT }),
     startChild('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], { cwd: join(ROOT, 'bench/reference') }),
@@ -128,7 +135,7 @@ async function main(): Promise<number> {
     await Promise.all(everyone.map((c) => c?.stop()));
     throw started.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []))[0];
   }
-  log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})${iipNone ? `, IIPImage at ${iipNone.url} and ${iipCached?.url}` : ', IIPImage not installed'}`);
+  log(`iiif-edge at ${ours.url} (pid ${ours.pid}), reference at ${reference.url} (pid ${reference.pid})${iipNone ? `, IIPImage at ${iipNone.url} and ${iipCached?.url}` : iipWanted ? ', IIPImage not installed' : ', IIPImage left out (BENCH_IIPIMAGE)'}`);
 
   const rows: Row[] = [];
   let session: SessionReport | undefined;
@@ -169,13 +176,15 @@ async function main(): Promise<number> {
           log(`  sharp loop ${row.loop.rps.toFixed(1)} /s, p50 ${row.loop.p50.toFixed(1)} ms, p99 ${row.loop.p99.toFixed(1)} ms`);
         }
         if (w.iipImage && iipNone && iipCached) {
+          const asked = { ...w, paths: w.paths.map(v2Size) };
           for (const [server, key] of [[iipNone, 'iipImage'], [iipCached, 'iipImageCached']] as const) {
-            const broken = await verify(w, server);
+            const broken = await verify(asked, server);
             if (broken) {
-              row.problems.push(`not measured: ${broken}`);
+              // Not ours: reported, without failing the run.
+              row.problems.push(`IIPImage not measured: ${broken}`);
               continue;
             }
-            const m = await measure(w, server, connections, seconds);
+            const m = await measure(asked, server, connections, seconds);
             row[key] = { ...m.result, rss: m.rss };
             if (m.result.failed) row.problems.push(`${server.name}: ${m.result.failed} of ${m.result.ok + m.result.failed} requests failed`);
           }
@@ -198,7 +207,7 @@ async function main(): Promise<number> {
   const cpu = cpus();
   const context: Context = {
     command: [
-      ...['BENCH_SCALE', 'BENCH_SECONDS', 'BENCH_CONNECTIONS', 'BENCH_ONLY', 'REF_DIMENSIONS']
+      ...['BENCH_SCALE', 'BENCH_SECONDS', 'BENCH_CONNECTIONS', 'BENCH_ONLY', 'REF_DIMENSIONS', 'BENCH_IIPIMAGE', 'BENCH_IIPIMAGE_PROCESSES']
         .filter((k) => process.env[k])
         .map((k) => `${k}=${process.env[k]}`),
       'npm run bench',
@@ -212,7 +221,7 @@ async function main(): Promise<number> {
       'req/s counts 2xx responses only; the sharp loop is in-process from the local file, no HTTP, libvips operation cache off',
       iip
         ? `IIPImage: iipsrv ${packageVersion('iipimage-server')} (Debian), ${iip.processes} FastCGI processes behind lighttpd ${packageVersion('lighttpd')}, its default JPEG quality (75) for what it encodes, each process without cache or with its default 10 MB cache`
-        : 'IIPImage: not measured (not installed: `apt-get install iipimage-server lighttpd`, or BENCH_IIPIMAGE=0)',
+        : `IIPImage: not measured (${iipWanted ? 'not installed: `apt-get install iipimage-server lighttpd`' : 'BENCH_IIPIMAGE'})`,
     ],
     ...(cold ? { coldStart: cold } : {}),
     ...(session ? { session } : {}),
@@ -240,11 +249,11 @@ const SESSION_RUNS = 5;
  */
 async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connections: number, iip: { processes: number } | undefined): Promise<SessionReport> {
   const paths = (await sessionPaths(fx.tiff.name)).map((p) => PREFIX + p);
-  const fromFresh = async (name: string, start: () => Promise<Child>) => {
+  const fromFresh = async (name: string, start: () => Promise<Child>, session = paths) => {
     const child = await start();
     try {
-      const fresh = await replaySession(child.url, paths, connections);
-      const warm = await replaySession(child.url, paths, connections);
+      const fresh = await replaySession(child.url, session, connections);
+      const warm = await replaySession(child.url, session, connections);
       log(`  ${name.padEnd(9)} session fresh ${fresh.ms.toFixed(0)} ms, warm ${warm.ms.toFixed(0)} ms, ${(warm.bytes / 2 ** 20).toFixed(1)} MB`);
       return { fresh, warm };
     } finally {
@@ -268,9 +277,10 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connec
   const reference = await twice('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], join(ROOT, 'bench/reference'));
   const q75 = await replaySession(oursUrl, (await sessionPaths(fx.tiffQ75.name)).map((p) => PREFIX + p), connections);
   if (!iip) return { requests: paths.length, ours, reference, q75 };
+  const iipPaths = paths.map(v2Size);
   const iipRuns = async (name: string, cacheMb: number) => {
     const all: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
-    for (let i = 0; i < SESSION_RUNS; i++) all.push(await fromFresh(name, () => startIipImage(name, fx.dir, { cacheMb, processes: iip.processes })));
+    for (let i = 0; i < SESSION_RUNS; i++) all.push(await fromFresh(name, () => startIipImage(name, fx.dir, { cacheMb, processes: iip.processes }), iipPaths));
     return medians(all);
   };
   return { requests: paths.length, ours, reference, q75, iipImage: await iipRuns('iipimage', 0), iipImageCached: await iipRuns('iip+cache', 10) };
