@@ -44,7 +44,9 @@ export async function imageResponse(
   // pixel short, unless that one is over IIIF_MAX_INPUT_PIXELS (then it is enlarged, as before).
   const larger = planForRender(plan, geometry);
   const renderPlan = larger === plan || withinInputPixels(larger, geometry, config.IIIF_MAX_INPUT_PIXELS) ? larger : plan;
-  // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too.
+  // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too,
+  // and without a renderer only a stored tile succeeds.
+  if (!tile && !app.renderer) throw noRenderer();
   if (!tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))) {
     await app.renderer.check(input, renderPlan);
   }
@@ -62,13 +64,7 @@ export async function imageResponse(
     served(c, 'passthrough', stored.byteLength);
     return c.body(stored as Uint8Array<ArrayBuffer>, 200);
   }
-  if (!app.renderer) {
-    throw httpError(
-      501,
-      'not_implemented',
-      'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only',
-    );
-  }
+  if (!app.renderer) throw noRenderer();
   // The response ETag covers the source version, render revision and quality; the path, the rest.
   const cacheKey = `${head.etag} ${canonicalPath}`;
   const cached = await app.responses?.get(cacheKey);
@@ -174,3 +170,6 @@ function coveringPixels(r: { x: number; y: number; w: number; h: number }, level
     Math.min(size, Math.ceil((start + length) / tile) * tile) - Math.floor(start / tile) * tile;
   return along(r.x, r.w, level.tileWidth, level.width) * along(r.y, r.h, level.tileHeight, level.height);
 }
+
+const noRenderer = () =>
+  httpError(501, 'not_implemented', 'this deployment has no image renderer: it serves info.json and aligned JPEG tiles of tiled TIFFs only');

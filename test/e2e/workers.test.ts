@@ -43,12 +43,15 @@ describe('Workers adapter without a render origin', () => {
     expect(await res.json()).toMatchObject({ status: 501, error: 'not_implemented', message: /render/ });
   });
 
-  it('still answers HEAD and conditional requests for images without rendering', async () => {
+  it('answers HEAD and conditional requests for pixels it cannot make as GET does: 501', async () => {
     const path = '/iiif/3/grid.png/full/max/0/default.jpg';
-    const head = await infoOnly.fetch(path, { method: 'HEAD' });
+    expect((await infoOnly.fetch(path, { method: 'HEAD' })).status).toBe(501);
+    expect((await infoOnly.fetch(path, { headers: { 'if-none-match': '*' } })).status).toBe(501);
+    // A stored tile it can pass through still answers HEAD and 304.
+    const tile = '/iiif/3/pyramid.tif/0,0,256,256/256,/0/default.jpg';
+    const head = await infoOnly.fetch(tile, { method: 'HEAD' });
     expect(head.status).toBe(200);
-    const etag = head.headers.get('etag') ?? '';
-    expect((await infoOnly.fetch(path, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await infoOnly.fetch(tile, { headers: { 'if-none-match': head.headers.get('etag') ?? '' } })).status).toBe(304);
   });
 });
 
