@@ -182,7 +182,7 @@ export async function openJp2(
   if (!s) throw new Jp2Error('Not a JPEG 2000 source.');
   const { r, grid, rows, tiles, maxBlocks } = planJp2Decode(s, plan, limits);
   const { maxBytes } = limits;
-  const bytes = await codestreamFor(input, s, tiles, plan.level);
+  const bytes = await codestreamFor(input, s, tiles, plan.level, limits.maxCanvasBytes);
   checkCodeBlocks(codeBlocksToDecode(bytes, s, tiles), maxBlocks);
   let canvas: { data: Uint8Array<ArrayBuffer>; channels: number } | undefined;
   for (let y = 0; y < r.h; y += rows) {
@@ -234,7 +234,7 @@ function checkCodeBlocks(blocks: number, maxBlocks: number): void {
  * markers) and that is the cheaper read; else the whole object, through the disk cache when
  * there is one. Never more than 256 MB of codestream in memory.
  */
-async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[], reduce: number): Promise<Uint8Array> {
+async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[], reduce: number, maxDecodeBytes: number): Promise<Uint8Array> {
   const { source, identifier, object, signal } = input;
   const read = (offset: number, length: number) => source.read(identifier, { offset, length }, signal);
   const index = await tileIndex(input, s, read);
@@ -250,7 +250,12 @@ async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[
   }
   if (tooLarge) throw tooMuch();
   const file = await source.localFile?.(identifier, object, signal);
-  return file ? readFile(file) : source.read(identifier, undefined, signal);
+  if (file) return readFile(file);
+  // Held in memory from a remote store with no disk copy: IIIF_MAX_DECODE_BYTES bounds it, as for every format.
+  if (!source.local && object.size > maxDecodeBytes) {
+    throw httpError(400, 'over_limit', `the source object would be read whole (${object.size} bytes; limit IIIF_MAX_DECODE_BYTES ${maxDecodeBytes})`);
+  }
+  return source.read(identifier, undefined, signal);
 }
 
 /**

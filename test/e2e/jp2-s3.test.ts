@@ -51,7 +51,7 @@ afterAll(async () => {
   await s3?.close();
 });
 
-function countingApp(cacheDir?: string) {
+function countingApp(cacheDir?: string, maxDecodeBytes?: number) {
   const inner = s3Source({ bucket: BUCKET, client: s3rverClient(s3.endpoint), timeoutMs: 5000 });
   const counts = { bytes: 0, reads: 0, whole: 0 };
   const source: ImageSource = {
@@ -68,7 +68,7 @@ function countingApp(cacheDir?: string) {
     },
   };
   const cached = cacheDir ? withDiskCache(source, { dir: cacheDir, maxBytes: 64 * 1024 * 1024 }) : source;
-  const app = createApp({ config: loadConfig({ IIIF_S3_BUCKET: BUCKET }), source: cached, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e8 }) });
+  const app = createApp({ config: loadConfig({ IIIF_S3_BUCKET: BUCKET }), source: cached, renderer: sharpRenderer({ jpegQuality: 90, maxInputPixels: 1e8, ...(maxDecodeBytes ? { maxDecodeBytes } : {}) }) });
   return { counts, get: (path: string) => app.request(`http://iiif.test${path}`) };
 }
 
@@ -138,6 +138,16 @@ describe('JP2 on S3: reads counted', () => {
     expect(counts.whole).toBe(1);
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
+  });
+
+  it('without TLM and without a disk cache, an object over IIIF_MAX_DECODE_BYTES is refused before it is read whole', async () => {
+    const { counts, get } = countingApp(undefined, untiled.length - 1);
+    const res = await get('/iiif/3/untiled.jp2/0,0,256,256/128,/0/default.png');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(`the source object would be read whole (${untiled.length} bytes; limit IIIF_MAX_DECODE_BYTES ${untiled.length - 1})`);
+    expect(counts.whole).toBe(0);
+    const { get: getAtLimit } = countingApp(undefined, untiled.length);
+    expect((await getAtLimit('/iiif/3/untiled.jp2/0,0,256,256/128,/0/default.png')).status).toBe(200);
   });
 
   it('a JP2 with width/height object metadata still renders from its header (levels, TLM)', async () => {
