@@ -51,11 +51,11 @@ export function createHandlers(env: Env) {
       // What the streaming mode refuses as unreadable, so is this: hono's adapter would answer plain text.
       if (unreadable(v2)) return refuse(event, 400, 'bad_request', 'the request could not be read');
       const answer = await directAnswer(direct, v2);
-      if (answer) return guardBufferedPayload(bufferedResult(answer), config);
+      if (answer) return guardBufferedPayload(bufferedResult(answer), config, log);
       // hono's adapter takes the host from domainName alone: without it, from the Host header, as the streaming mode.
       const host = v2.requestContext.domainName ?? v2.headers?.host;
       const named = v2.requestContext.domainName || !host ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: host } };
-      return guardBufferedPayload(await buffered(named, context), config);
+      return guardBufferedPayload(await buffered(named, context), config, log);
     },
     // Once the response has ended, the invocation loads sharp ahead of the first render: the client
     // has its answer, so neither the first info.json nor a stored tile waits for it. Loading it at

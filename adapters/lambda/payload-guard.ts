@@ -6,16 +6,23 @@ export const BUFFERED_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 /** Headers and the envelope stay far below this, so smaller bodies need no exact count. */
 const ENVELOPE_ALLOWANCE = 64 * 1024;
 
-const KEEP_HEADERS = /^(access-control-|vary$|server-timing$)/;
+const KEEP_HEADERS = /^(access-control-|vary$|server-timing$|x-content-type-options$|cross-origin-resource-policy$|strict-transport-security$|referrer-policy$|x-frame-options$)/;
 
 /**
  * A buffered response that Lambda would refuse (the client would see a bare
  * platform 502) becomes our own JSON error: 400 over_limit, like any other
  * request the deployment cannot honour at that size. Streaming has no such cap.
  */
-export function guardBufferedPayload<R extends APIGatewayProxyResult>(result: R, config: Config): R | APIGatewayProxyResult {
+export function guardBufferedPayload<R extends APIGatewayProxyResult>(
+  result: R,
+  config: Config,
+  /** Told what was replaced: the request's log line, written before, has the replaced status. */
+  replaced: (line: string) => void,
+): R | APIGatewayProxyResult {
   if (result.body.length + ENVELOPE_ALLOWANCE <= BUFFERED_PAYLOAD_LIMIT) return result;
-  if (Buffer.byteLength(JSON.stringify(result)) <= BUFFERED_PAYLOAD_LIMIT) return result;
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size <= BUFFERED_PAYLOAD_LIMIT) return result;
+  replaced(`a ${result.statusCode} answer of ${size} bytes (over Lambda's 6 MB buffered limit) was sent as 400 over_limit`);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (KEEP_HEADERS.test(name.toLowerCase())) headers[name] = Array.isArray(value) ? value.join(', ') : value;

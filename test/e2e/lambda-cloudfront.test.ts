@@ -156,6 +156,9 @@ describe('6 MB buffered payload guard', () => {
     expect(result.isBase64Encoded).toBe(false);
     expect(JSON.parse(result.body)).toMatchObject({ status: 400, error: 'over_limit' });
     expect(result.headers).toMatchObject({ 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=60' });
+    // As every answer: no sniffing, embeddable across origins.
+    const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    expect(headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'cross-origin-resource-policy': 'cross-origin' });
     expect(result.cookies ?? []).toEqual([]);
   });
 
