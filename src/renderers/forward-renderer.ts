@@ -34,7 +34,7 @@ const ANSWER_ETAG = 'X-IIIF-Answer-ETag';
  */
 export function forwardRenderer(options: ForwardRendererOptions): Renderer {
   const { origin, cache, log = () => {} } = options;
-  // Bytes of origin answers held at once in this isolate, whatever the number of renders in flight.
+  // Bytes of origin answers held at once in this isolate (read, until stored in the cache), whatever the renders in flight.
   const held = { bytes: 0, max: HELD_ANSWERS * options.maxBytes };
   const cached = async (key: string, etag: string) => {
     const hit = await cache?.match(key).catch((e: unknown) => log('render cache read failed', e));
@@ -46,17 +46,21 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
       const started = performance.now();
       const hit = await cached(key, input.etag);
       if (hit) return { body: new Uint8Array(await hit.arrayBuffer()), readMs: performance.now() - started };
-      const body = await fetchRender(key, input, plan, options, held);
-      const stored = new Response(body, {
-        headers: {
-          'Content-Type': FORMAT_MEDIA_TYPES[plan.format],
-          'Cache-Control': options.cacheControl,
-          [ANSWER_ETAG]: input.etag,
-        },
-      });
-      // A fresh Response carries no origin headers (Set-Cookie above all); a failed put only costs a later miss.
-      await cache?.put(key, stored).catch((e: unknown) => log('render cache write failed', e));
-      return { body, readMs: 0 };
+      const { body, reserved } = await fetchRender(key, input, plan, options, held);
+      try {
+        const stored = new Response(body, {
+          headers: {
+            'Content-Type': FORMAT_MEDIA_TYPES[plan.format],
+            'Cache-Control': options.cacheControl,
+            [ANSWER_ETAG]: input.etag,
+          },
+        });
+        // A fresh Response carries no origin headers (Set-Cookie above all); a failed put only costs a later miss.
+        await cache?.put(key, stored).catch((e: unknown) => log('render cache write failed', e));
+        return { body, readMs: 0 };
+      } finally {
+        held.bytes -= reserved;
+      }
     },
     // HEAD and conditional requests answer what a GET would: the origin's own header check (a HEAD).
     async check(input, plan) {
@@ -114,21 +118,27 @@ async function askOrigin<T>(
   }
 }
 
-function fetchRender(url: string, input: RenderInput, plan: RenderPlan, options: ForwardRendererOptions, held: Held): Promise<Uint8Array<ArrayBuffer>> {
+function fetchRender(url: string, input: RenderInput, plan: RenderPlan, options: ForwardRendererOptions, held: Held): Promise<Capped> {
   return askOrigin(url, 'GET', input, plan, options.timeoutMs, (res, signal) => readCapped(res, options.maxBytes, signal, held));
 }
 
 const tooLarge = (maxBytes: number) =>
   httpError(502, 'upstream_error', `the rendered image is larger than IIIF_FORWARD_MAX_BYTES (${maxBytes} bytes); ask for a smaller size`);
 
+interface Capped {
+  body: Uint8Array<ArrayBuffer>;
+  /** Bytes counted in `held`, which the caller gives back once it has stored the answer. */
+  reserved: number;
+}
+
 /**
  * The answer's bytes, refused past `maxBytes` (by its Content-Length, or as it streams) or when the
  * isolate already holds its share of answers; the deadline holds while the body streams.
  */
-async function readCapped(res: Response, maxBytes: number, signal: AbortSignal, held: Held): Promise<Uint8Array<ArrayBuffer>> {
+async function readCapped(res: Response, maxBytes: number, signal: AbortSignal, held: Held): Promise<Capped> {
   const declared = Number(res.headers.get('Content-Length'));
   const reader = res.body?.getReader();
-  if (!reader) return new Uint8Array(0);
+  if (!reader) return { body: new Uint8Array(0), reserved: 0 };
   let got = 0;
   let reserved = 0;
   const stopped = new Promise<never>((_, fail) => {
@@ -160,12 +170,11 @@ async function readCapped(res: Response, maxBytes: number, signal: AbortSignal, 
       body.set(chunk, at);
       at += chunk.byteLength;
     }
-    return body;
+    return { body, reserved };
   } catch (e) {
+    held.bytes -= reserved;
     await reader.cancel().catch(() => {});
     throw e;
-  } finally {
-    held.bytes -= reserved;
   }
 }
 

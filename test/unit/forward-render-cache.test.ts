@@ -43,3 +43,30 @@ describe('forwarded renders in the Cache API', () => {
     expect([...changed.body]).toEqual([2]);
   });
 });
+
+describe('forwarded renders held at once', () => {
+  it('are bounded to four times IIIF_FORWARD_MAX_BYTES in all: past that, 503 busy; the bytes are given back after', async () => {
+    // Each answer sends 60,000 bytes, then ends 300 ms later: five at once hold 300,000 bytes.
+    const slow = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'image/jpeg' });
+      res.write(new Uint8Array(60_000));
+      setTimeout(() => res.end(), 300);
+    });
+    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+    try {
+      const base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const render = forwardRenderer({ origin: base, timeoutMs: 5000, maxBytes: 65_536, cacheControl: 'no-store' });
+      const input = (i: number) => ({ canonicalPath: `/iiif/3/a.jpg/full/${i},/0/default.jpg`, etag: '"a"' }) as unknown as RenderInput;
+      const plan = { format: 'jpg' } as RenderPlan;
+      const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => render.render(input(i), plan)));
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as { status: number; code: string });
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(4);
+      expect(refused).toEqual([expect.objectContaining({ status: 503, code: 'busy' })]);
+      // Given back: five more in turn all succeed.
+      for (const i of [6, 7, 8, 9, 10]) expect((await render.render(input(i), plan)).body.byteLength).toBe(60_000);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((ok) => slow.close(() => ok()));
+    }
+  });
+});
