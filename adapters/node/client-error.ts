@@ -6,13 +6,15 @@ import { corsHeaders } from '../../src/http/cors.ts';
 import { errorAnswer } from '../../src/http/errors.ts';
 import { securityHeaderList } from '../../src/http/security-headers.ts';
 import { utf8Length } from '../../src/log/request-log.ts';
+import type { RequestRecord } from '../../src/metrics.ts';
 
 /**
  * What Node refuses before a request exists (headers too slow, too large, unparsable) is answered
  * as every other error, one line of JSON with the CORS and security headers, not Node's bare
- * status line, which a viewer's fetch cannot even read across origins.
+ * status line, which a viewer's fetch cannot even read across origins; and logged and counted as
+ * every request is, so that a header flood shows in the metrics (its method and path are unknown).
  */
-export function answerClientErrors(server: Server, config: Config): void {
+export function answerClientErrors(server: Server, config: Config, record: (r: RequestRecord) => void): void {
   const cors = corsHeaders(config)(undefined);
   const security = securityHeaderList(config.IIIF_SECURITY_HEADERS);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -28,5 +30,6 @@ export function answerClientErrors(server: Server, config: Config): void {
     const { headers, body } = errorAnswer(e, config);
     const lines = [...security, ...cors, ...headers, ['Content-Length', String(utf8Length(body))], ['Connection', 'close']];
     socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\n${lines.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+    record({ method: '-', path: '-', route: 'other', status: e.status, servedBy: e.code, bytes: utf8Length(body), durationMs: 0 });
   });
 }

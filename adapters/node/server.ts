@@ -94,7 +94,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     withDirectAnswers(direct, hono.listener),
   );
   if (config.IIIF_MAX_CONNECTIONS > 0) server.maxConnections = config.IIIF_MAX_CONNECTIONS;
-  answerClientErrors(server, config);
+  answerClientErrors(server, config, (record) => logRequest(log.logger, prom?.metrics ?? noMetrics, record));
   // Sockets with no progress either way for this long are closed: a client that stops reading
   // would otherwise hold its whole answer in memory for as long as it keeps the connection.
   server.setTimeout(config.IIIF_IDLE_TIMEOUT_MS ?? Math.max(60_000, config.IIIF_REQUEST_TIMEOUT_MS + 10_000));

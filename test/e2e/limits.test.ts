@@ -152,6 +152,20 @@ describe('connections (Node)', () => {
     return { socket, closed, received: () => received };
   };
 
+  it('counts what Node refuses before a request exists (431 here) in the request metrics', async () => {
+    const server = await startServer({ PORT: '0', HOST: '127.0.0.1', IIIF_METRICS_PORT: '0' });
+    try {
+      const big = await open(server.url);
+      big.socket.write(`GET /iiif/3/colour-grid.png/info.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
+      await big.closed;
+      expect(big.received()).toMatch(/^HTTP\/1\.1 431/);
+      const text = await (await fetch(server.metricsUrl ?? '')).text();
+      expect(text).toMatch(/^iiif_requests_total\{[^}]*status="431"[^}]*\} 1$/m);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('cuts a client that trickles its headers after IIIF_HEADERS_TIMEOUT_MS, with 408', async () => {
     const server = await startServer({ PORT: '0', HOST: '127.0.0.1', IIIF_HEADERS_TIMEOUT_MS: '500' });
     try {
