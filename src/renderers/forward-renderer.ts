@@ -105,7 +105,7 @@ async function askOrigin<T>(
   const mediaType = FORMAT_MEDIA_TYPES[plan.format];
   try {
     const res = await fetch(url, { method, headers: { Accept: mediaType }, redirect: 'manual', signal });
-    if (res.status !== 200) throw await originStatusError(res, method);
+    if (res.status !== 200) throw await originStatusError(res, method, signal);
     if (res.headers.get('Content-Type')?.split(';')[0]?.trim() !== mediaType) {
       await res.body?.cancel();
       throw httpError(502, 'upstream_error', 'the render origin answered with the wrong media type');
@@ -182,9 +182,9 @@ async function readCapped(res: Response, maxBytes: number, signal: AbortSignal, 
  * The request was validated here, so most origin refusals are an origin fault (502); a refusal of
  * the request or the source (400, 422) is the one a Node server gives, passed on with its reason.
  */
-async function originStatusError(res: Response, method: 'GET' | 'HEAD') {
+async function originStatusError(res: Response, method: 'GET' | 'HEAD', signal: AbortSignal) {
   const { status } = res;
-  const refusal = PASSED_ON.has(status) && method === 'GET' ? await refusalOf(res) : undefined;
+  const refusal = PASSED_ON.has(status) && method === 'GET' ? await refusalOf(res, signal) : undefined;
   if (!refusal) await res.body?.cancel().catch(() => {});
   if (PASSED_ON.has(status)) {
     const fallback = status === 422 ? 'unsupported_source' : 'bad_request';
@@ -199,25 +199,13 @@ async function originStatusError(res: Response, method: 'GET' | 'HEAD') {
 }
 
 /** The origin's one-line JSON reason, when it is one of ours and short (at most MAX_REFUSAL_BYTES read). */
-async function refusalOf(res: Response): Promise<{ code: ErrorCode; message: string } | undefined> {
-  const reader = res.body?.getReader();
-  if (!reader) return undefined;
-  const bytes = new Uint8Array(MAX_REFUSAL_BYTES);
-  let got = 0;
+async function refusalOf(res: Response, signal: AbortSignal): Promise<{ code: ErrorCode; message: string } | undefined> {
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (got + value.byteLength > MAX_REFUSAL_BYTES) return undefined;
-      bytes.set(value, got);
-      got += value.byteLength;
-    }
-    const json = JSON.parse(new TextDecoder().decode(bytes.subarray(0, got))) as { error?: unknown; message?: unknown };
+    const { body } = await readCapped(res, MAX_REFUSAL_BYTES, signal, { bytes: 0, max: Infinity });
+    const json = JSON.parse(new TextDecoder().decode(body)) as { error?: unknown; message?: unknown };
     const code = PASSED_CODES.has(json.error as ErrorCode) ? (json.error as ErrorCode) : undefined;
     return code && typeof json.message === 'string' ? { code, message: json.message } : undefined;
   } catch {
     return undefined;
-  } finally {
-    await reader.cancel().catch(() => {});
   }
 }
