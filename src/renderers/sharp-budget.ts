@@ -75,6 +75,10 @@ export function tiledDecodeBytes(level: TileShape, region: { x: number; w: numbe
   return level.tileWidth * level.tileHeight * level.samplesPerPixel * bytesPerSample * columns;
 }
 
+/** A remote object that would be held whole in memory (no disk copy), over IIIF_MAX_DECODE_BYTES. */
+export const wholeReadRefusal = (size: number, maxDecodeBytes: number) =>
+  httpError(400, 'over_limit', `the source object would be read whole (${size} bytes; limit IIIF_MAX_DECODE_BYTES ${maxDecodeBytes})`);
+
 export function assertDecodeBytes(bytes: number, budget: DecodeBudget): void {
   if (bytes > budget.maxDecodeBytes) {
     throw httpError(

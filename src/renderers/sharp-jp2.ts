@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Sharp } from 'sharp';
 import { httpError } from '../errors.ts';
+import { wholeReadRefusal } from './sharp-budget.ts';
 import type { Rect, RenderPlan } from '../iiif/types.ts';
 import { type Jp2Area, type Jp2Codec, Jp2CodecError, type Jp2DecodeOptions, loadJp2Codec } from '../jp2/codec.ts';
 import { Jp2Error, type Jp2Structure, type TilePart, decodedChannels } from '../jp2/index.ts';
@@ -252,9 +253,7 @@ async function codestreamFor(input: RenderInput, s: Jp2Structure, tiles: number[
   const file = await source.localFile?.(identifier, object, signal);
   if (file) return readFile(file);
   // Held in memory from a remote store with no disk copy: IIIF_MAX_DECODE_BYTES bounds it, as for every format.
-  if (!source.local && object.size > maxDecodeBytes) {
-    throw httpError(400, 'over_limit', `the source object would be read whole (${object.size} bytes; limit IIIF_MAX_DECODE_BYTES ${maxDecodeBytes})`);
-  }
+  if (!source.local && object.size > maxDecodeBytes) throw wholeReadRefusal(object.size, maxDecodeBytes);
   return source.read(identifier, undefined, signal);
 }
 

@@ -7,7 +7,7 @@ import type { Dimensions, Format, Rect, RenderPlan } from '../iiif/types.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { type TiffLevel, canSubsetTiles } from '../tiff/index.ts';
 import { type RenderInput, type Renderer, stopIfGone } from './renderer.ts';
-import { type DecodeBudget, type StripShape, assertDecodeBytes, checkWholeDecode, tiledDecodeBytes } from './sharp-budget.ts';
+import { type DecodeBudget, type StripShape, assertDecodeBytes, checkWholeDecode, tiledDecodeBytes, wholeReadRefusal } from './sharp-budget.ts';
 import { extraBandsBytes, withoutExtraBands } from './sharp-bands.ts';
 import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
@@ -195,11 +195,7 @@ async function open(...[sharp, input, plan, maxInputPixels, budget, checkOnly = 
   const file = checkOnly && !input.source.local ? undefined : await input.source.localFile?.(input.identifier, input.object, input.signal);
   // Without a local copy the whole object is held in memory: never more than a decode may use.
   if (file === undefined && input.object.size > budget.maxDecodeBytes && !(checkOnly && input.source.localFile)) {
-    throw httpError(
-      400,
-      'over_limit',
-      `the source object would be read whole (${input.object.size} bytes; limit IIIF_MAX_DECODE_BYTES ${budget.maxDecodeBytes})`,
-    );
+    throw wholeReadRefusal(input.object.size, budget.maxDecodeBytes);
   }
   if (checkOnly && file === undefined) return undefined;
   const data = file ?? (await input.source.read(input.identifier, undefined, input.signal));
