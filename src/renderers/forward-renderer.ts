@@ -46,8 +46,14 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
       const started = performance.now();
       const hit = await cached(key, input.etag);
       if (hit) return { body: new Uint8Array(await hit.arrayBuffer()), readMs: performance.now() - started };
-      const { body, reserved } = await fetchRender(key, input, plan, options, held);
+      const { body, reserved, etag } = await fetchRender(key, input, plan, options, held);
       try {
+        if (etag !== input.etag) {
+          // An origin behind on a replaced image (or reading other objects): its pixels are not
+          // the version this ETag names, so they are neither kept nor sent as that version.
+          log(`the render origin answered ${input.canonicalPath} with ETag ${etag ?? '(none)'}, not ${input.etag}: sent uncacheable, not kept`);
+          return { body, readMs: 0, otherVersion: true };
+        }
         const stored = new Response(body, {
           headers: {
             'Content-Type': FORMAT_MEDIA_TYPES[plan.format],
@@ -118,8 +124,16 @@ async function askOrigin<T>(
   }
 }
 
-function fetchRender(url: string, input: RenderInput, plan: RenderPlan, options: ForwardRendererOptions, held: Held): Promise<Capped> {
-  return askOrigin(url, 'GET', input, plan, options.timeoutMs, (res, signal) => readCapped(res, options.maxBytes, signal, held));
+function fetchRender(url: string, input: RenderInput, plan: RenderPlan, options: ForwardRendererOptions, held: Held): Promise<Fetched> {
+  return askOrigin(url, 'GET', input, plan, options.timeoutMs, async (res, signal) => ({
+    ...(await readCapped(res, options.maxBytes, signal, held)),
+    etag: res.headers.get('ETag') ?? undefined,
+  }));
+}
+
+interface Fetched extends Capped {
+  /** The origin's ETag for its answer: equal to ours only when it rendered the same source version with the same settings. */
+  etag: string | undefined;
 }
 
 const tooLarge = (maxBytes: number) =>

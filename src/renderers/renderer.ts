@@ -26,6 +26,11 @@ export interface RenderOutput {
   via?: 'tiles';
   /** Milliseconds spent waiting for a render slot, which are not render time. */
   queueMs?: number;
+  /**
+   * The pixels may be of another version of the source than the request's ETag names (a render
+   * origin behind on a replaced image): sent with no-store and without validators, never kept.
+   */
+  otherVersion?: true;
 }
 
 /** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */

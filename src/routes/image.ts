@@ -81,8 +81,14 @@ export async function imageResponse(
   const started = performance.now();
   const { renderer } = app;
   const { output, joined } = await app.sharedRenders.run(cacheKey, c.req.raw.signal, (signal) => renderer.render({ ...input, signal }, renderPlan));
-  const { body, readMs, via, queueMs = 0 } = output;
+  const { body, readMs, via, queueMs = 0, otherVersion } = output;
   setMetric(c, 'path', via ?? 'render');
+  if (otherVersion) {
+    // Not the version the ETag names: no client or CDN may keep it, or revalidate it as that version.
+    c.header('Cache-Control', 'no-store');
+    c.header('ETag', undefined);
+    c.header('Last-Modified', undefined);
+  }
   if (joined) {
     // Another request's render answered this one too: its time is that request's.
     setMetric(c, 'shared', performance.now() - started, 'waiting for the same render');
@@ -96,7 +102,7 @@ export async function imageResponse(
   setMetric(c, 'render', renderMs, 'render');
   addSourceMs(c, readMs);
   c.set('renderMs', renderMs);
-  app.responses?.set(cacheKey, { body, via: via ?? 'render' });
+  if (!otherVersion) app.responses?.set(cacheKey, { body, via: via ?? 'render' });
   return c.body(body, 200);
 }
 

@@ -7,13 +7,16 @@ import { startWorker, type RunningWorker } from '../helpers/workerd.ts';
 let fixtures: Record<string, Uint8Array>;
 let origin: RenderOrigin;
 let worker: RunningWorker;
+/** What replaces `replaced.jpg` and `lagging.jpg` (both start as grid.jpg). */
+let replacement: Uint8Array;
 
 const bytes = async (res: Response) => new Uint8Array(await res.arrayBuffer());
 const countOf = (path: string) => origin.requests.filter((p) => p === path).length;
 
 beforeAll(async () => {
   fixtures = await makeFixtures();
-  const objects = { ...fixtures, 'replaced.jpg': fixtures['grid.jpg'] ?? new Uint8Array() };
+  replacement = fixtures['grid.png'] ?? new Uint8Array();
+  const objects = { ...fixtures, 'replaced.jpg': fixtures['grid.jpg'] ?? new Uint8Array(), 'lagging.jpg': fixtures['grid.jpg'] ?? new Uint8Array() };
   origin = await startRenderOrigin(objects);
   worker = await startWorker(
     { IIIF_PUBLIC_BASE_URL: 'https://iiif.example.org', IIIF_RENDER_ORIGIN: origin.url, IIIF_RENDER_TIMEOUT_MS: '500' },
@@ -78,12 +81,46 @@ describe('forwarding renderer: canonical URLs and the Cache API', () => {
 
   it('renders again when the R2 object is replaced, though the canonical URL is the same', async () => {
     const path = '/iiif/3/replaced.jpg/full/max/0/default.jpg';
-    expect((await worker.fetch(path)).status).toBe(200);
+    const before = await worker.fetch(path);
+    expect(before.status).toBe(200);
+    const old = await bytes(before);
     expect((await worker.fetch(path)).status).toBe(200);
     expect(countOf(path)).toBe(1);
-    await worker.put('replaced.jpg', fixtures['grid.png'] ?? new Uint8Array());
+    await Promise.all([worker.put('replaced.jpg', replacement), origin.put('replaced.jpg', replacement)]);
+    const after = await worker.fetch(path);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+    expect(await bytes(after)).not.toEqual(old);
+    expect(countOf(path)).toBe(2);
+    // The new render is kept: the next request does not reach the origin.
     expect((await worker.fetch(path)).status).toBe(200);
     expect(countOf(path)).toBe(2);
+  });
+
+  it('neither keeps nor labels as the new version a render from an origin still on the replaced image', async () => {
+    const path = '/iiif/3/lagging.jpg/full/max/0/default.jpg';
+    const first = await worker.fetch(path);
+    const old = await bytes(first);
+    expect(first.headers.get('etag')).toMatch(/^"/);
+    // Replaced in R2, but the origin still reads the old object.
+    await worker.put('lagging.jpg', replacement);
+    for (const attempt of [2, 3]) {
+      const res = await worker.fetch(path);
+      expect(res.status).toBe(200);
+      expect(await bytes(res)).toEqual(old);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('etag')).toBeNull();
+      expect(res.headers.get('last-modified')).toBeNull();
+      expect(countOf(path)).toBe(attempt);
+    }
+    // Once the origin has it, the new render is labelled and kept.
+    await origin.put('lagging.jpg', replacement);
+    const caughtUp = await worker.fetch(path);
+    expect(caughtUp.headers.get('etag')).toMatch(/^"/);
+    expect(caughtUp.headers.get('etag')).not.toBe(first.headers.get('etag'));
+    expect(await bytes(caughtUp)).not.toEqual(old);
+    expect((await worker.fetch(path)).status).toBe(200);
+    expect(countOf(path)).toBe(4);
   });
 });
 

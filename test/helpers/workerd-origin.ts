@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { startServer } from '../../adapters/node/server.ts';
+import { putObject, s3rverClient, startS3rver, uploadAll, useS3rverCredentials } from './s3rver.ts';
+
+const BUCKET = 'images';
 
 /**
  * How the wrapper in front of the Node adapter answers, to exercise the Worker's error mapping:
@@ -25,24 +25,42 @@ export interface RenderOrigin {
   /** Paths (still percent-encoded) the origin received, in order. */
   requests: string[];
   mode: OriginMode;
+  /** Writes an object into the origin's store (only there: the Worker's R2 bucket is another store). */
+  put(key: string, bytes: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * The Node adapter (sharp) serving `objects` from a temporary folder, behind a
- * wrapper that records every path and adds a Set-Cookie, which must never be cached.
+ * The Node adapter (sharp) reading `objects` from an S3-protocol store (s3rver), as a real origin
+ * reads the Worker's R2 bucket through R2's S3 API: the same bytes have the same (MD5) ETag in
+ * both, so the answers' ETags agree. In front of it, a wrapper that records every path and adds
+ * a Set-Cookie, which must never be cached.
  */
 export async function startRenderOrigin(objects: Record<string, Uint8Array>): Promise<RenderOrigin> {
-  const root = await mkdtemp(join(tmpdir(), 'iiif-edge-origin-'));
-  for (const [name, bytes] of Object.entries(objects)) {
-    await mkdir(dirname(join(root, name)), { recursive: true });
-    await writeFile(join(root, name), bytes);
-  }
-  const node = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1' });
-  const origin: RenderOrigin = { url: '', direct: node.url, requests: [], mode: 'pass', close: async () => {} };
+  useS3rverCredentials();
+  const store = await startS3rver([BUCKET]);
+  const client = s3rverClient(store.endpoint);
+  await uploadAll(client, BUCKET, objects);
+  const node = await startServer({
+    IIIF_SOURCE: 's3',
+    IIIF_S3_BUCKET: BUCKET,
+    IIIF_S3_ENDPOINT: store.endpoint,
+    IIIF_S3_REGION: 'us-east-1',
+    IIIF_S3_FORCE_PATH_STYLE: 'true',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  const origin: RenderOrigin = {
+    url: '',
+    direct: node.url,
+    requests: [],
+    mode: 'pass',
+    put: (key, bytes) => putObject(client, BUCKET, key, bytes),
+    close: async () => {},
+  };
 
-  const send = (res: ServerResponse, status: number, type: string, body: Uint8Array | string) => {
-    res.writeHead(status, { 'content-type': type, 'set-cookie': 'session=origin; Path=/' }).end(body);
+  const send = (res: ServerResponse, status: number, type: string, body: Uint8Array | string, etag?: string | null) => {
+    res.writeHead(status, { 'content-type': type, 'set-cookie': 'session=origin; Path=/', ...(etag ? { etag } : {}) }).end(body);
   };
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
@@ -62,7 +80,7 @@ export async function startRenderOrigin(objects: Record<string, Uint8Array>): Pr
     }
     if (typeof mode === 'object') return send(res, mode.status, 'application/json', mode.body ?? '{}');
     fetch(`${node.url}${path}`, { headers: { accept: req.headers.accept ?? '*/*' } })
-      .then(async (r) => send(res, r.status, r.headers.get('content-type') ?? '', new Uint8Array(await r.arrayBuffer())))
+      .then(async (r) => send(res, r.status, r.headers.get('content-type') ?? '', new Uint8Array(await r.arrayBuffer()), r.headers.get('etag')))
       .catch(() => send(res, 500, 'text/plain', 'proxy failed'));
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -71,7 +89,8 @@ export async function startRenderOrigin(objects: Record<string, Uint8Array>): Pr
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
     await node.close();
-    await rm(root, { recursive: true, force: true });
+    client.destroy();
+    await store.close();
   };
   return origin;
 }

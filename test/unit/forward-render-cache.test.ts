@@ -8,10 +8,12 @@ import type { RenderInput } from '../../src/renderers/renderer.ts';
 let origin: Server;
 let url: string;
 let hits = 0;
+/** The ETag the origin gives its answers: ours when it renders the same source with the same settings. */
+let originEtag = '';
 beforeAll(async () => {
   origin = createServer((_req, res) => {
     hits++;
-    res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end(Buffer.from([hits]));
+    res.writeHead(200, { 'Content-Type': 'image/jpeg', ETag: originEtag }).end(Buffer.from([hits]));
   });
   await new Promise<void>((ok) => origin.listen(0, '127.0.0.1', ok));
   url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
@@ -34,13 +36,30 @@ describe('forwarded renders in the Cache API', () => {
       ({ identifier: 'a.jpg', object: { etag: 'source-1', size: 1 }, canonicalPath: '/iiif/3/a.jpg/full/max/0/default.jpg', version: 3, etag }) as unknown as RenderInput;
     const plan = { format: 'jpg' } as RenderPlan;
     hits = 0;
+    originEtag = '"settings-a"';
     const first = await render.render(input('"settings-a"'), plan);
     const again = await render.render(input('"settings-a"'), plan);
     expect(hits).toBe(1);
     expect([...again.body]).toEqual([...first.body]);
+    originEtag = '"settings-b"';
     const changed = await render.render(input('"settings-b"'), plan);
     expect(hits).toBe(2);
     expect([...changed.body]).toEqual([2]);
+  });
+
+  it('are neither kept nor marked as this version when the origin answers another ETag (its source not yet replaced)', async () => {
+    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() });
+    const input = { canonicalPath: '/iiif/3/b.jpg/full/max/0/default.jpg', etag: '"new-version"' } as unknown as RenderInput;
+    const plan = { format: 'jpg' } as RenderPlan;
+    hits = 0;
+    originEtag = '"old-version"';
+    expect((await render.render(input, plan)).otherVersion).toBe(true);
+    expect((await render.render(input, plan)).otherVersion).toBe(true);
+    expect(hits).toBe(2);
+    originEtag = '"new-version"';
+    expect((await render.render(input, plan)).otherVersion).toBeUndefined();
+    await render.render(input, plan);
+    expect(hits).toBe(3);
   });
 });
 
