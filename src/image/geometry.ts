@@ -25,6 +25,12 @@ export interface SourceGeometry extends ImageGeometry {
    * cache, so it shares the geometry's key (identifier and ETag) and eviction.
    */
   tileTables?: Map<number, Promise<TileTables | undefined>>;
+  /**
+   * Set by the geometry cache when the levels' whole tile tables would take more than its share
+   * for one entry: each tile's two entries are then read on their own (a crafted TIFF of millions
+   * of tiles must not cost megabytes of reads per tile).
+   */
+  tilesOneByOne?: true;
   /** ICC profiles once read (at most 64 KiB each), by file offset, kept like the tile tables. */
   iccProfiles?: Map<number, Promise<Uint8Array | undefined>>;
   /** JPEG 2000 headers: where the codestream and its tile-parts are, for the JP2 renderer. */

@@ -43,7 +43,7 @@ function perLevel<T>(cache: Map<number, Promise<T>>, level: number, load: () => 
  */
 export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLocator {
   return async (level, col, row) => {
-    const loaded = await perLevel((geometry.tileTables ??= new Map()), level.level, () => readTileTables(read, level));
+    const loaded = geometry.tilesOneByOne ? undefined : await perLevel((geometry.tileTables ??= new Map()), level.level, () => readTileTables(read, level));
     return loaded ? tileFromTables(loaded, level, col, row) : readTileLocation(read, level, col, row);
   };
 }

@@ -62,6 +62,37 @@ describe('11.6 geometry cache bounded in bytes', () => {
     expect(cache.calculatedSize).toBeLessThanOrEqual(BOUND);
   });
 
+  it('reads a tile\'s entries one by one, and keeps the geometry, when whole tables would take over a quarter of the cache', async () => {
+    // About 350 KB of tables against a 256 KiB cache: read whole, the entry was never kept, so
+    // every tile request probed the file again and read its level's tables (128 KB) again.
+    const fs = fsSource({ root });
+    let bytesRead = 0;
+    const source = { ...fs, read: async (...args: Parameters<typeof fs.read>) => {
+      const bytes = await fs.read(...args);
+      bytesRead += bytes.byteLength;
+      return bytes;
+    } };
+    const cache = createGeometryCache(256 * 1024);
+    const perRequest: number[] = [];
+    const found = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const before = bytesRead;
+      const { geometry } = await resolveImage(source, cache, 'p0.tif');
+      const locate = tileLocator((offset, length) => source.read('p0.tif', { offset, length }), geometry);
+      const level = geometry.tiffLevels?.[0];
+      if (!level) throw new Error('no level');
+      const { offset, length } = await locate(level, 5, 7);
+      expect(length).toBeGreaterThan(0);
+      found.add(`${offset} ${length}`);
+      perRequest.push(bytesRead - before);
+    }
+    expect(found.size).toBe(1);
+    // After the first (the probe), a request reads one window holding the tile's two entries
+    // (at most 64 KiB): not the probe again and the level's 128 KB of tables.
+    for (const bytes of perRequest.slice(1)) expect(bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(cache.calculatedSize).toBeLessThanOrEqual(256 * 1024);
+  });
+
   it('charges an entry at least the tables it can come to hold', async () => {
     const source = fsSource({ root });
     const cache = createGeometryCache(64 * 1024 * 1024);
