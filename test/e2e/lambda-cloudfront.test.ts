@@ -6,6 +6,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../adapters/lambda/lambda-app.ts';
 import { BUFFERED_PAYLOAD_LIMIT } from '../../adapters/lambda/payload-guard.ts';
+import { refusals } from '../../adapters/lambda/event-guard.ts';
+import { streamHandler } from '../../adapters/lambda/stream-handler.ts';
+import { loadConfig } from '../../src/config.ts';
+import { Hono } from 'hono';
 import type { Env } from '../../src/config.ts';
 import type { Fetcher } from '../cases/run-cases.ts';
 import { makeFixtures } from '../fixtures/images.ts';
@@ -145,6 +149,36 @@ describe.each(['buffered', 'streamed'] as const)('Lambda behind CloudFront (%s)'
       const text = await res.text();
       for (const secret of [BUCKET, 'secret-prefix', 'grid.png.tif', '127.0.0.1', String(s3.port)]) expect(text).not.toContain(secret);
     }
+  });
+});
+
+describe('streamed size guard', () => {
+  // An app answering `bytes` zero bytes: the guard sees our answers as they are, in memory.
+  const sized = (bytes: number) => {
+    const app = new Hono().get('*', (c) => c.body(new Uint8Array(bytes), 200, { 'content-type': 'image/png' }));
+    const lines: string[] = [];
+    const config = loadConfig({ IIIF_ROOT: '.' });
+    return { handler: streamHandler(app, undefined, (line) => lines.push(line), refusals(config)), lines };
+  };
+
+  it('answers 400 over_limit, not a 200 cut short, for more than Lambda streams before the function times out', async () => {
+    // 2 s left: 6 MB at full speed, then 2 MB/s for what is left after a 1 s margin.
+    const { handler, lines } = sized(8_500_000);
+    const res = await streamingFetcher(handler, 2000)('/iiif/3/big.png/full/max/0/default.png', { headers: { origin: 'https://viewer.example' } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ status: 400, error: 'over_limit' });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(lines.join('\n')).toMatch(/answer of 8500000 bytes .* sent as 400 over_limit/);
+  });
+
+  it('streams whole what fits the time left', async () => {
+    const { handler } = sized(7_000_000);
+    const res = await streamingFetcher(handler, 2000)('/iiif/3/big.png/full/max/0/default.png', {});
+    expect(res.status).toBe(200);
+    expect((await res.arrayBuffer()).byteLength).toBe(7_000_000);
+    const later = sized(8_500_000);
+    expect((await streamingFetcher(later.handler, 30_000)('/x', {})).status).toBe(200);
   });
 });
 

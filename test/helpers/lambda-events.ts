@@ -110,14 +110,14 @@ interface StreamedResult {
   body: Readable;
 }
 
-/** (path, init) → event → lambda-local's response-streaming runtime → Response. */
-export function streamingFetcher(streamHandler: StreamHandler): Fetcher {
+/** (path, init) → event → lambda-local's response-streaming runtime (a function timeout of `timeoutMs`) → Response. */
+export function streamingFetcher(streamHandler: StreamHandler, timeoutMs = 30_000): Fetcher {
   return async (path, init) => {
     const result = (await lambdaLocal.execute({
       event: functionUrlEvent(path, init),
       lambdaFunc: { streamHandler },
       lambdaHandler: 'streamHandler',
-      timeoutMs: 30_000,
+      timeoutMs,
       verboseLevel: 0,
     })) as StreamedResult;
     const chunks: Buffer[] = [];
