@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
-import { CLOUDFRONT_WEB_ACL, corsOf, DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
+import { checkAppSettings, CLOUDFRONT_WEB_ACL, corsOf, DEFAULTS, type IiifEdgeProps, lambdaEnvironment, publicBaseUrlOf } from './props.ts';
 import { viewerRequestSource } from './viewer-request.ts';
 
 /** What the function answers when throttled or past its deadline; CloudFront keeps these only briefly. */
@@ -76,6 +76,8 @@ export class IiifEdge extends Construct {
     // ListBucket lets S3 answer 404 (not 403) for a missing image; it exposes key names, not content.
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn] }));
 
+    const environment = lambdaEnvironment(props);
+    checkAppSettings(environment);
     const reserved = props.reservedConcurrency ?? DEFAULTS.reservedConcurrency;
     this.function = new lambda.Function(this, 'Function', {
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -89,7 +91,7 @@ export class IiifEdge extends Construct {
       reservedConcurrentExecutions: reserved === 0 ? undefined : reserved,
       role,
       logGroup: this.logGroup,
-      environment: lambdaEnvironment(props),
+      environment,
       description: 'iiif-edge IIIF Image API server',
     });
     this.functionUrl = this.function.addFunctionUrl({

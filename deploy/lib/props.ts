@@ -3,6 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Token, Tokenization } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { PriceClass } from 'aws-cdk-lib/aws-cloudfront';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 export type LambdaArchitecture = 'arm64' | 'x86_64';
 export type InvokeModeName = 'RESPONSE_STREAM' | 'BUFFERED';
@@ -128,6 +129,9 @@ export function corsOf(props: Pick<IiifEdgeProps, 'cors'>): Required<IiifEdgeCor
 
 /** The explicit public base URL, or undefined when it must come from the distribution itself. */
 export function publicBaseUrlOf(props: Pick<IiifEdgeProps, 'forceHost' | 'domainNames'>): string | undefined {
+  if (!props.forceHost && props.domainNames?.[0]?.startsWith('*')) {
+    throw new Error(`IiifEdge: a wildcard domain (${props.domainNames[0]}) cannot be the images' public base URL: list a host name first, or set forceHost`);
+  }
   if (props.forceHost) {
     return props.forceHost.includes('://') ? props.forceHost.replace(/\/+$/, '') : `https://${props.forceHost}`;
   }
@@ -170,6 +174,21 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
     if (value !== undefined) env[name] = typeof value === 'number' ? Tokenization.stringifyNumber(value) : String(value);
   }
   return env;
+}
+
+/**
+ * The app refuses to start on settings it cannot use, and every request then fails: refuse them
+ * when the stack is synthesised instead. Values that are template parameters (tokens) are left to
+ * their AllowedPattern.
+ */
+export function checkAppSettings(env: Record<string, string>): void {
+  const concrete = Object.fromEntries(Object.entries(env).filter(([, value]) => !Token.isUnresolved(value)));
+  try {
+    loadConfig({ IIIF_S3_BUCKET: 'placeholder', ...concrete });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new Error(`IiifEdge: the function would not start: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Stack app setting → the app's environment variable. */

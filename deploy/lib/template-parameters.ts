@@ -29,7 +29,7 @@ export const PARAMETERS = {
     allowedPattern: '^([a-z]{2}(-[a-z]+)+-[0-9])?$', constraintDescription: 'an AWS region such as eu-west-1, or empty',
   }),
   ResolverTemplate: text('serverless-iiif ResolverTemplate: every %s is replaced by the identifier to give the S3 key', {
-    default: DEFAULTS.resolverTemplate, minLength: 1,
+    default: DEFAULTS.resolverTemplate, allowedPattern: '^.*%s.*$', constraintDescription: 'a key template containing %s, such as %s.tif',
   }),
   ForceHost: text('serverless-iiif ForceHost: public host[:port] for info.json ids (https is assumed). Empty: DomainName, else the CloudFront domain', {
     allowedPattern: '^([A-Za-z0-9.-]+(:[0-9]+)?)?$', constraintDescription: 'a host name, optionally with :port, without scheme',
@@ -59,8 +59,16 @@ export const PARAMETERS = {
   }),
   LogRetentionDays: number('CloudWatch Logs retention in days', { default: DEFAULTS.logRetention, allowedValues: retentionValues }),
   PriceClass: text('CloudFront price class', { default: DEFAULTS.priceClass, allowedValues: ['PriceClass_100', 'PriceClass_200', 'PriceClass_All'] }),
-  CorsAllowOrigin: text('Access-Control-Allow-Origin: *, one origin, or REFLECT_ORIGIN', { default: DEFAULTS.cors.allowOrigin, minLength: 1 }),
-  CorsAllowHeaders: text('Access-Control-Allow-Headers', { default: DEFAULTS.cors.allowHeaders }),
+  CorsAllowOrigin: text('Access-Control-Allow-Origin: *, REFLECT_ORIGIN, or a comma list of origins such as https://viewer.example.org', {
+    default: DEFAULTS.cors.allowOrigin,
+    allowedPattern: '^(\\*|REFLECT_ORIGIN|https?://[^\\s,/]+( *, *https?://[^\\s,/]+)*)$',
+    constraintDescription: '*, REFLECT_ORIGIN, or origins with their scheme (https://viewer.example.org), comma separated',
+  }),
+  CorsAllowHeaders: text('Access-Control-Allow-Headers', {
+    default: DEFAULTS.cors.allowHeaders,
+    allowedPattern: "^(\\*|[!#$%&'*+.^_`|~0-9A-Za-z-]+( *, *[!#$%&'*+.^_`|~0-9A-Za-z-]+)*)$",
+    constraintDescription: '* or a comma list of header names',
+  }),
   CorsAllowCredentials: text('Access-Control-Allow-Credentials', { default: String(DEFAULTS.cors.allowCredentials), allowedValues: ['true', 'false'] }),
   CorsExposeHeaders: text('Access-Control-Expose-Headers', { default: DEFAULTS.cors.exposeHeaders }),
   CorsMaxAge: number('Access-Control-Max-Age in seconds', { default: DEFAULTS.cors.maxAge, minValue: 0 }),

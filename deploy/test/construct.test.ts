@@ -188,6 +188,16 @@ describe('IiifEdge construct, props change the template', () => {
     expect(() => synthEdge({ cors: { allowCredentials: true } })).toThrow(/allowCredentials/);
   });
 
+  it('refuses at synth the settings the function would refuse at start (every request would fail)', () => {
+    expect(() => synthEdge({ resolverTemplate: 'masters/p001.tif' })).toThrow(/would not start.*IIIF_S3_KEY_TEMPLATE.*%s/);
+    expect(() => synthEdge({ cors: { allowOrigin: 'viewer.example.org' } })).toThrow(/would not start.*IIIF_CORS_ALLOW_ORIGIN/);
+    expect(() => synthEdge({ app: { rights: 'CC-BY-4.0' } })).toThrow(/would not start.*IIIF_RIGHTS/);
+    expect(() => synthEdge({ forceHost: 'images.example.org?x=1' })).toThrow(/would not start.*IIIF_PUBLIC_BASE_URL/);
+    expect(() => synthEdge({ domainNames: ['*.example.org'], certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc' })).toThrow(/wildcard/);
+    // A wildcard after a host name is fine: the first name is the public base.
+    expect(() => synthEdge({ domainNames: ['images.example.org', '*.example.org'], certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc' })).not.toThrow();
+  });
+
   it('rejects a WAF web ACL that CloudFront cannot use (regional scope or another region)', () => {
     expect(() => synthEdge({ webAclArn: WEB_ACL.replace('global/', 'regional/') })).toThrow(/scope CLOUDFRONT/);
     expect(() => synthEdge({ webAclArn: WEB_ACL.replace('us-east-1', 'eu-west-1') })).toThrow(/scope CLOUDFRONT/);

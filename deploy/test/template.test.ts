@@ -129,6 +129,16 @@ describe('committed CloudFormation template', () => {
     }
   });
 
+  it('refuses parameter values the function would refuse at start', () => {
+    const matches = (name: string, value: string) => new RegExp(fresh.Parameters[name].AllowedPattern).test(value);
+    expect(matches('ResolverTemplate', '%s.tif')).toBe(true);
+    expect(matches('ResolverTemplate', 'masters/p001.tif')).toBe(false);
+    for (const ok of ['*', 'REFLECT_ORIGIN', 'https://viewer.example.org', 'https://a.example.org, http://b.example.org:8080']) expect(matches('CorsAllowOrigin', ok), ok).toBe(true);
+    for (const bad of ['viewer.example.org', '', 'https://a.example.org/', 'https://a.example.org,']) expect(matches('CorsAllowOrigin', bad), bad).toBe(false);
+    for (const ok of ['*', 'Range', 'Range, X-Requested-With']) expect(matches('CorsAllowHeaders', ok), ok).toBe(true);
+    for (const bad of ['', 'Range X', 'a:b']) expect(matches('CorsAllowHeaders', bad), bad).toBe(false);
+  });
+
   it('accepts only a CloudFront-scope (us-east-1, global) WAF web ACL', () => {
     const pattern = new RegExp(fresh.Parameters.WebAclArn.AllowedPattern);
     expect(WEB_ACL).toMatch(pattern);
