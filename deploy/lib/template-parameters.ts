@@ -34,7 +34,9 @@ export const PARAMETERS = {
   ForceHost: text('serverless-iiif ForceHost: public host[:port] for info.json ids (https is assumed). Empty: DomainName, else the CloudFront domain', {
     allowedPattern: '^([A-Za-z0-9.-]+(:[0-9]+)?)?$', constraintDescription: 'a host name, optionally with :port, without scheme',
   }),
-  DomainName: text('Optional custom domain (CloudFront alias), e.g. images.example.org; needs CertificateArn'),
+  DomainName: text('Optional custom domain (CloudFront alias), e.g. images.example.org; needs CertificateArn', {
+    allowedPattern: '^([A-Za-z0-9.-]+)?$', constraintDescription: 'a host name such as images.example.org, not a wildcard (it names the images in info.json), or empty',
+  }),
   AlternateDomainNames: { type: 'CommaDelimitedList', description: 'Optional further aliases, comma separated; need DomainName', default: '' },
   CertificateArn: text('ACM certificate in us-east-1 covering DomainName and AlternateDomainNames', {
     allowedPattern: '^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$', constraintDescription: 'an ACM certificate ARN in us-east-1',

@@ -137,6 +137,8 @@ describe('committed CloudFormation template', () => {
     for (const bad of ['viewer.example.org', '', 'https://a.example.org/', 'https://a.example.org,']) expect(matches('CorsAllowOrigin', bad), bad).toBe(false);
     for (const ok of ['*', 'Range', 'Range, X-Requested-With']) expect(matches('CorsAllowHeaders', ok), ok).toBe(true);
     for (const bad of ['', 'Range X', 'a:b']) expect(matches('CorsAllowHeaders', bad), bad).toBe(false);
+    expect(matches('DomainName', 'images.example.org')).toBe(true);
+    expect(matches('DomainName', '*.example.org')).toBe(false);
   });
 
   it('accepts only a CloudFront-scope (us-east-1, global) WAF web ACL', () => {
