@@ -27,7 +27,10 @@ function fakeCli(replies: { lastUpdated?: string[] } = {}) {
   const aws = `#!/bin/sh
 printf 'aws %s\\n' "$*" >> '${log}'
 case "$*" in
-  *describe-stacks*) head -n 1 '${dir}/updated'; sed -i 1d '${dir}/updated' ;;
+  *describe-stacks*)
+    line=$(head -n 1 '${dir}/updated'); sed -i 1d '${dir}/updated'
+    case "$line" in FAIL:*) printf '%s\n' "\${line#FAIL:}" >&2; exit 254 ;; esac
+    printf '%s\n' "$line" ;;
   *get-distribution-config*) cat '${dir}/config.json' ;;
   *"get-distribution --id"*"--query ETag"*) echo E2DISTETAG ;;
   *"get-distribution --id"*"--query Distribution.DomainName"*) echo d111111abcdef8.cloudfront.net ;;
@@ -154,6 +157,38 @@ describe('deploy.sh (npm run deploy:aws)', () => {
       "aws cloudformation describe-stacks --stack-name Images --query Stacks[0].Outputs[?OutputKey=='DistributionId'].OutputValue --output text",
       'aws cloudfront create-invalidation --distribution-id E1DISTID --paths /iiif/*',
     ]);
+  });
+
+  it('reads, deploys and invalidates the stack named by -c stackName, and gives bootstrap the -c settings', () => {
+    const { run } = fakeCli({ lastUpdated: ['2026-12-01T10:00:00Z', '2026-12-04T16:00:00Z', 'E1OTHER'] });
+    const r = run('deploy.sh', ['-c', 'stackName=Other', '--context=sourceBucket=my images', '--require-approval', 'never']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls).toEqual([
+      "aws cloudformation describe-stacks --stack-name Other --query Stacks[0].LastUpdatedTime --output text",
+      'npx --yes aws-cdk@2.1148.1 bootstrap -c stackName=Other -c sourceBucket=my images',
+      'npx --yes aws-cdk@2.1148.1 deploy -c stackName=Other --context=sourceBucket=my images --require-approval never',
+      "aws cloudformation describe-stacks --stack-name Other --query Stacks[0].LastUpdatedTime --output text",
+      "aws cloudformation describe-stacks --stack-name Other --query Stacks[0].Outputs[?OutputKey=='DistributionId'].OutputValue --output text",
+      'aws cloudfront create-invalidation --distribution-id E1OTHER --paths /iiif/*',
+    ]);
+  });
+
+  it('takes a missing stack for a first deploy, and stops on any other failure to read it', () => {
+    const first = fakeCli({ lastUpdated: ['FAIL:An error occurred (ValidationError) when calling the DescribeStacks operation: Stack with id Images does not exist', '2026-12-04T16:00:00Z'] });
+    const created = first.run('deploy.sh', []);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout).toContain('nothing to invalidate');
+    const denied = fakeCli({ lastUpdated: ['FAIL:An error occurred (ExpiredToken) when calling the DescribeStacks operation: The security token included in the request is expired'] });
+    const stopped = denied.run('deploy.sh', []);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain('ExpiredToken');
+    expect(stopped.stderr).toContain('nothing was deployed');
+    expect(stopped.calls.some((c) => c.startsWith('npx'))).toBe(false);
+    // Deployed, then unreadable: said, with the command that finishes the job.
+    const after = fakeCli({ lastUpdated: ['2026-12-01T10:00:00Z', 'FAIL:An error occurred (Throttling) when calling the DescribeStacks operation: Rate exceeded'] });
+    const unread = after.run('deploy.sh', []);
+    expect(unread.status).toBe(1);
+    expect(unread.stderr).toContain('npm run deploy:invalidate');
   });
 
   it('skips the invalidation when nothing changed', () => {
