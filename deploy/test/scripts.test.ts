@@ -69,18 +69,25 @@ describe('move-domain.sh', () => {
     expect(r.stdout).not.toContain('verify-dns-configuration');
   });
 
-  it('cross-account: names the TXT record and verifies it before moving', () => {
+  it('cross-account: names the TXT record and stops; with --txt-ready, moves the domain', () => {
     const { run } = fakeCli();
     const dry = run('move-domain.sh', ['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--cross-account', '--dry-run']);
     expect(dry.stdout).toMatch(/_images\.example\.org TXT/);
-    expect(dry.stdout).toContain('+ aws cloudfront verify-dns-configuration --domain images.example.org --identifier E1TARGET2ABC');
-    const real = run('move-domain.sh', ['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--cross-account']);
-    expect(real.status, real.stderr).toBe(0);
-    expect(real.stdout).toContain('_images.example.org TXT "d111111abcdef8.cloudfront.net"');
-    expect(real.calls).toEqual([
+    expect(dry.stdout).not.toContain('update-domain-association');
+    const first = run('move-domain.sh', ['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--cross-account']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain('_images.example.org TXT "d111111abcdef8.cloudfront.net"');
+    expect(first.stdout).toContain('--txt-ready');
+    // verify-dns-configuration is for distribution tenants: it is never called.
+    expect(first.calls).toEqual([
       'aws cloudfront list-domain-conflicts --domain images.example.org --domain-control-validation-resource DistributionId=E1TARGET2ABC',
       'aws cloudfront get-distribution --id E1TARGET2ABC --query Distribution.DomainName --output text',
-      'aws cloudfront verify-dns-configuration --domain images.example.org --identifier E1TARGET2ABC',
+    ]);
+    const { run: again } = fakeCli();
+    const ready = again('move-domain.sh', ['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--cross-account', '--txt-ready']);
+    expect(ready.status, ready.stderr).toBe(0);
+    expect(ready.calls).toEqual([
+      'aws cloudfront list-domain-conflicts --domain images.example.org --domain-control-validation-resource DistributionId=E1TARGET2ABC',
       'aws cloudfront get-distribution --id E1TARGET2ABC --query ETag --output text',
       'aws cloudfront update-domain-association --domain images.example.org --target-resource DistributionId=E1TARGET2ABC --if-match E2DISTETAG',
       'aws cloudfront wait distribution-deployed --id E1TARGET2ABC',
@@ -95,6 +102,7 @@ describe('move-domain.sh', () => {
       [['--domain', 'Images.Example.org', '--target', 'E1TARGET2ABC'], /not a lower-case domain/],
       [['--domain', 'images.example.org', '--target', 'd111.cloudfront.net'], /not a CloudFront distribution id/],
       [['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--force'], /unknown argument/],
+      [['--domain', 'images.example.org', '--target', 'E1TARGET2ABC', '--txt-ready'], /goes with --cross-account/],
     ] as const) {
       const r = run('move-domain.sh', [...args]);
       expect(r.status, args.join(' ')).toBe(2);
