@@ -34,6 +34,8 @@ case "$*" in
   *get-distribution-config*) cat '${dir}/config.json' ;;
   *"get-distribution --id"*"--query ETag"*) echo E2DISTETAG ;;
   *"get-distribution --id"*"--query Distribution.DomainName"*) echo d111111abcdef8.cloudfront.net ;;
+  *"get-distribution --id"*"--query Distribution.ARN"*) echo arn:aws:cloudfront::111111111111:distribution/E1OLDDIST ;;
+  *list-tags-for-resource*) cat '${dir}/stack-tag' 2>/dev/null || echo None ;;
   *update-distribution*) cp "$(printf '%s' "$*" | sed 's/.*file:\\/\\///')" '${dir}/sent.json' ;;
 esac
 `;
@@ -120,15 +122,18 @@ describe('retire-distribution.sh', () => {
     expect(r.calls).toEqual([]);
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('+ ')).map((l) => l.split(' ').slice(1, 4).join(' '));
     expect(commands).toEqual([
-      'aws cloudfront get-distribution-config', 'aws cloudfront update-distribution', 'aws cloudfront wait', 'aws cloudfront delete-distribution',
+      'aws cloudfront get-distribution', 'aws cloudfront list-tags-for-resource', 'aws cloudfront get-distribution-config',
+      'aws cloudfront update-distribution', 'aws cloudfront wait', 'aws cloudfront delete-distribution',
     ]);
   });
 
   it('disables only the distribution (not nested Enabled flags), waits, then deletes with the fresh ETag', () => {
     const { run, dir } = fakeCli();
-    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST']);
+    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST', '--yes']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.calls.map((c) => c.replace(/file:\/\/\S+/, 'file://<config>'))).toEqual([
+      'aws cloudfront get-distribution --id E1OLDDIST --query Distribution.ARN --output text',
+      "aws cloudfront list-tags-for-resource --resource arn:aws:cloudfront::111111111111:distribution/E1OLDDIST --query Tags.Items[?Key=='aws:cloudformation:stack-name'].Value | [0] --output text",
       'aws cloudfront get-distribution-config --id E1OLDDIST --output json',
       'aws cloudfront update-distribution --id E1OLDDIST --if-match E1CONFIGETAG --distribution-config file://<config>',
       'aws cloudfront wait distribution-deployed --id E1OLDDIST',
@@ -145,10 +150,27 @@ describe('retire-distribution.sh', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({
       ETag: 'E1', DistributionConfig: { Enabled: true, Aliases: { Quantity: 1, Items: ['images.example.org'] } },
     }));
-    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST']);
+    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST', '--yes']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/still has 1 alternate domain name/);
-    expect(r.calls).toEqual(['aws cloudfront get-distribution-config --id E1OLDDIST --output json']);
+    expect(r.calls.at(-1)).toBe('aws cloudfront get-distribution-config --id E1OLDDIST --output json');
+  });
+
+  it('refuses a distribution of a CloudFormation stack (this stack\'s own), even with --force --yes', () => {
+    const { run, dir } = fakeCli();
+    writeFileSync(join(dir, 'stack-tag'), 'IiifEdge\n');
+    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST', '--force', '--yes']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/belongs to CloudFormation stack IiifEdge/);
+    expect(r.calls.some((c) => /update-distribution|delete-distribution|get-distribution-config/.test(c))).toBe(false);
+  });
+
+  it('asks for confirmation: without a terminal and without --yes, it changes nothing', () => {
+    const { run } = fakeCli();
+    const r = run('retire-distribution.sh', ['--id', 'E1OLDDIST']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needs confirmation.*--yes/);
+    expect(r.calls.some((c) => /update-distribution|delete-distribution/.test(c))).toBe(false);
   });
 });
 
