@@ -56,7 +56,7 @@ export const PARAMETERS = {
   Timeout: number('Lambda timeout in seconds (CloudFront waits up to 60 s); the app\'s request deadline is set 2 s below it', {
     default: DEFAULTS.timeoutSeconds, allowedValues: TIMEOUTS.map(String),
   }),
-  ReservedConcurrency: number('Reserved concurrency, the cost ceiling; 0 leaves the function unreserved (needed where the account concurrency quota is below 120)', {
+  ReservedConcurrency: number('Reserved concurrency, the cost ceiling; 0 leaves the function unreserved (needed where the account concurrency quota is below this value + 100, as on some new accounts)', {
     default: DEFAULTS.reservedConcurrency, minValue: 0,
   }),
   LogRetentionDays: number('CloudWatch Logs retention in days', { default: DEFAULTS.logRetention, allowedValues: retentionValues }),
