@@ -82,11 +82,13 @@ function once(fn: () => void): () => void {
   };
 }
 
-/** The same renderer, with its pixel work limited to the given slots (info.json and 304s never wait). */
+/** The same renderer, with its pixel work limited to the given slots (info.json, 304s and kept renders never wait). */
 export function limitRenderer(renderer: Renderer, options: RenderSlotOptions): Renderer {
   const slots = createRenderSlots(options);
   const limited: Renderer = {
-    render(input, plan) {
+    async render(input, plan) {
+      const kept = await renderer.cached?.(input, plan);
+      if (kept) return kept;
       const asked = performance.now();
       return slots.run(input.signal, async () => {
         const queueMs = performance.now() - asked;

@@ -41,11 +41,13 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
     return hit && hit.headers.get(ANSWER_ETAG) === etag ? hit : undefined;
   };
   return {
+    async cached(input) {
+      const started = performance.now();
+      const hit = await cached(`${origin}${input.canonicalPath}`, input.etag);
+      return hit && { body: new Uint8Array(await hit.arrayBuffer()), readMs: performance.now() - started };
+    },
     async render(input, plan) {
       const key = `${origin}${input.canonicalPath}`;
-      const started = performance.now();
-      const hit = await cached(key, input.etag);
-      if (hit) return { body: new Uint8Array(await hit.arrayBuffer()), readMs: performance.now() - started };
       const { body, reserved, etag } = await fetchRender(key, input, plan, options, held);
       try {
         if (etag !== input.etag) {

@@ -41,6 +41,12 @@ export interface Renderer {
    * whole object: HEAD and conditional requests then answer the status a GET would get.
    */
   check?(input: RenderInput, plan: RenderPlan): Promise<void>;
+  /**
+   * A finished render this renderer keeps itself (the Workers Cache API), or undefined: asked
+   * before a render slot is taken, so a kept answer never waits behind renders in progress.
+   * `render` does not ask it again.
+   */
+  cached?(input: RenderInput, plan: RenderPlan): Promise<RenderOutput | undefined>;
 }
 
 /**

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RenderPlan } from '../../src/iiif/types.ts';
 import { forwardRenderer } from '../../src/renderers/forward-renderer.ts';
-import type { RenderInput } from '../../src/renderers/renderer.ts';
+import type { Renderer, RenderInput } from '../../src/renderers/renderer.ts';
+import { limitRenderer } from '../../src/http/concurrency.ts';
 
 let origin: Server;
 let url: string;
@@ -20,6 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((ok) => origin.close(() => ok())));
 
+/** As the app uses every renderer: behind render slots, which ask for a kept render first. */
+const withSlots = (renderer: Renderer, maxConcurrent = 4) => limitRenderer(renderer, { maxConcurrent, maxQueued: 16, queueTimeoutMs: 5000 });
+
 /** The Cache API's surface, in memory. */
 function memoryCache() {
   const entries = new Map<string, Response>();
@@ -31,7 +35,7 @@ function memoryCache() {
 
 describe('forwarded renders in the Cache API', () => {
   it('are used again only for the same answer ETag: a settings change (same URL, same source) renders again', async () => {
-    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() });
+    const render = withSlots(forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() }));
     const input = (etag: string) =>
       ({ identifier: 'a.jpg', object: { etag: 'source-1', size: 1 }, canonicalPath: '/iiif/3/a.jpg/full/max/0/default.jpg', version: 3, etag }) as unknown as RenderInput;
     const plan = { format: 'jpg' } as RenderPlan;
@@ -48,7 +52,7 @@ describe('forwarded renders in the Cache API', () => {
   });
 
   it('are neither kept nor marked as this version when the origin answers another ETag (its source not yet replaced)', async () => {
-    const render = forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() });
+    const render = withSlots(forwardRenderer({ origin: url, timeoutMs: 5000, cacheControl: 'public, max-age=60', maxBytes: 1024, cache: memoryCache() }));
     const input = { canonicalPath: '/iiif/3/b.jpg/full/max/0/default.jpg', etag: '"new-version"' } as unknown as RenderInput;
     const plan = { format: 'jpg' } as RenderPlan;
     hits = 0;
@@ -60,6 +64,39 @@ describe('forwarded renders in the Cache API', () => {
     expect((await render.render(input, plan)).otherVersion).toBeUndefined();
     await render.render(input, plan);
     expect(hits).toBe(3);
+  });
+});
+
+describe('forwarded renders kept in the Cache API', () => {
+  it('answer without a render slot: a kept render does not wait behind a slow origin render', async () => {
+    let hold: (() => void) | undefined;
+    const slow = createServer((req, res) => {
+      const send = () => res.writeHead(200, { 'Content-Type': 'image/jpeg', ETag: '"v"' }).end(Buffer.from([1]));
+      if (req.url?.includes('/slow/')) hold = send;
+      else send();
+    });
+    await new Promise<void>((ok) => slow.listen(0, '127.0.0.1', ok));
+    try {
+      const base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const render = withSlots(forwardRenderer({ origin: base, timeoutMs: 5000, maxBytes: 1024, cacheControl: 'public, max-age=60', cache: memoryCache() }), 1);
+      const input = (path: string) => ({ canonicalPath: path, etag: '"v"' }) as unknown as RenderInput;
+      const plan = { format: 'jpg' } as RenderPlan;
+      await render.render(input('/iiif/3/kept.jpg/full/max/0/default.jpg'), plan);
+      // The only slot goes to a render the origin holds.
+      const held = render.render(input('/iiif/3/slow/full/max/0/default.jpg'), plan);
+      await new Promise((ok) => setTimeout(ok, 50));
+      expect(hold).toBeDefined();
+      const kept = await Promise.race([
+        render.render(input('/iiif/3/kept.jpg/full/max/0/default.jpg'), plan).then((out) => [...out.body]),
+        new Promise((ok) => setTimeout(() => ok('waited for the slot'), 1000)),
+      ]);
+      expect(kept).toEqual([1]);
+      hold?.();
+      await held;
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((ok) => slow.close(() => ok()));
+    }
   });
 });
 
