@@ -73,8 +73,9 @@ const origins = (fallback: string) =>
     fallback,
   );
 
-const optionalInt = v.optional(
-  v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number'), v.transform(Number), v.minValue(1)),
+/** Dots per inch: JPEG (JFIF) stores them in 16 bits. */
+const density = v.optional(
+  v.pipe(v.string(), v.regex(/^\d{1,5}$/, 'expected a whole number of dots per inch from 1 to 65535'), v.transform(Number), v.minValue(1, 'expected a whole number of dots per inch from 1 to 65535'), v.maxValue(65535, 'expected a whole number of dots per inch from 1 to 65535')),
 );
 
 const bool = (fallback: boolean) =>
@@ -183,7 +184,7 @@ const EnvSchema = v.object({
   ),
   IIIF_JPEG_QUALITY: int(85, 1, 100),
   IIIF_JPEG_OPTIMIZE_CODING: bool(false),
-  IIIF_DENSITY: optionalInt,
+  IIIF_DENSITY: density,
   IIIF_CACHE_CONTROL_IMAGE: headerValue('public, max-age=2592000'),
   IIIF_CACHE_CONTROL_INFO: headerValue('public, max-age=86400'),
   IIIF_CACHE_CONTROL_ERROR: headerValue('public, max-age=60'),
@@ -214,7 +215,15 @@ const EnvSchema = v.object({
   IIIF_SHUTDOWN_GRACE_MS: ms(10_000, 0),
   // Node: a connection with no progress either way for this long is closed (a client that stops
   // reading frees its answer); absent, the larger of 60 s and IIIF_REQUEST_TIMEOUT_MS + 10 s.
-  IIIF_IDLE_TIMEOUT_MS: v.optional(v.pipe(v.string(), v.regex(/^\d{1,10}$/, 'expected a whole number of milliseconds'), v.transform(Number), v.minValue(1000), v.maxValue(MAX_TIMER_MS))),
+  IIIF_IDLE_TIMEOUT_MS: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,10}$/, 'expected a whole number of milliseconds'),
+      v.transform(Number),
+      v.minValue(1000, 'expected at least 1000 milliseconds'),
+      v.maxValue(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} milliseconds`),
+    ),
+  ),
   // Node: a client must send its request headers within this long (slow-header clients hold sockets).
   IIIF_HEADERS_TIMEOUT_MS: ms(10_000, 100),
   // Node: connections held at once, beyond which new ones are closed at once; 0 for no cap.

@@ -28,6 +28,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_TILE_SIZE', '8'],
   ['IIIF_TILE_SIZE', '20000'],
   ['IIIF_DENSITY', '0'],
+  ['IIIF_DENSITY', '70000'],
   ['IIIF_MAX_CONCURRENT_RENDERS', '0'],
   // setTimeout fires at once for anything above 2^31 - 1 ms.
   ['IIIF_REQUEST_TIMEOUT_MS', '0'],
@@ -70,6 +71,7 @@ const INVALID: Array<[key: string, value: string]> = [
   ['IIIF_GIF_MAX_OUTPUT_PIXELS', '0'],
   ['IIIF_AVIF_MAX_OUTPUT_PIXELS', '25000001'],
   ['IIIF_IDLE_TIMEOUT_MS', '500'],
+  ['IIIF_IDLE_TIMEOUT_MS', '3000000000'],
   ['IIIF_FORCE_HOST', 'images.example.org:99999'],
   ['IIIF_CORS_ALLOW_ORIGIN', 'https://a.example.org:65536'],
   ['IIIF_IDLE_TIMEOUT_MS', 'soon'],
@@ -142,6 +144,8 @@ describe('settings are checked for their real range at start-up', () => {
     const error = refusal({ [key]: value });
     expect(error.message).toMatch(new RegExp(`^invalid configuration: ${key}: `));
     expect(error.message).not.toContain('\n');
+    // Our words, saying what is expected, not valibot's default ("Invalid value: Expected >=1 …").
+    expect(error.message).not.toMatch(/Invalid (value|type|length|key)/);
   });
 
   it.each(VALID)('accepts %s=%j', (key, value) => {
