@@ -42,11 +42,14 @@ export interface GalleryPage {
   pages: number;
 }
 
-/** Filters by a case-insensitive substring and cuts one page; out-of-range pages clamp to the nearest. */
+/**
+ * Filters by a case-insensitive substring, whatever the Unicode form of the name and the query
+ * (macOS writes names decomposed), and cuts one page; out-of-range pages clamp to the nearest.
+ */
 export function galleryPage(ids: readonly string[], query: string, page: number): GalleryPage {
   const q = query.trim().slice(0, 200);
-  const needle = q.toLowerCase();
-  const matching = needle ? ids.filter((id) => id.toLowerCase().includes(needle)) : ids;
+  const needle = q.normalize('NFC').toLowerCase();
+  const matching = needle ? ids.filter((id) => id.normalize('NFC').toLowerCase().includes(needle)) : ids;
   const pages = Math.max(1, Math.ceil(matching.length / PAGE_SIZE));
   const p = Number.isFinite(page) ? Math.min(pages, Math.max(1, Math.trunc(page))) : 1;
   return { items: matching.slice((p - 1) * PAGE_SIZE, p * PAGE_SIZE), query: q, total: matching.length, page: p, pages };

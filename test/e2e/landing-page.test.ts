@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -62,7 +64,8 @@ describe.skipIf(!CHROMIUM)('landing page in headless Chromium', () => {
         return {
           id: el.getAttribute('data-id'),
           thumb: [img.naturalWidth, img.naturalHeight],
-          src: img.getAttribute('src'),
+          // As the browser resolved it: the page writes it relative to itself.
+          src: img.src,
           meta: el.querySelector('.meta')?.textContent?.replace(/\s+/g, ' ') ?? '',
         };
       }),
@@ -70,7 +73,7 @@ describe.skipIf(!CHROMIUM)('landing page in headless Chromium', () => {
     expect(cards.map((c) => c.id)).toEqual(SAMPLES);
     for (const card of cards) {
       const { width = 0, height = 0 } = await sharp(join(SAMPLES_DIR, card.id ?? '')).metadata();
-      expect(card.src).toBe(`/iiif/3/${encodeURIComponent(card.id ?? '')}/full/!200,200/0/default.jpg`);
+      expect(card.src).toBe(`${samples.url}/iiif/3/${encodeURIComponent(card.id ?? '')}/full/!200,200/0/default.jpg`);
       // !200,200 keeps the aspect ratio and fits in 200×200 (IIIF 3.0 §4.2).
       const scale = Math.min(200 / width, 200 / height, 1);
       expect(card.thumb[0]).toBeCloseTo(Math.round(width * scale), -0.5);
@@ -112,6 +115,69 @@ describe.skipIf(!CHROMIUM)('landing page in headless Chromium', () => {
     await page.close();
   });
 
+  it('works behind a proxy that mounts it under a path and decodes %2F (IIIF_PUBLIC_BASE_URL with a path, IIIF_SLASH_SUBSTITUTE)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iiif-edge-mounted-'));
+    const png = await sharp({ create: { width: 24, height: 16, channels: 3, background: '#3c3' } }).png().toBuffer();
+    await mkdir(join(root, 'nested/deeper'), { recursive: true });
+    await writeFile(join(root, 'nested/deeper/n.png'), png);
+    await writeFile(join(root, 'top.png'), png);
+    const proxy = createServer();
+    await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+    const base = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/sub`;
+    const mounted = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1', IIIF_PUBLIC_BASE_URL: base, IIIF_SLASH_SUBSTITUTE: '~' });
+    // What some proxies do: strip the mount path and decode %2F, so only the substitute reaches an identifier.
+    proxy.on('request', (req, res) => {
+      if (!req.url?.startsWith('/sub/')) return void res.writeHead(404).end();
+      const path = req.url.slice('/sub'.length).replace(/%2F/gi, '/');
+      const upstream = request(`${mounted.url}${path}`, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      req.pipe(upstream);
+    });
+    try {
+      const page = await open(`${base}/`);
+      const cards = await page.$$eval('li.card', (els) =>
+        els.map((el) => ({ id: el.getAttribute('data-id'), dims: el.querySelector('.dims')?.textContent, width: (el.querySelector('img') as HTMLImageElement).naturalWidth })),
+      );
+      expect(cards).toEqual([
+        { id: 'nested/deeper/n.png', dims: '24 × 16', width: 24 },
+        { id: 'top.png', dims: '24 × 16', width: 24 },
+      ]);
+      await Promise.all([page.waitForURL(`${base}/?q=deeper`), (async () => {
+        await page.fill('input[type=search]', 'deeper');
+        await page.click('form button');
+      })()]);
+      await Promise.all([page.waitForURL(`${base}/viewer?id=nested%2Fdeeper%2Fn.png`), page.click('li a.thumb')]);
+      await page.waitForSelector('#viewer canvas');
+      await page.waitForLoadState('networkidle');
+      await Promise.all([page.waitForURL(`${base}/`), page.click('a[href="./"]')]);
+      await page.close();
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((ok) => proxy.close(() => ok()));
+      await mounted.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('says "unreadable" for an image whose info.json is refused', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iiif-edge-unreadable-'));
+    await writeFile(join(root, 'zero.jpg'), new Uint8Array(0));
+    const server = await startServer({ IIIF_ROOT: root, PORT: '0', HOST: '127.0.0.1' });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/`);
+      await page.waitForFunction(() => document.querySelector('.dims')?.textContent !== '…');
+      expect(await page.textContent('.dims')).toBe('unreadable');
+      await page.close();
+    } finally {
+      await server.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('opens the viewer with its navigator and draws the image', async () => {
     const page = await open(`${samples.url}/`);
     await Promise.all([page.waitForURL(/\/viewer\?id=pyramid\.tif/), page.click('li[data-id="pyramid.tif"] a.thumb')]);
@@ -127,5 +193,30 @@ describe.skipIf(!CHROMIUM)('landing page in headless Chromium', () => {
       return false;
     }, undefined, { timeout: 15_000 });
     await page.close();
+  });
+});
+
+describe('landing pages over HTTP', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ PORT: '0', HOST: '127.0.0.1' });
+  });
+  afterAll(() => server?.close());
+
+  it('answer other methods with 405 and Allow, as the IIIF routes do', async () => {
+    for (const path of ['/', '/viewer?id=rings.jpg']) {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST' });
+      expect(res.status, path).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+      expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
+    }
+  });
+
+  it('send the viewer without an image back to the gallery', async () => {
+    for (const path of ['/viewer', '/viewer?id=']) {
+      const res = await fetch(`${server.url}${path}`, { redirect: 'manual' });
+      expect(res.status, path).toBe(303);
+      expect(res.headers.get('location')).toBe('./');
+    }
   });
 });

@@ -87,4 +87,10 @@ describe('gallery paging and search', () => {
     expect(galleryPage(ids, ' IMG-24 ', 1)).toMatchObject({ total: 10, query: 'IMG-24', pages: 1 });
     expect(galleryPage(ids, 'nothing', 1)).toMatchObject({ total: 0, items: [], pages: 1 });
   });
+
+  it('finds a name whatever its Unicode form and the query\'s (macOS writes names decomposed)', () => {
+    const names = ['cafe\u0301.jpg', 'caf\u00e9-2.jpg'];
+    expect(galleryPage(names, 'caf\u00e9', 1).items).toEqual(names);
+    expect(galleryPage(names, 'CAFE\u0301', 1).items).toEqual(names);
+  });
 });
