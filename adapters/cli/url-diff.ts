@@ -210,9 +210,13 @@ async function readable(sharp: SharpFactory, bytes: Uint8Array, maxPixels: numbe
   let input = bytes;
   if (PDF.every((b, i) => bytes[i] === b)) {
     // pdf-lib takes about 100 ms to import: only a run that meets a pdf loads it.
-    const jpeg = await (await import('../../src/renderers/pdf-page.ts')).pdfJpeg(bytes);
-    if (!jpeg) throw new Error('a pdf without a JPEG image');
-    input = jpeg;
+    const image = await (await import('./pdf-image.ts')).pdfImage(bytes);
+    if (!image) throw new Error('a pdf without an image we can read (JPEG, or 8-bit grey or RGB)');
+    if ('pixels' in image) {
+      const { width, height, channels } = image;
+      return { width, height, decode: async () => ({ input: image.pixels(), options: { ...options, raw: { width, height, channels } } }) };
+    }
+    input = image.jpeg;
   }
   // The header alone: the pixel limit is for decoding, which an output over it never reaches.
   const { width, height } = await sharp(input, { limitInputPixels: false }).metadata();

@@ -10,10 +10,12 @@ const JP2_OUTPUT_TILE = 1024;
 
 /**
  * What `encode` in sharp-renderer prepares for the formats libvips does not write: raw pixels
- * for jp2 (sharp's prebuilt libvips has no OpenJPEG), a JPEG for pdf.
+ * for jp2 (sharp's prebuilt libvips has no OpenJPEG), a JPEG for pdf, or for a bitonal pdf a
+ * two-colour PNG (a JPEG would put greys at every edge).
  */
-export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpeg: JpegOptions): Sharp {
-  return format === 'jp2' ? image.raw() : image.flatten({ background: '#ffffff' }).jpeg(jpeg);
+export function prepareOutput(image: Sharp, format: 'jp2' | 'pdf', jpeg: JpegOptions, bitonal = false): Sharp {
+  if (format === 'jp2') return image.raw();
+  return bitonal ? image.png({ palette: true, colours: 2 }) : image.flatten({ background: '#ffffff' }).jpeg(jpeg);
 }
 
 /** The response body: sharp's own encoding, or jp2 and pdf made from what `prepareOutput` asked of it. */
@@ -25,8 +27,8 @@ export async function outputBody(image: Sharp, format: Format, density?: number)
   }
   if (format === 'pdf') {
     // pdf-lib inflates its fonts when imported (over 100 ms): only a process asked for a PDF loads it.
-    const [{ jpegPdf }, { data, info }] = await Promise.all([import('./pdf-page.ts'), image.toBuffer({ resolveWithObject: true })]);
-    return jpegPdf(data, info.width, info.height, density);
+    const [{ imagePdf }, { data, info }] = await Promise.all([import('./pdf-page.ts'), image.toBuffer({ resolveWithObject: true })]);
+    return imagePdf(data, info.format === 'png' ? 'png' : 'jpeg', info.width, info.height, density);
   }
   return image.toBuffer();
 }

@@ -393,6 +393,6 @@ function encode(image: Sharp, plan: RenderPlan, options: SharpRendererOptions): 
       return image.avif({ quality: 50, effort: 2 });
     case 'jp2':
     case 'pdf':
-      return prepareOutput(image, plan.format, jpegOptions(options));
+      return prepareOutput(image, plan.format, jpegOptions(options), plan.quality === 'bitonal');
   }
 }

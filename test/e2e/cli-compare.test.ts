@@ -196,14 +196,18 @@ describe('iiif-edge compare', { timeout: CLI_TIMEOUT_MS }, () => {
 
   it('decodes jp2 and pdf answers too (sharp reads neither): the same server is the same, the quality change is seen', async () => {
     const urls = join(work, 'formats.txt');
-    await writeFile(urls, 'photo.png/0,0,256,256/256,/0/default.jp2\nphoto.png/0,0,256,256/256,/0/default.pdf\n');
+    // A bitonal pdf holds a two-colour image, Flate-compressed, not a JPEG.
+    await writeFile(urls, 'photo.png/0,0,256,256/256,/0/default.jp2\nphoto.png/0,0,256,256/256,/0/default.pdf\nphoto.png/0,0,256,256/256,/0/bitonal.pdf\n');
     const same = await compare(['--old', oldBase, '--new', oldBase, '--urls', urls]);
-    expect(same.report.results.map((r) => r.differences)).toEqual([[], []]);
-    expect(same.report.results.map((r) => [r.old.width, r.old.height, r.meanAbsDiff])).toEqual([[256, 256, 0], [256, 256, 0]]);
+    expect(same.report.results.map((r) => r.differences)).toEqual([[], [], []]);
+    expect(same.report.results.map((r) => [r.old.width, r.old.height, r.meanAbsDiff])).toEqual([[256, 256, 0], [256, 256, 0], [256, 256, 0]]);
     expect(same.code).toBe(0);
     // pdf holds a JPEG at the server's quality (95 against 30): its pixels differ; jp2 is encoded at one rate.
     const changed = await compare(['--old', oldBase, '--new', newBase, '--urls', urls, '--threshold', '0.5']);
-    expect(changed.report.results[1]?.differences[0]).toMatch(/^pixels differ by/);
+    const differences = (end: string) => changed.report.results.find((r) => r.path.endsWith(end))?.differences;
+    expect(differences('default.pdf')?.[0]).toMatch(/^pixels differ by/);
+    // Two colours either way: the JPEG quality does not reach a bitonal pdf.
+    expect(differences('bitonal.pdf')).toEqual([]);
   });
 
   it('reads IIIF paths from common, combined and CloudFront logs and skips the rest', async () => {

@@ -9,6 +9,9 @@ import { sharpRendererFromConfig } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { GRID, gridColour, makeFixtures } from '../fixtures/images.ts';
 import { jp2Image, pdfPage } from '../helpers/output-image.ts';
+import { inflateSync } from 'node:zlib';
+import { PDFDict, PDFDocument, PDFName, PDFNumber, PDFRawStream } from 'pdf-lib';
+import { pdfPageSize } from '../../src/renderers/pdf-page.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -62,6 +65,31 @@ describe('pdf output', () => {
   it('gray quality embeds a one-channel JPEG', async () => {
     const page = await pdfPage((await get('/iiif/3/grid.png/full/max/0/gray.pdf')).body);
     expect((await sharp(page.jpeg).metadata()).channels).toBe(1);
+  });
+
+  it('bitonal quality embeds black and white only (a JPEG put greys at every edge)', async () => {
+    const { res, body } = await get('/iiif/3/grid.png/full/max/0/bitonal.pdf');
+    expect(res.status).toBe(200);
+    const doc = await PDFDocument.load(body);
+    const xobjects = doc.getPage(0).node.Resources()?.lookup(PDFName.of('XObject'), PDFDict);
+    const [image] = (xobjects?.keys() ?? []).map((k) => xobjects!.lookup(k)).filter((o): o is PDFRawStream => o instanceof PDFRawStream);
+    expect(image?.dict.get(PDFName.of('Filter'))).toBe(PDFName.of('FlateDecode'));
+    const number = (key: string) => image!.dict.lookup(PDFName.of(key), PDFNumber).asNumber();
+    expect([number('Width'), number('Height')]).toEqual([GRID.width, GRID.height]);
+    const samples = new Set(inflateSync(image!.contents));
+    expect([...samples].sort((a, b) => a - b)).toEqual([0, 255]);
+  });
+
+  it('keeps the page within 3 to 14,400 units a side (ISO 32000-1 Annex C), with a UserUnit past it', async () => {
+    // 300 px at 1 dpi: 21,600 points wide.
+    const wide = await PDFDocument.load((await get('/iiif/3/grid.png/full/max/0/default.pdf', { IIIF_DENSITY: '1' })).body);
+    const page = wide.getPage(0);
+    expect(page.getSize()).toEqual({ width: 14_400, height: 9_600 });
+    expect(page.node.lookup(PDFName.of('UserUnit'), PDFNumber).asNumber()).toBe(1.5);
+    // 1 px at 300 dpi would be 0.24 points.
+    const tiny = await PDFDocument.load((await get('/iiif/3/grid.png/0,0,2,1/2,1/0/default.pdf', { IIIF_DENSITY: '300' })).body);
+    expect(tiny.getPage(0).getSize()).toEqual({ width: 6, height: 3 });
+    expect(pdfPageSize(300, 200)).toEqual({ width: 300, height: 200, userUnit: 1 });
   });
 
   it('gives the same bytes for the same request (no dates), so caches and ETags agree', async () => {
