@@ -211,12 +211,12 @@ async function readable(sharp: SharpFactory, bytes: Uint8Array, maxPixels: numbe
   if (PDF.every((b, i) => bytes[i] === b)) {
     // pdf-lib takes about 100 ms to import: only a run that meets a pdf loads it.
     const image = await (await import('./pdf-image.ts')).pdfImage(bytes);
-    if (!image) throw new Error('a pdf without an image we can read (JPEG, or 8-bit grey or RGB)');
+    if (!image) throw new Error('a pdf without an image we can read (JPEG, or Flate grey, RGB or palette)');
     if ('pixels' in image) {
       const { width, height, channels } = image;
       return { width, height, decode: async () => ({ input: image.pixels(), options: { ...options, raw: { width, height, channels } } }) };
     }
-    input = image.jpeg;
+    input = image.encoded;
   }
   // The header alone: the pixel limit is for decoding, which an output over it never reaches.
   const { width, height } = await sharp(input, { limitInputPixels: false }).metadata();
