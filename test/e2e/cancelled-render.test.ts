@@ -55,11 +55,20 @@ function build() {
 
 const HEAVY = '/iiif/3/heavy.png/full/max/0/default.webp';
 
-/** Asks for `url` and leaves 50 ms later, while its source is still read: `left` once gone, `done` when its request ends. */
+/**
+ * Asks for `url` and leaves 50 ms after its render started, while its source is still read
+ * (a fixed delay from the request left before the render started on a loaded machine):
+ * `left` once gone, `done` when its request ends.
+ */
 function askThenLeave(app: ReturnType<typeof build>, url: string) {
   const gone = new AbortController();
+  const before = app.counts.renders;
   const done = Promise.resolve(app.request(url, { signal: gone.signal })).then((r) => r.status, () => 'aborted');
-  const left = new Promise<void>((ok) => setTimeout(() => ok(gone.abort()), 50));
+  const left = (async () => {
+    while (app.counts.renders === before) await new Promise((ok) => setTimeout(ok, 5));
+    await new Promise((ok) => setTimeout(ok, 50));
+    gone.abort();
+  })();
   return { left, done };
 }
 
