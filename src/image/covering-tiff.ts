@@ -1,7 +1,17 @@
 import { httpError } from '../errors.ts';
 import type { Rect } from '../iiif/types.ts';
 import type { RenderInput } from '../renderers/renderer.ts';
-import { type TiffLevel, TiffError, buildTileSubset, coveringGrid, tileFromTables } from '../tiff/index.ts';
+import {
+  type RangeRead,
+  type TiffLevel,
+  type TileGrid,
+  type TileLocation,
+  TiffError,
+  buildTileSubset,
+  coveringGrid,
+  readTileLocations,
+  tileFromTables,
+} from '../tiff/index.ts';
 import { iccProfileReader, tileLocator } from './tile-passthrough.ts';
 
 /** Tiles read at once for one request. */
@@ -11,19 +21,26 @@ export const MAX_SUBSET_ICC_BYTES = 4 * 1024 * 1024;
 
 /**
  * Throws the tiles path's 422 when a tile covering `region` is stored with no bytes (a sparse
- * tile, as GDAL writes them): libvips fails on one without words, which was a 500. Looks them up
- * in the level's tile tables, read once and kept with the geometry; a level with too many tiles
- * to keep its tables is not checked, since each tile would then be a read of its own.
+ * tile, as GDAL writes them): libvips fails on one without words, which was a 500.
  */
 export async function assertCoveringTilesStored(input: RenderInput, level: TiffLevel, region: Rect): Promise<void> {
-  const grid = coveringGrid(level, region);
-  const locate = tileLocator((offset, length) => input.source.read(input.identifier, { offset, length }), input.geometry);
-  await locate(level, grid.col0, grid.row0);
+  await coveringLocations((offset, length) => input.source.read(input.identifier, { offset, length }), input, level, coveringGrid(level, region));
+}
+
+/**
+ * Where every covering tile is stored: from the level's tile tables, read once and kept with the
+ * geometry, or, for a level whose tables are too large to keep, two reads a row of the grid.
+ * Either way the level is checked first (its JPEG tables), and each location is checked.
+ */
+async function coveringLocations(read: RangeRead, input: RenderInput, level: TiffLevel, grid: TileGrid): Promise<TileLocation[]> {
+  await tileLocator(read, input.geometry)(level, grid.col0, grid.row0);
   const tables = await input.geometry.tileTables?.get(level.level);
-  if (!tables) return;
+  if (!tables) return readTileLocations(read, level, grid);
+  const locations: TileLocation[] = [];
   for (let row = grid.row0; row < grid.row0 + grid.rows; row++) {
-    for (let col = grid.col0; col < grid.col0 + grid.cols; col++) tileFromTables(tables, level, col, row);
+    for (let col = grid.col0; col < grid.col0 + grid.cols; col++) locations.push(tileFromTables(tables, level, col, row));
   }
+  return locations;
 }
 
 export interface CoveringTiff {
@@ -53,11 +70,7 @@ export async function readCoveringTiff(input: RenderInput, level: TiffLevel, reg
   const read = (offset: number, length: number) => input.source.read(input.identifier, { offset, length }, input.signal);
   // The level's tile tables are read once for every request: no one client's hang-up may cancel them.
   const shared = (offset: number, length: number) => input.source.read(input.identifier, { offset, length });
-  const locate = tileLocator(shared, input.geometry);
-  const cells: Array<[number, number]> = [];
-  for (let row = 0; row < grid.rows; row++) for (let col = 0; col < grid.cols; col++) cells.push([grid.col0 + col, grid.row0 + row]);
-  const locations = [];
-  for (const [col, row] of cells) locations.push(await locate(level, col, row));
+  const locations = await coveringLocations(shared, input, level, grid);
   const total = locations.reduce((sum, l) => sum + l.length, 0);
   if (total > maxBytes) {
     throw httpError(400, 'over_limit', `the region needs ${total} bytes of stored tiles (limit IIIF_MAX_DECODE_BYTES ${maxBytes})`);

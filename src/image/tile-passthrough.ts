@@ -43,7 +43,8 @@ function perLevel<T>(cache: Map<number, Promise<T>>, level: number, load: () => 
  */
 export function tileLocator(read: RangeRead, geometry: SourceGeometry): TileLocator {
   return async (level, col, row) => {
-    const loaded = geometry.tilesOneByOne ? undefined : await perLevel((geometry.tileTables ??= new Map()), level.level, () => readTileTables(read, level));
+    // Tables too large to keep are not read whole: the level is still checked once (its JPEG tables).
+    const loaded = await perLevel((geometry.tileTables ??= new Map()), level.level, () => readTileTables(read, level, !geometry.tilesOneByOne));
     return loaded ? tileFromTables(loaded, level, col, row) : readTileLocation(read, level, col, row);
   };
 }

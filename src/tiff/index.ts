@@ -4,7 +4,7 @@ export { type BlockReader, type BlockReaderOptions, type RangeRead, createBlockR
 export { readTiffStructure } from './structure.ts';
 export { isTiff, undecodableCompression } from './tags.ts';
 export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
-export { type TileLocation, readTileLocation } from './tile-location.ts';
+export { type TileLocation, readTileLocation, readTileLocations } from './tile-location.ts';
 export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
 export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
 export { frameIs, jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';

@@ -54,6 +54,35 @@ export async function readTileLocation(read: RangeRead, level: TiffLevel, col: n
   return checkTileLocation(level, offset, length);
 }
 
+/** Grid rows whose entries are read at once. */
+const PARALLEL_ROWS = 8;
+
+/**
+ * Byte ranges of the tiles of a `cols`×`rows` grid from (`col0`, `row0`), row by row, without
+ * the level's whole tables: a row's entries sit together in each table, so two small reads a
+ * row, eight rows at a time.
+ */
+export async function readTileLocations(read: RangeRead, level: TiffLevel, grid: { col0: number; row0: number; cols: number; rows: number }): Promise<TileLocation[]> {
+  tileIndex(level, grid.col0 + grid.cols - 1, grid.row0 + grid.rows - 1);
+  const out = new Array<TileLocation>(grid.cols * grid.rows);
+  const entries = async (arr: TiffArray, first: number) => {
+    const size = entrySize(arr);
+    const pos = arr.offset + first * size;
+    if (pos + grid.cols * size > level.fileSize) throw new TiffError('TIFF offset past end of file.');
+    const view = new ByteView(await readExact(read, pos, grid.cols * size), level.littleEndian);
+    return (k: number) => view.uint(k * size, size);
+  };
+  const readRow = async (r: number) => {
+    const first = tileIndex(level, grid.col0, grid.row0 + r);
+    const [offset, length] = await Promise.all([entries(level.offsets, first), entries(level.byteCounts, first)]);
+    for (let k = 0; k < grid.cols; k++) out[r * grid.cols + k] = checkTileLocation(level, offset(k), length(k));
+  };
+  for (let r = 0; r < grid.rows; r += PARALLEL_ROWS) {
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_ROWS, grid.rows - r) }, (_, i) => readRow(r + i)));
+  }
+  return out;
+}
+
 /** Rejects tile locations a hostile file could use to make us read or allocate without bound. */
 export function checkTileLocation(level: TiffLevel, offset: number, length: number): TileLocation {
   // Compressed tiles never approach 4x their raw size; a bigger claim is hostile.

@@ -25,11 +25,11 @@ async function readArray(read: RangeRead, level: TiffLevel, arr: TiffArray): Pro
 }
 
 /** Two range reads (in parallel) for the whole tables of one level; undefined when they are too big. */
-export async function readTileTables(read: RangeRead, level: TiffLevel): Promise<TileTables | undefined> {
+export async function readTileTables(read: RangeRead, level: TiffLevel, whole = true): Promise<TileTables | undefined> {
   // Once per level, before any of its tiles is used, by the pass-through and the renderer alike.
   if (level.jpegTables && level.jpegTables.length > 0) validateJpegTables(level.jpegTables);
   const count = level.columns * level.rows;
-  if (count > MAX_TABLE_ENTRIES || level.offsets.count < count || level.byteCounts.count < count) return undefined;
+  if (!whole || count > MAX_TABLE_ENTRIES || level.offsets.count < count || level.byteCounts.count < count) return undefined;
   for (const arr of [level.offsets, level.byteCounts]) {
     if (arr.offset + count * entrySize(arr) > level.fileSize) throw new TiffError('TIFF offset past end of file.');
   }

@@ -317,6 +317,59 @@ describe('a tile stored with no bytes (a sparse tile, as GDAL writes them)', () 
   });
 });
 
+// A crafted pyramid's tile tables can be too large to keep (over a quarter of IIIF_GEOMETRY_CACHE_BYTES):
+// each tile's entries are then read on their own, and every check must still be made.
+describe.each([
+  ['tile tables kept', {}],
+  ['tile tables too large to keep', { IIIF_GEOMETRY_CACHE_BYTES: '4096' }],
+])('a sparse tile inside the covered region, %s', (_, env: Record<string, string>) => {
+  let app: ReturnType<typeof appWith>;
+  beforeAll(async () => {
+    // Level 1 (1000×750, 4×3 tiles): tile 5, column 1 row 1, with no bytes; never the first tile a region covers below.
+    const tif = await gridPyramid(85);
+    const { images } = await readTiffStructure(async (offset, length) => tif.subarray(offset, offset + length), tif.length);
+    tif.writeUInt32LE(0, images[1]!.byteCounts.offset + 5 * 4);
+    await writeFile(join(root, 'sparse-inner.tif'), tif);
+    app = appWith({ IIIF_RESPONSE_CACHE_BYTES: '0', ...env });
+  });
+
+  it.each([
+    '512,512,512,512/256,/0/default.jpg',
+    '0,0,1200,1200/600,/0/default.jpg',
+    '0,0,1200,1200/600,/0/default.webp',
+    '400,400,400,400/200,/0/default.png',
+  ])('%s is a 422 naming the missing tile, not a 500', async (url) => {
+    const res = await app.request(`/iiif/3/sparse-inner.tif/${url}`);
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ error: 'unsupported_source', message: expect.stringMatching(/tile is missing/) });
+  });
+
+  it('regions away from that tile still render, the same either way', async () => {
+    const res = await app.request('/iiif/3/sparse-inner.tif/1200,1000,800,500/400,/0/default.png');
+    expect(res.status).toBe(200);
+    expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width).toBe(400);
+  });
+
+  it('a level whose JPEG tables no decoder accepts is a 422, not a stored tile nobody can show', async () => {
+    const bad = Buffer.from(
+      await sharp(gridRaw(512, 512), { raw: { width: 512, height: 512, channels: 3 } })
+        .tiff({ compression: 'jpeg', quality: 80, tile: true, tileWidth: 16, tileHeight: 16 })
+        .toBuffer(),
+    );
+    const { images } = await readTiffStructure(async (offset, length) => bad.subarray(offset, offset + length), bad.length);
+    const tables = images[0]!.jpegTables!;
+    const at = bad.indexOf(Buffer.from(tables.subarray(0, 64)));
+    const dht = bad.indexOf(Buffer.from([0xff, 0xc4]), at);
+    // The DHT's count of 1-bit codes: 3 is more than a code tree holds.
+    bad[dht + 5] = 3;
+    await writeFile(join(root, 'bad-tables.tif'), bad);
+    for (const url of ['0,0,16,16/16,/0/default.jpg', '16,16,16,16/16,/0/default.jpg', '0,0,300,300/150,/0/default.png']) {
+      const res = await app.request(`/iiif/3/bad-tables.tif/${url}`);
+      expect(res.status, url).toBe(422);
+    }
+  });
+});
+
 describe('a tile libtiff cannot decode (a corrupt deflate tile)', () => {
   let app: ReturnType<typeof appWith>;
   beforeAll(async () => {

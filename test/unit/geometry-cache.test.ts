@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGeometryCache, geometryBytes } from '../../src/image/geometry-cache.ts';
 import { resolveImage } from '../../src/image/resolve.ts';
 import { tileLocator } from '../../src/image/tile-passthrough.ts';
+import { readCoveringTiff } from '../../src/image/covering-tiff.ts';
+import type { RenderInput } from '../../src/renderers/renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 import { colourGrid } from '../helpers/tiff-fixtures.ts';
 
@@ -91,6 +93,27 @@ describe('11.6 geometry cache bounded in bytes', () => {
     // (at most 64 KiB): not the probe again and the level's 128 KB of tables.
     for (const bytes of perRequest.slice(1)) expect(bytes).toBeLessThanOrEqual(64 * 1024);
     expect(cache.calculatedSize).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('reads the entries of a region\'s covering tiles two reads a grid row, not one read a tile, when tables are not kept', async () => {
+    const fs = fsSource({ root });
+    const cache = createGeometryCache(256 * 1024);
+    const { object, geometry } = await resolveImage(fs, cache, 'p0.tif');
+    const level = geometry.tiffLevels?.[0];
+    if (!level || !geometry.tilesOneByOne) throw new Error('expected a level whose tables are not kept');
+    const inTables = (offset: number) =>
+      [level.offsets, level.byteCounts].some((a) => offset >= a.offset && offset < a.offset + level.columns * level.rows * 8);
+    let tableReads = 0;
+    // A remote store: every read is a round trip.
+    const source = { ...fs, local: false, read: async (...args: Parameters<typeof fs.read>) => {
+      if (inTables(args[1]?.offset ?? 0)) tableReads++;
+      return fs.read(...args);
+    } };
+    const input = { identifier: 'p0.tif', object, source, geometry } as unknown as RenderInput;
+    // 16×16 tiles of 16 px.
+    const subset = await readCoveringTiff(input, level, { x: 512, y: 512, w: 256, h: 256 }, 64 * 1024 * 1024);
+    expect([subset.width, subset.height]).toEqual([256, 256]);
+    expect(tableReads).toBeLessThanOrEqual(2 * 16 + 2);
   });
 
   it('charges an entry at least the tables it can come to hold', async () => {
