@@ -50,7 +50,7 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
       const key = `${origin}${input.canonicalPath}`;
       const { body, reserved, etag } = await fetchRender(key, input, plan, options, held);
       try {
-        if (etag !== input.etag) {
+        if (!sameVersion(etag, input.etag)) {
           // An origin behind on a replaced image (or reading other objects): its pixels are not
           // the version this ETag names, so they are neither kept nor sent as that version.
           log(`the render origin answered ${input.canonicalPath} with ETag ${etag ?? '(none)'}, not ${input.etag}: sent uncacheable, not kept`);
@@ -73,11 +73,22 @@ export function forwardRenderer(options: ForwardRendererOptions): Renderer {
     // HEAD and conditional requests answer what a GET would: the origin's own header check (a HEAD).
     async check(input, plan) {
       const key = `${origin}${input.canonicalPath}`;
-      if (await cached(key, input.etag)) return;
-      await askOrigin(key, 'HEAD', input, plan, options.timeoutMs, async (res) => void (await res.body?.cancel()));
+      if (await cached(key, input.etag)) return undefined;
+      const etag = await askOrigin(key, 'HEAD', input, plan, options.timeoutMs, async (res) => {
+        await res.body?.cancel();
+        return res.headers.get('ETag') ?? undefined;
+      });
+      // As the GET would be answered: not as this version when the origin has another.
+      return sameVersion(etag, input.etag) ? undefined : { otherVersion: true };
     },
   };
 }
+
+/**
+ * Whether the origin's answer is of the version our ETag names: weak comparison (RFC 9110 §8.8.3.2),
+ * since a proxy in front of the origin may mark it weak without changing what it names.
+ */
+const sameVersion = (theirs: string | undefined, ours: string): boolean => theirs !== undefined && theirs.replace(/^W\//, '') === ours.replace(/^W\//, '');
 
 /** Origin answers held at once, in multiples of IIIF_FORWARD_MAX_BYTES (16 MiB × 4 by default: half an isolate). */
 const HELD_ANSWERS = 4;

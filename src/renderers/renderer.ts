@@ -33,6 +33,9 @@ export interface RenderOutput {
   otherVersion?: true;
 }
 
+/** What a header check found besides a refusal (which it throws). */
+export type CheckResult = { otherVersion?: true } | undefined | void;
+
 /** Turns a planned request into encoded image bytes (sharp on Node and Lambda). */
 export interface Renderer {
   render(input: RenderInput, plan: RenderPlan): Promise<RenderOutput>;
@@ -40,7 +43,7 @@ export interface Renderer {
    * The refusals a render would make from the source's header, without decoding or reading the
    * whole object: HEAD and conditional requests then answer the status a GET would get.
    */
-  check?(input: RenderInput, plan: RenderPlan): Promise<void>;
+  check?(input: RenderInput, plan: RenderPlan): Promise<CheckResult>;
   /**
    * A finished render this renderer keeps itself (the Workers Cache API), or undefined: asked
    * before a render slot is taken, so a kept answer never waits behind renders in progress.

@@ -47,12 +47,22 @@ export async function imageResponse(
   // A HEAD or a 304 says the GET would succeed: what a render refuses from the header, it refuses too,
   // and without a renderer only a stored tile succeeds.
   if (!tile && !app.renderer) throw noRenderer();
-  if (!tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))) {
-    await app.renderer.check(input, renderPlan);
-  }
+  const checked =
+    !tile && app.renderer?.check && (c.req.method === 'HEAD' || CONDITIONAL.some((name) => c.req.header(name) !== undefined))
+      ? await app.renderer.check(input, renderPlan)
+      : undefined;
   for (const [name, value] of head.headers) c.header(name, value);
-  const bodiless = conditionalResponse(c, head.etag, object.lastModified);
-  if (bodiless) return bodiless;
+  if (checked?.otherVersion) {
+    // As its GET will be: no validators, nothing kept; a conditional GET gets the whole answer.
+    c.header('Cache-Control', 'no-store');
+    if (c.req.method === 'HEAD') {
+      served(c, 'head', 0);
+      return c.body(null, 200);
+    }
+  } else {
+    const bodiless = conditionalResponse(c, head.etag, object.lastModified);
+    if (bodiless) return bodiless;
+  }
 
   const reading = performance.now();
   const stored = tile && (await readStoredTile(app, source, identifier, object.etag, geometry, tile, app.sourceSignal(c)));

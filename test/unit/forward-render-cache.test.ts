@@ -60,7 +60,8 @@ describe('forwarded renders in the Cache API', () => {
     expect((await render.render(input, plan)).otherVersion).toBe(true);
     expect((await render.render(input, plan)).otherVersion).toBe(true);
     expect(hits).toBe(2);
-    originEtag = '"new-version"';
+    // A proxy in front of the origin may mark its ETag weak: still the same version.
+    originEtag = 'W/"new-version"';
     expect((await render.render(input, plan)).otherVersion).toBeUndefined();
     await render.render(input, plan);
     expect(hits).toBe(3);
