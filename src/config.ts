@@ -283,8 +283,8 @@ function normalise(env: Env): Env {
   return out;
 }
 
-/** Validates settings at start-up; the error names the bad key and what was expected. */
-export function loadConfig(env: Env): Config {
+/** Each setting on its own (its form and range), not how settings go together: what `loadConfig` checks first. */
+export function checkSettingValues(env: Env): Config {
   const result = v.safeParse(EnvSchema, normalise(env));
   if (!result.success) {
     const problems = result.issues.map((issue) => {
@@ -293,7 +293,12 @@ export function loadConfig(env: Env): Config {
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  const config = result.output;
+  return result.output;
+}
+
+/** Validates settings at start-up; the error names the bad key and what was expected. */
+export function loadConfig(env: Env): Config {
+  const config = checkSettingValues(env);
   if (config.IIIF_SOURCE === 's3' && !config.IIIF_S3_BUCKET) {
     throw new ConfigError('invalid configuration: IIIF_S3_BUCKET (or sourceBucket) is required when IIIF_SOURCE is s3');
   }

@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Token, Tokenization } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { PriceClass } from 'aws-cdk-lib/aws-cloudfront';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { checkSettingValues, ConfigError, loadConfig } from '../../src/config.ts';
 
 export type LambdaArchitecture = 'arm64' | 'x86_64';
 export type InvokeModeName = 'RESPONSE_STREAM' | 'BUFFERED';
@@ -182,9 +182,13 @@ export function lambdaEnvironment(props: IiifEdgeProps): Record<string, string> 
  * their AllowedPattern.
  */
 export function checkAppSettings(env: Record<string, string>): void {
-  const concrete = Object.fromEntries(Object.entries(env).filter(([, value]) => !Token.isUnresolved(value)));
+  const entries = Object.entries(env);
+  const concrete = Object.fromEntries(entries.filter(([, value]) => !Token.isUnresolved(value)));
   try {
-    loadConfig({ IIIF_S3_BUCKET: 'placeholder', ...concrete });
+    // With a token among them, the checks across settings would meet its default in its place:
+    // only each concrete setting's own form and range are checked then.
+    if (Object.keys(concrete).length === entries.length) loadConfig({ IIIF_S3_BUCKET: 'placeholder', ...concrete });
+    else checkSettingValues(concrete);
   } catch (e) {
     if (e instanceof ConfigError) throw new Error(`IiifEdge: the function would not start: ${e.message}`);
     throw e;

@@ -12,7 +12,9 @@ const number = (description: string, props: Partial<CfnParameterProps>): CfnPara
   ({ type: 'Number', description, ...props, ...(props.default === undefined ? {} : { default: String(props.default) }) });
 const flag = (description: string, fallback = false): CfnParameterProps =>
   text(description, { default: String(fallback), allowedValues: ['true', 'false'] });
-const digits = { allowedPattern: '^[0-9]*$', constraintDescription: 'digits only, or empty' };
+/** The app refuses a tile (512 px) larger than its output limits. */
+const atLeast512 = { allowedPattern: '^(|51[2-9]|5[2-9][0-9]|[6-9][0-9]{2}|[1-9][0-9]{3,14})$', constraintDescription: 'a whole number of at least 512, or empty' };
+const headerList = { allowedPattern: "^(\\*|[!#$%&'*+.^_`|~0-9A-Za-z-]+( *, *[!#$%&'*+.^_`|~0-9A-Za-z-]+)*)$", constraintDescription: '* or a comma list of header names' };
 const retentionValues = Object.values(RetentionDays)
   .filter((v): v is number => typeof v === 'number' && v !== RetentionDays.INFINITE)
   .map(String);
@@ -66,20 +68,22 @@ export const PARAMETERS = {
     allowedPattern: '^(\\*|REFLECT_ORIGIN|https?://[^\\s,/]+( *, *https?://[^\\s,/]+)*)$',
     constraintDescription: '*, REFLECT_ORIGIN, or origins with their scheme (https://viewer.example.org), comma separated',
   }),
-  CorsAllowHeaders: text('Access-Control-Allow-Headers', {
-    default: DEFAULTS.cors.allowHeaders,
-    allowedPattern: "^(\\*|[!#$%&'*+.^_`|~0-9A-Za-z-]+( *, *[!#$%&'*+.^_`|~0-9A-Za-z-]+)*)$",
-    constraintDescription: '* or a comma list of header names',
-  }),
+  CorsAllowHeaders: text('Access-Control-Allow-Headers', { default: DEFAULTS.cors.allowHeaders, ...headerList }),
   CorsAllowCredentials: text('Access-Control-Allow-Credentials', { default: String(DEFAULTS.cors.allowCredentials), allowedValues: ['true', 'false'] }),
-  CorsExposeHeaders: text('Access-Control-Expose-Headers', { default: DEFAULTS.cors.exposeHeaders }),
+  CorsExposeHeaders: text('Access-Control-Expose-Headers', { default: DEFAULTS.cors.exposeHeaders, ...headerList }),
   CorsMaxAge: number('Access-Control-Max-Age in seconds', { default: DEFAULTS.cors.maxAge, minValue: 0 }),
-  MaxWidth: text('Optional maximum output width in pixels (IIIF maxWidth)', digits),
-  MaxHeight: text('Optional maximum output height in pixels (IIIF maxHeight)', digits),
-  MaxArea: text('Optional maximum output area in pixels (IIIF maxArea)', digits),
+  MaxWidth: text('Optional maximum output width in pixels (IIIF maxWidth), at least 512 (the tile size info.json offers)', atLeast512),
+  MaxHeight: text('Optional maximum output height in pixels (IIIF maxHeight), at least 512 (the tile size info.json offers)', atLeast512),
+  MaxArea: text('Optional maximum output area in pixels (IIIF maxArea), at least 262144 (one 512² tile)', {
+    allowedPattern: '^(|26214[4-9]|2621[5-9][0-9]|262[2-9][0-9]{2}|26[3-9][0-9]{3}|2[7-9][0-9]{4}|[3-9][0-9]{5}|[1-9][0-9]{6,14})$',
+    constraintDescription: 'a whole number of at least 262144, or empty',
+  }),
   JpegQuality: number('JPEG quality of rendered output (IIIF_JPEG_QUALITY)', { default: 85, minValue: 1, maxValue: 100 }),
   JpegOptimizeCoding: flag('Huffman tables made for each rendered JPEG: about 5% fewer bytes, slower renders (IIIF_JPEG_OPTIMIZE_CODING)'),
-  PixelDensity: text('Optional DPI written into output images (serverless-iiif PixelDensity)', digits),
+  PixelDensity: text('Optional DPI written into output images, 1 to 65535 (serverless-iiif PixelDensity)', {
+    allowedPattern: '^(|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$',
+    constraintDescription: 'a whole number from 1 to 65535, or empty',
+  }),
   CacheControlImage: text('Cache-Control of images', { default: 'public, max-age=2592000', minLength: 1 }),
   CacheControlInfo: text('Cache-Control of info.json', { default: 'public, max-age=86400', minLength: 1 }),
   CacheControlError: text('Cache-Control of 4xx errors (5xx are never cached by the app)', { default: 'public, max-age=60', minLength: 1 }),

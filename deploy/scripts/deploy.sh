@@ -3,7 +3,8 @@
 # stack (CloudFormation's LastUpdatedTime moved), an invalidation of /iiif/*, since cached info.json and
 # images may no longer match what the function answers. A first deploy or a no-change deploy skips it.
 # Extra arguments go to `cdk deploy` (e.g. --require-approval never); its `-c key=value` settings go to
-# `cdk bootstrap` too, which synthesises the app. Stack: `-c stackName=…`, else IIIF_EDGE_STACK_NAME (IiifEdge).
+# `cdk bootstrap` too, which synthesises the app, and its --profile to the aws commands here.
+# Stack: `-c stackName=…`, else IIIF_EDGE_STACK_NAME (IiifEdge).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 stack="${IIIF_EDGE_STACK_NAME:-IiifEdge}"
@@ -12,8 +13,8 @@ context=''
 prev=''
 for arg in "$@"; do
   setting=''
-  case "$prev" in -c|--context) setting=$arg ;; esac
-  case "$arg" in --context=*) setting=${arg#--context=} ;; esac
+  case "$prev" in -c|--context) setting=$arg ;; --profile) export AWS_PROFILE="$arg" ;; esac
+  case "$arg" in --context=*) setting=${arg#--context=} ;; --profile=*) export AWS_PROFILE="${arg#--profile=}" ;; esac
   if [ -n "$setting" ]; then
     context="$context -c $(quote "$setting")"
     case "$setting" in stackName=*) stack=${setting#stackName=} ;; esac

@@ -2,6 +2,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { iamStatements, type Json, only, resourcesOfType, synthEdge } from './helpers.ts';
+import { App, CfnParameter, Stack } from 'aws-cdk-lib';
+import { checkAppSettings, lambdaEnvironment } from '../lib/props.ts';
 
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac'; // Managed-AllViewerExceptHostHeader
 const SECURITY_HEADERS = '67f7725c-6f97-4210-82d7-5512b31e9d03'; // Managed-SecurityHeadersPolicy
@@ -194,6 +196,11 @@ describe('IiifEdge construct, props change the template', () => {
     expect(() => synthEdge({ app: { rights: 'CC-BY-4.0' } })).toThrow(/would not start.*IIIF_RIGHTS/);
     expect(() => synthEdge({ forceHost: 'images.example.org?x=1' })).toThrow(/would not start.*IIIF_PUBLIC_BASE_URL/);
     expect(() => synthEdge({ domainNames: ['*.example.org'], certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc' })).toThrow(/wildcard/);
+    // A value given as a token is left to the deployment: the checks across settings do not meet its default.
+    const stack = new Stack(new App(), 'Tokens');
+    const origin = new CfnParameter(stack, 'Origin', { type: 'String', default: 'https://viewer.example.org' }).valueAsString;
+    expect(() => checkAppSettings(lambdaEnvironment({ sourceBucket: 'my-images', cors: { allowOrigin: origin, allowCredentials: true } }))).not.toThrow();
+    expect(() => checkAppSettings(lambdaEnvironment({ sourceBucket: 'my-images', resolverTemplate: 'x.tif', cors: { allowOrigin: origin } }))).toThrow(/IIIF_S3_KEY_TEMPLATE/);
     // A wildcard after a host name is fine: the first name is the public base.
     expect(() => synthEdge({ domainNames: ['images.example.org', '*.example.org'], certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc' })).not.toThrow();
   });

@@ -26,6 +26,7 @@ function fakeCli(replies: { lastUpdated?: string[] } = {}) {
   }));
   const aws = `#!/bin/sh
 printf 'aws %s\\n' "$*" >> '${log}'
+[ -z "$AWS_PROFILE" ] || printf 'profile %s\\n' "$AWS_PROFILE" >> '${dir}/profiles.log'
 case "$*" in
   *describe-stacks*)
     line=$(head -n 1 '${dir}/updated'); sed -i 1d '${dir}/updated'
@@ -201,6 +202,18 @@ describe('deploy.sh (npm run deploy:aws)', () => {
       "aws cloudformation describe-stacks --stack-name Other --query Stacks[0].Outputs[?OutputKey=='DistributionId'].OutputValue --output text",
       'aws cloudfront create-invalidation --distribution-id E1OTHER --paths /iiif/*',
     ]);
+  });
+
+  it('reads the stack with the profile given to cdk (--profile), as cdk deploys with it', () => {
+    const { run, dir } = fakeCli({ lastUpdated: ['2026-12-01T10:00:00Z', '2026-12-04T16:00:00Z', 'E1DISTID'] });
+    const r = run('deploy.sh', ['--profile', 'prod', '--require-approval', 'never']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls).toContain('npx --yes aws-cdk@2.1148.1 deploy --profile prod --require-approval never');
+    // Every aws call: the two reads of the stack, its outputs and the invalidation.
+    expect(readFileSync(join(dir, 'profiles.log'), 'utf8').trim().split('\n')).toEqual(Array(4).fill('profile prod'));
+    const { run: run2, dir: dir2 } = fakeCli({ lastUpdated: ['2026-12-01T10:00:00Z', '2026-12-01T10:00:00Z'] });
+    expect(run2('deploy.sh', ['--profile=staging']).status).toBe(0);
+    expect(readFileSync(join(dir2, 'profiles.log'), 'utf8')).toContain('profile staging');
   });
 
   it('takes a missing stack for a first deploy, and stops on any other failure to read it', () => {

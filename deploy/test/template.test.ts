@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
 import { renderTemplate, synthesizeTemplate, TEMPLATE_PATH } from '../lib/synth-template.ts';
 import { evaluate, type Json, only } from './helpers.ts';
 
@@ -139,6 +140,24 @@ describe('committed CloudFormation template', () => {
     for (const bad of ['', 'Range X', 'a:b']) expect(matches('CorsAllowHeaders', bad), bad).toBe(false);
     expect(matches('DomainName', 'images.example.org')).toBe(true);
     expect(matches('DomainName', '*.example.org')).toBe(false);
+    for (const [name, ok, bad] of [
+      ['PixelDensity', ['', '1', '300', '9999', '65535'], ['0', '65536', '70000', '1.5']],
+      ['MaxWidth', ['', '512', '599', '1000', '65500'], ['0', '256', '511', '051']],
+      ['MaxHeight', ['', '512', '10000'], ['511']],
+      ['MaxArea', ['', '262144', '262150', '999999', '25000000'], ['0', '100000', '262143']],
+      ['CorsExposeHeaders', ['Link, ETag', '*'], ['Link; ETag', '']],
+    ] as const) {
+      for (const value of ok) expect(matches(name, value), `${name}=${value}`).toBe(true);
+      for (const value of bad) expect(matches(name, value), `${name}=${value}`).toBe(false);
+    }
+    // What the patterns let through, the app takes too.
+    for (const [name, env, values] of [
+      ['PixelDensity', 'IIIF_DENSITY', ['1', '300', '65535']],
+      ['MaxWidth', 'IIIF_MAX_WIDTH', ['512', '599', '65500']],
+      ['MaxArea', 'IIIF_MAX_AREA', ['262144', '999999']],
+    ] as const) {
+      for (const value of values) expect(matches(name, value) && (() => loadConfig({ [env]: value }))(), `${name}=${value}`).toBeTruthy();
+    }
   });
 
   it('accepts only a CloudFront-scope (us-east-1, global) WAF web ACL', () => {
