@@ -196,7 +196,7 @@ async function main(): Promise<number> {
         if (server !== ours) await server.stop();
       }
     }
-    if (measureSession) session = await sessions(fx, ourBundle, ours.url, connections, iip);
+    if (measureSession) session = await sessions(fx, ourBundle, ours.url, ceiling.url, connections, iip);
   } finally {
     await Promise.all(everyone.map((c) => c?.stop()));
   }
@@ -247,7 +247,7 @@ const SESSION_RUNS = 5;
  * 100 times slower, on one; IIPImage, when installed, on SESSION_RUNS fresh servers without its
  * cache and as many with it.
  */
-async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connections: number, iip: { processes: number } | undefined): Promise<SessionReport> {
+async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, ceilingUrl: string, connections: number, iip: { processes: number } | undefined): Promise<SessionReport> {
   const paths = (await sessionPaths(fx.tiff.name)).map((p) => PREFIX + p);
   const fromFresh = async (name: string, start: () => Promise<Child>, session = paths) => {
     const child = await start();
@@ -263,8 +263,8 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connec
   const twice = (name: string, args: string[], cwd: string) => fromFresh(name, () => startChild(name, args, { cwd }));
   const median = (results: SessionResult[]): SessionResult => [...results].sort((a, b) => a.ms - b.ms)[results.length >> 1] as SessionResult;
   log(`\nviewer session (${paths.length} requests, ${connections} at once)`);
-  // The load generator's own first fetches (undici loading, compiling) must not count against a
-  // fresh server: it first replays the session on the server already running.
+  // The load generator's own first requests (its code compiling) must not count against a fresh
+  // server: it first replays the session on the server already running.
   await replaySession(oursUrl, paths, connections);
   const runs: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
   for (let i = 0; i < SESSION_RUNS; i++) runs.push(await twice('iiif-edge', [ourBundle, fx.dir], ROOT));
@@ -274,16 +274,25 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, connec
     runs: runs.length,
   });
   const ours = medians(runs);
+  // What the client and loopback cost: the ceiling server answering the session's sizes in order.
+  const floorPaths = ours.warm.sizes.map((n) => `/${n}`);
+  const floors: SessionResult[] = [];
+  for (let i = 0; i < SESSION_RUNS; i++) floors.push(await replaySession(ceilingUrl, floorPaths, connections));
+  const floor = median(floors);
+  log(`  floor     session ${floor.ms.toFixed(0)} ms (the ceiling server answering the same sizes)`);
   const reference = await twice('reference', [join(ROOT, 'bench/reference/server.mjs'), fx.dir], join(ROOT, 'bench/reference'));
-  const q75 = await replaySession(oursUrl, (await sessionPaths(fx.tiffQ75.name)).map((p) => PREFIX + p), connections);
-  if (!iip) return { requests: paths.length, ours, reference, q75 };
+  // Warm, as ours: its first replay fills the caches for that file.
+  const q75Paths = (await sessionPaths(fx.tiffQ75.name)).map((p) => PREFIX + p);
+  await replaySession(oursUrl, q75Paths, connections);
+  const q75 = await replaySession(oursUrl, q75Paths, connections);
+  if (!iip) return { requests: paths.length, ours, reference, q75, floor };
   const iipPaths = paths.map(v2Size);
   const iipRuns = async (name: string, cacheMb: number) => {
     const all: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
     for (let i = 0; i < SESSION_RUNS; i++) all.push(await fromFresh(name, () => startIipImage(name, fx.dir, { cacheMb, processes: iip.processes }), iipPaths));
     return medians(all);
   };
-  return { requests: paths.length, ours, reference, q75, iipImage: await iipRuns('iipimage', 0), iipImageCached: await iipRuns('iip+cache', 10) };
+  return { requests: paths.length, ours, reference, q75, floor, iipImage: await iipRuns('iipimage', 0), iipImageCached: await iipRuns('iip+cache', 10) };
 }
 
 main().then(
