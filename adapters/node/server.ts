@@ -103,7 +103,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
     server.listen(config.PORT, config.HOST, ok);
     server.once('error', (e) => fail(listenError(e, 'PORT', config.PORT, config.HOST)));
   });
-  // sharp (about 100 ms of native loading on the main thread) and Hono's listener load once the
+  // sharp (about 70 ms of loading on the main thread) and Hono's listener load once the
   // server is quiet, so that they never stall the first viewer's info.json and stored tiles; a
   // request that needs one before that loads it.
   connections.whenQuiet(QUIET_MS, () => {
