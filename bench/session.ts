@@ -38,7 +38,7 @@ function getSize(agent: Agent, url: string): Promise<{ status: number; bytes: nu
  * Replays a session as a viewer does: info.json first, alone, then every tile request in the
  * captured order with `connections` in flight at once, each on its own kept-alive socket (a
  * browser keeps six to eight per host). node:http, not fetch: against a server answering fixed
- * buffers of the session's sizes, the 170 requests took 110–140 ms with fetch and 55–90 ms with
+ * buffers of the session's sizes, the 170 requests took 108–192 ms with fetch and 54–99 ms with
  * node:http here, and that floor is in every session measured.
  */
 export async function replaySession(base: string, paths: string[], connections: number): Promise<SessionResult> {
