@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../../src/config.ts';
-import { runServer, serverCommand } from '../node/cli.ts';
+import { runServer } from '../node/cli.ts';
+import { serverCommand } from '../node/command.ts';
 import { UsageError } from './args.ts';
 import { addCompareCommand } from './compare-command.ts';
 import { addPrepareCommand } from './prepare-command.ts';

@@ -1,14 +1,13 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { html, raw } from 'hono/html';
 import { httpError } from '../../src/errors.ts';
 import { emitIdentifier } from '../../src/iiif/path.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { cachedListing, galleryPage } from './gallery.ts';
 
-const osdDir = dirname(createRequire(import.meta.url).resolve('openseadragon'));
 
 const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -31,9 +30,10 @@ export function mountViewer(app: Hono, source: ImageSource, prefix: string, slas
   const listing = cachedListing(source, Date.now, slashSubstitute);
   // Relative to the pages, which sit at the root: `/iiif` → `iiif`, `` (IIIF_PREFIX=/) → ``.
   const service = (version: 2 | 3, id: string) => `${prefix.slice(1)}${prefix ? '/' : ''}${version}/${emitIdentifier(id, { ...(slashSubstitute ? { slashSubstitute } : {}) })}`;
-  app.use(
-    '/openseadragon/*',
-    serveStatic({ root: osdDir, rewriteRequestPath: (p) => p.replace(/^\/openseadragon/, '') }),
+  // OpenSeadragon's folder is looked up on the first request for it, not in every cold start.
+  let assets: MiddlewareHandler | undefined;
+  app.use('/openseadragon/*', (c, next) =>
+    (assets ??= serveStatic({ root: dirname(createRequire(import.meta.url).resolve('openseadragon')), rewriteRequestPath: (p) => p.replace(/^\/openseadragon/, '') }))(c, next),
   );
 
   app.get('/', async (c) => {
