@@ -91,6 +91,15 @@ export function fsSource(options: FsSourceOptions): ImageSource {
     return real;
   }
 
+  /** A link (to a folder, dangling, or out of the root) the server would answer 404 for is not listed. */
+  const servedLink = (identifier: string): Promise<boolean> =>
+    locate(identifier)
+      .then((path) => stat(path))
+      .then(
+        (s) => s.isFile(),
+        () => false,
+      );
+
   /** The file is not the version `etag` describes: forget what we knew, the caller retries. */
   function changed(identifier: string, path: string): never {
     stats?.delete(path);
@@ -147,7 +156,11 @@ export function fsSource(options: FsSourceOptions): ImageSource {
           // Hidden folders (prepare's staging folder, version control) hold no images to show.
           if (d.isDirectory()) {
             if (!d.name.startsWith('.')) dirs.push(path);
-          } else if (d.isFile() && IMAGE_FILE.test(d.name) && !UNSERVABLE_NAME.test(d.name)) found.push(relative(root, path).split(sep).join('/'));
+          } else if ((d.isFile() || d.isSymbolicLink()) && IMAGE_FILE.test(d.name) && !UNSERVABLE_NAME.test(d.name)) {
+            const id = relative(root, path).split(sep).join('/');
+            // A link is listed when it is served: to a file, inside the root unless links are followed.
+            if (d.isFile() || (await servedLink(id))) found.push(id);
+          }
           if (found.length >= limit || ++seen >= LIST_MAX_ENTRIES) break;
         }
         if (seen >= LIST_MAX_ENTRIES) break;

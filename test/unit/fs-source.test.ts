@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,30 @@ describe('fs source listing', () => {
       expect(await fsSource({ root: dir }).list?.(100)).toEqual(['ok.png']);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists a link as the server serves it: to a file inside the root, or anywhere with followLinks', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'iiif-edge-fs-out-'));
+    const dir = await mkdtemp(join(tmpdir(), 'iiif-edge-fs-links-'));
+    try {
+      await writeFile(join(outside, 'far.png'), 'x');
+      await mkdir(join(dir, 'sub'));
+      await writeFile(join(dir, 'sub', 'a.png'), 'x');
+      await symlink(join(dir, 'sub', 'a.png'), join(dir, 'alias.png'));
+      await symlink(join(outside, 'far.png'), join(dir, 'out.png'));
+      await symlink(join(dir, 'missing.png'), join(dir, 'dangling.png'));
+      await symlink(join(dir, 'sub'), join(dir, 'folder.png'));
+      const source = fsSource({ root: dir });
+      const listed = await source.list?.(100);
+      expect(listed).toEqual(['alias.png', 'sub/a.png']);
+      // What is listed is served, and what is served is listed.
+      for (const id of listed ?? []) expect((await source.stat(id)).size).toBe(1);
+      await expect(source.stat('out.png')).rejects.toMatchObject({ status: 404 });
+      expect(await fsSource({ root: dir, followLinks: true }).list?.(100)).toEqual(['alias.png', 'out.png', 'sub/a.png']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(outside, { recursive: true, force: true });
     }
   });
 });
