@@ -7,6 +7,7 @@ import { ENTRY_OVERHEAD, type ResponseStore, createResponseCache } from './http/
 import { createSharedRenders } from './http/shared-renders.ts';
 import { createGeometryCache, type GeometryCache } from './image/geometry-cache.ts';
 import type { Format, IiifVersion, Limits } from './iiif/types.ts';
+import type { ComplianceLevel } from './iiif/constants.ts';
 import { publicBase, serviceBase } from './http/public-base.ts';
 import { preflightReader } from './http/preflight.ts';
 import { emitIdentifier } from './iiif/path.ts';
@@ -66,7 +67,9 @@ export function createAppContext(options: AppOptions) {
     config.IIIF_AVIF_MAX_OUTPUT_PIXELS,
     config.IIIF_DENSITY ?? '',
   ].join(' ');
-  const infoSettings = [limitsTag, config.IIIF_TILE_SIZE, config.IIIF_RIGHTS ?? '', preferredFormats?.join(',') ?? ''].join(' ');
+  // Without a renderer info.json promises level 0 and only what stored tiles answer.
+  const complianceLevel: ComplianceLevel = renderer ? 2 : 0;
+  const infoSettings = [limitsTag, config.IIIF_TILE_SIZE, config.IIIF_RIGHTS ?? '', preferredFormats?.join(',') ?? '', complianceLevel].join(' ');
   const preflight = preflightReader(config);
   const emitted = { slashSubstitute: config.IIIF_SLASH_SUBSTITUTE, rawSlash: config.IIIF_RAW_SLASH_CANONICAL === 'as-received' };
   // Encoded info.json bodies: viewers fetch the same ones over and over. Keys hold the request's
@@ -91,6 +94,7 @@ export function createAppContext(options: AppOptions) {
     preferredFormats,
     imageSettings,
     infoSettings,
+    complianceLevel,
     infoBodies,
     edgeTiles: createEdgeTileCache(config.IIIF_EDGE_TILE_CACHE_BYTES),
     sharedRenders: createSharedRenders(),

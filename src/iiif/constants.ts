@@ -7,9 +7,12 @@ export const CONTEXT: Record<IiifVersion, string> = {
   2: 'http://iiif.io/api/image/2/context.json',
 };
 
-export const PROFILE_URI: Record<IiifVersion, string> = {
-  3: 'http://iiif.io/api/image/3/level2.json',
-  2: 'http://iiif.io/api/image/2/level2.json',
+/** 2 with a pixel renderer; 0 without one (Workers with no render origin): stored tiles only. */
+export type ComplianceLevel = 0 | 2;
+
+export const PROFILE_URI: Record<IiifVersion, Record<ComplianceLevel, string>> = {
+  3: { 2: 'http://iiif.io/api/image/3/level2.json', 0: 'http://iiif.io/api/image/3/level0.json' },
+  2: { 2: 'http://iiif.io/api/image/2/level2.json', 0: 'http://iiif.io/api/image/2/level0.json' },
 };
 
 /** info.json media types: `jsonld` when the client asks for JSON-LD (3.0: also the default). */

@@ -1,4 +1,5 @@
 import {
+  type ComplianceLevel,
   CONTEXT,
   EXTRA_FEATURES_3,
   EXTRA_FORMATS_3,
@@ -23,7 +24,12 @@ export interface InfoInput {
   sizes: Dimensions[];
   rights?: string | undefined;
   preferredFormats?: Format[] | undefined;
+  /** 0: no renderer, `sizes` and `tiles` hold only what stored tiles answer (default 2). */
+  level?: ComplianceLevel;
 }
+
+/** What a level-0 deployment's stored tiles are besides: in colour too (3.0 §6.3). */
+const STORED_TILE_QUALITIES = ['color'] as const;
 
 /** 3.0 image information (§5); `@context` first, as the spec asks. */
 export function buildInfo3(o: InfoInput): Record<string, unknown> {
@@ -32,17 +38,17 @@ export function buildInfo3(o: InfoInput): Record<string, unknown> {
     id: o.id,
     type: 'ImageService3',
     protocol: PROTOCOL,
-    profile: 'level2',
+    profile: o.level === 0 ? 'level0' : 'level2',
     width: o.geometry.width,
     height: o.geometry.height,
     ...effectiveLimits(o.limits),
     ...(o.sizes.length > 0 && { sizes: o.sizes }),
     ...(o.tiles.length > 0 && { tiles: o.tiles }),
-    ...(o.preferredFormats?.length && { preferredFormats: o.preferredFormats }),
+    ...(o.level !== 0 && o.preferredFormats?.length && { preferredFormats: o.preferredFormats }),
     ...(o.rights && { rights: o.rights }),
-    extraQualities: EXTRA_QUALITIES_3,
-    extraFormats: EXTRA_FORMATS_3,
-    extraFeatures: EXTRA_FEATURES_3,
+    ...(o.level === 0
+      ? { extraQualities: STORED_TILE_QUALITIES }
+      : { extraQualities: EXTRA_QUALITIES_3, extraFormats: EXTRA_FORMATS_3, extraFeatures: EXTRA_FEATURES_3 }),
   };
 }
 
@@ -58,8 +64,10 @@ export function buildInfo2(o: InfoInput): Record<string, unknown> {
     ...(o.tiles.length > 0 && { tiles: o.tiles }),
     ...(o.rights && { license: o.rights }),
     profile: [
-      PROFILE_URI[2],
-      { formats: FORMATS, qualities: QUALITIES, supports: SUPPORTS_2, ...effectiveLimits(o.limits) },
+      PROFILE_URI[2][o.level ?? 2],
+      o.level === 0
+        ? { formats: ['jpg'], qualities: ['default', ...STORED_TILE_QUALITIES], ...effectiveLimits(o.limits) }
+        : { formats: FORMATS, qualities: QUALITIES, supports: SUPPORTS_2, ...effectiveLimits(o.limits) },
     ],
   };
 }

@@ -124,7 +124,7 @@ export function imageHead(app: AppContext, version: IiifVersion, requested: stri
   const { config } = app;
   const canonicalPath = `${config.IIIF_PREFIX}/${version}/${app.emitIdentifier(requested)}/${plan.canonical}`;
   const headers: Array<[string, string]> = [
-    ['Link', `<${base}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version]}>;rel="profile"`],
+    ['Link', `<${base}${canonicalPath}>;rel="canonical", <${PROFILE_URI[version][app.complianceLevel]}>;rel="profile"`],
     ['Content-Type', FORMAT_MEDIA_TYPES[plan.format]],
     ['Cache-Control', config.IIIF_CACHE_CONTROL_IMAGE],
   ];

@@ -3,7 +3,9 @@ import { accepts } from 'hono/accepts';
 import { CONTEXT, INFO_MEDIA_TYPES, JSONLD_CONTEXT_LINK_2 } from '../iiif/constants.ts';
 import { buildInfo2, buildInfo3 } from '../iiif/info.ts';
 import { deriveSizes, deriveTiles } from '../iiif/tiles.ts';
-import type { IiifVersion, ImageGeometry } from '../iiif/types.ts';
+import type { IiifVersion } from '../iiif/types.ts';
+import type { SourceGeometry } from '../image/geometry.ts';
+import { storedSizes, storedTiles } from '../image/stored-only.ts';
 import { makeEtag } from '../http/etag.ts';
 import { conditionalResponse } from './conditional.ts';
 import type { AppContext } from '../app-context.ts';
@@ -41,7 +43,7 @@ export function infoAnswer(app: AppContext, version: IiifVersion, id: string, ob
   return {
     headers,
     etag: makeEtag(['info', object.etag, id, mediaType, CONTEXT[version], app.infoSettings]),
-    body(geometry: ImageGeometry): Uint8Array {
+    body(geometry: SourceGeometry): Uint8Array {
       // The id holds the public base, version and identifier; the source ETag covers the geometry.
       const key = `${object.etag}\u0000${id}`;
       let body = app.infoBodies.get(key);
@@ -65,16 +67,19 @@ function negotiate(accept: string, version: IiifVersion): string {
   });
 }
 
-function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: ImageGeometry): string {
-  const { config, limits } = app;
+function buildBody(app: AppContext, version: IiifVersion, id: string, geometry: SourceGeometry): string {
+  const { config, limits, complianceLevel: level } = app;
+  const tiles = deriveTiles(geometry, config.IIIF_TILE_SIZE, limits);
+  const sizes = deriveSizes(geometry, limits, config.IIIF_TILE_SIZE);
   const info = {
     id,
     geometry,
     limits,
-    tiles: deriveTiles(geometry, config.IIIF_TILE_SIZE, limits),
-    sizes: deriveSizes(geometry, limits, config.IIIF_TILE_SIZE),
+    tiles: level === 0 ? storedTiles(geometry, tiles, limits) : tiles,
+    sizes: level === 0 ? storedSizes(geometry, sizes, limits) : sizes,
     rights: config.IIIF_RIGHTS,
     preferredFormats: app.preferredFormats,
+    level,
   };
   return JSON.stringify(version === 3 ? buildInfo3(info) : buildInfo2(info));
 }

@@ -31,6 +31,8 @@ export interface IiifCase {
   json?: Record<string, unknown>;
   /** Needs a pixel renderer (a Workers deployment without one forwards or answers 501). */
   render?: boolean;
+  /** What differs on a deployment without a renderer (level 0: only what stored tiles answer). */
+  storedOnly?: Partial<IiifCase>;
 }
 
 const v3 = '/iiif/3/grid.png';
@@ -59,6 +61,7 @@ const GRID_CASES: IiifCase[] = [
     status: 200,
     expectHeaders: { 'content-type': LD3, vary: /Accept/i, 'access-control-allow-origin': '*' },
     json: { '@context': 'http://iiif.io/api/image/3/context.json', type: 'ImageService3', protocol: 'http://iiif.io/api/image', profile: 'level2', width: GRID.width, height: GRID.height },
+    storedOnly: { json: { '@context': 'http://iiif.io/api/image/3/context.json', type: 'ImageService3', protocol: 'http://iiif.io/api/image', profile: 'level0', width: GRID.width, height: GRID.height } },
   },
   { name: '3.0 info.json as plain JSON', path: `${v3}/info.json`, headers: { accept: 'application/json' }, status: 200, expectHeaders: { 'content-type': 'application/json' } },
   {
@@ -202,8 +205,16 @@ const JP2_CASES: IiifCase[] = [
         { width: 300, height: 200 },
       ],
     },
+    // Its tiles are decoded, which takes a renderer to encode.
+    storedOnly: { json: { width: 300, height: 200, profile: 'level0' } },
   },
-  { name: 'JP2 2.1 info.json', path: '/iiif/2/grid.jp2/info.json', status: 200, json: { width: 300, height: 200, tiles: [{ width: 128, height: 128, scaleFactors: [1, 2, 4] }] } },
+  {
+    name: 'JP2 2.1 info.json',
+    path: '/iiif/2/grid.jp2/info.json',
+    status: 200,
+    json: { width: 300, height: 200, tiles: [{ width: 128, height: 128, scaleFactors: [1, 2, 4] }] },
+    storedOnly: { json: { width: 300, height: 200, profile: ['http://iiif.io/api/image/2/level0.json', { formats: ['jpg'] }] } },
+  },
   ...GRID_CASES.filter((c) => /^\/iiif\/[23]\/grid\.png\/[^/]+\//.test(c.path) && !c.path.endsWith('.jp2')).map(onJp2),
 ];
 

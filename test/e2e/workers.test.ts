@@ -32,7 +32,10 @@ describe('Workers adapter with a render origin: shared IIIF cases in workerd', (
 });
 
 describe('Workers adapter without a render origin', () => {
-  runCases((path, init) => infoOnly.fetch(path, init), IIIF_CASES.filter((c) => !c.render));
+  runCases(
+    (path, init) => infoOnly.fetch(path, init),
+    IIIF_CASES.filter((c) => !c.render).map((c) => ({ ...c, ...c.storedOnly })),
+  );
 
   it('answers a pixel request with 501 and says why', async () => {
     const pixelCase = IIIF_CASES.find((c) => c.render && c.path.endsWith('/full/max/0/default.png'));
@@ -52,6 +55,73 @@ describe('Workers adapter without a render origin', () => {
     const head = await infoOnly.fetch(tile, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect((await infoOnly.fetch(tile, { headers: { 'if-none-match': head.headers.get('etag') ?? '' } })).status).toBe(304);
+  });
+});
+
+describe('Workers adapter without a render origin: info.json at level 0', () => {
+  interface Info3 {
+    profile: string;
+    width: number;
+    height: number;
+    sizes?: Array<{ width: number; height: number }>;
+    tiles?: Array<{ width: number; height: number; scaleFactors: number[] }>;
+    extraFeatures?: unknown;
+    extraFormats?: unknown;
+  }
+  const info = async (worker: RunningWorker, id: string) => (await (await worker.fetch(`/iiif/3/${id}/info.json`)).json()) as Info3;
+  const passedThrough = async (path: string) => {
+    const res = await infoOnly.fetch(path);
+    await res.arrayBuffer();
+    return { status: res.status, path: res.headers.get('server-timing')?.match(/path;desc="(\w+)"/)?.[1], link: res.headers.get('link') };
+  };
+
+  it('offers only the sizes and tiles that stored tiles answer, and every one it offers is passed through', async () => {
+    const full = await info(forwarding, 'pyramid.tif');
+    const stored = await info(infoOnly, 'pyramid.tif');
+    expect(full.profile).toBe('level2');
+    expect(stored).toMatchObject({ profile: 'level0', width: 2000, height: 1500 });
+    expect(stored.extraFeatures).toBeUndefined();
+    expect(stored.extraFormats).toBeUndefined();
+    // Of the levels 2000, 1000, 500 and 250 px wide, only the last is one 256-px tile.
+    expect(full.sizes?.length).toBe(4);
+    expect(stored.sizes).toEqual([{ width: 250, height: 187 }]);
+    expect(stored.tiles).toEqual(full.tiles);
+    for (const s of stored.sizes ?? []) {
+      expect(await passedThrough(`/iiif/3/pyramid.tif/full/${s.width},${s.height}/0/default.jpg`)).toMatchObject({ status: 200, path: 'passthrough' });
+    }
+    for (const t of stored.tiles ?? []) {
+      for (const f of t.scaleFactors) {
+        const [w, h] = [t.width * f, t.height * f];
+        // The first tile and the last (bottom-right, cut from its stored tile) of each factor.
+        const [x, y] = [Math.floor((stored.width - 1) / w) * w, Math.floor((stored.height - 1) / h) * h];
+        // A viewer's regions stop at the image's edge; sizes are ceil(region / factor).
+        const region = (rx: number, ry: number) => {
+          const [rw, rh] = [Math.min(w, stored.width - rx), Math.min(h, stored.height - ry)];
+          return `${rx},${ry},${rw},${rh}/${Math.ceil(rw / f)},`;
+        };
+        for (const path of [region(0, 0), region(x, y)]) {
+          const res = await passedThrough(`/iiif/3/pyramid.tif/${path}/0/default.jpg`);
+          expect(res, path).toMatchObject({ status: 200, path: 'passthrough' });
+          expect(res.link).toContain('<http://iiif.io/api/image/3/level0.json>;rel="profile"');
+        }
+      }
+    }
+  });
+
+  it('offers no sizes or tiles of an image no stored JPEG tile answers (a PNG, an LZW pyramid, a JPEG 2000)', async () => {
+    for (const id of ['grid.png', 'pyramid-lzw.tif', 'grid.jp2']) {
+      const stored = await info(infoOnly, id);
+      expect(stored.profile, id).toBe('level0');
+      expect(stored.sizes, id).toBeUndefined();
+      expect(stored.tiles, id).toBeUndefined();
+    }
+  });
+
+  it('says level 0 in the 2.1 profile too, with JPEG as its one format', async () => {
+    const v2 = (await (await infoOnly.fetch('/iiif/2/pyramid.tif/info.json')).json()) as { profile: [string, { formats: string[]; supports?: unknown }] };
+    expect(v2.profile[0]).toBe('http://iiif.io/api/image/2/level0.json');
+    expect(v2.profile[1].formats).toEqual(['jpg']);
+    expect(v2.profile[1].supports).toBeUndefined();
   });
 });
 

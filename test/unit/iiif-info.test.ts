@@ -122,8 +122,21 @@ describe('constants', () => {
     });
   });
 
+  it('says level 0 without a renderer: no extra formats or features, JPEG in default and colour only, no preferred formats', () => {
+    const v3 = buildInfo3(input({}, { level: 0, preferredFormats: ['webp'] }));
+    expect(v3).toMatchObject({ profile: 'level0', extraQualities: ['color'] });
+    for (const key of ['extraFormats', 'extraFeatures', 'preferredFormats']) expect(v3, key).not.toHaveProperty(key);
+    expect(buildInfo2(input({ maxWidth: 800 }, { level: 0 })).profile).toEqual([
+      'http://iiif.io/api/image/2/level0.json',
+      { formats: ['jpg'], qualities: ['default', 'color'], maxWidth: 800, maxHeight: 800 },
+    ]);
+  });
+
   it('has the profile URIs and info.json media types per version', () => {
-    expect(PROFILE_URI).toEqual({ 3: 'http://iiif.io/api/image/3/level2.json', 2: 'http://iiif.io/api/image/2/level2.json' });
+    expect(PROFILE_URI).toEqual({
+      3: { 2: 'http://iiif.io/api/image/3/level2.json', 0: 'http://iiif.io/api/image/3/level0.json' },
+      2: { 2: 'http://iiif.io/api/image/2/level2.json', 0: 'http://iiif.io/api/image/2/level0.json' },
+    });
     expect(INFO_MEDIA_TYPES[3].default).toBe('application/ld+json;profile="http://iiif.io/api/image/3/context.json"');
     expect(INFO_MEDIA_TYPES[2].default).toBe('application/json');
   });
