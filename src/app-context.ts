@@ -14,7 +14,7 @@ import { emitIdentifier } from './iiif/path.ts';
 import { limitRenderer, renderSlotOptions } from './http/concurrency.ts';
 import type { Renderer } from './renderers/renderer.ts';
 import { type GeometryProbe, type ResolvedImage, resolveImage } from './image/resolve.ts';
-import type { ImageSource } from './sources/source.ts';
+import { type ImageSource, storedEtag } from './sources/source.ts';
 import { jsonLinesLogger, type Logger } from './log/logger.ts';
 import { addSourceMs } from './log/request-log.ts';
 import { noMetrics, type CacheName, type Metrics } from './metrics.ts';
@@ -122,7 +122,7 @@ export function createAppContext(options: AppOptions) {
         // Header geometry is per request: no probe, no shared geometry cache, and an ETag of its own.
         const { width, height } = target.dimensions;
         const resolved = await resolveImage(source, UNCACHED, target.identifier, sourceSignal(c), async () => ({ width, height, format: 'unknown' }));
-        const object = { ...resolved.object, etag: `${resolved.object.etag}:${width}x${height}` };
+        const object = { ...resolved.object, etag: `${resolved.object.etag}:${width}x${height}`, stored: storedEtag(resolved.object) };
         return { object, geometry: resolved.geometry, sourceId: target.identifier };
       } finally {
         addSourceMs(c, performance.now() - started);

@@ -3,7 +3,7 @@ import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { makeDir } from './fs-make-dir.ts';
-import { type ImageSource, SourceChangedError, type SourceObject } from './source.ts';
+import { type ImageSource, SourceChangedError, type SourceObject, storedEtag } from './source.ts';
 
 /**
  * A download holds one chunk in memory, not the object: read whole, a 108 MB PNG had raised RSS
@@ -76,7 +76,7 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
   };
 
   const fileFor = (identifier: string, object: SourceObject) =>
-    join(dir, createHash('sha256').update(`${identifier}\u0000${object.etag}`).digest('hex').slice(0, 40));
+    join(dir, createHash('sha256').update(`${identifier}\u0000${storedEtag(object)}`).digest('hex').slice(0, 40));
 
   /**
    * Shared by every request that waits for the same object, so no one client's hang-up may
@@ -91,7 +91,7 @@ export function withDiskCache(source: ImageSource, options: DiskCacheOptions): I
       file = await onDisk(open(part, 'w'));
       for (let offset = 0; offset < object.size; ) {
         const length = Math.min(CHUNK_BYTES, object.size - offset);
-        const bytes = await source.read(identifier, { offset, length }, undefined, object.etag);
+        const bytes = await source.read(identifier, { offset, length }, undefined, storedEtag(object));
         // Shorter than its size said: not the version stat described.
         if (bytes.length === 0) throw new SourceChangedError();
         await onDisk(writeAll(file, bytes, offset));

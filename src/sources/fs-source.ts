@@ -3,7 +3,7 @@ import { opendir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { httpError, isHttpError } from '../errors.ts';
-import { SourceChangedError, type ByteRange, type ImageSource, type SourceObject } from './source.ts';
+import { SourceChangedError, type ByteRange, type ImageSource, type SourceObject, storedEtag } from './source.ts';
 import { createHandleCache, fileIdentity } from './fs-handles.ts';
 import { inlineReads } from './fs-inline-read.ts';
 
@@ -171,7 +171,7 @@ export function fsSource(options: FsSourceOptions): ImageSource {
       const path = await locate(identifier);
       // The renderer opens the file by name: it must still be the version the response is labelled with.
       const s = await stat(path).catch(fail);
-      return etagOf(s) === object.etag ? path : changed(identifier, path);
+      return etagOf(s) === storedEtag(object) ? path : changed(identifier, path);
     },
   };
 }

@@ -15,7 +15,15 @@ export interface SourceObject {
   lastModified?: Date;
   /** Geometry recorded by the store (e.g. S3 object metadata), trusted when complete. */
   hints?: Partial<ImageGeometry>;
+  /**
+   * The store's own ETag where `etag` names something more (a preflight header's geometry): what
+   * reads and local copies must match. Read it through `storedEtag`.
+   */
+  stored?: string;
 }
+
+/** The ETag of the stored bytes themselves, which pins reads to the version stat saw. */
+export const storedEtag = (object: SourceObject): string => object.stored ?? object.etag;
 
 /**
  * A place images are read from. Implementations throw HttpError for every
@@ -55,7 +63,7 @@ export const isSourceChanged = (e: unknown): e is SourceChangedError => e instan
 
 /** The source as one request sees it: every read is of the version `object` describes. */
 export function pinnedTo(source: ImageSource, object: SourceObject): ImageSource {
-  return { ...source, read: (identifier, range, signal, etag = object.etag) => source.read(identifier, range, signal, etag) };
+  return { ...source, read: (identifier, range, signal, etag = storedEtag(object)) => source.read(identifier, range, signal, etag) };
 }
 
 /** Runs `work` again, once, when the object changed under it (it stats afresh, so it sees the new version). */

@@ -194,6 +194,26 @@ describe('preflight headers (IIIF_PREFLIGHT, serverless-iiif preflight=true)', (
       .toMatchObject({ width: GRID.width, height: GRID.height });
   });
 
+  it('renders images with x-preflight-dimensions, from S3 and from files (every one was a 503 "the image changed")', async () => {
+    const sized = (width: number, height: number) => ({ 'x-preflight-dimensions': JSON.stringify({ width, height }) });
+    const samples = new URL('../../adapters/node/samples/', import.meta.url).pathname;
+    const fromFiles = bufferedFetcher(createHandlers({ IIIF_SOURCE: 'fs', IIIF_ROOT: samples, IIIF_PREFLIGHT: 'true' }).handler);
+    for (const [fetcher, path, headers] of [
+      [lambda({ IIIF_PREFLIGHT: 'true' }), '/iiif/3/grid.png/full/60,/0/default.png', sized(GRID.width, GRID.height)],
+      [fromFiles, '/iiif/3/colour-grid.png/full/60,/0/default.png', sized(1200, 800)],
+    ] as const) {
+      const res = await get(fetcher, path, headers);
+      expect(res.status, path).toBe(200);
+      const etag = res.headers.get('etag');
+      const image = await decoded(res);
+      expect([image.width, image.height], path).toEqual([60, 40]);
+      // The header's geometry still makes an answer of its own.
+      const plain = await get(fetcher, path);
+      expect(plain.status).toBe(200);
+      expect(plain.headers.get('etag')).not.toBe(etag);
+    }
+  });
+
   it('refuses a location outside the configured bucket or prefix, and bad dimensions, with a logged 400', async () => {
     const logged = captureLog();
     const fetcher = lambda({ IIIF_PREFLIGHT: 'true' });
