@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { ConfigError } from '../../src/config.ts';
 import { runServer } from '../node/cli.ts';
 import { serverCommand } from '../node/command.ts';
+import { FLAGS } from '../node/server-flags.ts';
 import { UsageError } from './args.ts';
 import { addCompareCommand } from './compare-command.ts';
 import { addPrepareCommand } from './prepare-command.ts';
@@ -31,6 +32,19 @@ function distance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Every server flag takes a value: `--root srv` is one flag, `--root=srv` too. */
+const VALUED = new Set(FLAGS.map(([flags]) => flags.slice(0, flags.indexOf(' '))));
+
+/** The first argument that is neither a flag nor a server flag's value: where a command would be. */
+function firstWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (!arg.startsWith('-')) return arg;
+    if (VALUED.has(arg)) i++;
+  }
+  return undefined;
+}
+
 try {
   // The server takes flags only: a first word that is no command is a mistyped one. Commander
   // suggests commands only for a program without an action of its own, which ours has (serving).
@@ -40,7 +54,7 @@ try {
   if (first === 'help') argv.push(...rest.slice(0, 1), '--help');
   else argv.push(...process.argv.slice(2));
   const names = program.commands.map((c) => c.name());
-  const word = first === 'help' ? rest[0] : first;
+  const word = first === 'help' ? rest[0] : firstWord(process.argv.slice(2));
   if (word !== undefined && !word.startsWith('-') && !names.includes(word)) {
     const near = names.find((name) => distance(word, name) <= 2);
     throw new UsageError(`unknown command '${word}'${near ? ` (did you mean ${near}?)` : ''}; commands: ${names.join(', ')}`);

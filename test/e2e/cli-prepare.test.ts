@@ -331,6 +331,11 @@ describe('iiif-edge prepare, folder to folder', { timeout: CLI_TIMEOUT_MS }, () 
     // A mistyped command is named as one; `help` and `help prepare` are --help.
     const typo = await runCli(['preapre', src, join(work, 'x')]);
     expect([typo.code, typo.stderr]).toEqual([2, "iiif-edge: unknown command 'preapre' (did you mean prepare?); commands: prepare, compare\n"]);
+    // After the server's flags and their values too (it said "too many arguments").
+    for (const flags of [['--root', src], [`--root=${src}`, '--port', '0']]) {
+      const late = await runCli([...flags, 'prepar', src, join(work, 'x')]);
+      expect([late.code, late.stderr], flags.join(' ')).toEqual([2, "iiif-edge: unknown command 'prepar' (did you mean prepare?); commands: prepare, compare\n"]);
+    }
     expect(await runCli(['help', 'prepare'])).toEqual(help);
     expect(await runCli(['help'])).toEqual(await runCli(['--help']));
     expect(await runCli(['help', 'preapre'])).toEqual(typo);
