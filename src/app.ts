@@ -13,7 +13,7 @@ import { directAnswers, type DirectAnswers } from './routes/direct.ts';
 import { imageResponse } from './routes/image.ts';
 import { infoResponse } from './routes/info.ts';
 import { pingResponse } from './routes/ping.ts';
-import { iiifTarget } from './routes/target.ts';
+import { iiifTarget, routeAimedAt } from './routes/target.ts';
 import { retryIfChanged } from './sources/source.ts';
 import { requestLog, served } from './log/request-log.ts';
 
@@ -62,7 +62,11 @@ function honoApp(ctx: AppContext): Hono {
     app.get(base, (c) => pingResponse(c, config, version));
     app.get(`${base}/`, (c) => pingResponse(c, config, version));
     app.get(`${base}/*`, (c) => iiifRoute(c, ctx, version, base));
-    for (const path of [base, `${base}/`, `${base}/*`]) app.all(path, readOnly);
+    for (const path of [base, `${base}/`]) app.all(path, readOnly);
+    app.all(`${base}/*`, (c) => {
+      c.set('route', routeAimedAt(requestUrl(c.req.url).pathname.slice(base.length + 1)));
+      return readOnly();
+    });
   }
   app.notFound(notFound);
   app.onError(errorHandler(config));
@@ -72,7 +76,9 @@ function honoApp(ctx: AppContext): Hono {
 async function iiifRoute(c: Context, ctx: AppContext, version: IiifVersion, base: string) {
   // The raw pathname still holds `%2F`; splitting happens before any decoding.
   const { pathname } = requestUrl(c.req.url);
-  const target = await iiifTarget(c, ctx, pathname.slice(base.length + 1), version);
+  const rest = pathname.slice(base.length + 1);
+  c.set('route', routeAimedAt(rest));
+  const target = await iiifTarget(c, ctx, rest, version);
   c.set('route', target.kind);
   switch (target.kind) {
     case 'base':

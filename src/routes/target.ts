@@ -5,6 +5,15 @@ import type { IiifPath, IiifVersion } from '../iiif/types.ts';
 import type { AppContext } from '../app-context.ts';
 
 /**
+ * The route a path after `{prefix}/{version}/` is aimed at, by its shape alone: the label of a
+ * request refused before it is understood (a bad identifier, another method).
+ */
+export function routeAimedAt(rest: string): 'info' | 'image' | 'base' {
+  if (rest === 'info.json' || rest.endsWith('/info.json')) return 'info';
+  return rest.split('/').length >= 5 ? 'image' : 'base';
+}
+
+/**
  * What a path after `{prefix}/{version}/` asks for. With IIIF_RAW_SLASH_IDS a raw `/` belongs to the
  * identifier; a path that is no valid request costs one stat, to tell a deep base URI from a bad tail.
  */

@@ -45,8 +45,8 @@ function appWithLog(renderer: Renderer = sharpRenderer({ jpegQuality: 85, maxInp
   const lines: Line[] = [];
   const logger = jsonLinesLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Line) });
   const app = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root }), renderer, logger });
-  const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await app.request(`http://localhost${path}`, { headers });
+  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+    const res = await app.request(`http://localhost${path}`, { headers, method });
     const body = new Uint8Array(await res.arrayBuffer());
     return { res, body, line: lines.at(-1)! };
   };
@@ -102,6 +102,22 @@ describe('one JSON log line per request (core, JSON lines as on Workers)', () =>
     const missing = await get('/iiif/3/nothing.jpg/info.json');
     expect(missing.line).toMatchObject({ status: 404, servedBy: 'not_found' });
     expect(lines).toHaveLength(6);
+  });
+
+  it('labels a request refused before it is understood by the route it was aimed at (they were all route other)', async () => {
+    const { get } = appWithLog();
+    const post = (path: string) => get(path, {}, 'POST');
+    for (const [request, status, route] of [
+      [() => get('/iiif/3/a%00b.jpg/info.json'), 400, 'info'],
+      [() => post('/iiif/3/grid.jpg/info.json'), 405, 'info'],
+      [() => get('/iiif/3/a%00b.jpg/full/max/0/default.jpg'), 400, 'image'],
+      [() => post('/iiif/3/grid.jpg/full/max/0/default.jpg'), 405, 'image'],
+      [() => post('/iiif/3/grid.jpg'), 405, 'base'],
+    ] as const) {
+      const { res, line } = await request();
+      expect(res.status).toBe(status);
+      expect(line, line.path as string).toMatchObject({ status, route });
+    }
   });
 
   it('logs a 5xx with its cause, which the client never sees', async () => {
