@@ -8,8 +8,8 @@ const OPTIONS = Object.fromEntries(FLAGS.map(([flags]) => [flags.slice(2, flags.
 /**
  * The settings of a command line made only of the server's flags with their values (what a
  * service manager or `npm start` passes), over `env`; undefined for anything else (help,
- * version, a mistake), which commander answers. commander took about 17 ms of a 180 ms cold
- * start here (bench/cold-start.ts), Node's own parseArgs next to nothing.
+ * version, a mistake), which commander answers: leaving commander unloaded took 7–9 ms off a
+ * 190 ms cold start here (docs/performance.md).
  */
 export function plainFlagSettings(argv: readonly string[], env: Env): Env | undefined {
   let values: Record<string, string | boolean | Array<string | boolean> | undefined>;

@@ -8,7 +8,6 @@ import { emitIdentifier } from '../../src/iiif/path.ts';
 import type { ImageSource } from '../../src/sources/source.ts';
 import { cachedListing, galleryPage } from './gallery.ts';
 
-
 const page = (title: string, body: ReturnType<typeof html>) => html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title}</title><link rel="icon" href="data:,">
