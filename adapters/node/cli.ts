@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, setOnly, type Env } from '../../src/config.ts';
 import type { RunningServer } from './server.ts';
-import { FLAGS } from './server-flags.ts';
+import { FLAGS, withFlagValues } from './server-flags.ts';
 
 const OPTIONS = Object.fromEntries(FLAGS.map(([flags]) => [flags.slice(2, flags.indexOf(' ')), { type: 'string' as const }]));
 
@@ -18,13 +18,7 @@ export function plainFlagSettings(argv: readonly string[], env: Env): Env | unde
   } catch {
     return undefined;
   }
-  const settings: Env = { ...env };
-  for (const [flags, key] of FLAGS) {
-    const value = values[flags.slice(2, flags.indexOf(' '))];
-    // As through commander: an empty value is unset.
-    if (typeof value === 'string' && value !== '') settings[key] = value;
-  }
-  return settings;
+  return withFlagValues(env, (flags) => values[flags.slice(2, flags.indexOf(' '))]);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Env } from '../../src/config.ts';
-import { FLAGS } from './server-flags.ts';
+import { FLAGS, withFlagValues } from './server-flags.ts';
 
 const attribute = (flags: string) => new Option(flags).attributeName();
 
@@ -35,13 +35,8 @@ export function commandSettings(argv: readonly string[], env: Env): Env {
   try {
     const program = serverCommand().parse([...argv], { from: 'user' });
     const values = program.opts<Record<string, string | undefined>>();
-    const settings: Env = { ...env };
-    for (const [flags, key] of FLAGS) {
-      // commander also reads the variable: an empty one is unset, as everywhere.
-      const value = values[attribute(flags)];
-      if (value !== undefined && value !== '') settings[key] = value;
-    }
-    return settings;
+    // commander also reads the variable when the flag is absent.
+    return withFlagValues(env, (flags) => values[attribute(flags)]);
   } catch (e) {
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
     throw e;

@@ -1,3 +1,5 @@
+import type { Env } from '../../src/config.ts';
+
 /** Each flag is the command-line spelling of one setting; the flag wins over the environment. */
 export const FLAGS: ReadonlyArray<[flags: string, key: string, description: string]> = [
   ['--root <dir>', 'IIIF_ROOT', 'folder of images to serve (default: the bundled samples)'],
@@ -9,3 +11,13 @@ export const FLAGS: ReadonlyArray<[flags: string, key: string, description: stri
   ['--log-format <format>', 'IIIF_LOG_FORMAT', 'json or pretty (default: pretty on a terminal, else json)'],
   ['--metrics-port <port>', 'IIIF_METRICS_PORT', 'serve Prometheus metrics at /metrics on this port (default: off)'],
 ];
+
+/** `env` with each flag's value over it; an empty value is unset, as everywhere. */
+export function withFlagValues(env: Env, valueOf: (flags: string) => unknown): Env {
+  const settings: Env = { ...env };
+  for (const [flags, key] of FLAGS) {
+    const value = valueOf(flags);
+    if (typeof value === 'string' && value !== '') settings[key] = value;
+  }
+  return settings;
+}
