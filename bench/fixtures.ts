@@ -31,7 +31,7 @@ export interface Fixtures {
 }
 
 const SIZES: Record<Scale, { tiff: [number, number]; jpeg: [number, number]; png: [number, number] }> = {
-  full: { tiff: [12000, 9000], jpeg: [6000, 4000], png: [1500, 1000] },
+  full: { tiff: [12000, 9000], jpeg: [6000, 4000], png: [3000, 2000] },
   small: { tiff: [3000, 2250], jpeg: [1500, 1000], png: [600, 400] },
 };
 const TILE = 256;
@@ -91,7 +91,9 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
   await mkdir(dir, { recursive: true });
   const tiffPath = join(dir, 'big.tif');
   const jpegPath = join(dir, 'photo.jpg');
-  const pngPath = join(dir, 'medium.png');
+  // Named by its size, so that a change of size makes a new file.
+  const pngStem = `medium-${size.png.join('x')}`;
+  const pngPath = join(dir, `${pngStem}.png`);
   const jp2Path = join(dir, 'big.jp2');
   const tiffQ75Path = join(dir, 'big-q75.tif');
 
@@ -134,7 +136,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
   const aliases = {
     tiff: await linksTo(dir, 'big', 'tif'),
     jpeg: await linksTo(dir, 'photo', 'jpg'),
-    png: await linksTo(dir, 'medium', 'png'),
+    png: await linksTo(dir, pngStem, 'png'),
     jp2: await linksTo(dir, 'big', 'jp2'),
   };
 
@@ -144,7 +146,7 @@ export async function ensureFixtures(scale: Scale, log: (msg: string) => void = 
     tiff: { name: 'big.tif', path: tiffPath, levels: await levelsOf(dir, tiffPath), tile: TILE },
     tiffQ75: { name: 'big-q75.tif', path: tiffQ75Path },
     jpeg: { name: 'photo.jpg', path: jpegPath, width: size.jpeg[0], height: size.jpeg[1] },
-    png: { name: 'medium.png', path: pngPath, width: size.png[0], height: size.png[1] },
+    png: { name: `${pngStem}.png`, path: pngPath, width: size.png[0], height: size.png[1] },
     jp2: { name: 'big.jp2', path: jp2Path, width: size.tiff[0], height: size.tiff[1], tile: JP2_TILE, levels: JP2_LEVELS },
     aliases,
   };

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 export interface CachedResponse {
   body: Uint8Array<ArrayBuffer>;
   /** How it was first made, for logs and Server-Timing. */
-  via: 'tiles' | 'render';
+  via: 'tiles' | 'passthrough' | 'render';
 }
 
 /** Lookups since start, for the runtime's metrics and the hit rate in Server-Timing. */

@@ -22,8 +22,11 @@ export interface RenderOutput {
   body: Uint8Array<ArrayBuffer>;
   /** Milliseconds spent reading the source, reported in Server-Timing. */
   readMs: number;
-  /** 'tiles' when the pixels came from stored tiles decoded on their own (Server-Timing `path`). */
-  via?: 'tiles';
+  /**
+   * 'tiles' when the pixels came from stored tiles decoded on their own, 'passthrough' when the
+   * source's own encoded pixels answer (Server-Timing `path`).
+   */
+  via?: 'tiles' | 'passthrough';
   /** Milliseconds spent waiting for a render slot, which are not render time. */
   queueMs?: number;
   /**

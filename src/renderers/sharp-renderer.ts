@@ -14,6 +14,7 @@ import { sharpHttpError } from './sharp-errors.ts';
 import { composableLevel, composeTiles } from './sharp-tiles.ts';
 import { JP2_MAX_DECODE_BYTES, type Jp2Limits, openJp2, planJp2Decode } from './sharp-jp2.ts';
 import { outputBody, prepareOutput } from './sharp-output.ts';
+import { asStoredPng, storedPngs } from './sharp-stored-png.ts';
 
 type SharpFactory = (typeof import('sharp'))['default'];
 let loading: Promise<SharpFactory> | undefined;
@@ -82,11 +83,18 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
     maxCanvasBytes: budget.maxDecodeBytes,
     maxInputPixels: options.maxInputPixels,
   };
+  const storedPng = storedPngs(budget.maxDecodeBytes);
   const renderer: Renderer = {
     async render(input, plan) {
       const sharp = await loadSharp();
       const started = performance.now();
       try {
+        if (asStoredPng(input, plan, options.density)) {
+          // The refusals a render would make come first, so HEAD (which checks) and GET agree.
+          await open(sharp, input, plan, options.maxInputPixels, budget, true);
+          const stored = await storedPng(input);
+          if (stored) return { body: stored, readMs: performance.now() - started, via: 'passthrough' };
+        }
         const opened = input.geometry.jp2
           ? await openJp2(sharp, input, plan, jp2Limits)
           : await open(sharp, input, plan, options.maxInputPixels, budget);

@@ -17,7 +17,7 @@ import type { TiffLevel } from '../tiff/index.ts';
 const CONDITIONAL = ['if-none-match', 'if-modified-since'];
 
 /** Bumped when rendering changes the bytes for the same request, to retire old ETags. */
-const RENDER_REVISION = 'r7';
+const RENDER_REVISION = 'r8';
 
 export async function imageResponse(
   c: Context,

@@ -37,7 +37,8 @@ export interface ImageSource {
   stat(identifier: string, signal?: AbortSignal): Promise<SourceObject>;
   /**
    * The whole object, or the given range (which may come back short at the end). With `etag`
-   * (from stat), bytes of any other version are refused with SourceChangedError.
+   * (from stat), bytes of any other version are refused with SourceChangedError. The bytes are the
+   * caller's, never a view of a cache: the stored-PNG answer rewrites them in place.
    */
   read(identifier: string, range?: ByteRange, signal?: AbortSignal, etag?: string): Promise<Uint8Array>;
   /** Identifiers to show on a landing page; optional because buckets can be huge. */
