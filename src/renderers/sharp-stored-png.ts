@@ -122,6 +122,8 @@ function pixelChunks(file: Uint8Array, size: { width: number; height: number }, 
     const end = at + 12 + length;
     if (length > 0x7fffffff || end > file.byteLength) return undefined;
     const type = String.fromCharCode(file[at + 4]!, file[at + 5]!, file[at + 6]!, file[at + 7]!);
+    // IHDR comes first, as libpng requires.
+    if (!header && type !== 'IHDR') return undefined;
     if (RENDERED.has(type)) return undefined;
     const critical = (file[at + 4]! & 0x20) === 0;
     if (critical && !KEPT.has(type)) return undefined;
@@ -132,13 +134,17 @@ function pixelChunks(file: Uint8Array, size: { width: number; height: number }, 
         if (kept.length > 0 || length !== 13) return undefined;
         header = readHeader(data);
         if (!header || header.width !== size.width || header.height !== size.height) return undefined;
-      } else if (!header) return undefined;
+      }
       if (type === 'IDAT') {
         // Image data must be one run of IDAT chunks.
         if (idat.length > 0 && previous !== 'IDAT') return undefined;
         idat.push(data);
       } else if (idat.length > 0 && type !== 'IEND') return undefined;
-      if (type === 'PLTE') palette = true;
+      if (type === 'PLTE') {
+        // A palette in a grey image is an error to libpng.
+        if (header!.colourType === 0 || header!.colourType === 4) return undefined;
+        palette = true;
+      }
       kept.push([at, end]);
       if (type === 'IEND') return header && idat.length > 0 && (palette || header.colourType !== 3) ? { header, kept, idat } : undefined;
     }

@@ -100,6 +100,14 @@ const RENDERED: Record<string, () => Promise<Buffer>> = {
     png[idat + 10] = png[idat + 10]! ^ 0xff;
     return png;
   },
+  'chunk-before-header.png': async () => {
+    const chunks = chunksOf(await STORED['rgb.png']!());
+    return pngOf([text('first'), ...chunks]);
+  },
+  'grey-with-palette.png': async () => {
+    const chunks = chunksOf(await STORED['grey.png']!());
+    return pngOf([chunks[0]!, { type: 'PLTE', data: new Uint8Array(3 * 256) }, ...chunks.slice(1)]);
+  },
   'truncated.png': async () => {
     const png = await STORED['rgb.png']!();
     return png.subarray(0, png.length >> 1);
