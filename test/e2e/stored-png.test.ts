@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 
@@ -127,9 +128,9 @@ let app: ReturnType<typeof createApp>;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-png-'));
   for (const [name, make] of Object.entries({ ...STORED, ...RENDERED })) await writeFile(join(root, name), await make());
-  // 422s of the damaged files are logged at warn: not shown here.
-  const config = loadConfig({ IIIF_ROOT: root, IIIF_LOG_LEVEL: 'error' });
-  app = createApp({ config, source: fsSource({ root }), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }) });
+  const config = loadConfig({ IIIF_ROOT: root });
+  // The damaged files' 422s are logged at warn: not shown here.
+  app = createApp({ config, source: fsSource({ root }), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }), logger: silentLogger });
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
 
@@ -60,7 +61,7 @@ beforeAll(async () => {
     ])
   ).map(chunksOf);
   root = await mkdtemp(join(tmpdir(), 'iiif-edge-png-fuzz-'));
-  app = createApp({ config: loadConfig({ IIIF_ROOT: root, IIIF_LOG_LEVEL: 'error' }), source: fsSource({ root }), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }) });
+  app = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: fsSource({ root }), renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }), logger: silentLogger });
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
