@@ -51,13 +51,37 @@ export function storedPngs(maxBytes: number, maxVerdictBytes = 1024 * 1024): Sto
     const key = `${storedEtag(input.object)}\u0000${input.identifier}`;
     let verdict = verdicts.get(key);
     if (verdict === false || input.object.size > maxBytes) return undefined;
-    const file = await input.source.read(input.identifier, undefined, input.signal);
+    const file = await wholeObject(input);
     if (!verdict) {
       verdict = await check(file, input.geometry);
       verdicts.set(key, verdict);
     }
     return verdict ? answer(file, verdict) : undefined;
   };
+}
+
+/**
+ * The object's bytes, from the disk cache's copy when a remote source has one (as a render reads
+ * it: a second request downloads nothing), else read whole from the source. A copy evicted or cut
+ * short meanwhile is read from the source instead.
+ */
+async function wholeObject(input: RenderInput): Promise<Uint8Array> {
+  const { source, identifier, object, signal } = input;
+  const path = !source.local && source.localFile ? await source.localFile(identifier, object, signal) : undefined;
+  const copy = path === undefined ? undefined : await readCopy(path, object.size).catch(() => undefined);
+  return copy ?? source.read(identifier, undefined, signal);
+}
+
+async function readCopy(path: string, size: number): Promise<Uint8Array | undefined> {
+  const { open } = await import('node:fs/promises');
+  const file = await open(path, 'r');
+  try {
+    const bytes = new Uint8Array(size);
+    const { bytesRead } = await file.read(bytes, 0, size, 0);
+    return bytesRead === size ? bytes : undefined;
+  } finally {
+    await file.close();
+  }
 }
 
 type Zlib = typeof import('node:zlib');

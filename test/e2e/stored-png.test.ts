@@ -8,7 +8,9 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { sharpRenderer } from '../../src/renderers/sharp-renderer.ts';
+import { withDiskCache } from '../../src/sources/disk-cache.ts';
 import { fsSource } from '../../src/sources/fs-source.ts';
+import type { ImageSource } from '../../src/sources/source.ts';
 
 // full/max of a PNG as PNG answers the source's own image data (no decode, no deflate), with the
 // pixels the render path gives (its lossless TIFF here) and none of the source's metadata chunks.
@@ -193,6 +195,30 @@ describe('full/max of a PNG as PNG', () => {
     const second = await app.request('/iiif/3/replaced.png/full/max/0/default.png');
     expect(second.status).toBe(422);
     expect(first.headers.get('etag')).not.toBe(second.headers.get('etag'));
+  });
+
+  it('from a remote store with a disk cache, reads the cached copy: the object is downloaded once', async () => {
+    const inner = fsSource({ root });
+    const whole: string[] = [];
+    // Like S3: not local, no file of its own; whole-object reads counted.
+    const remote: ImageSource = {
+      kind: 's3',
+      stat: (id, signal) => inner.stat(id, signal),
+      read: (id, range, signal, etag) => {
+        if (!range) whole.push(id);
+        return inner.read(id, range, signal, etag);
+      },
+    };
+    const cached = withDiskCache(remote, { dir: join(root, '.cache'), maxBytes: 64 << 20 });
+    const s3 = createApp({ config: loadConfig({ IIIF_ROOT: root }), source: cached, renderer: sharpRenderer({ jpegQuality: 85, maxInputPixels: 1e9 }), logger: silentLogger });
+    for (let i = 0; i < 3; i++) {
+      const res = await s3.request('/iiif/3/chunked.png/full/max/0/default.png');
+      expect(res.status).toBe(200);
+      expect(pathOf(res)).toBe('passthrough');
+      const plain = await app.request('/iiif/3/chunked.png/full/max/0/default.png');
+      expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), Buffer.from(await plain.arrayBuffer()))).toBe(0);
+    }
+    expect(whole).toEqual([]);
   });
 
   it('renders every other request of a PNG', async () => {
