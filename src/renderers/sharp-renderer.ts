@@ -90,9 +90,9 @@ export function sharpRenderer(options: SharpRendererOptions): Renderer {
       const started = performance.now();
       try {
         if (asStoredPng(input, plan, options.density)) {
-          // The refusals a render would make come first, so HEAD (which checks) and GET agree.
-          await open(sharp, input, plan, options.maxInputPixels, budget, true);
-          const stored = await storedPng(input);
+          // The refusals a render would make come first, so HEAD (which checks) and GET agree; a
+          // file known to be rendered skips them here, as the render makes them.
+          const stored = await storedPng(input, () => open(sharp, input, plan, options.maxInputPixels, budget, true));
           if (stored) return { body: stored, readMs: performance.now() - started, via: 'passthrough' };
         }
         const opened = input.geometry.jp2

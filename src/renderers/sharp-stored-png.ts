@@ -34,7 +34,8 @@ type Verdict = Array<[start: number, end: number]> | false;
 /** Verdicts kept, counted as their key plus this (a few ranges and the cache's bookkeeping). */
 const VERDICT_BYTES = 256;
 
-export type StoredPng = (input: RenderInput) => Promise<Uint8Array<ArrayBuffer> | undefined>;
+/** `refusals` runs the render's checks from the header, only when the file may be passed through. */
+export type StoredPng = (input: RenderInput, refusals: () => Promise<unknown>) => Promise<Uint8Array<ArrayBuffer> | undefined>;
 
 /**
  * The stored PNG without its metadata chunks, when libvips would decode it to the same pixels and
@@ -47,10 +48,11 @@ export type StoredPng = (input: RenderInput) => Promise<Uint8Array<ArrayBuffer> 
  */
 export function storedPngs(maxBytes: number, maxVerdictBytes = 1024 * 1024): StoredPng {
   const verdicts = new LRUCache<string, Verdict>({ maxSize: maxVerdictBytes, sizeCalculation: (_, key) => key.length * 2 + VERDICT_BYTES });
-  return async (input) => {
+  return async (input, refusals) => {
     const key = `${storedEtag(input.object)}\u0000${input.identifier}`;
     let verdict = verdicts.get(key);
     if (verdict === false || input.object.size > maxBytes) return undefined;
+    await refusals();
     const file = await wholeObject(input);
     if (!verdict) {
       verdict = await check(file, input.geometry);
