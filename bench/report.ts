@@ -32,16 +32,23 @@ export interface Context {
 
 export interface SessionReport {
   requests: number;
-  /** Medians over `runs` fresh processes. */
-  ours: { fresh: SessionResult; warm: SessionResult; runs: number };
+  /** Medians over `runs` fresh processes; `failed` counts failed requests in all of them. */
+  ours: SessionRuns;
   reference: { fresh: SessionResult; warm: SessionResult };
   /** Ours, warm, on the Q75 4:2:0 pyramid. */
   q75: SessionResult;
   /** The ceiling server answering the session's sizes in order (median): the client's and loopback's share. */
   floor: SessionResult;
   /** Medians over `runs` fresh IIPImage servers, without and with its cache. */
-  iipImage?: { fresh: SessionResult; warm: SessionResult; runs: number };
-  iipImageCached?: { fresh: SessionResult; warm: SessionResult; runs: number };
+  iipImage?: SessionRuns;
+  iipImageCached?: SessionRuns;
+}
+
+export interface SessionRuns {
+  fresh: SessionResult;
+  warm: SessionResult;
+  runs: number;
+  failed: number;
 }
 
 /** Issue 17: a fresh-server session at most this fraction of IIPImage's (without its cache). */
@@ -162,11 +169,13 @@ export function render(rows: Row[], context: Context): string {
     if (iipImageCached) out.push(`| IIPImage, 10 MB cache (median of ${iipImageCached.runs}) | ${cells(iipImageCached.fresh)} | ${cells(iipImageCached.warm)} | ${megabytes(iipImageCached.warm)} |`);
     if (iipImage) {
       const q = ours.fresh.ms / iipImage.fresh.ms;
+      const failed = ours.failed + iipImage.failed;
+      const verdict = failed > 0 ? `✘: ${ours.failed} of ours' and ${iipImage.failed} of IIPImage's session requests failed` : q <= SESSION_VS_IIPIMAGE ? '✔' : '✘';
       // Time above the floor is the servers' own share of a session.
       const above = (a: SessionResult, b: SessionResult) => ((a.ms - floor.ms) / Math.max(1, b.ms - floor.ms)).toFixed(2);
       out.push(
         '',
-        `Fresh-process session, ours ÷ IIPImage without cache: ${q.toFixed(2)} (≤${SESSION_VS_IIPIMAGE} ${q <= SESSION_VS_IIPIMAGE ? '✔' : '✘'}); warm: ${(ours.warm.ms / iipImage.warm.ms).toFixed(2)}. The same, each less the floor: fresh ${above(ours.fresh, iipImage.fresh)}, warm ${above(ours.warm, iipImage.warm)}.`,
+        `Fresh-process session, ours ÷ IIPImage without cache: ${q.toFixed(2)} (≤${SESSION_VS_IIPIMAGE} ${verdict}); warm: ${(ours.warm.ms / iipImage.warm.ms).toFixed(2)}. The same, each less the floor: fresh ${above(ours.fresh, iipImage.fresh)}, warm ${above(ours.warm, iipImage.warm)}.`,
       );
     }
   }
@@ -180,6 +189,9 @@ export function render(rows: Row[], context: Context): string {
   }
 
   const problems = rows.flatMap((r) => r.problems.map((p) => `${r.workload.title}: ${p}`));
+  for (const [name, runs] of [['iiif-edge', context.session?.ours], ['IIPImage', context.session?.iipImage], ['IIPImage with cache', context.session?.iipImageCached]] as const) {
+    if (runs?.failed) problems.push(`viewer session: ${runs.failed} of ${name}'s requests failed over ${runs.runs} fresh processes (each replayed twice)`);
+  }
   if (problems.length > 0) out.push('', '**Problems**', '', ...problems.map((p) => `- ${p}`));
   return `${out.join('\n')}\n`;
 }

@@ -268,10 +268,12 @@ async function sessions(fx: Fixtures, ourBundle: string, oursUrl: string, ceilin
   await replaySession(oursUrl, paths, connections);
   const runs: Array<{ fresh: SessionResult; warm: SessionResult }> = [];
   for (let i = 0; i < SESSION_RUNS; i++) runs.push(await twice('iiif-edge', [ourBundle, fx.dir], ROOT));
+  // Failures of every run count, not only the median one's: a session that failed fast must not pass.
   const medians = (runs: Array<{ fresh: SessionResult; warm: SessionResult }>) => ({
     fresh: median(runs.map((r) => r.fresh)),
     warm: median(runs.map((r) => r.warm)),
     runs: runs.length,
+    failed: runs.reduce((n, r) => n + r.fresh.failed + r.warm.failed, 0),
   });
   const ours = medians(runs);
   // What the client and loopback cost: the ceiling server answering the session's sizes in order.
