@@ -55,6 +55,24 @@ export async function startChild(name: string, args: string[], options: { cwd: s
   };
 }
 
+/**
+ * CPU time (user + system, all threads) that processes have used so far, in ms, from /proc; undefined
+ * where there is no /proc. Linux reports it in ticks of 1/100 s (USER_HZ, 100 on every architecture
+ * Node runs on), so a reading is good to 10 ms: measure over seconds.
+ */
+export async function cpuMs(pids: number[]): Promise<number | undefined> {
+  let total = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime] = [Number(fields?.[11]), Number(fields?.[12])];
+    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+    total += (utime + stime) * 10;
+  }
+  return total;
+}
+
 async function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);

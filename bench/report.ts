@@ -16,6 +16,9 @@ export interface Row {
   /** The ceiling answering the workload's sampled response sizes in turn. */
   ceilingSameSizes?: LoadResult;
   meanBytes?: number;
+  /** CPU per request (µs, the server's processes, all threads) of our run and of the mean-size ceiling run. */
+  oursCpuUs?: number;
+  ceilingCpuUs?: number;
   /** IIPImage without its cache, and with its default 10 MB one (bench/iipimage.ts); rss sums its processes. */
   iipImage?: LoadResult & { rss: number };
   iipImageCached?: LoadResult & { rss: number };
@@ -107,11 +110,15 @@ export function render(rows: Row[], context: Context): string {
   if (capped.length > 0) {
     out.push(
       '',
-      'HTTP ceiling: a minimal Node server answering every request with one fixed buffer of the workload\'s mean response size (bench/ceiling.ts), same run; and the same server answering the sizes of 64 sampled responses of the workload in turn.',
+      'HTTP ceiling: a minimal Node server answering every request with one fixed buffer of the workload\'s mean response size (bench/ceiling.ts), same run; and the same server answering the sizes of 64 sampled responses of the workload in turn. CPU per request is the server\'s own (its process, all threads, from /proc, over each 10-s run), whatever share of the cores the load generator left it in that run: the ceiling\'s ÷ ours is the fraction of the ceiling\'s efficiency we reach.',
       '',
-      '| workload | mean response | ceiling req/s (mean size) | ceiling req/s (same sizes) | ours req/s | ours ÷ ceiling (mean size) | ours ÷ ceiling (same sizes) |',
-      '|---|--:|--:|--:|--:|--:|--:|',
+      '| workload | mean response | ceiling req/s (mean size) | ceiling req/s (same sizes) | ours req/s | ours ÷ ceiling (mean size) | ours ÷ ceiling (same sizes) | CPU per request: ceiling / ours | ceiling ÷ ours (CPU) |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
+    const cpu = (r: Row) =>
+      r.ceilingCpuUs === undefined || r.oursCpuUs === undefined
+        ? ['—', '—']
+        : [`${r.ceilingCpuUs.toFixed(0)} / ${r.oursCpuUs.toFixed(0)} µs`, `${((100 * r.ceilingCpuUs) / r.oursCpuUs).toFixed(0)}%`];
     const share = (ours: LoadResult | undefined, ceiling: LoadResult | undefined, target?: number) => {
       if (!ours || !ceiling?.rps) return '—';
       const q = ours.rps / ceiling.rps;
@@ -119,7 +126,7 @@ export function render(rows: Row[], context: Context): string {
     };
     for (const r of capped) {
       out.push(
-        `| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ceilingSameSizes)} | ${rate(r.ours)} | ${share(r.ours, r.ceiling, r.workload.targets.vsCeiling)} | ${share(r.ours, r.ceilingSameSizes)} |`,
+        `| ${r.workload.title} | ${((r.meanBytes ?? 0) / 1024).toFixed(1)} KB | ${rate(r.ceiling)} | ${rate(r.ceilingSameSizes)} | ${rate(r.ours)} | ${share(r.ours, r.ceiling, r.workload.targets.vsCeiling)} | ${share(r.ours, r.ceilingSameSizes)} | ${cpu(r).join(' | ')} |`,
       );
     }
   }

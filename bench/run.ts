@@ -9,8 +9,8 @@ import { coldStart } from './cold-start.ts';
 import { iipImageInstalled, startIipImage } from './iipimage.ts';
 import { type SessionResult, replaySession, sessionPaths } from './session.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
-import { load } from './load.ts';
-import { type Child, startChild, waitIdle, watchPeakRss } from './processes.ts';
+import { type LoadResult, load } from './load.ts';
+import { type Child, cpuMs, startChild, waitIdle, watchPeakRss } from './processes.ts';
 import { type Context, render, type Row, type SessionReport } from './report.ts';
 import { loop } from './sharp-loop.ts';
 import { check } from './verify.ts';
@@ -91,12 +91,27 @@ async function verify(w: Workload, server: Child): Promise<string | undefined> {
 async function measure(w: Workload, server: Child, connections: number, seconds: number) {
   const pids = server.pids ?? [server.pid];
   const peaks = await Promise.all(pids.map(watchPeakRss));
-  const result = await load({ base: server.url, paths: w.paths.map((p) => PREFIX + p), connections, seconds });
+  const { result, cpuUs } = await withCpu(pids, connections, () => load({ base: server.url, paths: w.paths.map((p) => PREFIX + p), connections, seconds }));
   // Several processes: the sum of their peaks, an upper bound of their peak together.
   const rss = (await Promise.all(peaks.map((peak) => peak()))).reduce((a, b) => a + b, 0);
   await Promise.all(pids.map((pid) => waitIdle(pid)));
   log(`  ${server.name.padEnd(9)} ${result.rps.toFixed(1)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, peak RSS ${(rss / 2 ** 20).toFixed(0)} MB${result.failed ? `, ${result.failed} failed` : ''}`);
-  return { result, rss };
+  return { result, rss, cpuUs };
+}
+
+/**
+ * A load run and the CPU its server processes spent per request (µs, all threads): the server's
+ * own cost, whatever share of the 2 cores the load generator leaves it in that run (req/s of the
+ * same code moved by ±15% between runs here; two servers of the same code, alternating, measured
+ * 238 and 247 µs per tile). The load's warm-up (two requests per connection, bench/load.ts) is
+ * counted with the requests.
+ */
+async function withCpu(pids: number[], connections: number, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuUs?: number }> {
+  const before = await cpuMs(pids);
+  const result = await run();
+  const after = await cpuMs(pids);
+  const requests = result.ok + result.failed + 2 * connections;
+  return { result, ...(before !== undefined && after !== undefined && requests > 0 ? { cpuUs: ((after - before) * 1000) / requests } : {}) };
 }
 
 async function main(): Promise<number> {
@@ -155,12 +170,15 @@ async function main(): Promise<number> {
           const m = await measure(w, server, connections, seconds);
           row.ours = m.result;
           row.oursRss = m.rss;
+          if (m.cpuUs !== undefined) row.oursCpuUs = m.cpuUs;
         }
         if (w.ceiling && !oursBroken) {
           const sizes = await bodySizes(server.url, w.paths.map((p) => PREFIX + p));
           row.meanBytes = mean(sizes);
-          row.ceiling = await load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds });
-          log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses`);
+          const ceilingRun = await withCpu([ceiling.pid], connections, () => load({ base: ceiling.url, paths: [`/${row.meanBytes}`], connections, seconds }));
+          row.ceiling = ceilingRun.result;
+          if (ceilingRun.cpuUs !== undefined) row.ceilingCpuUs = ceilingRun.cpuUs;
+          log(`  ceiling   ${row.ceiling.rps.toFixed(1)} req/s for ${row.meanBytes} B responses${ceilingRun.cpuUs === undefined ? '' : `, ${ceilingRun.cpuUs.toFixed(0)} µs of CPU per request (ours ${row.oursCpuUs?.toFixed(0) ?? '—'})`}`);
           // The same sizes as the workload's, in turn: throughput on loopback is not linear in size
           // (with autocannon it halves between 8 and 12 KB), so one mean can flatter or wrong a spread.
           row.ceilingSameSizes = await load({ base: ceiling.url, paths: sizes.map((n) => `/${n}`), connections, seconds });
