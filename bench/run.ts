@@ -111,7 +111,7 @@ async function withCpu(pids: number[], connections: number, run: () => Promise<L
   const result = await run();
   const after = await cpuMs(pids);
   const requests = result.ok + result.failed + 2 * connections;
-  return { result, ...(before !== undefined && after !== undefined && requests > 0 ? { cpuUs: ((after - before) * 1000) / requests } : {}) };
+  return { result, ...(before !== undefined && after !== undefined ? { cpuUs: ((after - before) * 1000) / requests } : {}) };
 }
 
 async function main(): Promise<number> {
