@@ -144,7 +144,9 @@ describe('graceful shutdown (SIGTERM)', () => {
     const sent = performance.now();
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    expect(performance.now() - sent).toBeLessThan(2_000);
+    // The queue would take over 6 s to finish here (a render takes 1.6–1.9 s, one slot): 4 s shows
+    // it was dropped at the 300-ms deadline with room for a busy machine (2.1 s was seen once).
+    expect(performance.now() - sent).toBeLessThan(4_000);
     expect(await Promise.all(requests)).toContain('dropped');
   });
 });
