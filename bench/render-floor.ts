@@ -4,7 +4,7 @@ import { ensureFixtures, scaleFromEnv } from './fixtures.ts';
 import { iipImageInstalled, startIipImage } from './iipimage.ts';
 import { load } from './load.ts';
 import { cpuMs } from './processes.ts';
-import { workloads } from './workloads.ts';
+import { pageFor, workloads } from './workloads.ts';
 
 /**
  * `npx tsx bench/render-floor.ts`: how close any path through sharp can come to issue 15's
@@ -42,8 +42,7 @@ const { width: tw, height: th } = thumb.expect;
 const [rw, rh] = [region.expect.width, region.expect.height];
 
 // The thumbnail's level as sharp decodes it, and its pixels; the region's pixels, and the same as a JPEG.
-const full = fx.tiff.levels[0]!;
-const level = [...fx.tiff.levels].reverse().find((l) => l.width >= tw && l.height >= th) ?? full;
+const level = pageFor(fx.tiff.levels, tw, th);
 const levelRaw = await sharp(fx.tiff.path, { page: level.page }).raw().toBuffer({ resolveWithObject: true });
 const thumbRaw = await sharp(levelRaw.data, { raw: levelRaw.info }).resize(tw, th).raw().toBuffer({ resolveWithObject: true });
 const levelJpeg = await sharp(levelRaw.data, { raw: levelRaw.info }).jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer();

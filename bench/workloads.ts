@@ -75,7 +75,8 @@ const at = <T>(list: T[], i: number): T => list[i % list.length]!;
 const tilePath = (id: string, t: Tile, size: number) => `${id}/${t.x},${t.y},${t.w},${t.h}/${size},/0/default.jpg`;
 
 /** Smallest pyramid page whose both sides are at least the requested ones. */
-function pageFor(levels: Level[], width: number, height: number): Level {
+/** The smallest level at least `width`×`height`, as libvips picks it for a thumbnail. */
+export function pageFor(levels: Level[], width: number, height: number): Level {
   const fits = levels.filter((l) => l.width >= width && l.height >= height);
   return fits[fits.length - 1] ?? levels[0]!;
 }
