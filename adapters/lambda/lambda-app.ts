@@ -51,7 +51,12 @@ export function createHandlers(env: Env) {
       // What the streaming mode refuses as unreadable, so is this: hono's adapter would answer plain text.
       if (unreadable(v2)) return refuse(event, 400, 'bad_request', 'the request could not be read');
       const answer = await directAnswer(direct, v2);
-      if (answer) return guardBufferedPayload(bufferedResult(answer), config, log);
+      if (answer) {
+        // The result holds a copy of the body: its buffer serves the next answer.
+        const result = bufferedResult(answer);
+        answer.release?.();
+        return guardBufferedPayload(result, config, log);
+      }
       // hono's adapter takes the host from domainName alone: without it, from the Host header, as the streaming mode.
       const host = v2.requestContext.domainName ?? v2.headers?.host;
       const named = v2.requestContext.domainName || !host ? v2 : { ...v2, requestContext: { ...v2.requestContext, domainName: host } };

@@ -40,7 +40,11 @@ export function streamHandler(app: Hono, direct: DirectAnswers | undefined, log:
     };
     const early = refuseEvent(event, log, refuse);
     const answer = early ? undefined : await directAnswer(direct, event as APIGatewayProxyEventV2);
-    if (answer) return send(answer.status, headerRecord(answer), [], answer.body);
+    if (answer) {
+      await send(answer.status, headerRecord(answer), [], answer.body);
+      // Written: the tile's buffer serves the next answer.
+      return answer.release?.();
+    }
     const refused = early ?? readable(event as APIGatewayProxyEventV2, refuse);
     if (!(refused instanceof Request)) return send(refused.statusCode, refused.headers, [], refused.body);
     const res = await app.fetch(refused);

@@ -31,5 +31,6 @@ function write(res: ServerResponse, answer: DirectAnswer): void {
   for (const [name, value] of answer.headers) flat.push(name, value);
   if (answer.body) flat.push('Content-Length', String(answer.body.byteLength));
   res.writeHead(answer.status, flat);
-  res.end(answer.body);
+  // 'finish': the body is in the socket's hands; a response cut short never hands it back.
+  res.end(answer.body, answer.release);
 }

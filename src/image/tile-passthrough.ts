@@ -1,6 +1,7 @@
 import { type EdgeTileCache, edgeTileKey } from './edge-tile-cache.ts';
 import type { SourceGeometry } from './geometry.ts';
 import type { RenderPlan } from '../iiif/types.ts';
+import type { TileBuffers } from './tile-buffers.ts';
 import {
   type RangeRead,
   type TiffLevel,
@@ -15,6 +16,8 @@ import {
   readTileLocation,
   readTileTables,
   rewriteJpegFrameSize,
+  spliceHeadroom,
+  spliceInPlace,
   spliceJpegTile,
   spliceOptionsFor,
   tileFromTables,
@@ -172,10 +175,7 @@ export async function readAlignedTile(
   profileOf?: ProfileReader,
 ): Promise<Uint8Array | undefined> {
   const { level } = tile;
-  // A rounding pixel can make the size a whole stored tile, padding included: that is extended too.
-  const past = tile.pastX === true || tile.pastY === true;
-  const extend = !past && (tile.width > tile.cellWidth || tile.height > tile.cellHeight);
-  const cropped = extend || tile.width !== level.tileWidth || tile.height !== level.tileHeight;
+  const { extend, cropped } = shapeOf(tile);
   // A cell past the edge is keyed by its own index, which no stored tile has.
   const [kc, kr] = [tile.col + (tile.pastX ? 1 : 0), tile.row + (tile.pastY ? 1 : 0)];
   const key = cropped && store && edgeTileKey(store.identifier, store.etag, level.level, kc, kr, tile.width, tile.height);
@@ -195,6 +195,60 @@ export async function readAlignedTile(
   const out = reshapedTile && withIccProfile(reshapedTile, profile);
   if (key && out) store.cache.set(key, out);
   return out;
+}
+
+/** Whether the stored tile is sent as it is, or cropped or extended first. */
+function shapeOf(tile: AlignedTile): { extend: boolean; cropped: boolean } {
+  const { level } = tile;
+  // A rounding pixel can make the size a whole stored tile, padding included: that is extended too.
+  const past = tile.pastX === true || tile.pastY === true;
+  const extend = !past && (tile.width > tile.cellWidth || tile.height > tile.cellHeight);
+  return { extend, cropped: extend || tile.width !== level.tileWidth || tile.height !== level.tileHeight };
+}
+
+/** Reads a byte range into the front of a buffer: the count read. */
+export type RangeInto = (offset: number, length: number, into: Uint8Array) => Promise<number>;
+
+/** A tile's JPEG in a buffer of `TileBuffers`: `release` hands it back once the JPEG has been sent. */
+export interface PooledTile {
+  jpeg: Uint8Array;
+  release?: () => void;
+}
+
+/**
+ * `readAlignedTile` for a tile sent as stored (no crop, no colour profile), read into a buffer of
+ * `buffers` behind room for the JPEG tables, which are then written in front of it: no fresh
+ * array and no copy of the tile. Undefined for any other tile, or one too large for the buffers,
+ * or one the renderer must make: `readAlignedTile` answers those.
+ */
+export async function readWholeTileInto(readInto: RangeInto, locate: TileLocator, tile: AlignedTile, buffers: TileBuffers): Promise<PooledTile | undefined> {
+  const { level } = tile;
+  if (shapeOf(tile).cropped || level.iccProfile) return undefined;
+  const location = await locate(level, tile.col, tile.row);
+  const headroom = spliceHeadroom(level.jpegTables);
+  const buffer = buffers.take(headroom + location.length);
+  if (!buffer) return undefined;
+  let kept = false;
+  try {
+    const bytesRead = await readInto(location.offset, location.length, buffer.subarray(headroom));
+    if (bytesRead !== location.length) throw new TiffError('Unexpected end of TIFF file.');
+    const options = spliceOptionsFor(level);
+    const inPlace = spliceInPlace(level.jpegTables, buffer, options);
+    // An RGB tile without its APP14 grows by one: joined by copying, as readAlignedTile does.
+    const jpeg = inPlace ?? spliceJpegTile(level.jpegTables, buffer.subarray(headroom), options);
+    if (!frameIs(jpeg, level.tileWidth, level.tileHeight)) return undefined;
+    if (!inPlace) return { jpeg };
+    kept = true;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      buffers.give(buffer);
+    };
+    return { jpeg, release };
+  } finally {
+    if (!kept) buffers.give(buffer);
+  }
 }
 
 /** Cropped or extended without decoding; undefined for a coding the rewrite does not handle (the renderer decodes it). */

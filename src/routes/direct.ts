@@ -1,6 +1,7 @@
 import type { AppContext } from '../app-context.ts';
 import { tooLong } from '../errors.ts';
 import { corsHeaders } from '../http/cors.ts';
+import { deadlines } from '../http/deadlines.ts';
 import { errorAnswer } from '../http/errors.ts';
 import { publicBase, type RequestView } from '../http/public-base.ts';
 import { requestUrl } from '../http/request-url.ts';
@@ -9,12 +10,13 @@ import { splitIiifPath } from '../iiif/path.ts';
 import { planImage } from '../iiif/plan.ts';
 import { parseImageRequest } from '../iiif/request.ts';
 import type { IiifPath, IiifVersion } from '../iiif/types.ts';
+import { tileBuffers } from '../image/tile-buffers.ts';
 import { alignedTile } from '../image/tile-passthrough.ts';
 import { logRequest, roundMs } from '../log/request-log.ts';
 import type { RequestRecord, RouteName, ServedBy } from '../metrics.ts';
 import { pinnedTo } from '../sources/source.ts';
 import { bodiless, validatorHeaders } from './conditional.ts';
-import { checkInputPixels, imageHead, readStoredTile } from './image.ts';
+import { checkInputPixels, imageHead, readStoredTile, readStoredTileInto } from './image.ts';
 import { infoAnswer } from './info.ts';
 
 /** A request as the direct answers see it: no Request object is built for it. */
@@ -30,6 +32,8 @@ export interface DirectAnswer {
   status: number;
   headers: Array<[string, string]>;
   body?: Uint8Array;
+  /** Called by an adapter that knows when the body has been written: its buffer is then used again. */
+  release?: () => void;
 }
 
 /** Undefined, at once or once looked into, when Hono must answer the request. */
@@ -52,6 +56,7 @@ interface Outcome {
   status: number;
   headers: Array<[string, string]>;
   body?: Uint8Array;
+  release?: () => void;
   servedBy: ServedBy;
   sourceMs: number;
 }
@@ -75,6 +80,9 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
   const cors = corsHeaders(config);
   const prefix = `${config.IIIF_PREFIX}/`;
   const slashSubstitute = config.IIIF_SLASH_SUBSTITUTE;
+  // The request timeout, as Hono's timeout middleware applies it: the late answer is dropped.
+  const timeouts = deadlines(config.IIIF_REQUEST_TIMEOUT_MS);
+  const buffers = tileBuffers();
 
   const view = (request: DirectRequest): RequestView => ({ url: request.url, headers: { get: (name) => request.header(name) ?? null } });
 
@@ -106,11 +114,13 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
       return { status: empty === '304' ? 304 : 200, headers, servedBy: empty, sourceMs: statMs };
     }
     const reading = performance.now();
-    const body = await readStoredTile(app, pinnedTo(app.source, object), target.identifier, object.etag, geometry, tile, undefined);
+    const source = pinnedTo(app.source, object);
+    const pooled = await readStoredTileInto(source, target.identifier, geometry, tile, buffers);
+    const body = pooled?.jpeg ?? (await readStoredTile(app, source, target.identifier, object.etag, geometry, tile, undefined));
     if (!body) return undefined;
     const readMs = performance.now() - reading;
     headers.push(['Server-Timing', timing(`read;dur=${readMs.toFixed(1)};desc="stored tile read",path;desc="passthrough",`)]);
-    return { status: 200, headers, body, servedBy: 'passthrough', sourceMs: statMs + readMs };
+    return { status: 200, headers, body, release: pooled?.release, servedBy: 'passthrough', sourceMs: statMs + readMs };
   }
 
   return (request) => {
@@ -139,11 +149,11 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
     const finish = (outcome: Outcome | undefined): DirectAnswer | undefined => {
       if (!outcome || timedOut) return undefined;
       log(outcome.status, outcome.servedBy, outcome.body?.byteLength ?? 0, outcome.sourceMs);
-      return { status: outcome.status, headers: [...security, ...cors(request.header('origin')), ...outcome.headers], body: outcome.body };
+      return { status: outcome.status, headers: [...security, ...cors(request.header('origin')), ...outcome.headers], body: outcome.body, release: outcome.release };
     };
     // Any failure is Hono's to answer, with its error body and log line.
     const answered = answer(request, version, target).then(finish, () => undefined);
-    return withTimeout(answered, config.IIIF_REQUEST_TIMEOUT_MS, () => {
+    return timeouts.race(answered, () => {
       timedOut = true;
       const e = tooLong();
       const { headers, body } = errorAnswer(e, config);
@@ -154,13 +164,4 @@ export function directAnswers(app: AppContext): DirectAnswers | undefined {
       return { status: e.status, headers: [...security, ...cors(request.header('origin')), ...headers, ...timing], body: bytes };
     });
   };
-}
-
-/** The request timeout, as Hono's timeout middleware applies it: the late answer is dropped. */
-function withTimeout<T>(work: Promise<T>, ms: number, late: () => T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(late()), ms);
-  });
-  return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
 }

@@ -10,7 +10,8 @@ import { hitRate } from '../http/response-cache.ts';
 import type { AppContext } from '../app-context.ts';
 import type { SourceGeometry } from '../image/geometry.ts';
 import { addSourceMs, served } from '../log/request-log.ts';
-import { type AlignedTile, alignedTile, iccProfileReader, readAlignedTile, tileLocator } from '../image/tile-passthrough.ts';
+import { type AlignedTile, type PooledTile, type RangeInto, alignedTile, iccProfileReader, readAlignedTile, readWholeTileInto, tileLocator } from '../image/tile-passthrough.ts';
+import type { TileBuffers } from '../image/tile-buffers.ts';
 import { type ImageSource, pinnedTo } from '../sources/source.ts';
 import type { TiffLevel } from '../tiff/index.ts';
 
@@ -148,6 +149,24 @@ export function readStoredTile(
   const store = app.edgeTiles && { cache: app.edgeTiles, identifier, etag: sourceEtag };
   const profileOf = tile.level.iccProfile ? iccProfileReader(shared, geometry) : undefined;
   return readAlignedTile(read, tileLocator(shared, geometry), tile, store, profileOf);
+}
+
+/**
+ * `readStoredTile` into a buffer of `buffers` (`readWholeTileInto`) where the source reads into
+ * buffers (local files); undefined where it does not, or for a tile that needs `readStoredTile`.
+ */
+export async function readStoredTileInto(
+  source: ImageSource,
+  identifier: string,
+  geometry: SourceGeometry,
+  tile: AlignedTile,
+  buffers: TileBuffers,
+): Promise<PooledTile | undefined> {
+  const { readInto } = source;
+  if (!readInto) return undefined;
+  const shared = (offset: number, length: number) => source.read(identifier, { offset, length });
+  const into: RangeInto = (offset, length, buffer) => readInto.call(source, identifier, { offset, length }, buffer);
+  return readWholeTileInto(into, tileLocator(shared, geometry), tile, buffers);
 }
 
 /**

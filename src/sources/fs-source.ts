@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { httpError, isHttpError } from '../errors.ts';
 import { SourceChangedError, type ByteRange, type ImageSource, type SourceObject, storedEtag } from './source.ts';
-import { createHandleCache, fileIdentity } from './fs-handles.ts';
+import { createHandleCache, fileIdentity, type OpenFile } from './fs-handles.ts';
 import { inlineReads } from './fs-inline-read.ts';
 
 export interface FsSourceOptions {
@@ -100,6 +100,16 @@ export function fsSource(options: FsSourceOptions): ImageSource {
         () => false,
       );
 
+  /** Bytes read into `buffer` from `offset`; undefined when the file is no longer the version `etag` describes. */
+  async function readChecked(file: OpenFile, buffer: Uint8Array, offset: number, etag: string | undefined): Promise<number | undefined> {
+    const bytesRead = inline.read(file.handle.fd, buffer, offset) ?? (await file.handle.read(buffer, 0, buffer.length, offset)).bytesRead;
+    // Checked after reading: a change before or during the read shows in the handle's size or mtime.
+    // fstat of an open descriptor is one syscall on an in-memory inode: done inline, since a trip
+    // through libuv's thread pool cost a fifth of a tile's CPU.
+    const changedSince = etag !== undefined && etagOf(fstatSync(file.handle.fd)) !== etag;
+    return changedSince ? undefined : bytesRead;
+  }
+
   /** The file is not the version `etag` describes: forget what we knew, the caller retries. */
   function changed(identifier: string, path: string): never {
     stats?.delete(path);
@@ -131,16 +141,17 @@ export function fsSource(options: FsSourceOptions): ImageSource {
           // Never allocate more than the file holds, whatever range was asked for.
           const size = range ? Math.max(0, Math.min(range.length, file.size - range.offset)) : file.size;
           const buffer = new Uint8Array(size);
-          const offset = range?.offset ?? 0;
-          const bytesRead = inline.read(file.handle.fd, buffer, offset) ?? (await file.handle.read(buffer, 0, size, offset)).bytesRead;
-          // Checked after reading: a change before or during the read shows in the handle's size or mtime.
-          // fstat of an open descriptor is one syscall on an in-memory inode: done inline, since a trip
-          // through libuv's thread pool cost a fifth of a tile's CPU.
-          const changedSince = etag !== undefined && etagOf(fstatSync(file.handle.fd)) !== etag;
-          return changedSince ? undefined : bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+          const bytesRead = await readChecked(file, buffer, range?.offset ?? 0, etag);
+          return bytesRead === undefined ? undefined : bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
         })
         .catch(fail);
       return bytes ?? changed(identifier, path);
+    },
+    async readInto(identifier, range, into, etag) {
+      const path = await locate(identifier);
+      const target = into.subarray(0, range.length);
+      const bytesRead = await handles.use(path, (file) => readChecked(file, target, range.offset, etag)).catch(fail);
+      return bytesRead ?? changed(identifier, path);
     },
     // Breadth-first, stopping at `limit` images or LIST_MAX_ENTRIES directory entries: a huge
     // root costs a bounded walk, not one proportional to its size.

@@ -6,7 +6,7 @@ export { isTiff, undecodableCompression } from './tags.ts';
 export { isPassThroughJpeg, pyramidLevels, spliceOptionsFor } from './levels.ts';
 export { type TileLocation, readTileLocation, readTileLocations } from './tile-location.ts';
 export { MAX_TABLE_ENTRIES, type TileTables, readTileTables, tileFromTables } from './tile-tables.ts';
-export { type SpliceOptions, spliceJpegTile } from './jpeg-splice.ts';
+export { type SpliceOptions, spliceHeadroom, spliceInPlace, spliceJpegTile } from './jpeg-splice.ts';
 export { frameIs, jpegFrameSize, rewriteJpegFrameSize } from './jpeg-frame.ts';
 export { cropJpeg } from './jpeg-crop.ts';
 export { MAX_TILE_ICC_BYTES, readIccProfile, withIccProfile } from './jpeg-icc.ts';

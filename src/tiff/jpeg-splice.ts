@@ -16,8 +16,17 @@ const ADOBE_RGB = Uint8Array.of(0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 
 const isTableMarker = (m: number): boolean =>
   m === 0xdb || m === 0xc4 || m === 0xcc || m === 0xdd || m === 0xfe || (m >= 0xe0 && m <= 0xef);
 
+// A level's tables, checked once: its tables array lives as long as its cached geometry.
+const checkedTables = new WeakMap<Uint8Array, Uint8Array>();
+
 /** Table segments of a JPEGTables stream (between its SOI and EOI), validated. */
 function tablesBody(tables: Uint8Array): Uint8Array {
+  let body = checkedTables.get(tables);
+  if (!body) checkedTables.set(tables, (body = checkTables(tables)));
+  return body;
+}
+
+function checkTables(tables: Uint8Array): Uint8Array {
   if (!startsWithSoi(tables)) throw new TiffError('Malformed JPEGTables.');
   const end = endsWithEoi(tables) ? tables.length - 2 : tables.length;
   for (const seg of jpegSegments(tables, 2, end)) {
@@ -51,4 +60,23 @@ export function spliceJpegTile(jpegTables: Uint8Array | undefined, tile: Uint8Ar
   out.set(body, 2 + adobe.length);
   out.set(tile.subarray(2), 2 + adobe.length + body.length);
   return out;
+}
+
+/** Bytes `spliceInPlace` needs in front of a tile: its tables without their SOI and EOI. */
+export const spliceHeadroom = (jpegTables: Uint8Array | undefined): number => (jpegTables && jpegTables.length > 0 ? tablesBody(jpegTables).length : 0);
+
+/**
+ * `spliceJpegTile` without a copy of the tile: `buffer` holds the tile at `spliceHeadroom(tables)`,
+ * and the SOI and tables are written in front of it, over the tile's own SOI. The JPEG is
+ * `buffer` itself. Undefined when an RGB tile lacks its APP14, which only `spliceJpegTile` adds.
+ */
+export function spliceInPlace(jpegTables: Uint8Array | undefined, buffer: Uint8Array, opts: SpliceOptions = {}): Uint8Array | undefined {
+  const body = jpegTables && jpegTables.length > 0 ? tablesBody(jpegTables) : new Uint8Array(0);
+  const tile = buffer.subarray(body.length);
+  if (!startsWithSoi(tile) || !endsWithEoi(tile) || tile.length < 4) throw new TiffError('Malformed JPEG tile.');
+  if (opts.rgb && !hasAdobeMarker(tile)) return undefined;
+  buffer.set(body, 2);
+  buffer[0] = 0xff;
+  buffer[1] = SOI;
+  return buffer;
 }

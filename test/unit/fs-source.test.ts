@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fsSource } from '../../src/sources/fs-source.ts';
+import { SourceChangedError, pinnedTo } from '../../src/sources/source.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -109,5 +110,26 @@ describe('fs source listing', () => {
       await rm(dir, { recursive: true, force: true });
       await rm(outside, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fs source readInto', () => {
+  it('reads a range into the front of a buffer, short at the end, and refuses a file replaced since its stat', async () => {
+    const path = join(root, 'into.png');
+    await writeFile(path, 'abcdefghij');
+    const source = fsSource({ root });
+    const object = await source.stat('into.png');
+    const into = new Uint8Array(8).fill(0x2e);
+    expect(await source.readInto?.('into.png', { offset: 2, length: 4 }, into, object.etag)).toBe(4);
+    expect(Buffer.from(into).toString()).toBe('cdef....');
+    expect(await source.readInto?.('into.png', { offset: 7, length: 6 }, into, object.etag)).toBe(3);
+    expect(Buffer.from(into).toString()).toBe('hijf....');
+
+    // Pinned to the version stat saw, as read is.
+    const pinned = pinnedTo(source, object);
+    await writeFile(path, 'ABCDEFGHIJKL');
+    await expect(pinned.readInto?.('into.png', { offset: 0, length: 4 }, into)).rejects.toBeInstanceOf(SourceChangedError);
+    expect(await source.readInto?.('into.png', { offset: 0, length: 4 }, into)).toBe(4);
+    expect(Buffer.from(into.subarray(0, 4)).toString()).toBe('ABCD');
   });
 });

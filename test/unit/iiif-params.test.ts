@@ -232,3 +232,23 @@ describe('parseImageRequest', () => {
     expect(parseImageRequest(3, { ...params, format: 'pdf' }).format).toBe('pdf');
   });
 });
+
+describe('segments parsed before (the memo in parseSegment)', () => {
+  it('answer the same frozen value, per version, and a bad segment is refused every time', () => {
+    const first = parseSize(3, '256,');
+    expect(first).toEqual({ kind: 'w', w: 256, upscale: false });
+    expect(parseSize(3, '256,')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // 2.1 reads the same text differently (upscaling implicit): kept apart.
+    expect(parseSize(2, '256,')).toEqual({ kind: 'w', w: 256, upscale: true });
+    expect(parseSize(3, '^256,')).toEqual({ kind: 'w', w: 256, upscale: true });
+    for (let i = 0; i < 2; i++) expect(expectHttpError(() => parseSize(3, 'full'), 400, 'bad_size').message).toMatch(/"full" is not a 3.0 size/);
+    for (let i = 0; i < 2; i++) expect(expectHttpError(() => parseRegion('0,0,0,10'), 400, 'bad_region').message).toMatch(/greater than zero/);
+  });
+
+  it('stay right past the memo’s size (it starts again empty)', () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 1; i <= 600; i++) expect(parseRegion(`${i},0,${i},7`)).toEqual({ kind: 'px', x: i, y: 0, w: i, h: 7 });
+    }
+  });
+});

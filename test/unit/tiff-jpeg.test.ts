@@ -1,6 +1,6 @@
 import sharp, { type JpegOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { TiffError, cropJpeg, jpegFrameSize, rewriteJpegFrameSize, spliceJpegTile } from '../../src/tiff/index.ts';
+import { TiffError, cropJpeg, jpegFrameSize, rewriteJpegFrameSize, spliceHeadroom, spliceInPlace, spliceJpegTile } from '../../src/tiff/index.ts';
 import { colourGrid } from '../helpers/tiff-fixtures.ts';
 
 const W = 300;
@@ -108,6 +108,55 @@ describe('spliceJpegTile', () => {
     const tile = spliceJpegTile(undefined, withoutAppSegments(await jpegOf({ quality: 90 })), { rgb: true });
     const again = spliceJpegTile(undefined, tile, { rgb: true });
     expect(again.length).toBe(tile.length);
+  });
+});
+
+describe('spliceInPlace', () => {
+  /** The tile behind `spliceHeadroom` bytes of garbage, as a reused buffer holds it. */
+  const behindHeadroom = (tables: Uint8Array | undefined, tile: Uint8Array): Uint8Array => {
+    const buffer = new Uint8Array(spliceHeadroom(tables) + tile.length).fill(0xa5);
+    buffer.set(tile, spliceHeadroom(tables));
+    return buffer;
+  };
+
+  it('gives the bytes spliceJpegTile gives, in the buffer that holds the tile', async () => {
+    for (const [opts, channels] of [[{ quality: 80 }, 3], [{ quality: 95, chromaSubsampling: '4:4:4' }, 3], [{ quality: 75 }, 1]] as const) {
+      const { tables, tile } = splitTables(await jpegOf(opts, channels));
+      expect(spliceHeadroom(tables)).toBe(tables.length - 4);
+      const buffer = behindHeadroom(tables, tile);
+      const spliced = spliceInPlace(tables, buffer);
+      expect(spliced).toBe(buffer);
+      expect(Buffer.from(buffer).equals(Buffer.from(spliceJpegTile(tables, tile)))).toBe(true);
+    }
+  });
+
+  it('needs no headroom without JPEGTables, and leaves such a tile as it is', async () => {
+    const original = await jpegOf({ quality: 80 });
+    expect(spliceHeadroom(undefined)).toBe(0);
+    expect(spliceHeadroom(new Uint8Array(0))).toBe(0);
+    const buffer = Uint8Array.from(original);
+    expect(Buffer.from(spliceInPlace(undefined, buffer) ?? []).equals(original)).toBe(true);
+  });
+
+  it('rgb: in place when the tile has its APP14, undefined (and untouched) when it would need one added', async () => {
+    const withApp14 = spliceJpegTile(undefined, withoutAppSegments(await jpegOf({ quality: 90 })), { rgb: true });
+    // splitTables keeps APP segments with the tile, as libjpeg-written TIFF tiles have them.
+    const { tables, tile } = splitTables(withApp14);
+    const buffer = behindHeadroom(tables, tile);
+    expect(Buffer.from(spliceInPlace(tables, buffer, { rgb: true }) ?? []).equals(Buffer.from(spliceJpegTile(tables, tile, { rgb: true })))).toBe(true);
+
+    const bare = splitTables(withoutAppSegments(await jpegOf({ quality: 90 })));
+    const untouched = behindHeadroom(bare.tables, bare.tile);
+    const before = Buffer.from(untouched);
+    expect(spliceInPlace(bare.tables, untouched, { rgb: true })).toBeUndefined();
+    expect(Buffer.from(untouched).equals(before)).toBe(true);
+  });
+
+  it('rejects what spliceJpegTile rejects', async () => {
+    const { tables, tile } = splitTables(await jpegOf({ quality: 80 }));
+    expectTiffError(() => spliceInPlace(tables, behindHeadroom(tables, tile.subarray(2))), /Malformed JPEG tile/);
+    expectTiffError(() => spliceInPlace(tables, behindHeadroom(tables, tile.subarray(0, tile.length - 2))), /Malformed JPEG tile/);
+    expectTiffError(() => spliceHeadroom(tables.subarray(2)), /Malformed JPEGTables/);
   });
 });
 
