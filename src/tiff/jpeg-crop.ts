@@ -119,6 +119,12 @@ export function readFrame(jpeg: Uint8Array): Frame {
 
 const LOOKUP_SHIFT = 32 - LOOKUP_BITS;
 
+/**
+ * A crop runs start to end at once, so its reader and writer reuse these arrays: a fresh one each
+ * cost about 5% of a crop (docs/performance.md). Made on the first crop; larger tiles get their own.
+ */
+let scratch: { read: Uint8Array; write: Uint8Array } | undefined;
+
 /** Moves `r` to `pos`, failing as BitReader would have, had it read up to there. */
 function checkEnd(r: BitReader, pos: number): void {
   if (pos > r.size) throw new TiffError('Truncated JPEG data.');
@@ -140,10 +146,11 @@ function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keep
   for (const c of f.components) for (let b = f.components.length > 1 ? c.h * c.v : 1; b > 0; b--) order.push(c);
   const inPred = [0, 0, 0, 0];
   const outPred = [0, 0, 0, 0];
-  const r = new BitReader(jpeg, f.dataStart);
+  scratch ??= { read: new Uint8Array(128 * 1024), write: new Uint8Array(128 * 1024) };
+  const r = new BitReader(jpeg, f.dataStart, scratch.read);
   const { view, size } = r;
   // Only a crafted input makes a larger crop, and BitWriter grows.
-  const out = new BitWriter(jpeg.length - f.dataStart + 64);
+  const out = new BitWriter(jpeg.length - f.dataStart + 64, scratch.write);
   // The top `cnt` bits of `acc` are the next ones, and byte `p` follows them (bits below `cnt`
   // are zeros or those of byte `p` on). A refill leaves cnt >= 24, the most a table hit takes.
   // It moves on at most 3 bytes, 64 times a block: within the 256 bytes BitReader reads ahead.

@@ -77,11 +77,12 @@ export class BitReader {
   /** Position of the next bit. */
   pos = 0;
 
-  constructor(data: Uint8Array, pos: number) {
+  /** `scratch`: used instead of a new array when large enough, its content lost. */
+  constructor(data: Uint8Array, pos: number, scratch?: Uint8Array) {
     const n = Math.max(0, data.length - pos);
     // Bit positions stay below 2^32, for >>> 3.
     if (n >= 2 ** 29) throw new TiffError('JPEG data too large.');
-    const out = new Uint8Array(n + 256);
+    const out = scratch && scratch.length >= n + 256 ? scratch : new Uint8Array(n + 256);
     const src = new DataView(data.buffer, data.byteOffset + Math.min(pos, data.length), n);
     const view = new DataView(out.buffer);
     let i = 0;
@@ -103,6 +104,7 @@ export class BitReader {
       }
       if (i >= n) break;
     }
+    out.fill(0, len, len + 256);
     this.data = out;
     this.view = view;
     this.size = len * 8;
@@ -155,10 +157,11 @@ export class BitWriter {
   private acc = 0;
   private n = 0;
 
-  /** `capacity`: the expected size, to avoid growing. */
-  constructor(capacity = 4096) {
+  /** `capacity`: the expected size, to avoid growing; `scratch`: used instead when large enough. */
+  constructor(capacity = 4096, scratch?: Uint8Array) {
     this.capacity = Math.max(capacity, 16);
-    this.buf = new Uint8Array(this.capacity);
+    this.buf = scratch && scratch.length >= this.capacity ? scratch : new Uint8Array(this.capacity);
+    this.capacity = this.buf.length;
     this.view = new DataView(this.buf.buffer);
   }
 

@@ -56,4 +56,30 @@ describe('JPEG Huffman bit reader and writer', () => {
     expect(() => r.bits(8)).toThrow(TiffError);
     expect(() => new BitReader(Uint8Array.of(0xff, 0xd9), 0).decode(AC)).toThrow(TiffError);
   });
+
+  it('reads and writes the same bits in a used scratch array as in fresh ones', () => {
+    const bytes = fc.uint8Array({ maxLength: 600 });
+    fc.assert(
+      fc.property(bytes, fc.uint8Array({ minLength: 1, maxLength: 900 }), fc.nat(300), (data, dirt, from) => {
+        // A scratch array full of what an earlier, larger crop left in it.
+        const scratch = new Uint8Array(1200).fill(0xa5);
+        scratch.set(dirt);
+        const fresh = new BitReader(data, 0);
+        const reused = new BitReader(data, 0, scratch);
+        expect(reused.data).toBe(scratch);
+        expect(reused.size).toBe(fresh.size);
+        // Up to 256 bytes past the data, read ahead by crops, are zeros in both.
+        for (let at = 0; at + 32 <= fresh.size + 256 * 8; at += 29) expect(reused.peek32(at)).toBe(fresh.peek32(at));
+        const to = Math.min(fresh.size, from + 2000);
+        const a = new BitWriter(16);
+        const b = new BitWriter(16, new Uint8Array(1200).fill(0xff));
+        for (const w of [a, b]) {
+          w.write(5, 3);
+          w.copy(w === a ? fresh : reused, Math.min(from, to), to);
+        }
+        expect([...b.finish()]).toEqual([...a.finish()]);
+      }),
+      { numRuns: 300, seed: 20_261_207 },
+    );
+  });
 });
