@@ -25,7 +25,7 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
 /**
  * Answers ready in one turn of the event loop are written together after it. When the server is
  * busier than its clients, each write otherwise wakes a client that went idle since the last,
- * which on this project's machines cost about a quarter of the CPU of a stored tile
+ * which on this project's machines cost a seventh to a fifth of a stored tile's CPU
  * (docs/performance.md, "Answers written together"). A lone answer waits for nothing.
  */
 const ready: Ready[] = [];

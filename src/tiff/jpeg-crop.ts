@@ -120,8 +120,8 @@ export function readFrame(jpeg: Uint8Array): Frame {
 const LOOKUP_SHIFT = 32 - LOOKUP_BITS;
 
 /**
- * A crop runs start to end at once, so its reader and writer reuse these arrays: a fresh one each
- * cost about 5% of a crop (docs/performance.md). Made on the first crop; larger tiles get their own.
+ * A crop runs start to end at once, so its reader and writer reuse these arrays: fresh ones cost
+ * about 5% of a crop (docs/performance.md). Made on the first crop; larger tiles get their own.
  */
 let scratch: { read: Uint8Array; write: Uint8Array } | undefined;
 

@@ -53,7 +53,7 @@ describe("the Node adapter's direct answers", () => {
     expect(events).toEqual(['asked a', 'asked b', 'head a 200', 'end a 3', 'head b 200', 'end b 3']);
   });
 
-  it('writes a lone answer in the next turn, and hands its buffer back once written', async () => {
+  it('writes a lone answer at the next check phase, and hands its buffer back once written', async () => {
     const events: string[] = [];
     let released = 0;
     const direct = (): Promise<DirectAnswer> => Promise.resolve({ ...answer(), release: () => released++ });
