@@ -13,9 +13,10 @@ export interface Deadlines {
 
 /**
  * Deadlines of one length for many requests. They expire in the order they were set, so a list
- * ordered by insertion and one timer for its head replace a timer per request (a Timeout object,
- * a Promise.race and a finally: about a twentieth of our code's time per stored tile). Settled
- * entries leave the list at once, so it holds the requests in flight and nothing else.
+ * ordered by insertion and one timer for its head serve all the requests in flight, with no
+ * Promise.race or finally per request (with the Timeout each, about a twentieth of our code's time
+ * per stored tile). Settled entries leave the list at once; a list that empties clears its timer,
+ * so a request answered before the next arrives still sets and clears one.
  */
 export function deadlines(ms: number): Deadlines {
   let head: Entry | undefined;
