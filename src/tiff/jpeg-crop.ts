@@ -1,5 +1,5 @@
 import { TiffError } from './errors.ts';
-import { BitReader, BitWriter, type HuffmanTable, LOOKUP_BITS, buildHuffmanTable } from './jpeg-huffman.ts';
+import { BitReader, BitWriter, type HuffmanTable, LOOKUP_BITS, NO_RUNS, RUN_BITS, RUN_EOB, acRuns, buildHuffmanTable } from './jpeg-huffman.ts';
 import { type JpegSegment, SOS, jpegSegments, startsWithSoi } from './jpeg-markers.ts';
 
 const DHT = 0xc4;
@@ -26,6 +26,8 @@ export interface ScanComponent {
   dcSame: number;
   /** Its quantisation table's id (Tq). */
   quant: number;
+  /** acRuns(ac) if built, else NO_RUNS. */
+  runs: Uint16Array;
 }
 
 export interface Frame {
@@ -44,14 +46,21 @@ const u16 = (b: Uint8Array, at: number): number => ((b[at] ?? 0) << 8) | (b[at +
 const tableCache = new Map<number, { bytes: Uint8Array; table: HuffmanTable }>();
 const TABLE_CACHE_SIZE = 32;
 
-/** The table of DHT `bytes` (counts, then symbols). */
-function huffmanTable(bytes: Uint8Array): HuffmanTable {
+/**
+ * The table of DHT `bytes` (counts, then symbols). An AC table gets its `runs` when seen again:
+ * building them costs what they save in about four crops (docs/performance.md), so a tile's own
+ * optimised table, seen once, goes without.
+ */
+function huffmanTable(bytes: Uint8Array, ac: boolean): HuffmanTable {
   let hash = 0x811c9dc5; // FNV-1a
   for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ (bytes[i] ?? 0), 0x01000193);
   const hit = tableCache.get(hash);
   let same = hit?.bytes.length === bytes.length;
   for (let i = 0; same && i < bytes.length; i++) same = hit?.bytes[i] === bytes[i];
-  if (hit && same) return hit.table;
+  if (hit && same) {
+    if (ac) acRuns(hit.table);
+    return hit.table;
+  }
   // A copy (not slice(), which shares a Buffer's memory): the table keeps its symbols, and the JPEG may be a pooled Buffer.
   const copy = new Uint8Array(bytes);
   const table = buildHuffmanTable(copy.subarray(0, 16), copy.subarray(16));
@@ -66,7 +75,7 @@ function readDht(jpeg: Uint8Array, seg: JpegSegment, dc: Map<number, HuffmanTabl
     for (let i = 1; i <= 16; i++) n += jpeg[at + i] ?? 0;
     if (at + 17 + n > seg.end || n > 256) throw new TiffError('Malformed JPEG Huffman table.');
     const tc = (jpeg[at] ?? 0) >> 4;
-    (tc === 0 ? dc : ac).set((jpeg[at] ?? 0) & 15, huffmanTable(jpeg.subarray(at + 1, at + 17 + n)));
+    (tc === 0 ? dc : ac).set((jpeg[at] ?? 0) & 15, huffmanTable(jpeg.subarray(at + 1, at + 17 + n), tc !== 0));
     at += 17 + n;
   }
 }
@@ -110,7 +119,7 @@ export function readFrame(jpeg: Uint8Array): Frame {
       for (let k = 0; k <= 11; k++) {
         if (dcTable.lengths[k] === STANDARD_DC.lengths[k] && dcTable.codes[k] === STANDARD_DC.codes[k]) dcSame |= 1 << k;
       }
-      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, index: i, dcSame, quant: jpeg[c + 2] ?? 0 });
+      components.push({ h: hv >> 4, v: hv & 15, dcId: tables >> 4, dc: dcTable, ac: acTable, index: i, dcSame, quant: jpeg[c + 2] ?? 0, runs: acTable.runs ?? NO_RUNS });
     }
     return { width: u16(jpeg, sof.start + 7), height: u16(jpeg, sof.start + 5), components, header, sof, dataStart: seg.end };
   }
@@ -118,6 +127,7 @@ export function readFrame(jpeg: Uint8Array): Frame {
 }
 
 const LOOKUP_SHIFT = 32 - LOOKUP_BITS;
+const RUN_SHIFT = 32 - RUN_BITS;
 
 /**
  * A crop runs start to end at once, so its reader and writer reuse these arrays: fresh ones cost
@@ -222,14 +232,28 @@ function copyScan(jpeg: Uint8Array, f: Frame, mcusX: number, keepX: number, keep
         }
         const ac = c.ac;
         const lookup = ac.lookup;
+        const runs = c.runs;
         for (let k = 1; k < 64; ) {
           // Table hits up to EOB, k = 64 or a miss: no calls in this loop, which lets V8 keep
-          // the arrays' fields in registers.
+          // the arrays' fields in registers. Runs of symbols go at once when they fit the block.
           let e = 0;
           for (;;) {
             acc |= view.getUint32(p) >>> cnt;
             p += (31 - cnt) >> 3;
             cnt |= 24;
+            const m = runs[acc >>> RUN_SHIFT] ?? 0;
+            if (m !== 0 && k + ((m >>> 5) & 255) <= 64) {
+              acc <<= m & 31;
+              cnt -= m & 31;
+              k += (m >>> 5) & 255;
+              if (m >= RUN_EOB) {
+                e = 1; // EOB
+                break;
+              }
+              e = 0x100;
+              if (k >= 64) break;
+              continue;
+            }
             e = lookup[acc >>> LOOKUP_SHIFT] ?? 0;
             if (e === 0) break;
             acc <<= e & 31;

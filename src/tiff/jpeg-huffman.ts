@@ -4,6 +4,12 @@ import { TiffError } from './errors.ts';
 export const LOOKUP_BITS = 10;
 /** The most bits a lookup hit may take with its extra bits: a refilled 32-bit word holds 24. */
 const LOOKUP_MAX = 24;
+/** Bits indexing `runs`: 8 KB a table, within the L1 cache with the rest of a crop's data. */
+export const RUN_BITS = 12;
+/** In a `runs` entry, set when its last symbol is EOB. */
+export const RUN_EOB = 1 << 13;
+/** `runs` of no entries, which sends every symbol to `lookup`. */
+export const NO_RUNS = new Uint16Array(1 << RUN_BITS);
 
 /** A DHT table, ready both to decode and to encode symbols. */
 export interface HuffmanTable {
@@ -21,6 +27,37 @@ export interface HuffmanTable {
   codes: Uint16Array;
   /** Code length per symbol; 0 when the table has no code for it. */
   lengths: Uint8Array;
+  /** acRuns(this), once built. */
+  runs?: Uint16Array;
+}
+
+/**
+ * Indexed by the next RUN_BITS bits: AC symbols skipped at once, the first a `lookup` hit and
+ * the others' codes within the index. An entry is bits (at most LOOKUP_MAX, extra bits included)
+ * | steps << 5 | RUN_EOB when it ends with EOB; steps sums run + 1 of its symbols, plus 1 for an
+ * EOB, so that an entry fits a block when k + steps <= 64. 0 when the first code is no hit.
+ */
+export function acRuns(t: HuffmanTable): Uint16Array {
+  if (t.runs) return t.runs;
+  // Built from the end: entry [1 << w | x] is that of the last w bits `x` of the index, joined
+  // from those of the last w - 1 bits or fewer; the index's own are the last 1 << RUN_BITS.
+  const all = new Uint16Array(2 << RUN_BITS);
+  const lookup = t.lookup;
+  for (let w = 1; w <= RUN_BITS; w++) {
+    for (let x = 0; x < 1 << w; x++) {
+      const e = lookup[w >= LOOKUP_BITS ? x >>> (w - LOOKUP_BITS) : x << (LOOKUP_BITS - w)] ?? 0;
+      const bits = e & 31;
+      if (e === 0 || bits - ((e >>> 8) & 15) > w) continue;
+      const one = bits | ((e < 0x100 ? 1 : (e >>> 12) + 1) << 5) | (e < 0x100 ? RUN_EOB : 0);
+      const left = w - bits;
+      const more = e < 0x100 || left <= 0 ? 0 : (all[(1 << left) | (x & ((1 << left) - 1))] ?? 0);
+      // Joined when the pair stays within the bits a refill guarantees.
+      all[(1 << w) | x] = more !== 0 && bits + (more & 31) <= LOOKUP_MAX ? more + one : one;
+    }
+  }
+  const runs = all.slice(1 << RUN_BITS);
+  t.runs = runs;
+  return runs;
 }
 
 /** Builds the canonical code (Annex C) from BITS counts and HUFFVAL symbols. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TiffError } from '../../src/tiff/errors.ts';
-import { BitReader, BitWriter, buildHuffmanTable } from '../../src/tiff/jpeg-huffman.ts';
+import { BitReader, BitWriter, LOOKUP_BITS, RUN_BITS, RUN_EOB, acRuns, buildHuffmanTable } from '../../src/tiff/jpeg-huffman.ts';
 
 // Annex K.3.3.2, Table K.5: the standard luminance AC table, with codes from 2 to 16 bits.
 const AC_COUNTS = Uint8Array.of(0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d);
@@ -55,6 +55,48 @@ describe('JPEG Huffman bit reader and writer', () => {
     expect(r.decode(AC)).toBe(0xfa);
     expect(() => r.bits(8)).toThrow(TiffError);
     expect(() => new BitReader(Uint8Array.of(0xff, 0xd9), 0).decode(AC)).toThrow(TiffError);
+  });
+
+  it('skips at once, in each run entry, the AC symbols that decoding one by one reads', () => {
+    // K.5, and a table whose short EOB and ZRL codes put many symbols in one entry.
+    const short = buildHuffmanTable(Uint8Array.of(0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), Uint8Array.of(0x00, 0xf0, 0x01, 0x11, 0x0b, 0x22));
+    for (const t of [AC, short]) {
+      const runs = acRuns(t);
+      expect(acRuns(t)).toBe(runs);
+      for (let v = 0; v < 1 << RUN_BITS; v++) {
+        // The index's bits, then bits that differ from one index to the next.
+        const bits = (v << (32 - RUN_BITS)) | (Math.imul(v, 0x9e3779b1) >>> RUN_BITS);
+        const w = new BitWriter();
+        w.write(bits >>> 16, 16);
+        w.write(bits, 16);
+        w.write(0x5a3c96, 24);
+        const r = new BitReader(w.finish(), 0);
+        const entry = runs[v] ?? 0;
+        // Unless the first code is a lookup hit, the entry is empty.
+        const hit = (t.lookup[v >>> (RUN_BITS - LOOKUP_BITS)] ?? 0) !== 0;
+        expect(entry !== 0, `index ${v}`).toBe(hit);
+        if (!hit) continue;
+        let steps = 0;
+        let eob = false;
+        let symbols = 0;
+        while (r.pos < (entry & 31)) {
+          // Each code after the first lies within the index.
+          const at = r.pos;
+          const sym = r.decode(t);
+          if (symbols > 0) expect(r.pos, `index ${v}`).toBeLessThanOrEqual(RUN_BITS);
+          expect(at + (t.lengths[sym] ?? 0), `index ${v}`).toBe(r.pos);
+          r.bits(sym & 15);
+          symbols++;
+          steps += sym === 0 ? 1 : (sym >> 4) + 1;
+          if (sym === 0) eob = true;
+          expect(eob && r.pos < (entry & 31), `index ${v}: past EOB`).toBe(false);
+        }
+        expect([r.pos, steps, eob], `index ${v}`).toEqual([entry & 31, (entry >>> 5) & 255, (entry & RUN_EOB) !== 0]);
+        expect(r.pos).toBeLessThanOrEqual(24);
+      }
+    }
+    // Two ZRLs (01) and an EOB (00) with the short table: 6 bits, 16 + 16 + 1 steps.
+    expect(acRuns(short)[0b0101_0000_0000]).toBe(6 | (33 << 5) | RUN_EOB);
   });
 
   it('reads and writes the same bits in a used scratch array as in fresh ones', () => {
