@@ -48,7 +48,7 @@ const TABLE_CACHE_SIZE = 32;
 
 /**
  * The table of DHT `bytes` (counts, then symbols). An AC table gets its `runs` when seen again:
- * building them costs what they save in about four crops (docs/performance.md), so a tile's own
+ * building them costs what they save in a few crops (docs/performance.md), so a tile's own
  * optimised table, seen once, goes without.
  */
 function huffmanTable(bytes: Uint8Array, ac: boolean): HuffmanTable {
