@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureFixtures, scaleFromEnv } from './fixtures.ts';
 import { load } from './load.ts';
-import { type Child, cpuMs, startChild } from './processes.ts';
+import { type Child, startChild, withCpu } from './processes.ts';
 import { workloads } from './workloads.ts';
 
 /**
@@ -108,13 +108,10 @@ async function main(): Promise<void> {
       for (let r = 0; r < opts.rounds; r++) {
         for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
           const s = servers[i]!;
-          const before = await cpuMs([s.pid]);
-          const result = await load({ base: s.url, paths, connections: opts.connections, seconds: opts.seconds });
-          const after = await cpuMs([s.pid]);
+          const { result, cpuUs } = await withCpu([s.pid], opts.connections, () => load({ base: s.url, paths, connections: opts.connections, seconds: opts.seconds }));
           if (result.failed > 0) throw new Error(`${built[i]!.label}: ${result.failed} of ${result.ok + result.failed} requests of ${id} failed`);
           rps[i]!.push(result.rps);
-          // load() warms up with two requests per connection first: counted with the rest.
-          if (before !== undefined && after !== undefined) cpu[i]!.push(((after - before) * 1000) / (result.ok + 2 * opts.connections));
+          if (cpuUs !== undefined) cpu[i]!.push(cpuUs);
         }
       }
       console.log(`\n${w.title}: ${opts.rounds} rounds of ${opts.seconds} s, order swapped each round`);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import type { LoadResult } from './load.ts';
 
 export interface Child {
   name: string;
@@ -71,6 +72,21 @@ export async function cpuMs(pids: number[]): Promise<number | undefined> {
     total += (utime + stime) * 10;
   }
   return total;
+}
+
+/**
+ * A load run and the CPU its server processes spent per request (µs, all threads): the server's
+ * own cost, whatever share of the 2 cores the load generator leaves it in that run (req/s of the
+ * same code moved by ±15% between runs here; two servers of the same code, alternating, measured
+ * 238 and 247 µs per tile). The load's warm-up (two requests per connection, bench/load.ts) is
+ * counted with the requests.
+ */
+export async function withCpu(pids: number[], connections: number, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuUs?: number }> {
+  const before = await cpuMs(pids);
+  const result = await run();
+  const after = await cpuMs(pids);
+  const requests = result.ok + result.failed + 2 * connections;
+  return { result, ...(before !== undefined && after !== undefined ? { cpuUs: ((after - before) * 1000) / requests } : {}) };
 }
 
 async function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {

@@ -9,8 +9,8 @@ import { coldStart } from './cold-start.ts';
 import { iipImageInstalled, startIipImage } from './iipimage.ts';
 import { type SessionResult, replaySession, sessionPaths } from './session.ts';
 import { ensureFixtures, scaleFromEnv, type Fixtures } from './fixtures.ts';
-import { type LoadResult, load } from './load.ts';
-import { type Child, cpuMs, startChild, waitIdle, watchPeakRss } from './processes.ts';
+import { load } from './load.ts';
+import { type Child, startChild, waitIdle, watchPeakRss, withCpu } from './processes.ts';
 import { type Context, render, type Row, type SessionReport } from './report.ts';
 import { loop } from './sharp-loop.ts';
 import { check } from './verify.ts';
@@ -97,21 +97,6 @@ async function measure(w: Workload, server: Child, connections: number, seconds:
   await Promise.all(pids.map((pid) => waitIdle(pid)));
   log(`  ${server.name.padEnd(9)} ${result.rps.toFixed(1)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, peak RSS ${(rss / 2 ** 20).toFixed(0)} MB${result.failed ? `, ${result.failed} failed` : ''}`);
   return { result, rss, cpuUs };
-}
-
-/**
- * A load run and the CPU its server processes spent per request (µs, all threads): the server's
- * own cost, whatever share of the 2 cores the load generator leaves it in that run (req/s of the
- * same code moved by ±15% between runs here; two servers of the same code, alternating, measured
- * 238 and 247 µs per tile). The load's warm-up (two requests per connection, bench/load.ts) is
- * counted with the requests.
- */
-async function withCpu(pids: number[], connections: number, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuUs?: number }> {
-  const before = await cpuMs(pids);
-  const result = await run();
-  const after = await cpuMs(pids);
-  const requests = result.ok + result.failed + 2 * connections;
-  return { result, ...(before !== undefined && after !== undefined ? { cpuUs: ((after - before) * 1000) / requests } : {}) };
 }
 
 async function main(): Promise<number> {
